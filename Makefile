@@ -1,0 +1,47 @@
+# Two commands do all set-up on a fresh machine:
+#   make demo   -> creates .venv, installs the package, runs the standalone demo
+#   make test   -> creates .venv, installs the package with test tools, runs the tests
+# PostgreSQL (127.0.0.1:5432) and Redis (127.0.0.1:6379) must be running for `make test`.
+
+PYTHON ?= python3.12
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/personalization
+TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
+
+.PHONY: demo test lint format wheel benchmark clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+demo: $(STAMP)
+	$(BIN)/saleor-personalization demo
+
+test: $(STAMP)
+	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) \
+		$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(STAMP)
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+wheel: $(STAMP)
+	$(BIN)/python -m build --wheel --outdir dist .
+
+benchmark: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev,benchmarks]'
+	$(BIN)/python benchmarks/quality.py
+
+clean:
+	rm -rf $(VENV) dist build *.egg-info .personalization

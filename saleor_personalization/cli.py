@@ -1,0 +1,58 @@
+"""The ``saleor-personalization`` console script.
+
+It runs the package's management commands under short names (``demo``, ``train``,
+``send-abandoned``) and passes anything else to Django (``migrate``, ``shell``).
+Without ``DJANGO_SETTINGS_MODULE`` it uses the standalone settings; inside Saleor set
+``DJANGO_SETTINGS_MODULE=saleor.settings`` (or use Saleor's ``manage.py`` with the
+``personalization_*`` command names).
+"""
+
+import os
+import sys
+
+STANDALONE_SETTINGS = "saleor_personalization.standalone.settings"
+
+# Short name on the console script -> management command of this package. Commands are
+# prefixed so they never shadow a Saleor command of the same name in manage.py.
+COMMANDS = {
+    "demo": "personalization_demo",
+    "load": "personalization_load",
+}
+
+USAGE = """usage: saleor-personalization <command> [options]
+
+commands:
+{commands}
+  <django command>   any other Django management command, e.g. migrate
+
+Run 'saleor-personalization <command> --help' for a command's options."""
+
+
+def _usage() -> str:
+    width = max(len(name) for name in COMMANDS)
+    lines = [f"  {name.ljust(width)}   -> manage.py {target}" for name, target in COMMANDS.items()]
+    return USAGE.format(commands="\n".join(lines))
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in {"-h", "--help", "help"}:
+        print(_usage())
+        return 0 if argv else 2
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", STANDALONE_SETTINGS)
+    if os.environ["DJANGO_SETTINGS_MODULE"] == STANDALONE_SETTINGS:
+        # Bind shared tasks to the standalone Celery app before Django loads the apps.
+        import saleor_personalization.standalone.celery  # noqa: F401
+
+    from django.core.management import execute_from_command_line
+
+    command = COMMANDS.get(argv[0], argv[0])
+    try:
+        execute_from_command_line(["saleor-personalization", command, *argv[1:]])
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

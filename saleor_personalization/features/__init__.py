@@ -1,0 +1,1 @@
+"""Item and customer features for the hybrid model, kept in the feature store."""

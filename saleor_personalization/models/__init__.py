@@ -1,0 +1,15 @@
+from .interactions import Interaction, InteractionKind
+from .profiles import CustomerProfile, ItemChannel, ItemProfile
+from .recommendations import ListKind, ModelRun, ModelRunStatus, RecommendationList
+
+__all__ = [
+    "CustomerProfile",
+    "Interaction",
+    "InteractionKind",
+    "ItemChannel",
+    "ItemProfile",
+    "ListKind",
+    "ModelRun",
+    "ModelRunStatus",
+    "RecommendationList",
+]

@@ -1,0 +1,52 @@
+import gzip
+import os
+from pathlib import Path
+
+import pytest
+
+import saleor_personalization.standalone.celery  # noqa: F401  binds shared tasks
+from saleor_personalization.standalone.datasets import find_online_retail
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def online_retail_path() -> Path:
+    path = find_online_retail(ROOT)
+    if path is None or not path.is_file():
+        pytest.fail(
+            "The shared Online Retail dataset is missing: expected "
+            "../shared/datasets/online_retail/online_retail_2010_2011.csv.gz"
+        )
+    return path
+
+
+@pytest.fixture(scope="session")
+def online_retail_sample(online_retail_path, tmp_path_factory) -> Path:
+    """The first 5,000 data rows of the real export, as a plain CSV."""
+    target = tmp_path_factory.mktemp("data") / "online_retail_sample.csv"
+    with gzip.open(online_retail_path, "rt", newline="") as src, target.open("w") as dst:
+        for index, line in enumerate(src):
+            if index > 5000:
+                break
+            dst.write(line)
+    return target
+
+
+@pytest.fixture
+def write_csv(tmp_path):
+    """Write an export from header + rows and return its path."""
+
+    def write(rows: list[str], header: str | None = None, name: str = "export.csv") -> Path:
+        header = header or (
+            "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country"
+        )
+        path = tmp_path / name
+        path.write_text("\n".join([header, *rows]) + "\n")
+        return path
+
+    return write
+
+
+def pytest_report_header(config):
+    return f"database: {os.environ.get('DATABASE_URL', 'sqlite (embedded default)')}"
