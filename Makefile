@@ -45,3 +45,19 @@ benchmark: $(STAMP)
 
 clean:
 	rm -rf $(VENV) dist build *.egg-info .personalization
+
+# Saleor integration tests (tests/saleor/) inside an existing Saleor 3.23 checkout
+# whose environment was created with `uv sync` (SALEOR_DIR/.venv). This installs this
+# package into that environment (editable) and runs the tests with Saleor's settings.
+SALEOR_DIR ?= ../saleor
+SALEOR_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/saleor
+UV ?= uv
+
+.PHONY: test-saleor
+test-saleor:
+	$(UV) pip install --quiet --python $(SALEOR_DIR)/.venv/bin/python -e .
+	DATABASE_URL=$(SALEOR_DATABASE_URL) PYTHONPATH=$(abspath $(SALEOR_DIR)):$(CURDIR) \
+		DJANGO_SETTINGS_MODULE=tests.saleor.settings \
+		$(SALEOR_DIR)/.venv/bin/python -m pytest tests/saleor \
+		-p tests.saleor.saleor_pytest_plugin --ds=tests.saleor.settings --reuse-db \
+		-W ignore::DeprecationWarning $(PYTEST_ARGS)

@@ -12,3 +12,12 @@ class PersonalizationConfig(AppConfig):
     label = "saleor_personalization"
     verbose_name = "Personalization"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from django.conf import settings
+
+        from .tasks.schedule import install_beat_schedule
+
+        schedule = getattr(settings, "CELERY_BEAT_SCHEDULE", None)
+        if isinstance(schedule, dict):
+            install_beat_schedule(schedule)

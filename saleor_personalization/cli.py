@@ -15,6 +15,7 @@ STANDALONE_SETTINGS = "saleor_personalization.standalone.settings"
 # Short name on the console script -> management command of this package. Commands are
 # prefixed so they never shadow a Saleor command of the same name in manage.py.
 COMMANDS = {
+    "backfill": "personalization_backfill",
     "demo": "personalization_demo",
     "load": "personalization_load",
 }

@@ -4,8 +4,11 @@ Summaries are recomputed from purchases rather than incremented, so a replayed e
 a reloaded export or a merged identity can never double-count an order.
 """
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
 
+from django.db import transaction
 from django.db.models import Count, DecimalField, ExpressionWrapper, F, Max, Min, Sum
 from django.utils import timezone
 
@@ -89,3 +92,81 @@ def _refresh_chunk(customer_ids: list[int]) -> int:
         ["orders_count", "total_spent", "last_order_at", "currency", "first_seen_at", "updated_at"],
     )
     return len(to_update)
+
+
+@dataclass(frozen=True)
+class CustomerFeatures:
+    """A customer as read from Saleor's account data.
+
+    ``consent`` is ``None`` when the source says nothing about marketing consent, so a
+    sync never overwrites what the customer chose through the plugin's API.
+    """
+
+    customer_id: int
+    email: str = ""
+    country: str = ""
+    language_code: str = ""
+    first_seen_at: datetime | None = None
+    consent: bool | None = None
+
+
+def upsert_customers(customers: Iterable[CustomerFeatures]) -> int:
+    """Create or update customer profiles; returns how many were written."""
+    customers = list(customers)
+    if not customers:
+        return 0
+    now = timezone.now()
+    with transaction.atomic():
+        existing = {
+            p.customer_id: p
+            for p in CustomerProfile.objects.filter(
+                customer_id__in=[c.customer_id for c in customers]
+            )
+        }
+        to_create, to_update = [], []
+        for customer in customers:
+            profile = existing.get(customer.customer_id)
+            if profile is None:
+                profile = CustomerProfile(customer_id=customer.customer_id)
+                _apply(profile, customer, now)
+                to_create.append(profile)
+            elif _apply(profile, customer, now):
+                to_update.append(profile)
+        CustomerProfile.objects.bulk_create(to_create)
+        CustomerProfile.objects.bulk_update(
+            to_update,
+            [
+                "email",
+                "country",
+                "language_code",
+                "first_seen_at",
+                "marketing_consent",
+                "consent_updated_at",
+                "updated_at",
+            ],
+        )
+    return len(to_create) + len(to_update)
+
+
+def _apply(profile: CustomerProfile, customer: CustomerFeatures, now: datetime) -> bool:
+    changed = False
+    for name, value in (
+        ("email", customer.email),
+        ("country", customer.country),
+        ("language_code", customer.language_code),
+    ):
+        if value and getattr(profile, name) != value:
+            setattr(profile, name, value)
+            changed = True
+    if customer.first_seen_at and (
+        profile.first_seen_at is None or customer.first_seen_at < profile.first_seen_at
+    ):
+        profile.first_seen_at = customer.first_seen_at
+        changed = True
+    if customer.consent is not None and customer.consent != profile.marketing_consent:
+        profile.marketing_consent = customer.consent
+        profile.consent_updated_at = now
+        changed = True
+    if changed:
+        profile.updated_at = now
+    return changed

@@ -1,8 +1,11 @@
+from .identity import AnonymousIdentity, CartState
 from .interactions import Interaction, InteractionKind
 from .profiles import CustomerProfile, ItemChannel, ItemProfile
 from .recommendations import ListKind, ModelRun, ModelRunStatus, RecommendationList
 
 __all__ = [
+    "AnonymousIdentity",
+    "CartState",
     "CustomerProfile",
     "Interaction",
     "InteractionKind",

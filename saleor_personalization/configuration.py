@@ -1,0 +1,198 @@
+"""The plugin's settings: one schema for the Dashboard form and for the core.
+
+Saleor stores plugin configuration as a list of ``{"name", "value"}`` items and, after
+an admin edits it in the Dashboard, every non-boolean value is a string. The core never
+reads that list directly: :func:`parse_configuration` turns it into a typed, validated
+:class:`PersonalizationConfig`, so a bad value is refused with a message naming the
+field instead of failing later inside a Celery task.
+"""
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, fields
+from typing import Any
+
+
+class ConfigurationError(ValueError):
+    """A setting has a value the plugin cannot use; ``field`` names it."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """How a setting is shown in the Dashboard and parsed for the core."""
+
+    name: str
+    kind: str  # "boolean", "int", "float", "string", "multiline", "output"
+    default: Any
+    label: str
+    help_text: str
+    minimum: float | None = None
+    maximum: float | None = None
+
+
+FIELDS: tuple[FieldSpec, ...] = (
+    FieldSpec(
+        "tracking_enabled",
+        "boolean",
+        True,
+        "Record shopper behaviour",
+        "Record views, cart changes and purchases from Saleor events. Switching it off stops "
+        "new data; existing data stays until a customer is erased.",
+    ),
+    FieldSpec(
+        "track_anonymous",
+        "boolean",
+        True,
+        "Record anonymous shoppers",
+        "Record guests by checkout or storefront id; merged into the customer on login or order.",
+    ),
+    FieldSpec(
+        "training_interval_hours",
+        "int",
+        24,
+        "Training interval (hours)",
+        "Retrain the model when the live one is older than this. 0 disables scheduled training.",
+        minimum=0,
+        maximum=24 * 30,
+    ),
+    FieldSpec(
+        "list_size",
+        "int",
+        50,
+        "Precomputed list length",
+        "Products kept per precomputed list; storefront pages are cut from it after the rules.",
+        minimum=10,
+        maximum=500,
+    ),
+    FieldSpec(
+        "exclude_out_of_stock",
+        "boolean",
+        True,
+        "Hide out-of-stock products",
+        "Never recommend a product with no stock in the channel.",
+    ),
+    FieldSpec(
+        "exclude_in_cart",
+        "boolean",
+        True,
+        "Hide products already in the cart",
+        "Leave out what the shopper already has in the current checkout.",
+    ),
+    FieldSpec(
+        "recently_bought_days",
+        "int",
+        30,
+        "Hide recent purchases (days)",
+        "Leave out products the customer bought within this many days, unless the product is "
+        "one customers reorder. 0 keeps them.",
+        minimum=0,
+        maximum=3650,
+    ),
+    FieldSpec(
+        "max_per_category",
+        "int",
+        3,
+        "Most products of one category in the top 10",
+        "Diversity rule for the first ten positions. 0 turns the rule off.",
+        minimum=0,
+        maximum=10,
+    ),
+    FieldSpec(
+        "consent_metadata_key",
+        "string",
+        "marketing_consent",
+        "Consent metadata key",
+        "Customer metadata key whose value 'true' imports marketing consent, for shops that "
+        "already keep consent there. Empty: consent is set only through the plugin's API.",
+    ),
+    FieldSpec(
+        "model_status",
+        "output",
+        "No model trained yet.",
+        "Model status",
+        "The live model run and its metrics, written by the training task.",
+    ),
+)
+
+FIELDS_BY_NAME = {spec.name: spec for spec in FIELDS}
+
+_TRUE = {"true", "1", "yes", "on"}
+_FALSE = {"false", "0", "no", "off", ""}
+
+
+def _parse_boolean(spec: FieldSpec, value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise ConfigurationError(spec.name, f"{value!r} is not true or false")
+
+
+def _parse_number(spec: FieldSpec, value: Any, cast: Callable[[str], Any]) -> Any:
+    text = str(value).strip()
+    try:
+        number = cast(text)
+    except ValueError:
+        kind = "a whole number" if cast is int else "a number"
+        raise ConfigurationError(spec.name, f"{value!r} is not {kind}") from None
+    if spec.minimum is not None and number < spec.minimum:
+        raise ConfigurationError(spec.name, f"{number} is below the minimum {spec.minimum:g}")
+    if spec.maximum is not None and number > spec.maximum:
+        raise ConfigurationError(spec.name, f"{number} is above the maximum {spec.maximum:g}")
+    return number
+
+
+def parse_value(spec: FieldSpec, value: Any) -> Any:
+    if value is None:
+        return spec.default
+    if spec.kind == "boolean":
+        return _parse_boolean(spec, value)
+    if spec.kind == "int":
+        return _parse_number(spec, value, int)
+    if spec.kind == "float":
+        return _parse_number(spec, value, float)
+    return str(value)
+
+
+@dataclass(frozen=True)
+class PersonalizationConfig:
+    tracking_enabled: bool = True
+    track_anonymous: bool = True
+    training_interval_hours: int = 24
+    list_size: int = 50
+    exclude_out_of_stock: bool = True
+    exclude_in_cart: bool = True
+    recently_bought_days: int = 30
+    max_per_category: int = 3
+    consent_metadata_key: str = "marketing_consent"
+    model_status: str = "No model trained yet."
+
+
+def parse_configuration(
+    items: Iterable[Mapping[str, Any]] | Mapping[str, Any],
+) -> PersonalizationConfig:
+    """Typed settings from Saleor's item list (or a plain mapping); unknown names are ignored."""
+    if isinstance(items, Mapping):
+        raw = dict(items)
+    else:
+        raw = {item["name"]: item.get("value") for item in items}
+    values = {}
+    for field in fields(PersonalizationConfig):
+        spec = FIELDS_BY_NAME[field.name]
+        values[field.name] = parse_value(spec, raw.get(field.name))
+    return PersonalizationConfig(**values)
+
+
+def default_configuration() -> list[dict[str, Any]]:
+    """Saleor's ``DEFAULT_CONFIGURATION`` list."""
+    return [
+        {"name": spec.name, "value": spec.default if spec.kind == "boolean" else str(spec.default)}
+        for spec in FIELDS
+    ]

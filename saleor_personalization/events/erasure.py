@@ -1,0 +1,103 @@
+"""Customer erasure: everything the plugin holds about a person goes.
+
+Called when Saleor deletes a customer (staff ``customerDelete`` or the customer's own
+``accountDelete``). Later capabilities register what they store with
+:func:`register_eraser`, so one call covers every table.
+"""
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from django.db import transaction
+from django.db.models import Q
+
+from ..models import (
+    AnonymousIdentity,
+    CartState,
+    CustomerProfile,
+    Interaction,
+    ListKind,
+    RecommendationList,
+)
+from .identity import identities_of
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ErasureRequest:
+    customer_id: int
+    email: str
+    anonymous_ids: tuple[str, ...]
+
+
+@dataclass
+class ErasureReport:
+    deleted: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def total(self) -> int:
+        return sum(self.deleted.values())
+
+
+Eraser = Callable[[ErasureRequest], dict[str, int]]
+_ERASERS: list[Eraser] = []
+
+
+def register_eraser(eraser: Eraser) -> Eraser:
+    """Add a function that deletes one capability's data for a request."""
+    if eraser not in _ERASERS:
+        _ERASERS.append(eraser)
+    return eraser
+
+
+def _count(result: tuple[int, dict]) -> int:
+    return result[0]
+
+
+@register_eraser
+def _erase_behaviour(request: ErasureRequest) -> dict[str, int]:
+    behaviour = Q(customer_id=request.customer_id)
+    if request.anonymous_ids:
+        behaviour |= Q(anonymous_id__in=request.anonymous_ids)
+    carts = Q(customer_id=request.customer_id)
+    if request.email:
+        carts |= Q(email__iexact=request.email)
+    return {
+        "interactions": _count(Interaction.objects.filter(behaviour).delete()),
+        "carts": _count(CartState.objects.filter(carts).delete()),
+        "identities": _count(
+            AnonymousIdentity.objects.filter(customer_id=request.customer_id).delete()
+        ),
+        "profiles": _count(
+            CustomerProfile.objects.filter(customer_id=request.customer_id).delete()
+        ),
+        "lists": _count(
+            RecommendationList.objects.filter(
+                kind=ListKind.PERSONAL, subject=str(request.customer_id)
+            ).delete()
+        ),
+    }
+
+
+def erase_customer(customer_id: int, email: str = "") -> ErasureReport:
+    """Delete the customer's behaviour data and everything derived from it."""
+    if not email:
+        email = (
+            CustomerProfile.objects.filter(customer_id=customer_id)
+            .values_list("email", flat=True)
+            .first()
+            or ""
+        )
+    request = ErasureRequest(
+        customer_id=customer_id,
+        email=email,
+        anonymous_ids=tuple(identities_of(customer_id, email)),
+    )
+    report = ErasureReport()
+    with transaction.atomic():
+        for eraser in _ERASERS:
+            report.deleted.update(eraser(request))
+    logger.info("Erased customer %s: %s", customer_id, report.deleted)
+    return report

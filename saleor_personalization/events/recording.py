@@ -1,0 +1,256 @@
+"""Record carts and orders into the interaction log.
+
+A checkout hook reports the whole cart, not what changed; the recorder compares it
+with the last seen cart (:class:`~saleor_personalization.models.CartState`) and writes
+one add or remove event per changed line. Every event carries a deterministic
+``source_key``, so a retried task or a duplicated hook records nothing twice.
+"""
+
+import logging
+from dataclasses import dataclass
+
+from django.db import transaction
+
+from ..features.customers import refresh_customer_summaries
+from ..models import CartState, CustomerProfile, Interaction, InteractionKind
+from .identity import checkout_identity, customer_for, email_identity, merge_identities
+from .types import CartSnapshot, LineSnapshot, OrderSnapshot
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RecordResult:
+    created: int
+    merged: int = 0
+
+
+def _cart_identities(snapshot: CartSnapshot) -> list[str]:
+    ids = [checkout_identity(snapshot.token)]
+    if snapshot.anonymous_id:
+        ids.append(snapshot.anonymous_id)
+    if snapshot.email and snapshot.customer_id is None:
+        ids.append(email_identity(snapshot.email))
+    return ids
+
+
+def _insert(events: list[Interaction]) -> int:
+    if not events:
+        return 0
+    keys = [event.source_key for event in events]
+    existing = set(
+        Interaction.objects.filter(source_key__in=keys).values_list("source_key", flat=True)
+    )
+    Interaction.objects.bulk_create(events, ignore_conflicts=True)
+    return len(set(keys) - existing)
+
+
+def record_cart(snapshot: CartSnapshot) -> RecordResult:
+    """Turn a cart snapshot into add/remove/checkout-started events."""
+    with transaction.atomic():
+        state, _ = CartState.objects.select_for_update().get_or_create(
+            token=snapshot.token, defaults={"channel": snapshot.channel}
+        )
+        if state.completed_at is not None:
+            return RecordResult(created=0)
+        if state.snapshot_at is not None and snapshot.occurred_at < state.snapshot_at:
+            # An older snapshot delivered late (retries can reorder tasks): the newer
+            # one already describes the cart.
+            return RecordResult(created=0)
+
+        identities = _cart_identities(snapshot)
+        customer_id = snapshot.customer_id or customer_for(identities)
+        anonymous_id = "" if customer_id else (snapshot.anonymous_id or identities[-1])
+
+        previous: dict[str, list[int]] = state.lines or {}
+        current = _merge_lines(snapshot.lines)
+        changes = _diff(previous, current)
+        started = bool(snapshot.email) and not state.email
+        version = state.version + 1 if (changes or started) else state.version
+
+        events = [
+            Interaction(
+                customer_id=customer_id,
+                anonymous_id=anonymous_id,
+                product_id=product_id,
+                variant_id=variant_id,
+                channel=snapshot.channel,
+                kind=kind,
+                quantity=quantity,
+                basket_ref=snapshot.token[:64],
+                occurred_at=snapshot.occurred_at,
+                source_key=f"cart:{snapshot.token}:{version}:{key}:{kind}",
+            )
+            for key, product_id, variant_id, kind, quantity in changes
+        ]
+        if started and current:
+            events.extend(
+                Interaction(
+                    customer_id=customer_id,
+                    anonymous_id=anonymous_id,
+                    product_id=product_id,
+                    variant_id=_variant_of(key),
+                    channel=snapshot.channel,
+                    kind=InteractionKind.CHECKOUT_STARTED,
+                    quantity=quantity,
+                    basket_ref=snapshot.token[:64],
+                    occurred_at=snapshot.occurred_at,
+                    source_key=f"cart:{snapshot.token}:{version}:{key}:checkout_started",
+                )
+                for key, (product_id, quantity) in current.items()
+            )
+        created = _insert(events)
+
+        state.channel = snapshot.channel or state.channel
+        state.customer_id = customer_id
+        state.anonymous_id = snapshot.anonymous_id or state.anonymous_id
+        state.email = snapshot.email or state.email
+        state.language_code = snapshot.language_code or state.language_code
+        state.lines = current
+        state.version = version
+        state.snapshot_at = snapshot.occurred_at
+        if changes or started or state.last_change_at is None:
+            state.last_change_at = snapshot.occurred_at
+        state.save()
+
+        merged = merge_identities(identities, customer_id) if customer_id else 0
+    return RecordResult(created=created, merged=merged)
+
+
+def _merge_lines(lines: tuple[LineSnapshot, ...]) -> dict[str, list[int]]:
+    merged: dict[str, list[int]] = {}
+    for line in lines:
+        if line.quantity <= 0:
+            continue
+        entry = merged.setdefault(line.key, [line.product_id, 0])
+        entry[1] += line.quantity
+    return merged
+
+
+def _variant_of(key: str) -> int | None:
+    return int(key[1:]) if key.startswith("v") else None
+
+
+def _diff(
+    previous: dict[str, list[int]], current: dict[str, list[int]]
+) -> list[tuple[str, int, int | None, str, int]]:
+    changes = []
+    for key in sorted(set(previous) | set(current)):
+        before_entry, after_entry = previous.get(key), current.get(key)
+        product_id = (after_entry or before_entry)[0]
+        before = before_entry[1] if before_entry else 0
+        after = after_entry[1] if after_entry else 0
+        if after == before:
+            continue
+        kind = InteractionKind.ADD_TO_CART if after > before else InteractionKind.REMOVE_FROM_CART
+        changes.append((key, product_id, _variant_of(key), kind, abs(after - before)))
+    return changes
+
+
+def record_order(snapshot: OrderSnapshot) -> RecordResult:
+    """Record an order's lines as purchases and close the checkout it came from."""
+    with transaction.atomic():
+        state = None
+        if snapshot.checkout_token:
+            state = (
+                CartState.objects.select_for_update().filter(token=snapshot.checkout_token).first()
+            )
+        identities = []
+        if state is not None:
+            identities.append(checkout_identity(state.token))
+            if state.anonymous_id:
+                identities.append(state.anonymous_id)
+        if snapshot.email:
+            identities.append(email_identity(snapshot.email))
+        customer_id = snapshot.customer_id or customer_for(identities)
+        anonymous_id = ""
+        if not customer_id:
+            anonymous_id = (
+                email_identity(snapshot.email) if snapshot.email else f"o:{snapshot.order_id}"
+            )
+
+        events = [
+            Interaction(
+                customer_id=customer_id,
+                anonymous_id=anonymous_id,
+                product_id=line.product_id,
+                variant_id=line.variant_id,
+                channel=snapshot.channel,
+                kind=InteractionKind.PURCHASE,
+                quantity=line.quantity,
+                unit_price=line.unit_price,
+                currency=line.currency or snapshot.currency,
+                basket_ref=(snapshot.number or snapshot.order_id)[:64],
+                occurred_at=snapshot.occurred_at,
+                source_key=f"order:{snapshot.order_id}:{line.line_ref or line.key}",
+            )
+            for line in snapshot.lines
+            if line.quantity > 0
+        ]
+        created = _insert(events)
+
+        if state is not None and state.completed_at is None:
+            state.completed_at = snapshot.occurred_at
+            state.order_ref = (snapshot.number or snapshot.order_id)[:64]
+            state.customer_id = state.customer_id or customer_id
+            state.save(update_fields=["completed_at", "order_ref", "customer_id"])
+
+        merged = 0
+        if customer_id:
+            merged = merge_identities(identities, customer_id)
+            CustomerProfile.objects.get_or_create(
+                customer_id=customer_id, defaults={"email": snapshot.email}
+            )
+            refresh_customer_summaries([customer_id])
+    return RecordResult(created=created, merged=merged)
+
+
+def record_orders_bulk(snapshots: list[OrderSnapshot]) -> int:
+    """Record many historical orders at once (backfill, reconcile).
+
+    Unlike :func:`record_order` it does not touch carts: historical orders' checkouts
+    are long gone. Customer summaries are refreshed once for the whole batch.
+    """
+    events = []
+    customers: set[int] = set()
+    for snapshot in snapshots:
+        customer_id = snapshot.customer_id
+        anonymous_id = ""
+        if customer_id:
+            customers.add(customer_id)
+        else:
+            anonymous_id = (
+                email_identity(snapshot.email) if snapshot.email else f"o:{snapshot.order_id}"
+            )
+        events.extend(
+            Interaction(
+                customer_id=customer_id,
+                anonymous_id=anonymous_id,
+                product_id=line.product_id,
+                variant_id=line.variant_id,
+                channel=snapshot.channel,
+                kind=InteractionKind.PURCHASE,
+                quantity=line.quantity,
+                unit_price=line.unit_price,
+                currency=line.currency or snapshot.currency,
+                basket_ref=(snapshot.number or snapshot.order_id)[:64],
+                occurred_at=snapshot.occurred_at,
+                source_key=f"order:{snapshot.order_id}:{line.line_ref or line.key}",
+            )
+            for line in snapshot.lines
+            if line.quantity > 0
+        )
+    with transaction.atomic():
+        created = _insert(events)
+        if customers:
+            existing = set(
+                CustomerProfile.objects.filter(customer_id__in=customers).values_list(
+                    "customer_id", flat=True
+                )
+            )
+            CustomerProfile.objects.bulk_create(
+                [CustomerProfile(customer_id=c) for c in customers - existing],
+                ignore_conflicts=True,
+            )
+            refresh_customer_summaries(sorted(customers))
+    return created

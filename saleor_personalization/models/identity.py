@@ -1,0 +1,49 @@
+"""Who is behind an anonymous id, and what each checkout held when we last saw it."""
+
+from django.db import models
+
+
+class AnonymousIdentity(models.Model):
+    """An anonymous id (storefront id, checkout, guest email hash) known to be a customer.
+
+    Rows are written when a shopper logs in, registers or places an order; events
+    recorded later under the anonymous id are attributed to the customer at once.
+    """
+
+    anonymous_id = models.CharField(max_length=64, primary_key=True)
+    customer_id = models.BigIntegerField(db_index=True)
+    merged_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        app_label = "saleor_personalization"
+
+    def __str__(self) -> str:
+        return f"{self.anonymous_id} -> {self.customer_id}"
+
+
+class CartState(models.Model):
+    """The last seen contents of a checkout, to turn snapshots into add/remove events.
+
+    ``lines`` maps a line key (variant id) to ``[product_id, quantity]``. ``version``
+    grows with every change and is part of each event's source key, so a replayed
+    snapshot produces no new events and a later real change always does.
+    """
+
+    token = models.CharField(max_length=64, primary_key=True)
+    channel = models.CharField(max_length=255, blank=True, default="")
+    customer_id = models.BigIntegerField(null=True, blank=True, db_index=True)
+    anonymous_id = models.CharField(max_length=64, blank=True, default="")
+    email = models.EmailField(blank=True, default="", db_index=True)
+    language_code = models.CharField(max_length=35, blank=True, default="")
+    lines = models.JSONField(default=dict, blank=True)
+    version = models.PositiveIntegerField(default=0)
+    snapshot_at = models.DateTimeField(null=True, blank=True)
+    last_change_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    order_ref = models.CharField(max_length=64, blank=True, default="")
+
+    class Meta:
+        app_label = "saleor_personalization"
+
+    def __str__(self) -> str:
+        return f"cart {self.token} v{self.version}"

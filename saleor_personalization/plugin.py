@@ -1,0 +1,201 @@
+"""The Saleor plugin: Dashboard configuration and the hooks that feed the interaction log.
+
+Saleor builds a plugins manager, and so an instance of this class, for every request
+that touches plugins: ``__init__`` only stores what Saleor passes, and the parsed
+configuration is computed on first use.
+
+Every hook returns ``previous_value`` (these are notification hooks) and never raises:
+an exception would turn the shopper's mutation into an "Internal Server Error" although
+Saleor saved the data, and after commit it would cancel Saleor's later callbacks such as
+the order confirmation email. Hooks build a small snapshot (one query at most) and hand
+it to Celery; the work happens there.
+"""
+
+import functools
+import logging
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.utils.functional import cached_property
+from saleor.plugins.base_plugin import BasePlugin, ConfigurationTypeField
+from saleor.plugins.error_codes import PluginErrorCode
+
+from .configuration import (
+    FIELDS,
+    FIELDS_BY_NAME,
+    ConfigurationError,
+    PersonalizationConfig,
+    default_configuration,
+    parse_configuration,
+)
+from .saleor_adapter.configuration import PLUGIN_ID
+from .saleor_adapter.snapshots import cart_snapshot, order_snapshot
+from .tasks import (
+    delete_products_task,
+    erase_customer_task,
+    record_cart_task,
+    record_order_task,
+    sync_customers_task,
+    sync_products_task,
+)
+from .tasks.dispatch import enqueue
+
+logger = logging.getLogger(__name__)
+
+_FIELD_TYPES = {
+    "boolean": ConfigurationTypeField.BOOLEAN,
+    "int": ConfigurationTypeField.STRING,
+    "float": ConfigurationTypeField.STRING,
+    "string": ConfigurationTypeField.STRING,
+    "multiline": ConfigurationTypeField.MULTILINE,
+    "output": ConfigurationTypeField.OUTPUT,
+}
+
+
+def _hook(*, tracking: bool = True):
+    """Make a hook safe: run it only when it applies, log any error, pass the value on."""
+
+    def decorate(method):
+        @functools.wraps(method)
+        def wrapper(self, *args, previous_value=None, **kwargs):
+            try:
+                if self.active and (not tracking or self.config.tracking_enabled):
+                    method(self, *args, **kwargs)
+            except Exception:
+                logger.exception("Personalization hook %s failed", method.__name__)
+            return previous_value
+
+        return wrapper
+
+    return decorate
+
+
+class PersonalizationPlugin(BasePlugin):
+    PLUGIN_ID = PLUGIN_ID
+    PLUGIN_NAME = "Personalization"
+    PLUGIN_DESCRIPTION = (
+        "Personalized product lists, customer segments, segment offers and abandoned-checkout "
+        "emails, computed inside the shop from its own orders and browsing."
+    )
+    # Global: product and customer hooks have no channel; a per-channel plugin would miss
+    # them or receive them once per loaded channel.
+    CONFIGURATION_PER_CHANNEL = False
+    DEFAULT_ACTIVE = False
+    DEFAULT_CONFIGURATION = default_configuration()
+    CONFIG_STRUCTURE = {
+        spec.name: {
+            "type": _FIELD_TYPES[spec.kind],
+            "help_text": spec.help_text,
+            "label": spec.label,
+        }
+        for spec in FIELDS
+    }
+
+    @cached_property
+    def config(self) -> PersonalizationConfig:
+        try:
+            return parse_configuration(self.configuration)
+        except ConfigurationError:
+            logger.exception("Invalid personalization configuration; using defaults")
+            return parse_configuration({})
+
+    @classmethod
+    def validate_plugin_configuration(cls, plugin_configuration, **kwargs):
+        """Refuse a Dashboard save whose values the plugin could not use."""
+        try:
+            parse_configuration(plugin_configuration.configuration)
+        except ConfigurationError as error:
+            label = FIELDS_BY_NAME[error.field].label
+            raise ValidationError(
+                {
+                    error.field: ValidationError(
+                        f"{label}: {error.message}", code=PluginErrorCode.INVALID.value
+                    )
+                }
+            ) from None
+
+    def _should_track(self, customer_id: Any, email: str | None) -> bool:
+        return bool(customer_id) or self.config.track_anonymous
+
+    # Checkouts -------------------------------------------------------------------
+
+    def _record_checkout(self, checkout) -> None:
+        if self._should_track(checkout.user_id, checkout.email):
+            enqueue(record_cart_task, cart_snapshot(checkout).to_payload())
+
+    @_hook()
+    def checkout_created(self, checkout, webhooks=None, **kwargs):
+        self._record_checkout(checkout)
+
+    @_hook()
+    def checkout_updated(self, checkout, webhooks=None, **kwargs):
+        self._record_checkout(checkout)
+
+    @_hook()
+    def checkout_fully_paid(self, checkout, webhooks=None, **kwargs):
+        self._record_checkout(checkout)
+
+    # Orders ----------------------------------------------------------------------
+
+    def _record_order(self, order) -> None:
+        if self._should_track(order.user_id, order.user_email):
+            enqueue(record_order_task, order_snapshot(order).to_payload())
+
+    @_hook()
+    def order_created(self, order, webhooks=None, **kwargs):
+        self._record_order(order)
+
+    @_hook()
+    def order_fully_paid(self, order, webhooks=None, **kwargs):
+        # Same source keys as order_created: a paid order recorded before adds nothing.
+        self._record_order(order)
+
+    @_hook()
+    def order_bulk_created(self, orders, webhooks=None, **kwargs):
+        for order in orders:
+            self._record_order(order)
+
+    # Catalogue -------------------------------------------------------------------
+
+    @_hook()
+    def product_created(self, product, webhooks=None, **kwargs):
+        enqueue(sync_products_task, [product.pk])
+
+    @_hook()
+    def product_updated(self, product, webhooks=None, **kwargs):
+        enqueue(sync_products_task, [product.pk])
+
+    @_hook()
+    def product_deleted(self, product, variants, webhooks=None, **kwargs):
+        enqueue(delete_products_task, [product.pk])
+
+    @_hook()
+    def product_variant_created(self, product_variant, webhooks=None, **kwargs):
+        enqueue(sync_products_task, [product_variant.product_id])
+
+    @_hook()
+    def product_variant_updated(self, product_variant, webhooks=None, **kwargs):
+        enqueue(sync_products_task, [product_variant.product_id])
+
+    @_hook()
+    def product_variant_deleted(self, product_variant, webhooks=None, **kwargs):
+        enqueue(sync_products_task, [product_variant.product_id])
+
+    # Customers -------------------------------------------------------------------
+
+    @_hook()
+    def customer_created(self, customer, webhooks=None, **kwargs):
+        enqueue(sync_customers_task, [customer.pk])
+
+    @_hook()
+    def customer_updated(self, customer, webhooks=None, **kwargs):
+        enqueue(sync_customers_task, [customer.pk])
+
+    @_hook(tracking=False)
+    def customer_deleted(self, customer, webhooks=None, **kwargs):
+        # Erasure does not depend on tracking being on: the data may predate the switch.
+        enqueue(erase_customer_task, customer.pk, customer.email or "")
+
+    @_hook(tracking=False)
+    def account_deleted(self, user, webhooks=None, **kwargs):
+        enqueue(erase_customer_task, user.pk, user.email or "")

@@ -1,0 +1,62 @@
+"""Read Saleor's customers into :class:`CustomerFeatures` for the feature store."""
+
+from collections.abc import Iterator, Sequence
+
+from ..features.customers import CustomerFeatures
+from .db import replica_name
+
+_TRUE = {"true", "1", "yes", "on"}
+_FALSE = {"false", "0", "no", "off"}
+
+
+def consent_from_metadata(metadata: dict | None, key: str) -> bool | None:
+    """Consent stored by the shop in customer metadata, or ``None`` when absent or unclear."""
+    if not key or not metadata or key not in metadata:
+        return None
+    value = str(metadata[key]).strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    return None
+
+
+def customer_features(user, consent_key: str = "") -> CustomerFeatures:
+    address = user.default_billing_address or user.default_shipping_address
+    country = address.country.code if address and address.country else ""
+    return CustomerFeatures(
+        customer_id=user.pk,
+        email=user.email or "",
+        country=country or "",
+        language_code=user.language_code or "",
+        first_seen_at=user.date_joined,
+        consent=consent_from_metadata(user.metadata, consent_key),
+    )
+
+
+def read_customers(customer_ids: Sequence[int], consent_key: str = "") -> list[CustomerFeatures]:
+    from saleor.account.models import User
+
+    users = (
+        User.objects.using(replica_name())
+        .filter(pk__in=customer_ids, is_staff=False)
+        .select_related("default_billing_address", "default_shipping_address")
+    )
+    return [customer_features(user, consent_key) for user in users]
+
+
+def iter_customer_ids(batch_size: int = 1000) -> Iterator[list[int]]:
+    from saleor.account.models import User
+
+    last = 0
+    while True:
+        batch = list(
+            User.objects.using(replica_name())
+            .filter(pk__gt=last, is_staff=False)
+            .order_by("pk")
+            .values_list("pk", flat=True)[:batch_size]
+        )
+        if not batch:
+            return
+        yield batch
+        last = batch[-1]

@@ -1,0 +1,23 @@
+"""Database access rules that differ between Saleor and standalone mode."""
+
+from contextlib import AbstractContextManager, nullcontext
+
+from django.conf import settings
+
+
+def allow_writer() -> AbstractContextManager:
+    """Saleor's ``allow_writer`` where Saleor runs, a no-op elsewhere.
+
+    Saleor's Celery tasks refuse (in tests) or log (in production) writer-database
+    access outside this context; every task of ours that writes enters it.
+    """
+    try:
+        from saleor.core.db.connection import allow_writer as saleor_allow_writer
+    except ImportError:
+        return nullcontext()
+    return saleor_allow_writer()
+
+
+def replica_name() -> str:
+    """The connection Saleor reads from (its replica alias); ``default`` standalone."""
+    return getattr(settings, "DATABASE_CONNECTION_REPLICA_NAME", "default")

@@ -1,0 +1,26 @@
+"""Celery tasks. Saleor's worker registers only what this module imports.
+
+Every task has an explicit, stable name (``saleor_personalization.<what>``) because
+the default name is the defining module, which would change with any refactoring and
+orphan queued messages and beat entries.
+"""
+
+from .catalogue import delete_products_task, sync_customers_task, sync_products_task
+from .events import (
+    erase_customer_task,
+    merge_identity_task,
+    record_cart_task,
+    record_order_task,
+)
+from .maintenance import reconcile_task
+
+__all__ = [
+    "delete_products_task",
+    "erase_customer_task",
+    "merge_identity_task",
+    "reconcile_task",
+    "record_cart_task",
+    "record_order_task",
+    "sync_customers_task",
+    "sync_products_task",
+]

@@ -1,0 +1,45 @@
+"""Tasks that write the interaction log; small, idempotent, retried on database errors."""
+
+import logging
+
+from celery import shared_task
+from django.db import DatabaseError
+
+from ..events.erasure import erase_customer
+from ..events.identity import merge_identities
+from ..events.recording import record_cart, record_order
+from ..events.types import CartSnapshot, OrderSnapshot
+from ..saleor_adapter.db import allow_writer
+
+logger = logging.getLogger(__name__)
+
+RETRY = {
+    "autoretry_for": (DatabaseError,),
+    "retry_backoff": True,
+    "retry_backoff_max": 300,
+    "max_retries": 8,
+}
+
+
+@shared_task(name="saleor_personalization.record_cart", **RETRY)
+def record_cart_task(payload: dict) -> int:
+    with allow_writer():
+        return record_cart(CartSnapshot.from_payload(payload)).created
+
+
+@shared_task(name="saleor_personalization.record_order", **RETRY)
+def record_order_task(payload: dict) -> int:
+    with allow_writer():
+        return record_order(OrderSnapshot.from_payload(payload)).created
+
+
+@shared_task(name="saleor_personalization.merge_identity", **RETRY)
+def merge_identity_task(anonymous_ids: list[str], customer_id: int) -> int:
+    with allow_writer():
+        return merge_identities(anonymous_ids, customer_id)
+
+
+@shared_task(name="saleor_personalization.erase_customer", **RETRY)
+def erase_customer_task(customer_id: int, email: str = "") -> dict:
+    with allow_writer():
+        return erase_customer(customer_id, email).deleted

@@ -1,0 +1,31 @@
+"""Periodic upkeep: reconcile with Saleor's tables every night."""
+
+import logging
+from datetime import timedelta
+
+from celery import shared_task
+from django.utils import timezone
+
+from ..saleor_adapter.availability import saleor_available
+from ..saleor_adapter.configuration import load_configuration
+
+logger = logging.getLogger(__name__)
+
+RECONCILE_WINDOW = timedelta(days=2)
+
+
+@shared_task(name="saleor_personalization.reconcile", time_limit=3 * 3600)
+def reconcile_task() -> dict:
+    """Catch what hooks missed: recent orders, catalogue changes, deleted accounts.
+
+    Runs only inside Saleor and only while the plugin is active.
+    """
+    if not saleor_available():
+        return {"skipped": "standalone mode has no Saleor tables to reconcile"}
+    _, active = load_configuration()
+    if not active:
+        return {"skipped": "plugin inactive"}
+    from ..saleor_adapter.backfill import run_backfill
+
+    report = run_backfill(since=timezone.now() - RECONCILE_WINDOW)
+    return dict(report.as_rows())

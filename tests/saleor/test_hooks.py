@@ -1,0 +1,269 @@
+"""Saleor mutations produce the right events through the plugin's hooks."""
+
+from tests.saleor.requirements import require_saleor
+
+require_saleor()
+
+import graphene  # noqa: E402
+import pytest  # noqa: E402
+from django.db import connection  # noqa: E402
+from saleor.plugins.manager import get_plugins_manager  # noqa: E402
+
+from saleor_personalization.events.identity import email_identity  # noqa: E402
+from saleor_personalization.models import (  # noqa: E402
+    CartState,
+    CustomerProfile,
+    Interaction,
+    InteractionKind,
+    ItemProfile,
+)
+
+pytestmark = pytest.mark.django_db
+
+CHECKOUT_CREATE = """
+mutation create($input: CheckoutCreateInput!) {
+  checkoutCreate(input: $input) { checkout { id token } errors { field code message } }
+}
+"""
+LINES_ADD = """
+mutation add($id: ID!, $lines: [CheckoutLineInput!]!) {
+  checkoutLinesAdd(id: $id, lines: $lines) { errors { field code message } }
+}
+"""
+LINES_UPDATE = """
+mutation update($id: ID!, $lines: [CheckoutLineUpdateInput!]!) {
+  checkoutLinesUpdate(id: $id, lines: $lines) { errors { field code message } }
+}
+"""
+CHECKOUT_COMPLETE = """
+mutation complete($id: ID!) {
+  checkoutComplete(id: $id) { order { id number } errors { field code message } }
+}
+"""
+
+
+def _gid(kind, pk):
+    return graphene.Node.to_global_id(kind, pk)
+
+
+def _events(kind=None):
+    qs = Interaction.objects.order_by("id")
+    if kind:
+        qs = qs.filter(kind=kind)
+    return list(qs.values_list("kind", "product_id", "variant_id", "quantity"))
+
+
+def _create_checkout(client, channel, variant, email="guest@example.com", quantity=1):
+    variables = {
+        "input": {
+            "channel": channel.slug,
+            "email": email,
+            "lines": [{"quantity": quantity, "variantId": _gid("ProductVariant", variant.pk)}],
+        }
+    }
+    data = client.post_graphql(CHECKOUT_CREATE, variables).json()["data"]["checkoutCreate"]
+    assert data["errors"] == []
+    return data["checkout"]
+
+
+def test_checkout_create_and_line_changes_become_cart_events(
+    personalization_config, api_client, stock, product_with_two_variants, channel_USD
+):
+    variant = stock.product_variant
+    checkout = _create_checkout(api_client, channel_USD, variant)
+
+    other = product_with_two_variants.variants.first()
+    result = api_client.post_graphql(
+        LINES_ADD,
+        {
+            "id": checkout["id"],
+            "lines": [{"quantity": 2, "variantId": _gid("ProductVariant", other.pk)}],
+        },
+    ).json()
+    assert result["data"]["checkoutLinesAdd"]["errors"] == []
+    result = api_client.post_graphql(
+        LINES_UPDATE,
+        {
+            "id": checkout["id"],
+            "lines": [{"quantity": 1, "variantId": _gid("ProductVariant", other.pk)}],
+        },
+    ).json()
+    assert result["data"]["checkoutLinesUpdate"]["errors"] == []
+
+    assert _events(InteractionKind.ADD_TO_CART) == [
+        (InteractionKind.ADD_TO_CART, variant.product_id, variant.pk, 1),
+        (InteractionKind.ADD_TO_CART, other.product_id, other.pk, 2),
+    ]
+    assert _events(InteractionKind.REMOVE_FROM_CART) == [
+        (InteractionKind.REMOVE_FROM_CART, other.product_id, other.pk, 1),
+    ]
+    # A guest is keyed by the hash of the checkout email, never the address itself.
+    anonymous = set(Interaction.objects.values_list("anonymous_id", flat=True))
+    assert anonymous == {email_identity("guest@example.com")}
+    assert CartState.objects.get(token=checkout["token"]).lines
+
+
+def test_nothing_is_recorded_while_the_plugin_is_inactive(api_client, stock, channel_USD):
+    _create_checkout(api_client, channel_USD, stock.product_variant)
+    assert not Interaction.objects.exists()
+
+
+def test_tracking_switched_off_records_nothing(set_plugin_setting, api_client, stock, channel_USD):
+    set_plugin_setting("tracking_enabled", False)
+    _create_checkout(api_client, channel_USD, stock.product_variant)
+    assert not Interaction.objects.exists()
+
+
+def test_checkout_complete_records_purchases_and_merges_the_cart(
+    personalization_config,
+    user_api_client,
+    checkout_with_item_total_0,
+    address,
+    django_capture_on_commit_callbacks,
+):
+    checkout = checkout_with_item_total_0
+    user = user_api_client.user
+    checkout.billing_address = address
+    checkout.user = user
+    checkout.email = user.email
+    checkout.save()
+    line = checkout.lines.first()
+    # The fixture built the checkout with the ORM; announce it as checkoutCreate would.
+    with django_capture_on_commit_callbacks(execute=True):
+        get_plugins_manager(allow_replica=False).checkout_updated(checkout)
+    assert CartState.objects.filter(token=str(checkout.token)).exists()
+
+    content = user_api_client.post_graphql(
+        CHECKOUT_COMPLETE, {"id": _gid("Checkout", checkout.pk)}
+    ).json()
+    data = content["data"]["checkoutComplete"]
+    assert data["errors"] == []
+
+    purchases = Interaction.objects.filter(kind=InteractionKind.PURCHASE)
+    assert list(purchases.values_list("customer_id", "product_id", "quantity")) == [
+        (user.pk, line.variant.product_id, line.quantity)
+    ]
+    assert purchases.get().basket_ref == str(data["order"]["number"])
+    state = CartState.objects.get(token=str(checkout.token))
+    assert state.completed_at is not None
+    assert CustomerProfile.objects.get(customer_id=user.pk).orders_count == 1
+
+
+PRODUCT_UPDATE = """
+mutation update($id: ID!, $input: ProductInput!) {
+  productUpdate(id: $id, input: $input) { errors { field message } }
+}
+"""
+PRODUCT_DELETE = """
+mutation delete($id: ID!) { productDelete(id: $id) { errors { field message } } }
+"""
+
+
+def test_product_mutations_keep_item_profiles_in_step(
+    personalization_config, staff_api_client, permission_manage_products, product, channel_USD
+):
+    staff_api_client.user.user_permissions.add(permission_manage_products)
+    product_id = _gid("Product", product.pk)
+    content = staff_api_client.post_graphql(
+        PRODUCT_UPDATE, {"id": product_id, "input": {"name": "Renamed teapot"}}
+    ).json()
+    assert content["data"]["productUpdate"]["errors"] == []
+    profile = ItemProfile.objects.get(product_id=product.pk)
+    assert profile.name == "Renamed teapot"
+    assert profile.category_path == [product.category.name]
+    assert profile.product_type == product.product_type.name
+    channel = profile.channels.get(channel=channel_USD.slug)
+    assert channel.is_available is True
+    assert channel.price_amount is not None
+
+    content = staff_api_client.post_graphql(PRODUCT_DELETE, {"id": product_id}).json()
+    assert content["data"]["productDelete"]["errors"] == []
+    assert not ItemProfile.objects.filter(product_id=product.pk).exists()
+
+
+CUSTOMER_DELETE = """
+mutation delete($id: ID!) { customerDelete(id: $id) { errors { field message } } }
+"""
+
+
+def test_customer_deletion_erases_their_behaviour(
+    personalization_config,
+    staff_api_client,
+    permission_manage_users,
+    customer_user,
+    user_api_client,
+    stock,
+    channel_USD,
+):
+    _create_checkout(user_api_client, channel_USD, stock.product_variant, email=customer_user.email)
+    assert Interaction.objects.filter(customer_id=customer_user.pk).exists()
+    other = Interaction.objects.create(
+        customer_id=customer_user.pk + 1000,
+        product_id=1,
+        kind=InteractionKind.VIEW,
+        occurred_at=customer_user.date_joined,
+        source_key="other-customer",
+    )
+
+    staff_api_client.user.user_permissions.add(permission_manage_users)
+    content = staff_api_client.post_graphql(
+        CUSTOMER_DELETE, {"id": _gid("User", customer_user.pk)}
+    ).json()
+    assert content["data"]["customerDelete"]["errors"] == []
+
+    assert not Interaction.objects.filter(customer_id=customer_user.pk).exists()
+    assert not CartState.objects.filter(customer_id=customer_user.pk).exists()
+    assert not CustomerProfile.objects.filter(customer_id=customer_user.pk).exists()
+    assert Interaction.objects.filter(pk=other.pk).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_failing_database_write_never_breaks_the_mutation(
+    personalization_config, api_client, stock, channel_USD
+):
+    """As in production (no outer transaction): our table is gone, the shop keeps selling."""
+    from saleor.checkout.models import Checkout
+
+    with connection.cursor() as cursor:
+        cursor.execute("ALTER TABLE saleor_personalization_cartstate RENAME TO sp_cartstate_away")
+    try:
+        checkout = _create_checkout(api_client, channel_USD, stock.product_variant)
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "ALTER TABLE sp_cartstate_away RENAME TO saleor_personalization_cartstate"
+            )
+    # The mutation answered without errors (checked in _create_checkout) and saved.
+    assert Checkout.objects.filter(token=checkout["token"]).exists()
+    assert not Interaction.objects.exists()
+
+
+def test_guest_order_is_keyed_by_email_and_claimed_on_registration(
+    personalization_config,
+    api_client,
+    checkout_with_item_total_0,
+    address,
+    django_capture_on_commit_callbacks,
+):
+    from saleor.account.models import User
+
+    checkout = checkout_with_item_total_0
+    checkout.billing_address = address
+    checkout.email = "later@example.com"
+    checkout.save()
+    content = api_client.post_graphql(
+        CHECKOUT_COMPLETE, {"id": _gid("Checkout", checkout.pk)}
+    ).json()
+    assert content["data"]["checkoutComplete"]["errors"] == []
+    purchase = Interaction.objects.get(kind=InteractionKind.PURCHASE)
+    assert (purchase.customer_id, purchase.anonymous_id) == (
+        None,
+        email_identity("later@example.com"),
+    )
+
+    user = User.objects.create(email="later@example.com")
+    with django_capture_on_commit_callbacks(execute=True):
+        get_plugins_manager(allow_replica=False).customer_created(user)
+    purchase.refresh_from_db()
+    assert purchase.customer_id == user.pk
+    assert CustomerProfile.objects.get(customer_id=user.pk).email == "later@example.com"
