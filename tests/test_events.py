@@ -13,7 +13,11 @@ from saleor_personalization.events.identity import (
     merge_identities,
     storefront_identity,
 )
-from saleor_personalization.events.recording import record_cart, record_order
+from saleor_personalization.events.recording import (
+    record_cart,
+    record_order,
+    record_orders_bulk,
+)
 from saleor_personalization.events.types import CartSnapshot, LineSnapshot, OrderSnapshot
 from saleor_personalization.models import (
     AnonymousIdentity,
@@ -210,3 +214,20 @@ def test_storefront_ids_are_validated(value, valid):
 
 def test_checkout_identity_is_namespaced():
     assert checkout_identity("t") == "c:t"
+
+
+def test_erased_history_is_never_recorded_again_but_new_activity_is():
+    old = order(order_id="o-old", customer_id=3, email="gone@example.com", at=0)
+    record_order(old)
+    erase_customer(3, "gone@example.com")
+
+    # Saleor keeps the order, now without its user; a reconcile reads it again.
+    guest_copy = order(order_id="o-old", email="gone@example.com", at=0)
+    assert record_order(guest_copy).created == 0
+    assert record_orders_bulk([guest_copy, old]) == 0
+    assert record_cart(cart((1, 11, 1), at=0, email="gone@example.com", token="t-x")).created == 0
+    assert not Interaction.objects.exists()
+
+    # The same person coming back later is a new start.
+    later = order(order_id="o-new", email="gone@example.com", at=60 * 24 * 365 * 10)
+    assert record_order(later).created == 2

@@ -11,16 +11,18 @@ from dataclasses import dataclass, field
 
 from django.db import transaction
 from django.db.models import Q
+from django.utils import timezone
 
 from ..models import (
     AnonymousIdentity,
     CartState,
     CustomerProfile,
+    ErasedIdentity,
     Interaction,
     ListKind,
     RecommendationList,
 )
-from .identity import identities_of
+from .identity import customer_identity, email_identity, identities_of
 
 logger = logging.getLogger(__name__)
 
@@ -96,8 +98,14 @@ def erase_customer(customer_id: int, email: str = "") -> ErasureReport:
         anonymous_ids=tuple(identities_of(customer_id, email)),
     )
     report = ErasureReport()
+    tombstones = [customer_identity(customer_id)]
+    if email:
+        tombstones.append(email_identity(email))
+    now = timezone.now()
     with transaction.atomic():
         for eraser in _ERASERS:
             report.deleted.update(eraser(request))
+        for identity in tombstones:
+            ErasedIdentity.objects.update_or_create(identity=identity, defaults={"erased_at": now})
     logger.info("Erased customer %s: %s", customer_id, report.deleted)
     return report

@@ -6,10 +6,11 @@ log holds no address), ``c:`` a checkout token, ``s:`` a storefront-supplied id.
 
 import hashlib
 from collections.abc import Iterable
+from datetime import datetime
 
 from django.db import transaction
 
-from ..models import AnonymousIdentity, Interaction
+from ..models import AnonymousIdentity, ErasedIdentity, Interaction
 
 MAX_STOREFRONT_ID = 48
 
@@ -76,3 +77,17 @@ def identities_of(customer_id: int, email: str = "") -> list[str]:
     if email:
         ids.add(email_identity(email))
     return sorted(ids)
+
+
+def customer_identity(customer_id: int) -> str:
+    return f"u:{customer_id}"
+
+
+def erased_before(identities: Iterable[str]) -> dict[str, datetime]:
+    """When each of these identities was erased, for those that were."""
+    ids = [i for i in identities if i]
+    if not ids:
+        return {}
+    return dict(
+        ErasedIdentity.objects.filter(identity__in=ids).values_list("identity", "erased_at")
+    )

@@ -13,7 +13,14 @@ from django.db import transaction
 
 from ..features.customers import refresh_customer_summaries
 from ..models import CartState, CustomerProfile, Interaction, InteractionKind
-from .identity import checkout_identity, customer_for, email_identity, merge_identities
+from .identity import (
+    checkout_identity,
+    customer_for,
+    customer_identity,
+    email_identity,
+    erased_before,
+    merge_identities,
+)
 from .types import CartSnapshot, LineSnapshot, OrderSnapshot
 
 logger = logging.getLogger(__name__)
@@ -32,6 +39,20 @@ def _cart_identities(snapshot: CartSnapshot) -> list[str]:
     if snapshot.email and snapshot.customer_id is None:
         ids.append(email_identity(snapshot.email))
     return ids
+
+
+def _tombstone_keys(customer_id: int | None, email: str) -> list[str]:
+    keys = []
+    if customer_id:
+        keys.append(customer_identity(customer_id))
+    if email:
+        keys.append(email_identity(email))
+    return keys
+
+
+def _is_erased(keys: list[str], occurred_at, tombstones: dict) -> bool:
+    """Activity from before an identity's erasure is never recorded again."""
+    return any(tombstones.get(key) and occurred_at <= tombstones[key] for key in keys)
 
 
 def _insert(events: list[Interaction]) -> int:
@@ -60,6 +81,9 @@ def record_cart(snapshot: CartSnapshot) -> RecordResult:
 
         identities = _cart_identities(snapshot)
         customer_id = snapshot.customer_id or customer_for(identities)
+        keys = _tombstone_keys(customer_id, snapshot.email)
+        if _is_erased(keys, snapshot.occurred_at, erased_before(keys)):
+            return RecordResult(created=0)
         anonymous_id = "" if customer_id else (snapshot.anonymous_id or identities[-1])
 
         previous: dict[str, list[int]] = state.lines or {}
@@ -163,6 +187,9 @@ def record_order(snapshot: OrderSnapshot) -> RecordResult:
         if snapshot.email:
             identities.append(email_identity(snapshot.email))
         customer_id = snapshot.customer_id or customer_for(identities)
+        keys = _tombstone_keys(customer_id, snapshot.email)
+        if _is_erased(keys, snapshot.occurred_at, erased_before(keys)):
+            return RecordResult(created=0)
         anonymous_id = ""
         if not customer_id:
             anonymous_id = (
@@ -213,7 +240,13 @@ def record_orders_bulk(snapshots: list[OrderSnapshot]) -> int:
     """
     events = []
     customers: set[int] = set()
+    tombstones = erased_before(
+        key for s in snapshots for key in _tombstone_keys(s.customer_id, s.email)
+    )
     for snapshot in snapshots:
+        keys = _tombstone_keys(snapshot.customer_id, snapshot.email)
+        if tombstones and _is_erased(keys, snapshot.occurred_at, tombstones):
+            continue
         customer_id = snapshot.customer_id
         anonymous_id = ""
         if customer_id:

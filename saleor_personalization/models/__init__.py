@@ -1,4 +1,4 @@
-from .identity import AnonymousIdentity, CartState
+from .identity import AnonymousIdentity, CartState, ErasedIdentity
 from .interactions import Interaction, InteractionKind
 from .profiles import CustomerProfile, ItemChannel, ItemProfile
 from .recommendations import ListKind, ModelRun, ModelRunStatus, RecommendationList
@@ -7,6 +7,7 @@ __all__ = [
     "AnonymousIdentity",
     "CartState",
     "CustomerProfile",
+    "ErasedIdentity",
     "Interaction",
     "InteractionKind",
     "ItemChannel",

@@ -47,3 +47,22 @@ class CartState(models.Model):
 
     def __str__(self) -> str:
         return f"cart {self.token} v{self.version}"
+
+
+class ErasedIdentity(models.Model):
+    """A customer or guest identity whose data was erased, and when.
+
+    Saleor keeps orders of deleted customers (with their email) for accounting, so a
+    reconcile would otherwise learn them again. Activity from before ``erased_at`` is
+    never recorded for these identities; new activity after it is. Only namespaced ids
+    are stored (``u:<customer id>``, ``e:<email hash>``), never an address.
+    """
+
+    identity = models.CharField(max_length=64, primary_key=True)
+    erased_at = models.DateTimeField()
+
+    class Meta:
+        app_label = "saleor_personalization"
+
+    def __str__(self) -> str:
+        return f"{self.identity} erased {self.erased_at:%Y-%m-%d}"

@@ -1,0 +1,80 @@
+"""Backfill and reconcile read Saleor's own tables, in batches, idempotently."""
+
+from tests.saleor.requirements import require_saleor
+
+require_saleor()
+
+import pytest  # noqa: E402
+from django.conf import settings  # noqa: E402
+from django.core.management import call_command  # noqa: E402
+
+from saleor_personalization.models import (  # noqa: E402
+    CartState,
+    CustomerProfile,
+    Interaction,
+    InteractionKind,
+    ItemProfile,
+)
+from saleor_personalization.saleor_adapter.backfill import run_backfill  # noqa: E402
+
+pytestmark = pytest.mark.django_db
+
+
+def test_backfill_reads_orders_catalogue_customers_and_checkouts(
+    order_with_lines, product_list, customer_user, checkout_with_item
+):
+    report = run_backfill(batch_size=1)
+
+    lines = list(order_with_lines.lines.all())
+    purchases = Interaction.objects.filter(kind=InteractionKind.PURCHASE)
+    assert report.orders == 1
+    assert report.purchases_recorded == len(lines) == purchases.count()
+    assert set(purchases.values_list("product_id", flat=True)) == {
+        line.variant.product_id for line in lines
+    }
+    assert set(purchases.values_list("basket_ref", flat=True)) == {str(order_with_lines.number)}
+    assert ItemProfile.objects.filter(product_id__in=[p.pk for p in product_list]).count() == len(
+        product_list
+    )
+    assert CustomerProfile.objects.filter(customer_id=customer_user.pk).exists()
+    assert CartState.objects.filter(token=str(checkout_with_item.token)).exists()
+    assert report.cart_events_recorded >= 1
+
+    again = run_backfill(batch_size=2)
+    assert again.purchases_recorded == 0
+    assert again.cart_events_recorded == 0
+    assert Interaction.objects.filter(kind=InteractionKind.PURCHASE).count() == len(lines)
+
+
+def test_reconcile_erases_profiles_of_accounts_deleted_behind_the_plugins_back(
+    customer_user, order_with_lines
+):
+    run_backfill()
+    customer_id = order_with_lines.user_id
+    assert Interaction.objects.filter(customer_id=customer_id).exists()
+    order_with_lines.user.delete()  # an ORM delete: no hook fires
+
+    report = run_backfill()
+    assert report.customers_erased >= 1
+    # Saleor keeps the order under the customer's email; it must not be learnt again.
+    assert not Interaction.objects.exists()
+    assert run_backfill().purchases_recorded == 0
+    assert not Interaction.objects.filter(customer_id=customer_id).exists()
+    assert not CustomerProfile.objects.filter(customer_id=customer_id).exists()
+
+
+def test_backfill_command_prints_its_report(order_with_lines, capsys):
+    call_command("personalization_backfill", "--batch-size", "100")
+    out = capsys.readouterr().out
+    assert "orders read" in out
+    assert "purchases recorded" in out
+
+
+def test_beat_schedule_gains_the_reconcile_entry_without_touching_settings():
+    from saleor.celeryconf import app
+
+    entry = settings.CELERY_BEAT_SCHEDULE["saleor-personalization-reconcile"]
+    assert entry["task"] == "saleor_personalization.reconcile"
+    assert app.conf.beat_schedule["saleor-personalization-reconcile"] is entry
+    assert "saleor_personalization.reconcile" in app.tasks
+    assert "saleor_personalization.record_cart" in app.tasks
