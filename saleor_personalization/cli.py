@@ -17,7 +17,11 @@ STANDALONE_SETTINGS = "saleor_personalization.standalone.settings"
 COMMANDS = {
     "backfill": "personalization_backfill",
     "demo": "personalization_demo",
+    "evaluate": "personalization_evaluate",
     "load": "personalization_load",
+    "rollback": "personalization_rollback",
+    "score": "personalization_score",
+    "train": "personalization_train",
 }
 
 USAGE = """usage: saleor-personalization <command> [options]

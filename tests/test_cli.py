@@ -77,8 +77,15 @@ def test_demo_without_a_dataset_says_where_it_looked(tmp_path):
     assert "no such file" in result.stderr
 
 
-@pytest.mark.parametrize("command", ["demo", "load"])
+@pytest.mark.parametrize("command", ["demo", "load", "backfill"])
 def test_each_command_has_help(tmp_path, command):
     result = _cli([command, "--help"], tmp_path)
     assert result.returncode == 0
     assert "usage:" in result.stdout
+
+
+def test_backfill_outside_saleor_says_where_to_run_it(tmp_path):
+    result = _cli(["backfill"], tmp_path)
+    assert result.returncode != 0
+    assert "backfill reads Saleor's tables" in result.stderr
+    assert "Traceback" not in result.stderr

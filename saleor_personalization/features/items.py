@@ -27,6 +27,7 @@ class ItemFeatures:
     product_id: int
     name: str
     external_ref: str = ""
+    category_id: int | None = None
     category_path: tuple[str, ...] = ()
     product_type: str = ""
     attributes: tuple[str, ...] = ()
@@ -39,6 +40,7 @@ class ItemFeatures:
 
 _PROFILE_FIELDS = (
     "name",
+    "category_id",
     "external_ref",
     "category_path",
     "product_type",
@@ -54,6 +56,7 @@ def _profile_values(item: ItemFeatures) -> dict:
     return {
         "name": item.name[:250],
         "external_ref": item.external_ref[:255],
+        "category_id": item.category_id,
         "category_path": list(item.category_path),
         "product_type": item.product_type[:250],
         "attributes": list(item.attributes),

@@ -19,6 +19,7 @@ class ItemProfile(models.Model):
         help_text="Product slug in Saleor, stock code in an order export.",
     )
     name = models.CharField(max_length=250)
+    category_id = models.BigIntegerField(null=True, blank=True, db_index=True)
     category_path = models.JSONField(default=list, blank=True, help_text="Root-to-leaf names.")
     product_type = models.CharField(max_length=250, blank=True, default="")
     attributes = models.JSONField(default=list, blank=True, help_text='["slug:value", ...]')

@@ -159,6 +159,7 @@ def read_items(product_ids: Sequence[int]) -> list[ItemFeatures]:
                 product_id=product["pk"],
                 name=product["name"],
                 external_ref=product["slug"],
+                category_id=product["category_id"],
                 category_path=paths.get(product["category_id"], ()),
                 product_type=product["product_type__name"] or "",
                 attributes=tuple(attributes.get(product["pk"], ())),

@@ -13,6 +13,12 @@ from .events import (
     record_order_task,
 )
 from .maintenance import reconcile_task
+from .recommender import (
+    score_all_task,
+    score_customers_task,
+    train_model_task,
+    training_tick_task,
+)
 
 __all__ = [
     "delete_products_task",
@@ -21,6 +27,10 @@ __all__ = [
     "reconcile_task",
     "record_cart_task",
     "record_order_task",
+    "score_all_task",
+    "score_customers_task",
     "sync_customers_task",
     "sync_products_task",
+    "train_model_task",
+    "training_tick_task",
 ]

@@ -12,6 +12,10 @@ restarting beat.
 from celery.schedules import crontab
 
 BEAT_SCHEDULE = {
+    "saleor-personalization-training-tick": {
+        "task": "saleor_personalization.training_tick",
+        "schedule": crontab(minute="*/15"),
+    },
     "saleor-personalization-reconcile": {
         "task": "saleor_personalization.reconcile",
         "schedule": crontab(hour="3", minute="17"),

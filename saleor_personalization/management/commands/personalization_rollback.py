@@ -1,0 +1,21 @@
+from django.core.management.base import BaseCommand, CommandError
+
+from ...recommender.artifact import ArtifactError
+from ...recommender.pipeline import rollback, score_lists
+
+
+class Command(BaseCommand):
+    help = "Put an earlier model run back live (default: the one live before the current)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--to", dest="to_run", type=int, default=None, help="model run id")
+        parser.add_argument("--no-score", action="store_true", help="do not rescore lists")
+
+    def handle(self, *args, to_run, no_score, **options):
+        try:
+            run = rollback(to_run)
+        except (ValueError, ArtifactError) as exc:
+            raise CommandError(str(exc)) from None
+        self.stdout.write(f"model run {run.pk} is live again")
+        if not no_score:
+            score_lists()

@@ -1,0 +1,11 @@
+from django.core.management.base import BaseCommand
+
+from ...recommender.pipeline import score_lists
+
+
+class Command(BaseCommand):
+    help = "Precompute every list from the live model (popularity and trending without one)."
+
+    def handle(self, *args, **options):
+        written = score_lists()
+        self.stdout.write("lists written: " + ", ".join(f"{k} {v}" for k, v in written.items()))

@@ -1,0 +1,223 @@
+"""Offline evaluation on a temporal holdout.
+
+Customers seen before the cut are ranked with what was known at the cut; what they
+bought after it is the truth. Two protocols:
+
+- ``all``: every product counts, reorders included (what a "for you" list must get
+  right in a shop whose customers reorder);
+- ``new``: products the customer already bought are removed from ranking and truth
+  (discovery).
+"""
+
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.stats import rankdata
+
+from .data import EventRows, InteractionData
+
+K = 10
+Scorer = Callable[[InteractionData, np.ndarray], np.ndarray]
+
+
+@dataclass(frozen=True)
+class Holdout:
+    """Truth per customer row of ``data``: product columns bought in the holdout."""
+
+    data: InteractionData
+    truth: dict[int, set[int]]
+    cold_truth: dict[int, set[int]]
+    cold_item_ids: np.ndarray
+
+    @property
+    def rows(self) -> np.ndarray:
+        return np.array(sorted(self.truth), dtype=np.int64)
+
+
+def make_holdout(train: InteractionData, holdout_events: EventRows) -> Holdout:
+    purchases = holdout_events.purchases()
+    truth: dict[int, set[int]] = defaultdict(set)
+    cold: dict[int, set[int]] = defaultdict(set)
+    cold_items: set[int] = set()
+    for customer, product in zip(purchases.customers, purchases.products, strict=True):
+        row = train.user_index.get(int(customer))
+        if row is None:
+            continue
+        col = train.item_index.get(int(product))
+        if col is None:
+            cold[row].add(int(product))
+            cold_items.add(int(product))
+        else:
+            truth[row].add(col)
+    return Holdout(
+        data=train,
+        truth=dict(truth),
+        cold_truth=dict(cold),
+        cold_item_ids=np.array(sorted(cold_items), dtype=np.int64),
+    )
+
+
+def top_k(scores: np.ndarray, k: int = K) -> np.ndarray:
+    k = min(k, scores.shape[1])
+    part = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+    order = np.argsort(-np.take_along_axis(scores, part, axis=1), axis=1, kind="stable")
+    return np.take_along_axis(part, order, axis=1)
+
+
+@dataclass
+class Metrics:
+    precision: float
+    recall: float
+    ndcg: float
+    map: float
+    coverage: float
+    auc: float
+    jaccard: float
+    users: int
+
+    def as_dict(self) -> dict[str, float]:
+        return {name: round(float(value), 4) for name, value in self.__dict__.items()}
+
+
+def evaluate(
+    holdout: Holdout,
+    scorer: Scorer,
+    *,
+    protocol: str = "all",
+    k: int = K,
+    batch: int = 1000,
+    max_users: int | None = None,
+    with_auc: bool = True,
+    seed: int = 0,
+) -> Metrics:
+    """Ranking quality of ``scorer`` for the holdout's customers."""
+    if protocol not in {"all", "new"}:
+        raise ValueError(f"unknown protocol {protocol!r}; use 'all' or 'new'")
+    data = holdout.data
+    rows = holdout.rows
+    if max_users is not None and len(rows) > max_users:
+        rows = np.sort(np.random.default_rng(seed).choice(rows, max_users, replace=False))
+    discount = 1.0 / np.log2(np.arange(2, k + 2))
+    ndcgs, precisions, recalls, maps, aucs = [], [], [], [], []
+    tops: list[np.ndarray] = []
+    recommended: set[int] = set()
+    for start in range(0, len(rows), batch):
+        chunk = rows[start : start + batch]
+        scores = np.array(scorer(data, chunk), dtype=np.float64)
+        owned = data.baskets[chunk]
+        if protocol == "new":
+            coo = owned.tocoo()
+            scores[coo.row, coo.col] = -np.inf
+        ranked = top_k(scores, k)
+        for j, row in enumerate(chunk):
+            truth = holdout.truth[row]
+            if protocol == "new":
+                truth = truth - set(owned[j].indices.tolist())
+            if not truth:
+                continue
+            hits = np.fromiter((c in truth for c in ranked[j]), dtype=bool, count=len(ranked[j]))
+            ideal = discount[: min(len(truth), k)].sum()
+            ndcgs.append(float((hits * discount[: len(hits)]).sum() / ideal))
+            precisions.append(hits.sum() / k)
+            recalls.append(hits.sum() / len(truth))
+            cumulative = np.cumsum(hits) / np.arange(1, len(hits) + 1)
+            maps.append(float((cumulative * hits).sum() / min(len(truth), k)))
+            if with_auc:
+                aucs.append(_auc(scores[j], truth))
+            tops.append(ranked[j])
+            recommended.update(ranked[j].tolist())
+    catalogue = data.shape[1]
+    return Metrics(
+        precision=_mean(precisions),
+        recall=_mean(recalls),
+        ndcg=_mean(ndcgs),
+        map=_mean(maps),
+        coverage=len(recommended) / catalogue if catalogue else 0.0,
+        auc=_mean(aucs),
+        jaccard=mean_pairwise_jaccard(tops, seed=seed),
+        users=len(ndcgs),
+    )
+
+
+def _mean(values: list[float]) -> float:
+    return float(np.mean(values)) if values else 0.0
+
+
+def _auc(scores: np.ndarray, truth: set[int]) -> float:
+    finite = np.isfinite(scores)
+    positives = np.zeros(len(scores), dtype=bool)
+    positives[list(truth)] = True
+    positives &= finite
+    n_pos, n_neg = positives.sum(), (finite & ~positives).sum()
+    if not n_pos or not n_neg:
+        return 0.5
+    ranks = rankdata(scores[finite])
+    return float((ranks[positives[finite]].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+
+
+def mean_pairwise_jaccard(lists: list[np.ndarray], *, pairs: int = 3000, seed: int = 0) -> float:
+    """Mean overlap of two customers' top lists: 1 means everyone sees the same list."""
+    if len(lists) < 2:
+        return 0.0
+    rng = np.random.default_rng(seed)
+    sets = [set(map(int, items)) for items in lists]
+    total = 0.0
+    for _ in range(pairs):
+        a, b = rng.choice(len(sets), 2, replace=False)
+        union = sets[a] | sets[b]
+        total += len(sets[a] & sets[b]) / len(union) if union else 0.0
+    return total / pairs
+
+
+def cold_item_recall(holdout: Holdout, cold_scores: np.ndarray, *, k: int = K) -> tuple[float, int]:
+    """Recall@k when ranking only products unseen in training.
+
+    ``cold_scores`` is rows-of-holdout by ``holdout.cold_item_ids``.
+    """
+    position = {int(p): c for c, p in enumerate(holdout.cold_item_ids)}
+    recalls = []
+    rows = holdout.rows
+    for j, row in enumerate(rows):
+        truth = holdout.cold_truth.get(row)
+        if not truth:
+            continue
+        best = top_k(cold_scores[j : j + 1], k)[0]
+        hits = len({int(b) for b in best} & {position[p] for p in truth})
+        recalls.append(hits / len(truth))
+    return _mean(recalls), len(recalls)
+
+
+def popularity_scorer(popularity: np.ndarray) -> Scorer:
+    def score(data: InteractionData, rows: np.ndarray) -> np.ndarray:
+        return np.broadcast_to(popularity, (len(rows), len(popularity))).copy()
+
+    return score
+
+
+def repurchase_scorer(popularity: np.ndarray, half_life_days: float = 60.0) -> Scorer:
+    """Re-recommend the customer's own purchases, most frequent and recent first."""
+
+    def score(data: InteractionData, rows: np.ndarray) -> np.ndarray:
+        baskets = data.baskets[rows].toarray()
+        ages = data.last_purchase_age[rows].toarray()
+        own = np.where(baskets > 0, baskets * np.exp2(-(ages - 1) / half_life_days), 0.0)
+        return own + 1e-6 * popularity / max(popularity.max(), 1)
+
+    return score
+
+
+def item_knn_scorer(data: InteractionData) -> Scorer:
+    """Cosine item-kNN over who bought what."""
+    bought = (data.baskets > 0).astype(np.float32).tocsc()
+    norms = np.sqrt(np.asarray(bought.multiply(bought).sum(axis=0)).ravel()) + 1e-9
+    co = (bought.T @ bought).tocsr()
+    co = sp.diags(1 / norms) @ co @ sp.diags(1 / norms)
+    co.setdiag(0)
+
+    def score(data: InteractionData, rows: np.ndarray) -> np.ndarray:
+        return np.asarray(((data.baskets[rows] > 0).astype(np.float32) @ co).todense())
+
+    return score

@@ -1,0 +1,433 @@
+"""Precompute every list serving reads, one :class:`RecommendationList` row each.
+
+Lists are written with their reasons and are longer than any page, so that the
+read-time rules (channel availability, stock, what is in the cart, category
+diversity) still leave enough. Writing is an upsert on the list's unique key: a
+repeated or retried scoring task rewrites the same rows.
+"""
+
+import logging
+import math
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import numpy as np
+import scipy.sparse as sp
+from django.db import transaction
+
+from ..features.matrices import customer_feature_rows, item_feature_rows
+from ..models import CustomerProfile, ItemProfile, ListKind, ModelRun, RecommendationList
+from .data import EventRows, InteractionData, build_interactions
+from .model import COMPONENTS, RecommenderModel
+
+logger = logging.getLogger(__name__)
+
+REORDER_RATE = 0.2  # products at least this often rebought count as reorder products
+
+
+@dataclass(frozen=True)
+class ListOptions:
+    size: int = 50
+    recently_bought_days: int = 30
+    chunk: int = 1000
+
+
+def _entry(product_id: int, score: float, reason: str, **extra) -> dict:
+    return {
+        "product_id": int(product_id),
+        "score": round(float(score), 5),
+        "reason": reason,
+        **extra,
+    }
+
+
+def _write(rows: Iterable[RecommendationList]) -> int:
+    rows = list(rows)
+    if not rows:
+        return 0
+    RecommendationList.objects.bulk_create(
+        rows,
+        update_conflicts=True,
+        unique_fields=["kind", "subject", "channel"],
+        update_fields=["items", "model_run", "generated_at"],
+        batch_size=500,
+    )
+    return len(rows)
+
+
+def _names(product_ids: Iterable[int]) -> dict[int, str]:
+    return dict(
+        ItemProfile.objects.filter(product_id__in=set(map(int, product_ids))).values_list(
+            "product_id", "name"
+        )
+    )
+
+
+# Personal lists ------------------------------------------------------------------
+
+
+@dataclass
+class ScoringContext:
+    """What every chunk of personal lists needs, computed once per scoring run."""
+
+    model: RecommenderModel
+    item_ids: np.ndarray
+    history: InteractionData
+    new_item_columns: np.ndarray
+    new_item_vectors: np.ndarray
+    new_item_biases: np.ndarray
+    reorder: np.ndarray
+
+
+def scoring_context(
+    model: RecommenderModel, events: EventRows, customer_ids: Sequence[int], now: datetime
+) -> ScoringContext:
+    """History of these customers now, and the products created since training."""
+    known = {int(i) for i in model.item_ids}
+    fresh_since = now - timedelta(days=model.params.new_item_days)
+    new_ids = sorted(
+        pid
+        for pid in ItemProfile.objects.filter(created_at__gte=fresh_since).values_list(
+            "product_id", flat=True
+        )
+        if pid not in known
+    )
+    vectors, biases = model.item_vectors_for(
+        [[f for f in row if not f.startswith("item:")] for row in item_feature_rows(new_ids)]
+    )
+    history = build_interactions(
+        events,
+        as_of=now,
+        item_ids=model.item_ids,
+        user_ids=np.asarray(customer_ids, dtype=np.int64),
+        decay_days=model.params.decay_days,
+    )
+    return ScoringContext(
+        model=model,
+        item_ids=model.item_ids,
+        history=history,
+        new_item_columns=np.asarray(new_ids, dtype=np.int64),
+        new_item_vectors=vectors,
+        new_item_biases=biases,
+        reorder=model.repeat_rates >= REORDER_RATE,
+    )
+
+
+def personal_lists(
+    ctx: ScoringContext, rows: np.ndarray, options: ListOptions, names: dict[int, str]
+) -> list[tuple[int, list[dict]]]:
+    """Ranked entries for ``rows`` of the context's history."""
+    model, history = ctx.model, ctx.history
+    users = history.user_ids[rows]
+    feature_rows = customer_feature_rows(users)
+    parts = model.components(history, feature_rows, rows)
+    weights = model.weights_all
+    scores = RecommenderModel.blend(parts, weights)
+
+    ages = history.last_purchase_age[rows].tocsr()
+    if options.recently_bought_days:
+        # Not what they just bought, unless it is something customers reorder.
+        coo = ages.tocoo()
+        recent = (coo.data - 1.0) < options.recently_bought_days
+        drop = recent & ~ctx.reorder[coo.col]
+        scores[coo.row[drop], coo.col[drop]] = -np.inf
+
+    take = min(options.size, scores.shape[1])
+    top = np.argpartition(-scores, take - 1, axis=1)[:, :take]
+    order = np.argsort(-np.take_along_axis(scores, top, axis=1), axis=1, kind="stable")
+    top = np.take_along_axis(top, order, axis=1)
+
+    new_scores = None
+    if model.params.new_item_slots and len(ctx.new_item_columns):
+        vectors, biases = model.user_factors(users, feature_rows)
+        new_scores = vectors @ ctx.new_item_vectors.T + ctx.new_item_biases + biases[:, None]
+
+    copurchase = model.copurchase.tocsc()
+    owned = history.baskets[rows].tocsr()
+    out = []
+    for j, user_id in enumerate(users):
+        entries = []
+        own = owned[j].indices
+        for col in top[j]:
+            score = scores[j, col]
+            if not np.isfinite(score):
+                continue
+            reason = _reason(parts, weights, j, col, own, copurchase, ctx.item_ids, names)
+            entries.append(_entry(ctx.item_ids[col], score, reason))
+        if new_scores is not None:
+            best = np.argsort(-new_scores[j])[: model.params.new_item_slots]
+            for slot, k in enumerate(best):
+                product = int(ctx.new_item_columns[k])
+                position = min(4 + 3 * slot, len(entries))
+                entries = [e for e in entries if e["product_id"] != product]
+                entries.insert(
+                    position, _entry(product, new_scores[j, k], "New in the shop", new=True)
+                )
+        out.append((int(user_id), entries[: options.size]))
+    return out
+
+
+def _reason(parts, weights, row, col, own, copurchase, item_ids, names) -> str:
+    contributions = {name: getattr(weights, name) * parts[name][row, col] for name in COMPONENTS}
+    main = max(contributions, key=contributions.get)
+    if main == "repeat" or (main == "copurchase" and col in set(own.tolist())):
+        return "You bought this before"
+    if main == "copurchase" and len(own):
+        column = copurchase[:, col]
+        strengths = column[own].toarray().ravel()
+        if strengths.size and strengths.max() > 0:
+            source = int(item_ids[own[int(strengths.argmax())]])
+            return f"Because you bought {names.get(source, 'a product you liked')}"
+    if main == "trend":
+        return "Trending now"
+    return "Picked for you"
+
+
+def write_personal_lists(
+    run: ModelRun | None,
+    ctx: ScoringContext,
+    rows: np.ndarray,
+    options: ListOptions,
+    now: datetime,
+) -> int:
+    candidates = set(map(int, ctx.item_ids)) | set(map(int, ctx.new_item_columns))
+    names = _names(candidates) if len(candidates) <= 50_000 else {}
+    written = 0
+    for start in range(0, len(rows), options.chunk):
+        chunk = rows[start : start + options.chunk]
+        lists = personal_lists(ctx, chunk, options, names)
+        with transaction.atomic():
+            written += _write(
+                RecommendationList(
+                    kind=ListKind.PERSONAL,
+                    subject=str(customer_id),
+                    channel="",
+                    items=items,
+                    model_run=run,
+                    generated_at=now,
+                )
+                for customer_id, items in lists
+            )
+    return written
+
+
+# Per-product lists ------------------------------------------------------------------
+
+
+def similar_lists(model: RecommenderModel, size: int) -> dict[int, list[tuple[int, float]]]:
+    """Nearest products by the hybrid embeddings (cosine)."""
+    vectors = model.factorisation.item_vectors
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    norms[norms == 0] = 1.0
+    unit = vectors / norms
+    out = {}
+    take = min(size, len(model.item_ids) - 1)
+    if take < 1:
+        return out
+    for start in range(0, len(unit), 1000):
+        sims = unit[start : start + 1000] @ unit.T
+        for j in range(len(sims)):
+            sims[j, start + j] = -np.inf
+        top = np.argpartition(-sims, take - 1, axis=1)[:, :take]
+        for j, cols in enumerate(top):
+            ordered = cols[np.argsort(-sims[j, cols])]
+            out[int(model.item_ids[start + j])] = [
+                (int(model.item_ids[c]), float(sims[j, c])) for c in ordered
+            ]
+    return out
+
+
+def _substitutes(a: ItemProfile | None, b: ItemProfile | None) -> bool:
+    """Two products that replace rather than complete each other."""
+    if a is None or b is None:
+        return False
+    if a.category_path and a.category_path == b.category_path and a.product_type == b.product_type:
+        return True
+    words_a = {w for w in a.name.lower().split() if len(w) > 2}
+    words_b = {w for w in b.name.lower().split() if len(w) > 2}
+    union = words_a | words_b
+    return bool(union) and len(words_a & words_b) / len(union) >= 0.5
+
+
+def bought_together(
+    events: EventRows, size: int, *, min_baskets: int = 3, max_basket: int = 50
+) -> dict[int, list[tuple[int, float]]]:
+    """Products bought in the same orders more often than chance (lift), not substitutes."""
+    purchases = events.purchases()
+    if not len(purchases):
+        return {}
+    baskets, basket_index = np.unique(purchases.baskets, return_inverse=True)
+    products, product_index = np.unique(purchases.products, return_inverse=True)
+    matrix = sp.csr_matrix(
+        (np.ones(len(basket_index), dtype=np.float32), (basket_index, product_index)),
+        shape=(len(baskets), len(products)),
+    )
+    matrix.data[:] = 1.0
+    sizes = np.asarray(matrix.sum(axis=1)).ravel()
+    matrix = matrix[(sizes >= 2) & (sizes <= max_basket)]
+    n_baskets = matrix.shape[0]
+    if not n_baskets:
+        return {}
+    support = np.asarray(matrix.sum(axis=0)).ravel()
+    co = (matrix.T @ matrix).tocsr()
+    co.setdiag(0)
+    co.eliminate_zeros()
+    profiles = ItemProfile.objects.in_bulk([int(p) for p in products])
+    out = {}
+    for a in range(co.shape[0]):
+        start, end = co.indptr[a], co.indptr[a + 1]
+        cols, counts = co.indices[start:end], co.data[start:end]
+        keep = counts >= min_baskets
+        cols, counts = cols[keep], counts[keep]
+        if not len(cols):
+            continue
+        lift = counts * n_baskets / (support[a] * support[cols])
+        # Lift favours rare pairs; weigh by how often the pair actually occurs.
+        strength = lift * np.log1p(counts)
+        order = np.argsort(-strength)
+        chosen = []
+        pa = profiles.get(int(products[a]))
+        for k in order:
+            b = int(products[cols[k]])
+            if lift[k] <= 1.0 or _substitutes(pa, profiles.get(b)):
+                continue
+            chosen.append((b, float(strength[k])))
+            if len(chosen) >= size:
+                break
+        if chosen:
+            out[int(products[a])] = chosen
+    return out
+
+
+def write_product_lists(
+    run: ModelRun | None, model: RecommenderModel, events: EventRows, size: int, now: datetime
+) -> dict[str, int]:
+    similar = similar_lists(model, size)
+    together = bought_together(events, size)
+    names = _names(set(similar) | set(together))
+    written = {"similar": 0, "bought_together": 0}
+    with transaction.atomic():
+        written["similar"] = _write(
+            RecommendationList(
+                kind=ListKind.SIMILAR,
+                subject=str(product),
+                items=[
+                    _entry(p, s, f"Similar to {names.get(product, 'this product')}")
+                    for p, s in items
+                ],
+                model_run=run,
+                generated_at=now,
+            )
+            for product, items in similar.items()
+        )
+        written["bought_together"] = _write(
+            RecommendationList(
+                kind=ListKind.BOUGHT_TOGETHER,
+                subject=str(product),
+                items=[
+                    _entry(p, s, f"Often bought with {names.get(product, 'this product')}")
+                    for p, s in items
+                ],
+                model_run=run,
+                generated_at=now,
+            )
+            for product, items in together.items()
+        )
+        stale = RecommendationList.objects.filter(
+            kind__in=[ListKind.SIMILAR, ListKind.BOUGHT_TOGETHER], generated_at__lt=now
+        )
+        stale.delete()
+    return written
+
+
+# Trending and popular ----------------------------------------------------------------
+
+
+def write_popular_and_trending(
+    run: ModelRun | None,
+    *,
+    now: datetime,
+    size: int,
+    trending_days: int = 7,
+    baseline_days: int = 28,
+    popular_days: int = 90,
+) -> dict[str, int]:
+    """Bestsellers per channel (and per country) and what is rising per channel/category."""
+
+    from ..models import Interaction, InteractionKind
+
+    signals = [InteractionKind.PURCHASE, InteractionKind.ADD_TO_CART]
+    since = now - timedelta(days=max(popular_days, trending_days + baseline_days))
+    rows = (
+        Interaction.objects.filter(occurred_at__gte=since, occurred_at__lt=now, kind__in=signals)
+        .values_list("channel", "product_id", "customer_id", "occurred_at")
+        .iterator(chunk_size=20_000)
+    )
+    countries = dict(
+        CustomerProfile.objects.exclude(country="").values_list("customer_id", "country")
+    )
+    popular: dict[tuple[str, str], Counter] = defaultdict(Counter)
+    recent: dict[str, Counter] = defaultdict(Counter)
+    base: dict[str, Counter] = defaultdict(Counter)
+    popular_since = now - timedelta(days=popular_days)
+    recent_since = now - timedelta(days=trending_days)
+    base_since = recent_since - timedelta(days=baseline_days)
+    for channel, product, customer, when in rows:
+        if when >= popular_since:
+            popular[(channel, "")][product] += 1
+            country = countries.get(customer)
+            if country:
+                popular[(channel, country)][product] += 1
+        if when >= recent_since:
+            recent[channel][product] += 1
+        elif when >= base_since:
+            base[channel][product] += 1
+
+    written = {"popular": 0, "trending": 0}
+    entries = []
+    for (channel, country), counts in popular.items():
+        reason = f"Popular in {country}" if country else "Bestseller"
+        entries.append(
+            RecommendationList(
+                kind=ListKind.POPULAR,
+                subject=country,
+                channel=channel,
+                items=[_entry(p, c, reason) for p, c in counts.most_common(size)],
+                model_run=run,
+                generated_at=now,
+            )
+        )
+    categories = dict(ItemProfile.objects.values_list("product_id", "category_id"))
+    for channel, counts in recent.items():
+        ratio = trending_days / baseline_days
+        scored = {
+            p: (c + 1) / (base[channel][p] * ratio + 2) * math.log1p(c) for p, c in counts.items()
+        }
+        ranked = sorted(scored.items(), key=lambda kv: -kv[1])
+        by_category: dict[str, list] = defaultdict(list)
+        for product, score in ranked:
+            category = categories.get(product)
+            if category is not None:
+                by_category[str(category)].append((product, score))
+        by_category[""] = ranked
+        for category, items in by_category.items():
+            entries.append(
+                RecommendationList(
+                    kind=ListKind.TRENDING,
+                    subject=category,
+                    channel=channel,
+                    items=[_entry(p, s, "Trending now") for p, s in items[:size]],
+                    model_run=run,
+                    generated_at=now,
+                )
+            )
+    with transaction.atomic():
+        count = _write(entries)
+        RecommendationList.objects.filter(
+            kind__in=[ListKind.POPULAR, ListKind.TRENDING], generated_at__lt=now
+        ).delete()
+    written["popular"] = sum(1 for e in entries if e.kind == ListKind.POPULAR)
+    written["trending"] = count - written["popular"]
+    return written

@@ -1,0 +1,239 @@
+"""The trained recommender: a LightFM hybrid blended with co-purchase, reorder and trend.
+
+Every component scores all products for a batch of customers; each is standardised
+per customer (so weights compare like with like) and the weighted sum ranks products.
+Weights are tuned per training run on a validation window (:mod:`.training`).
+
+History-based components read the customer's purchases *at scoring time*, so a
+customer who bought something after training, or who is new, gets lists that reflect
+it without retraining; products created after training are scored from the learned
+embeddings of their features (:meth:`RecommenderModel.item_vectors_for`).
+"""
+
+from dataclasses import asdict, dataclass, field, fields
+from datetime import datetime
+
+import numpy as np
+import scipy.sparse as sp
+
+from .components import recency_history, repeat_signal
+from .data import InteractionData
+from .factorisation import Factorisation, FactorisationParams
+
+COMPONENTS = ("repeat", "copurchase", "factorisation", "trend")
+
+
+class InvalidParameters(ValueError):
+    """Training parameters that cannot work; the message says which and why."""
+
+
+@dataclass(frozen=True)
+class BlendWeights:
+    repeat: float = 1.0
+    copurchase: float = 1.0
+    factorisation: float = 0.3
+    trend: float = 0.3
+
+    def as_dict(self) -> dict[str, float]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "BlendWeights":
+        return cls(**{f.name: float(data.get(f.name, getattr(cls, f.name))) for f in fields(cls)})
+
+
+@dataclass(frozen=True)
+class ModelParams:
+    factorisation: FactorisationParams = field(default_factory=FactorisationParams)
+    copurchase_regularisation: float = 200.0
+    copurchase_max_items: int = 6000
+    copurchase_neighbours: int = 200
+    recency_half_life_days: float = 42.0
+    trend_days: int = 14
+    decay_days: float = 180.0
+    holdout_weeks: int = 4
+    new_item_days: int = 30
+    new_item_slots: int = 1
+    tune_users: int = 1500
+    min_coverage: float = 0.3
+
+    LIMITS = {
+        "copurchase_regularisation": (0.0, 1e6),
+        "copurchase_max_items": (2, 20_000),
+        "copurchase_neighbours": (1, 2000),
+        "recency_half_life_days": (1.0, 3650.0),
+        "trend_days": (1, 365),
+        "decay_days": (0.0, 36500.0),
+        "holdout_weeks": (1, 52),
+        "new_item_days": (0, 365),
+        "new_item_slots": (0, 5),
+        "tune_users": (10, 100_000),
+        "min_coverage": (0.0, 1.0),
+        "components": (2, 512),
+        "epochs": (1, 1000),
+        "learning_rate": (1e-5, 1.0),
+        "item_alpha": (0.0, 1.0),
+        "user_alpha": (0.0, 1.0),
+        "max_sampled": (1, 1000),
+        "threads": (1, 64),
+        "time_limit_seconds": (1.0, 86_400.0),
+        "seed": (0, 2**31 - 1),
+    }
+
+    def as_dict(self) -> dict:
+        data = asdict(self)
+        data["factorisation"] = asdict(self.factorisation)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict | None) -> "ModelParams":
+        """Parameters from JSON (a command line, a task argument); bad ones are refused."""
+        data = dict(data or {})
+        nested = dict(data.pop("factorisation", {}) or {})
+        for name in [f.name for f in fields(FactorisationParams)]:
+            if name in data:
+                nested[name] = data.pop(name)
+        known = {f.name for f in fields(cls)} - {"factorisation"}
+        unknown = sorted(set(data) - known) + sorted(
+            set(nested) - {f.name for f in fields(FactorisationParams)}
+        )
+        if unknown:
+            raise InvalidParameters(f"unknown parameter(s): {', '.join(unknown)}")
+        values = {
+            name: cls._checked(name, value, getattr(cls, name)) for name, value in data.items()
+        }
+        defaults = FactorisationParams()
+        nested_values = {
+            name: cls._checked(name, value, getattr(defaults, name))
+            for name, value in nested.items()
+        }
+        return cls(factorisation=FactorisationParams(**nested_values), **values)
+
+    @classmethod
+    def _checked(cls, name: str, value, default):
+        kind = type(default)
+        try:
+            if kind is int and isinstance(value, float) and not value.is_integer():
+                raise ValueError
+            converted = kind(value)
+        except (TypeError, ValueError):
+            raise InvalidParameters(
+                f"{name}={value!r} is not {'a whole number' if kind is int else 'a number'}"
+            ) from None
+        low, high = cls.LIMITS[name]
+        if not low <= converted <= high:
+            raise InvalidParameters(f"{name}={converted} is outside {low:g}..{high:g}")
+        return converted
+
+
+def standardise(scores: np.ndarray) -> np.ndarray:
+    """Zero mean, unit spread per row; a flat row stays zero."""
+    scores = scores.astype(np.float32, copy=False)
+    centred = scores - scores.mean(axis=1, keepdims=True)
+    spread = centred.std(axis=1, keepdims=True)
+    spread[spread == 0] = 1.0
+    return centred / spread
+
+
+@dataclass
+class RecommenderModel:
+    item_ids: np.ndarray
+    user_ids: np.ndarray
+    factorisation: Factorisation
+    copurchase: sp.csr_matrix
+    repeat_rates: np.ndarray
+    trend: np.ndarray
+    popularity: np.ndarray
+    weights_all: BlendWeights
+    weights_new: BlendWeights
+    params: ModelParams
+    as_of: datetime
+
+    def __post_init__(self) -> None:
+        self._user_index = {int(u): k for k, u in enumerate(self.user_ids)}
+        self._item_index = {int(i): k for k, i in enumerate(self.item_ids)}
+
+    @property
+    def item_index(self) -> dict[int, int]:
+        return self._item_index
+
+    def user_factors(
+        self, user_ids: np.ndarray, feature_rows: list[list[str]] | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Vectors for customers; unseen ones from their features (country, ...)."""
+        dims = self.factorisation.user_vectors.shape[1]
+        vectors = np.zeros((len(user_ids), dims), dtype=np.float32)
+        biases = np.zeros(len(user_ids), dtype=np.float32)
+        unseen = []
+        for r, user_id in enumerate(user_ids):
+            k = self._user_index.get(int(user_id))
+            if k is None:
+                unseen.append(r)
+            else:
+                vectors[r] = self.factorisation.user_vectors[k]
+                biases[r] = self.factorisation.user_biases[k]
+        if unseen and feature_rows is not None:
+            v, b = self.factorisation.vectors_from_features(
+                [feature_rows[r] for r in unseen], kind="user"
+            )
+            vectors[unseen], biases[unseen] = v, b
+        return vectors, biases
+
+    def item_vectors_for(self, feature_rows: list[list[str]]) -> tuple[np.ndarray, np.ndarray]:
+        """Vectors for products created after training, from their features alone."""
+        return self.factorisation.vectors_from_features(feature_rows, kind="item")
+
+    def components(
+        self,
+        data: InteractionData,
+        user_feature_rows: list[list[str]] | None = None,
+        rows: np.ndarray | None = None,
+    ) -> dict[str, np.ndarray]:
+        """Standardised component scores for ``rows`` of ``data`` (all by default).
+
+        ``data`` must be built over this model's ``item_ids`` (columns) and holds the
+        customers' current history; ``user_feature_rows`` go with ``rows``.
+        """
+        rows = np.arange(data.shape[0]) if rows is None else np.asarray(rows)
+        half_life = self.params.recency_half_life_days
+        repeat = repeat_signal(data, rows, self.repeat_rates, half_life).toarray()
+        history = recency_history(data, rows, half_life)
+        copurchase = np.asarray((history @ self.copurchase).todense())
+        vectors, biases = self.user_factors(data.user_ids[rows], user_feature_rows)
+        factors = vectors @ self.factorisation.item_vectors.T + self.factorisation.item_biases
+        factors += biases[:, np.newaxis]
+        trend = np.broadcast_to(self.trend, (len(rows), len(self.trend)))
+        return {
+            "repeat": standardise(repeat),
+            "copurchase": standardise(copurchase),
+            "factorisation": standardise(factors),
+            "trend": standardise(np.asarray(trend)),
+        }
+
+    @staticmethod
+    def blend(components: dict[str, np.ndarray], weights: BlendWeights) -> np.ndarray:
+        total = None
+        for name in COMPONENTS:
+            weight = getattr(weights, name)
+            if weight:
+                part = components[name] * weight
+                total = part if total is None else total + part
+        if total is None:
+            total = np.zeros_like(components["trend"])
+        return total
+
+    def score(
+        self,
+        data: InteractionData,
+        *,
+        discovery: bool = False,
+        user_feature_rows: list[list[str]] | None = None,
+        rows: np.ndarray | None = None,
+    ) -> np.ndarray:
+        rows = np.arange(data.shape[0]) if rows is None else np.asarray(rows)
+        weights = self.weights_new if discovery else self.weights_all
+        scores = self.blend(self.components(data, user_feature_rows, rows), weights)
+        if discovery:
+            owned = data.baskets[rows].tocoo()
+            scores[owned.row, owned.col] = -np.inf
+        return scores

@@ -1,0 +1,214 @@
+"""Model runs from start to live: train, evaluate, gate, promote, score; roll back.
+
+Each step records itself on the :class:`ModelRun` row, so the Dashboard, the admin
+GraphQL queries and the CLI show what happened and why.
+"""
+
+import logging
+import threading
+from dataclasses import dataclass
+from datetime import datetime
+
+import numpy as np
+from django.db import transaction
+from django.utils import timezone
+
+from ..models import ModelRun, ModelRunStatus
+from .artifact import ArtifactError, load_artifact, save_artifact
+from .data import EventRows
+from .lists import (
+    ListOptions,
+    scoring_context,
+    write_personal_lists,
+    write_popular_and_trending,
+    write_product_lists,
+)
+from .model import ModelParams, RecommenderModel
+from .training import NotEnoughData, train_and_evaluate
+
+logger = logging.getLogger(__name__)
+
+# A candidate may trail the live model by this share of its NDCG@10 and still be
+# promoted: retraining on fresh data is worth a hair of offline noise.
+PROMOTION_TOLERANCE = 0.01
+
+
+@dataclass(frozen=True)
+class GateDecision:
+    promote: bool
+    reason: str
+
+
+def promotion_gate(metrics: dict) -> GateDecision:
+    """Promote only a run that is not worse than popularity and the live model."""
+    ndcg = metrics["all"]["ndcg"]
+    popular = metrics["popularity_all"]["ndcg"]
+    if ndcg < popular:
+        return GateDecision(False, f"NDCG@10 {ndcg:.4f} is below popularity {popular:.4f}")
+    live = metrics.get("live")
+    if live:
+        live_ndcg = live["all"]["ndcg"]
+        if ndcg < live_ndcg * (1 - PROMOTION_TOLERANCE):
+            return GateDecision(
+                False, f"NDCG@10 {ndcg:.4f} is below the live model's {live_ndcg:.4f}"
+            )
+        return GateDecision(True, f"NDCG@10 {ndcg:.4f} vs live {live_ndcg:.4f}")
+    return GateDecision(True, f"NDCG@10 {ndcg:.4f} vs popularity {popular:.4f}; no live model")
+
+
+def start_run(params: dict | None = None) -> ModelRun:
+    """Validate parameters and record a queued run (raises InvalidParameters)."""
+    checked = ModelParams.from_dict(params)
+    return ModelRun.objects.create(params=checked.as_dict())
+
+
+def train_run(run: ModelRun, *, events: EventRows | None = None) -> ModelRun:
+    """Train and evaluate ``run``; promote it if the gate allows. Never raises for data."""
+    run.status = ModelRunStatus.TRAINING
+    run.started_at = timezone.now()
+    run.save(update_fields=["status", "started_at"])
+    try:
+        params = ModelParams.from_dict(run.params)
+        events = events if events is not None else EventRows.from_database()
+        live_run = ModelRun.objects.filter(is_live=True).first()
+        live_model = _try_load(live_run)
+        outcome = train_and_evaluate(
+            events,
+            params,
+            live_model=live_model,
+            live_metrics=live_run.metrics if live_run else None,
+        )
+    except NotEnoughData as exc:
+        return _fail(run, f"not enough data: {exc}")
+    except Exception as exc:
+        logger.exception("Model run %s failed", run.pk)
+        return _fail(run, f"{type(exc).__name__}: {exc}")
+
+    run.status = ModelRunStatus.EVALUATING
+    run.metrics = outcome.metrics
+    run.data_window_start = outcome.data_window_start
+    run.data_window_end = outcome.data_window_end
+    run.holdout_start = outcome.holdout_start
+    run.artifact, run.artifact_sha256 = save_artifact(outcome.model, run.pk)
+    decision = promotion_gate(outcome.metrics)
+    run.metrics["gate"] = {"promote": decision.promote, "reason": decision.reason}
+    run.status = ModelRunStatus.SUCCEEDED if decision.promote else ModelRunStatus.REJECTED
+    run.finished_at = timezone.now()
+    run.save()
+    if decision.promote:
+        promote(run)
+    logger.info("Model run %s: %s (%s)", run.pk, run.status, decision.reason)
+    return run
+
+
+def _fail(run: ModelRun, error: str) -> ModelRun:
+    run.status = ModelRunStatus.FAILED
+    run.error = error[:5000]
+    run.finished_at = timezone.now()
+    run.save(update_fields=["status", "error", "finished_at"])
+    return run
+
+
+def promote(run: ModelRun) -> ModelRun:
+    """Make ``run`` the live model (exactly one live run, enforced by the database)."""
+    if run.status != ModelRunStatus.SUCCEEDED and run.status != ModelRunStatus.REJECTED:
+        raise ValueError(f"run {run.pk} is {run.status}; only trained runs can go live")
+    with transaction.atomic():
+        ModelRun.objects.select_for_update().filter(is_live=True).exclude(pk=run.pk).update(
+            is_live=False
+        )
+        run.status = ModelRunStatus.SUCCEEDED
+        run.is_live = True
+        run.promoted_at = timezone.now()
+        run.save(update_fields=["status", "is_live", "promoted_at"])
+    clear_model_cache()
+    return run
+
+
+def rollback(to_run_id: int | None = None) -> ModelRun:
+    """Put an earlier run back live: the given one, or the one live before the current."""
+    current = ModelRun.objects.filter(is_live=True).first()
+    if to_run_id is not None:
+        target = ModelRun.objects.filter(pk=to_run_id).first()
+        if target is None:
+            raise ValueError(f"there is no model run {to_run_id}")
+    else:
+        earlier = ModelRun.objects.filter(promoted_at__isnull=False, is_live=False)
+        if current is not None and current.promoted_at:
+            earlier = earlier.filter(promoted_at__lt=current.promoted_at)
+        target = earlier.order_by("-promoted_at").first()
+        if target is None:
+            raise ValueError("no earlier promoted run to roll back to")
+    if not target.artifact:
+        raise ValueError(f"run {target.pk} has no artifact ({target.status})")
+    load_artifact(target.artifact, target.artifact_sha256)  # refuse a broken artifact
+    return promote(target)
+
+
+# Live model, cached per process ---------------------------------------------------
+
+_cache_lock = threading.Lock()
+_cache: dict[str, tuple[int, str, RecommenderModel]] = {}
+
+
+def clear_model_cache() -> None:
+    with _cache_lock:
+        _cache.clear()
+
+
+def _try_load(run: ModelRun | None) -> RecommenderModel | None:
+    if run is None or not run.artifact:
+        return None
+    try:
+        return load_artifact(run.artifact, run.artifact_sha256)
+    except ArtifactError:
+        logger.exception("Artifact of model run %s cannot be loaded", run.pk)
+        return None
+
+
+def live_model() -> tuple[ModelRun, RecommenderModel] | None:
+    """The live run and its model, loaded once per process and version; None if broken."""
+    run = ModelRun.objects.filter(is_live=True).first()
+    if run is None:
+        return None
+    with _cache_lock:
+        cached = _cache.get("live")
+        if cached and cached[0] == run.pk and cached[1] == run.artifact_sha256:
+            return run, cached[2]
+    model = _try_load(run)
+    if model is None:
+        return None
+    with _cache_lock:
+        _cache["live"] = (run.pk, run.artifact_sha256, model)
+    return run, model
+
+
+# Scoring ----------------------------------------------------------------------
+
+
+def score_lists(
+    *,
+    options: ListOptions | None = None,
+    customer_ids: list[int] | None = None,
+    now: datetime | None = None,
+    events: EventRows | None = None,
+    product_lists: bool = True,
+) -> dict[str, int]:
+    """Write lists from the live model (personal for the given or all customers)."""
+    options = options or ListOptions()
+    now = now or timezone.now()
+    events = events if events is not None else EventRows.from_database()
+    written = {"popular_trending": 0}
+    written.update(write_popular_and_trending(None, now=now, size=options.size))
+    loaded = live_model()
+    if loaded is None:
+        logger.warning("No usable live model: only popularity and trending lists were written")
+        return written
+    run, model = loaded
+    ids = customer_ids if customer_ids is not None else sorted(set(map(int, events.customers)))
+    if ids:
+        ctx = scoring_context(model, events, ids, now)
+        written["personal"] = write_personal_lists(run, ctx, np.arange(len(ids)), options, now)
+    if product_lists:
+        written.update(write_product_lists(run, model, events, options.size, now))
+    return written

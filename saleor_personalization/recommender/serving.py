@@ -1,0 +1,319 @@
+"""Read precomputed lists, apply the business rules, fall back when there is nothing.
+
+Serving never scores a model: it reads one list row by its unique key, then one
+query for the candidates' channel state. Every function returns a list (possibly
+empty) and never raises to its caller; a database error is logged and answered with
+an empty list, so a storefront page renders without its recommendations rather than
+failing.
+"""
+
+import logging
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.utils import timezone
+
+from ..configuration import PersonalizationConfig
+from ..models import (
+    CartState,
+    CustomerProfile,
+    Interaction,
+    InteractionKind,
+    ItemChannel,
+    ItemProfile,
+    ListKind,
+    RecommendationList,
+)
+
+logger = logging.getLogger(__name__)
+
+DIVERSITY_WINDOW = 10
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    product_id: int
+    score: float
+    reason: str
+    source: str
+    is_new: bool = False
+
+
+@dataclass(frozen=True)
+class Shopper:
+    """Who is asking: a customer id, an anonymous id (``s:...``), or neither."""
+
+    customer_id: int | None = None
+    anonymous_id: str = ""
+
+
+def _list(kind: str, subject: str, channel: str = "") -> list[dict]:
+    row = (
+        RecommendationList.objects.filter(kind=kind, subject=subject, channel=channel)
+        .values_list("items", flat=True)
+        .first()
+    )
+    return list(row or [])
+
+
+def _available(product_ids: Sequence[int], channel: str, config: PersonalizationConfig) -> set[int]:
+    rows = ItemChannel.objects.filter(
+        item_id__in=list(product_ids), channel=channel, is_available=True
+    )
+    if config.exclude_out_of_stock:
+        rows = rows.filter(in_stock=True)
+    return set(rows.values_list("item_id", flat=True))
+
+
+def _cart_products(shopper: Shopper) -> set[int]:
+    carts = CartState.objects.filter(completed_at__isnull=True)
+    if shopper.customer_id:
+        carts = carts.filter(customer_id=shopper.customer_id)
+    elif shopper.anonymous_id:
+        carts = carts.filter(anonymous_id=shopper.anonymous_id)
+    else:
+        return set()
+    products: set[int] = set()
+    for lines in carts.order_by("-last_change_at").values_list("lines", flat=True)[:3]:
+        products.update(int(product) for product, _ in (lines or {}).values())
+    return products
+
+
+def diversify(items: list[Recommendation], limit: int, categories: dict[int, object]) -> list:
+    """At most ``limit`` products of one category in the first ten; the rest move down.
+
+    When every category in the list has reached its limit before ten places are
+    filled, the remaining places take the best of what moved down: a page shows ten
+    products rather than fewer.
+    """
+    if not limit:
+        return items
+    head, tail, seen = [], [], Counter()
+    for item in items:
+        category = categories.get(item.product_id)
+        if len(head) < DIVERSITY_WINDOW and (category is None or seen[category] < limit):
+            head.append(item)
+            if category is not None:
+                seen[category] += 1
+        else:
+            tail.append(item)
+    return head + tail
+
+
+def apply_rules(
+    entries: Iterable[dict],
+    *,
+    source: str,
+    channel: str,
+    first: int,
+    config: PersonalizationConfig,
+    exclude: set[int] = frozenset(),
+) -> list[Recommendation]:
+    candidates = [e for e in entries if int(e["product_id"]) not in exclude]
+    ids = [int(e["product_id"]) for e in candidates]
+    available = _available(ids, channel, config)
+    items = [
+        Recommendation(
+            product_id=int(e["product_id"]),
+            score=float(e.get("score", 0.0)),
+            reason=e.get("reason", ""),
+            source=source,
+            is_new=bool(e.get("new", False)),
+        )
+        for e in candidates
+        if int(e["product_id"]) in available
+    ]
+    seen: set[int] = set()
+    unique = []
+    for item in items:
+        if item.product_id not in seen:
+            seen.add(item.product_id)
+            unique.append(item)
+    if config.max_per_category:
+        categories = dict(
+            ItemProfile.objects.filter(product_id__in=[i.product_id for i in unique[:50]])
+            .exclude(category_id__isnull=True)
+            .values_list("product_id", "category_id")
+        )
+        unique = diversify(unique, config.max_per_category, categories)
+    return unique[:first]
+
+
+def _safe(default=list):
+    def decorate(function):
+        def wrapper(*args, **kwargs):
+            try:
+                return function(*args, **kwargs)
+            except Exception:
+                logger.exception("Serving %s failed; answering with nothing", function.__name__)
+                return default()
+
+        wrapper.__name__ = function.__name__
+        wrapper.__doc__ = function.__doc__
+        return wrapper
+
+    return decorate
+
+
+def _fallback_entries(shopper: Shopper, channel: str) -> tuple[list[dict], str]:
+    country = ""
+    if shopper.customer_id:
+        country = (
+            CustomerProfile.objects.filter(customer_id=shopper.customer_id)
+            .values_list("country", flat=True)
+            .first()
+            or ""
+        )
+    for subject, list_channel, source in (
+        (country, channel, "popular_country"),
+        ("", channel, "popular"),
+        ("", "", "popular"),
+    ):
+        if subject == "" and source == "popular_country":
+            continue
+        entries = _list(ListKind.POPULAR, subject, list_channel)
+        if entries:
+            return entries, source
+    newest = (
+        ItemChannel.objects.filter(channel=channel, is_available=True)
+        .order_by("-item__created_at", "-item_id")
+        .values_list("item_id", flat=True)[:200]
+    )
+    return [{"product_id": p, "score": 0.0, "reason": "New in the shop"} for p in newest], "newest"
+
+
+@_safe()
+def personalized(
+    shopper: Shopper, channel: str, first: int, config: PersonalizationConfig
+) -> list[Recommendation]:
+    """The shopper's "for you" list, or the best fallback there is."""
+    exclude = _cart_products(shopper) if config.exclude_in_cart else set()
+    if shopper.customer_id:
+        entries = _list(ListKind.PERSONAL, str(shopper.customer_id))
+        if entries:
+            items = apply_rules(
+                entries,
+                source="personal",
+                channel=channel,
+                first=first,
+                config=config,
+                exclude=exclude,
+            )
+            if len(items) >= first:
+                return items
+            fallback, source = _fallback_entries(shopper, channel)
+            more = apply_rules(
+                fallback,
+                source=source,
+                channel=channel,
+                first=first,
+                config=config,
+                exclude=exclude | {i.product_id for i in items},
+            )
+            return (items + more)[:first]
+    entries, source = _fallback_entries(shopper, channel)
+    return apply_rules(
+        entries, source=source, channel=channel, first=first, config=config, exclude=exclude
+    )
+
+
+@_safe()
+def similar(
+    product_id: int, channel: str, first: int, config: PersonalizationConfig
+) -> list[Recommendation]:
+    return apply_rules(
+        _list(ListKind.SIMILAR, str(product_id)),
+        source="similar",
+        channel=channel,
+        first=first,
+        config=config,
+        exclude={product_id},
+    )
+
+
+@_safe()
+def bought_together(
+    product_ids: Sequence[int], channel: str, first: int, config: PersonalizationConfig
+) -> list[Recommendation]:
+    """Complements of one product, or of a whole cart (best score per product wins)."""
+    best: dict[int, dict] = {}
+    for product_id in product_ids:
+        for entry in _list(ListKind.BOUGHT_TOGETHER, str(product_id)):
+            current = best.get(int(entry["product_id"]))
+            if current is None or entry["score"] > current["score"]:
+                best[int(entry["product_id"])] = entry
+    ranked = sorted(best.values(), key=lambda e: -e["score"])
+    return apply_rules(
+        ranked,
+        source="bought_together",
+        channel=channel,
+        first=first,
+        config=config,
+        exclude=set(product_ids),
+    )
+
+
+@_safe()
+def trending(
+    channel: str, first: int, config: PersonalizationConfig, category_id: int | None = None
+) -> list[Recommendation]:
+    subject = "" if category_id is None else str(category_id)
+    return apply_rules(
+        _list(ListKind.TRENDING, subject, channel),
+        source="trending",
+        channel=channel,
+        first=first,
+        config=config,
+    )
+
+
+@_safe()
+def recently_viewed(
+    shopper: Shopper, channel: str, first: int, config: PersonalizationConfig, days: int = 30
+) -> list[Recommendation]:
+    views = Interaction.objects.filter(
+        kind=InteractionKind.VIEW, occurred_at__gte=timezone.now() - timedelta(days=days)
+    )
+    if shopper.customer_id:
+        views = views.filter(customer_id=shopper.customer_id)
+    elif shopper.anonymous_id:
+        views = views.filter(anonymous_id=shopper.anonymous_id)
+    else:
+        return []
+    ordered: list[int] = []
+    for product_id in views.order_by("-occurred_at").values_list("product_id", flat=True)[:500]:
+        if product_id not in ordered:
+            ordered.append(product_id)
+    entries = [{"product_id": p, "score": 0.0, "reason": "You viewed this"} for p in ordered]
+    return apply_rules(
+        entries,
+        source="recently_viewed",
+        channel=channel,
+        first=first,
+        config=PersonalizationConfig(**{**config.__dict__, "max_per_category": 0}),
+    )
+
+
+@_safe()
+def rerank(
+    shopper: Shopper, product_ids: Sequence[int], channel: str, config: PersonalizationConfig
+) -> list[Recommendation]:
+    """The storefront's own list, most relevant to this shopper first.
+
+    Products on the shopper's precomputed list move up in its order; the rest keep
+    their original order behind them. Unavailable products are dropped as elsewhere.
+    """
+    personal = _list(ListKind.PERSONAL, str(shopper.customer_id)) if shopper.customer_id else []
+    rank = {int(e["product_id"]): (k, e) for k, e in enumerate(personal)}
+    wanted = list(dict.fromkeys(int(p) for p in product_ids))
+    ordered = sorted(wanted, key=lambda p: (0, rank[p][0]) if p in rank else (1, wanted.index(p)))
+    entries = [
+        rank[p][1] if p in rank else {"product_id": p, "score": 0.0, "reason": "In your list"}
+        for p in ordered
+    ]
+    relaxed = PersonalizationConfig(**{**config.__dict__, "max_per_category": 0})
+    return apply_rules(
+        entries, source="rerank", channel=channel, first=len(entries), config=relaxed
+    )

@@ -1,0 +1,348 @@
+"""Fit, tune and evaluate a model from the interaction log.
+
+One training run:
+
+1. **tune**: fit on everything before the validation window (the ``holdout_weeks``
+   before the holdout) and pick the blend weights that rank that window best;
+2. **evaluate**: fit on everything before the holdout (the last ``holdout_weeks``) with
+   those weights and measure it, the popularity baseline and the live model there;
+3. **final**: fit on everything, which is what gets stored and served.
+"""
+
+import itertools
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import numpy as np
+
+from ..features.matrices import build_feature_space, customer_feature_rows, item_feature_rows
+from .components import copurchase_weights, popularity, repeat_rate
+from .data import EventRows, InteractionData, build_interactions
+from .evaluation import (
+    Holdout,
+    cold_item_recall,
+    evaluate,
+    make_holdout,
+    popularity_scorer,
+)
+from .factorisation import train_factorisation
+from .model import BlendWeights, ModelParams, RecommenderModel
+
+logger = logging.getLogger(__name__)
+
+FeatureRows = Callable[[Sequence[int]], list[list[str]]]
+
+
+class NotEnoughData(Exception):
+    """Too little history to train or evaluate; the message says what is missing."""
+
+
+@dataclass(frozen=True)
+class FeatureSource:
+    """Where feature names come from: the feature store by default."""
+
+    items: FeatureRows = item_feature_rows
+    customers: FeatureRows = customer_feature_rows
+
+
+def trend_vector(events: EventRows, item_ids: np.ndarray, as_of: datetime, days: int) -> np.ndarray:
+    """Recent purchases and cart adds per product, scaled to [0, 1]."""
+    recent = events.between(as_of - timedelta(days=days), as_of)
+    index = {int(p): k for k, p in enumerate(item_ids)}
+    counts = np.zeros(len(item_ids), dtype=np.float32)
+    for product in recent.products:
+        k = index.get(int(product))
+        if k is not None:
+            counts[k] += 1
+    top = counts.max() if len(counts) else 0
+    return counts / top if top else counts
+
+
+def fit_model(
+    events: EventRows,
+    as_of: datetime,
+    params: ModelParams,
+    *,
+    weights_all: BlendWeights | None = None,
+    weights_new: BlendWeights | None = None,
+    features: FeatureSource | None = None,
+) -> tuple[RecommenderModel, InteractionData]:
+    features = features or FeatureSource()
+    data = build_interactions(events, as_of=as_of, decay_days=params.decay_days)
+    if data.shape[0] < 2 or data.shape[1] < 2:
+        raise NotEnoughData(
+            f"{data.shape[0]} customers and {data.shape[1]} products with events before "
+            f"{as_of:%Y-%m-%d}; at least 2 of each are needed"
+        )
+    item_space = build_feature_space(features.items(data.item_ids))
+    user_space = build_feature_space(features.customers(data.user_ids))
+    factorisation = train_factorisation(data.weights, user_space, item_space, params.factorisation)
+    model = RecommenderModel(
+        item_ids=data.item_ids,
+        user_ids=data.user_ids,
+        factorisation=factorisation,
+        copurchase=copurchase_weights(
+            data,
+            regularisation=params.copurchase_regularisation,
+            max_items=params.copurchase_max_items,
+            neighbours=params.copurchase_neighbours,
+        ),
+        repeat_rates=repeat_rate(data),
+        trend=trend_vector(events, data.item_ids, as_of, params.trend_days),
+        popularity=popularity(data),
+        weights_all=weights_all or BlendWeights(),
+        weights_new=weights_new or BlendWeights(repeat=0.0),
+        params=params,
+        as_of=as_of,
+    )
+    return model, data
+
+
+def model_scorer(
+    model: RecommenderModel,
+    events: EventRows,
+    as_of: datetime,
+    *,
+    discovery: bool = False,
+    features: FeatureSource | None = None,
+):
+    """Score any evaluation matrix's customers with ``model`` (its own product set).
+
+    Products the model does not know score ``-inf``; history is taken as of ``as_of``.
+    """
+    features = features or FeatureSource()
+
+    def score(data: InteractionData, rows: np.ndarray) -> np.ndarray:
+        users = data.user_ids[rows]
+        current = build_interactions(
+            events,
+            as_of=as_of,
+            item_ids=model.item_ids,
+            user_ids=users,
+            decay_days=model.params.decay_days,
+        )
+        own = model.score(current, discovery=discovery, user_feature_rows=features.customers(users))
+        if data.item_ids is model.item_ids or np.array_equal(data.item_ids, model.item_ids):
+            return own
+        out = np.full((len(rows), data.shape[1]), -np.inf, dtype=np.float32)
+        for col, item in enumerate(data.item_ids):
+            k = model.item_index.get(int(item))
+            if k is not None:
+                out[:, col] = own[:, k]
+        return out
+
+    return score
+
+
+WEIGHT_GRID = {
+    "repeat": (0.0, 0.5, 1.0, 2.0),
+    "copurchase": (1.0,),
+    "factorisation": (0.0, 0.3, 0.6),
+    "trend": (0.0, 0.15, 0.3, 0.6),
+}
+
+
+def tune_weights(
+    model: RecommenderModel,
+    holdout: Holdout,
+    *,
+    events: EventRows,
+    features: FeatureSource,
+    max_users: int,
+    min_coverage: float = 0.0,
+) -> tuple[BlendWeights, BlendWeights, dict]:
+    """Blend weights that rank the validation window best, for both protocols."""
+    rows = holdout.rows
+    if len(rows) > max_users:
+        rows = np.sort(np.random.default_rng(0).choice(rows, max_users, replace=False))
+    if not len(rows):
+        raise NotEnoughData("no customer bought anything in the validation window")
+    sample = Holdout(
+        data=holdout.data,
+        truth={r: holdout.truth[r] for r in rows},
+        cold_truth={},
+        cold_item_ids=holdout.cold_item_ids,
+    )
+    users = holdout.data.user_ids[rows]
+    current = build_interactions(
+        events,
+        as_of=model.as_of,
+        item_ids=model.item_ids,
+        user_ids=users,
+        decay_days=model.params.decay_days,
+    )
+    components = model.components(current, features.customers(users))
+    position = {int(r): k for k, r in enumerate(rows)}
+
+    def scorer_for(weights: BlendWeights):
+        blended = RecommenderModel.blend(components, weights)
+
+        def score(data, chunk):
+            return blended[[position[int(r)] for r in chunk]]
+
+        return score
+
+    results: dict[str, tuple[float, BlendWeights]] = {}
+    for protocol in ("all", "new"):
+        best = (-1.0, BlendWeights())
+        grid = dict(WEIGHT_GRID)
+        if protocol == "new":
+            grid["repeat"] = (0.0,)  # owned products are not ranked in discovery
+        fallback = (-1.0, BlendWeights())
+        for values in itertools.product(*grid.values()):
+            weights = BlendWeights(**dict(zip(grid, values, strict=True)))
+            found = evaluate(sample, scorer_for(weights), protocol=protocol, with_auc=False)
+            # Lists must stay personal: among weightings that cover enough of the
+            # catalogue, take the best ranked; only if none does, the best overall.
+            if found.coverage >= min_coverage and found.ndcg > best[0]:
+                best = (found.ndcg, weights)
+            if found.ndcg > fallback[0]:
+                fallback = (found.ndcg, weights)
+        results[protocol] = best if best[0] >= 0 else fallback
+    details = {
+        protocol: {"ndcg": round(score, 4), "weights": weights.as_dict()}
+        for protocol, (score, weights) in results.items()
+    }
+    return results["all"][1], results["new"][1], details
+
+
+@dataclass
+class TrainingOutcome:
+    model: RecommenderModel
+    metrics: dict
+    data_window_start: datetime
+    data_window_end: datetime
+    holdout_start: datetime
+    seconds: dict = field(default_factory=dict)
+
+
+def train_and_evaluate(
+    events: EventRows,
+    params: ModelParams,
+    *,
+    end: datetime | None = None,
+    live_model: RecommenderModel | None = None,
+    live_metrics: dict | None = None,
+    features: FeatureSource | None = None,
+    final_fit: bool = True,
+) -> TrainingOutcome:
+    features = features or FeatureSource()
+    if not len(events.purchases()):
+        raise NotEnoughData("no purchases recorded yet")
+    end = end or (events.last_time + timedelta(seconds=1))
+    start = events.first_time
+    holdout_start = end - timedelta(weeks=params.holdout_weeks)
+    validation_start = holdout_start - timedelta(weeks=params.holdout_weeks)
+    if validation_start <= start:
+        raise NotEnoughData(
+            f"history from {start:%Y-%m-%d} to {end:%Y-%m-%d} is shorter than the "
+            f"{2 * params.holdout_weeks} weeks that validation and holdout windows need"
+        )
+    timings = {}
+
+    clock = time.monotonic()
+    tuning_model, tuning_data = fit_model(events, validation_start, params, features=features)
+    validation = make_holdout(tuning_data, events.between(validation_start, holdout_start))
+    weights_all, weights_new, tuning = tune_weights(
+        tuning_model,
+        validation,
+        events=events,
+        features=features,
+        max_users=params.tune_users,
+        min_coverage=params.min_coverage,
+    )
+    timings["tune"] = time.monotonic() - clock
+
+    clock = time.monotonic()
+    eval_model, eval_data = fit_model(
+        events,
+        holdout_start,
+        params,
+        weights_all=weights_all,
+        weights_new=weights_new,
+        features=features,
+    )
+    timings["fit"] = time.monotonic() - clock
+    holdout = make_holdout(eval_data, events.between(holdout_start, end))
+    if not holdout.truth:
+        raise NotEnoughData("no customer seen before the holdout bought anything in it")
+
+    metrics = {"tuning": tuning, "holdout_customers": len(holdout.truth)}
+    for protocol in ("all", "new"):
+        discovery = protocol == "new"
+        metrics[protocol] = evaluate(
+            holdout,
+            model_scorer(eval_model, events, holdout_start, discovery=discovery, features=features),
+            protocol=protocol,
+        ).as_dict()
+        metrics[f"popularity_{protocol}"] = evaluate(
+            holdout, popularity_scorer(eval_model.popularity), protocol=protocol
+        ).as_dict()
+    metrics["cold_items"] = _cold_item_metrics(eval_model, holdout, features)
+    metrics["live"] = _live_metrics(live_model, live_metrics, events, holdout, holdout_start)
+
+    model = eval_model
+    if final_fit:
+        clock = time.monotonic()
+        model, _ = fit_model(
+            events,
+            end,
+            params,
+            weights_all=weights_all,
+            weights_new=weights_new,
+            features=features,
+        )
+        timings["final_fit"] = time.monotonic() - clock
+    metrics["seconds"] = {name: round(value, 1) for name, value in timings.items()}
+    return TrainingOutcome(
+        model=model,
+        metrics=metrics,
+        data_window_start=start,
+        data_window_end=end,
+        holdout_start=holdout_start,
+        seconds=timings,
+    )
+
+
+def _cold_item_metrics(model: RecommenderModel, holdout: Holdout, features: FeatureSource) -> dict:
+    cold_ids = holdout.cold_item_ids
+    if not len(cold_ids):
+        return {"items": 0}
+    rows = holdout.rows
+    item_rows = [
+        [name for name in row if not name.startswith("item:")] for row in features.items(cold_ids)
+    ]
+    vectors, biases = model.item_vectors_for(item_rows)
+    users = holdout.data.user_ids[rows]
+    user_vectors, user_biases = model.user_factors(users, features.customers(users))
+    scores = user_vectors @ vectors.T + biases + user_biases[:, np.newaxis]
+    recall, customers = cold_item_recall(holdout, scores)
+    return {
+        "items": len(cold_ids),
+        "customers": customers,
+        "recall": round(recall, 4),
+        "random_recall": round(min(1.0, 10 / len(cold_ids)), 4),
+    }
+
+
+def _live_metrics(
+    live_model: RecommenderModel | None,
+    recorded: dict | None,
+    events: EventRows,
+    holdout: Holdout,
+    holdout_start: datetime,
+) -> dict | None:
+    """The live model on this holdout when it never saw it; else what it recorded."""
+    if live_model is not None and live_model.as_of <= holdout_start:
+        return {
+            "source": "evaluated on this holdout",
+            "all": evaluate(
+                holdout, model_scorer(live_model, events, holdout_start), protocol="all"
+            ).as_dict(),
+        }
+    if recorded and "all" in recorded:
+        return {"source": "recorded at its own training", "all": recorded["all"]}
+    return None

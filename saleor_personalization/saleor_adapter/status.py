@@ -1,0 +1,48 @@
+"""Show the live model's state in the Dashboard's read-only "Model status" field."""
+
+import logging
+
+from ..models import ModelRun
+from .configuration import PLUGIN_ID
+
+logger = logging.getLogger(__name__)
+
+
+def describe(run: ModelRun) -> str:
+    metrics = run.metrics or {}
+    text = f"Run {run.pk}: {run.status}"
+    if "all" in metrics:
+        text += (
+            f"; NDCG@10 {metrics['all']['ndcg']:.3f} (popularity "
+            f"{metrics['popularity_all']['ndcg']:.3f}), discovery NDCG@10 "
+            f"{metrics['new']['ndcg']:.3f}"
+        )
+    if run.error:
+        text += f"; {run.error[:200]}"
+    live = ModelRun.objects.filter(is_live=True).first()
+    text += f". Live: run {live.pk}." if live else ". No live model."
+    return text
+
+
+def write_model_status(run: ModelRun) -> None:
+    """Update the OUTPUT field inside Saleor (the only way to set one); no-op standalone."""
+    try:
+        from saleor.plugins.models import PluginConfiguration
+    except ImportError:
+        return
+    from ..configuration import default_configuration
+
+    row, _ = PluginConfiguration.objects.get_or_create(
+        identifier=PLUGIN_ID,
+        channel=None,
+        defaults={"active": False, "configuration": default_configuration()},
+    )
+    items = list(row.configuration or [])
+    for item in items:
+        if item.get("name") == "model_status":
+            item["value"] = describe(run)
+            break
+    else:
+        items.append({"name": "model_status", "value": describe(run)})
+    row.configuration = items
+    row.save(update_fields=["configuration"])

@@ -1,0 +1,109 @@
+"""Training and scoring tasks, and the tick that schedules them from the Dashboard.
+
+Training runs on its own queue (``PERSONALIZATION_TRAINING_QUEUE``) so LightFM never
+starves Saleor's webhook and email queues. Personal lists are scored in chunks of
+customers that several workers can take in parallel; writes are upserts on each
+list's unique key, so a retried chunk changes nothing twice.
+"""
+
+import logging
+from datetime import timedelta
+
+import numpy as np
+from celery import shared_task
+from django.core.cache import cache
+from django.utils import timezone
+
+from ..conf import get_settings
+from ..models import ModelRun, ModelRunStatus
+from ..recommender.data import EventRows
+from ..recommender.lists import ListOptions, scoring_context, write_personal_lists
+from ..recommender.pipeline import live_model, score_lists, start_run, train_run
+from ..saleor_adapter.configuration import load_configuration
+from ..saleor_adapter.db import allow_writer
+from ..saleor_adapter.status import write_model_status
+
+logger = logging.getLogger(__name__)
+
+TRAINING_LOCK = "saleor-personalization:training"
+SCORE_CHUNK = 2000
+
+
+def _options() -> ListOptions:
+    config, _ = load_configuration()
+    return ListOptions(size=config.list_size, recently_bought_days=config.recently_bought_days)
+
+
+@shared_task(
+    name="saleor_personalization.train_model", time_limit=4 * 3600, soft_time_limit=3 * 3600
+)
+def train_model_task(
+    run_id: int | None = None, params: dict | None = None, score: bool = True
+) -> dict:
+    """Train (a queued run, or a new one), evaluate, promote if good, then score lists.
+
+    A cache lock keeps two trainings from running at once (a tick and a manual
+    ``train`` mutation, say); the second returns at once.
+    """
+    if not cache.add(TRAINING_LOCK, "1", timeout=4 * 3600):
+        return {"skipped": "another training is running"}
+    try:
+        with allow_writer():
+            run = ModelRun.objects.get(pk=run_id) if run_id else start_run(params)
+            run = train_run(run)
+            write_model_status(run)
+        if score and run.is_live:
+            score_all_task.apply_async(kwargs={"run_id": run.pk})
+        return {"run": run.pk, "status": run.status, "live": run.is_live}
+    finally:
+        cache.delete(TRAINING_LOCK)
+
+
+@shared_task(name="saleor_personalization.score_all", time_limit=3 * 3600)
+def score_all_task(run_id: int | None = None) -> dict:
+    """Popular, trending and per-product lists here; personal lists fanned out in chunks."""
+    events = EventRows.from_database()
+    options = _options()
+    with allow_writer():
+        written = score_lists(options=options, customer_ids=[], events=events)
+    customers = sorted(set(map(int, events.customers)))
+    for start in range(0, len(customers), SCORE_CHUNK):
+        score_customers_task.apply_async(
+            args=[customers[start : start + SCORE_CHUNK]], kwargs={"run_id": run_id}
+        )
+    written["personal_chunks"] = -(-len(customers) // SCORE_CHUNK)
+    return written
+
+
+@shared_task(name="saleor_personalization.score_customers", time_limit=3600)
+def score_customers_task(customer_ids: list[int], run_id: int | None = None) -> int:
+    """Personal lists for these customers from the live model (skipped if it changed)."""
+    loaded = live_model()
+    if loaded is None:
+        return 0
+    run, model = loaded
+    if run_id is not None and run.pk != run_id:
+        return 0  # a newer promotion will score everyone again
+    now = timezone.now()
+    events = EventRows.from_database()
+    ctx = scoring_context(model, events, customer_ids, now)
+    with allow_writer():
+        return write_personal_lists(run, ctx, np.arange(len(customer_ids)), _options(), now)
+
+
+@shared_task(name="saleor_personalization.training_tick")
+def training_tick_task() -> dict:
+    """Cheap and frequent: start a training when the Dashboard's interval has passed."""
+    config, active = load_configuration()
+    if not active:
+        return {"skipped": "plugin inactive"}
+    if not config.training_interval_hours:
+        return {"skipped": "scheduled training is off"}
+    latest = ModelRun.objects.exclude(status=ModelRunStatus.FAILED).order_by("-created_at").first()
+    due = latest is None or latest.created_at <= timezone.now() - timedelta(
+        hours=config.training_interval_hours
+    )
+    if not due:
+        return {"skipped": f"last run {latest.pk} is recent"}
+    train_model_task.apply_async(queue=get_settings().training_queue)
+    return {"queued": True}

@@ -1,0 +1,329 @@
+"""Training, evaluation, promotion, rollback, scoring and serving on a synthetic shop."""
+
+import io
+import json
+from datetime import timedelta
+from decimal import Decimal
+
+import numpy as np
+import pytest
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from saleor_personalization.configuration import PersonalizationConfig
+from saleor_personalization.models import (
+    CartState,
+    Interaction,
+    InteractionKind,
+    ItemChannel,
+    ItemProfile,
+    ListKind,
+    ModelRun,
+    ModelRunStatus,
+    RecommendationList,
+)
+from saleor_personalization.recommender import serving
+from saleor_personalization.recommender.artifact import ArtifactError, load_artifact
+from saleor_personalization.recommender.model import InvalidParameters, ModelParams
+from saleor_personalization.recommender.pipeline import (
+    live_model,
+    promote,
+    promotion_gate,
+    rollback,
+    score_lists,
+    start_run,
+    train_run,
+)
+
+from .shop import CHANNEL, END, FAST, build_shop
+
+pytestmark = pytest.mark.django_db
+
+CONFIG = PersonalizationConfig()
+
+
+@pytest.fixture
+def shop(settings, tmp_path):
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": str(tmp_path / "media")},
+        },
+    }
+    return build_shop()
+
+
+@pytest.fixture
+def trained(shop):
+    run = train_run(start_run(FAST))
+    assert run.status == ModelRunStatus.SUCCEEDED, run.error or run.metrics.get("gate")
+    return run
+
+
+def test_training_evaluates_against_popularity_and_goes_live(trained):
+    metrics = trained.metrics
+    assert trained.is_live
+    assert metrics["all"]["ndcg"] > metrics["popularity_all"]["ndcg"]
+    assert metrics["new"]["ndcg"] > metrics["popularity_new"]["ndcg"]
+    for key in ("precision", "recall", "ndcg", "map", "coverage", "auc", "jaccard"):
+        assert key in metrics["all"]
+    assert 0.5 < metrics["all"]["auc"] <= 1.0
+    assert metrics["gate"]["promote"] is True
+    assert trained.data_window_end > trained.holdout_start > trained.data_window_start
+    assert trained.holdout_start == trained.data_window_end - timedelta(weeks=4)
+    assert set(metrics["tuning"]) == {"all", "new"}
+
+
+def test_artifact_round_trips_without_pickle(trained):
+    model = load_artifact(trained.artifact, trained.artifact_sha256)
+    assert len(model.item_ids) == 63
+    with default_storage.open(trained.artifact, "rb") as handle:
+        blob = handle.read()
+    with np.load(io.BytesIO(blob), allow_pickle=False) as arrays:
+        assert all(arrays[name].dtype != object for name in arrays.files)
+    manifest = json.loads(default_storage.open(f"{trained.artifact}.json").read())
+    assert manifest["sha256"] == trained.artifact_sha256
+
+
+def test_tampered_artifact_is_refused(trained):
+    default_storage.delete(trained.artifact)
+    default_storage.save(trained.artifact, ContentFile(b"not a zip"))
+    with pytest.raises(ArtifactError, match="checksum"):
+        load_artifact(trained.artifact, trained.artifact_sha256)
+    assert live_model() is None
+
+
+def test_gate_refuses_a_run_worse_than_popularity_or_live():
+    base = {"all": {"ndcg": 0.30}, "popularity_all": {"ndcg": 0.10}}
+    assert promotion_gate(base).promote
+    assert not promotion_gate({**base, "all": {"ndcg": 0.05}}).promote
+    worse = {**base, "live": {"source": "x", "all": {"ndcg": 0.40}}}
+    decision = promotion_gate(worse)
+    assert not decision.promote
+    assert "below the live model's 0.4000" in decision.reason
+    assert promotion_gate({**base, "live": {"source": "x", "all": {"ndcg": 0.302}}}).promote
+
+
+def test_a_worse_run_is_kept_but_not_promoted(trained):
+    trained.metrics = {**trained.metrics, "all": {**trained.metrics["all"], "ndcg": 0.99}}
+    trained.save(update_fields=["metrics"])
+    # The live artifact saw the whole window, so its recorded metrics are the bar.
+    second = train_run(start_run(FAST))
+    assert second.status == ModelRunStatus.REJECTED
+    assert "below the live model" in second.metrics["gate"]["reason"]
+    assert ModelRun.objects.get(is_live=True) == trained
+    assert second.artifact
+
+
+def test_rollback_puts_the_previous_run_back(trained):
+    second = train_run(start_run(FAST))
+    if not second.is_live:
+        promote(second)
+    assert rollback().pk == trained.pk
+    assert ModelRun.objects.get(is_live=True).pk == trained.pk
+    assert rollback(second.pk).pk == second.pk
+    with pytest.raises(ValueError, match="no model run 999"):
+        rollback(999)
+
+
+def test_rollback_refuses_a_run_without_artifact(trained):
+    failed = ModelRun.objects.create(status=ModelRunStatus.FAILED, error="boom")
+    with pytest.raises(ValueError, match="has no artifact"):
+        rollback(failed.pk)
+    assert ModelRun.objects.get(is_live=True) == trained
+
+
+def test_no_data_fails_the_run_with_a_reason_not_an_exception(settings, tmp_path):
+    run = train_run(start_run(FAST))
+    assert run.status == ModelRunStatus.FAILED
+    assert "not enough data: no purchases recorded yet" in run.error
+    assert not run.is_live
+
+
+def test_bad_parameters_are_rejected_clearly():
+    with pytest.raises(InvalidParameters, match="epochs='lots' is not a whole number"):
+        ModelParams.from_dict({"epochs": "lots"})
+    with pytest.raises(InvalidParameters, match=r"learning_rate=5.0 is outside"):
+        ModelParams.from_dict({"learning_rate": 5})
+    with pytest.raises(InvalidParameters, match="unknown parameter"):
+        ModelParams.from_dict({"epoch": 3})
+    with pytest.raises(CommandError, match="invalid parameters: components=1"):
+        call_command("personalization_train", "--params", '{"components": 1}')
+    with pytest.raises(CommandError, match="not valid JSON"):
+        call_command("personalization_train", "--params", "{epochs: 3}")
+    params = ModelParams.from_dict({"epochs": "12", "holdout_weeks": 2})
+    assert params.factorisation.epochs == 12
+    assert ModelParams.from_dict(params.as_dict()) == params
+
+
+# Lists and serving -------------------------------------------------------------------
+
+
+@pytest.fixture
+def scored(trained):
+    written = score_lists(now=END)
+    assert written["personal"] == 240
+    return written
+
+
+def _personal(customer_id):
+    return RecommendationList.objects.get(kind=ListKind.PERSONAL, subject=str(customer_id)).items
+
+
+def test_personal_lists_follow_the_customers_taste(scored):
+    for customer in (3, 4, 5):
+        favourite = 1 + customer % 3
+        top = [entry["product_id"] // 100 for entry in _personal(customer)[:10]]
+        assert top.count(favourite) >= 6, (customer, top)
+    assert all(e["reason"] for e in _personal(3))
+
+
+def test_lists_are_personal_not_everyones_bestsellers(scored):
+    tops = [{e["product_id"] for e in _personal(c)[:10]} for c in range(1, 61)]
+    overlaps = [len(a & b) / len(a | b) for i, a in enumerate(tops) for b in tops[i + 1 :]]
+    assert sum(overlaps) / len(overlaps) < 0.5
+
+
+def test_scoring_twice_rewrites_the_same_rows(scored):
+    first = {(r.kind, r.subject, r.channel): r.items for r in RecommendationList.objects.all()}
+    score_lists(now=END)
+    second = {(r.kind, r.subject, r.channel): r.items for r in RecommendationList.objects.all()}
+    assert first.keys() == second.keys()
+    assert first == second
+
+
+def test_recently_bought_products_are_left_out_unless_reordered(scored):
+    customer = 7
+    bought_last_week = Interaction.objects.filter(
+        customer_id=customer, occurred_at__gte=END - timedelta(days=30)
+    ).values_list("product_id", flat=True)
+    model = live_model()[1]
+    reorder = {
+        int(p) for p, rate in zip(model.item_ids, model.repeat_rates, strict=True) if rate >= 0.2
+    }
+    listed = {e["product_id"] for e in _personal(customer)}
+    for product in bought_last_week:
+        if product not in reorder:
+            assert product not in listed
+
+
+def test_serving_applies_channel_stock_cart_and_diversity_rules(scored):
+    items = serving.personalized(serving.Shopper(customer_id=4), CHANNEL, 10, CONFIG)
+    assert len(items) == 10
+    first = items[0].product_id
+
+    ItemChannel.objects.filter(item_id=first).update(in_stock=False)
+    after = serving.personalized(serving.Shopper(customer_id=4), CHANNEL, 10, CONFIG)
+    assert first not in {i.product_id for i in after}
+    relaxed = PersonalizationConfig(exclude_out_of_stock=False)
+    assert first in {
+        i.product_id for i in serving.personalized(serving.Shopper(4), CHANNEL, 10, relaxed)
+    }
+
+    second = after[0].product_id
+    CartState.objects.create(token="cart-4", customer_id=4, lines={"p": [second, 1]})
+    in_cart = serving.personalized(serving.Shopper(customer_id=4), CHANNEL, 10, CONFIG)
+    assert second not in {i.product_id for i in in_cart}
+
+    assert serving.personalized(serving.Shopper(customer_id=4), "other-channel", 10, CONFIG) == []
+
+    diverse = serving.personalized(
+        serving.Shopper(customer_id=4), CHANNEL, 10, PersonalizationConfig(max_per_category=2)
+    )
+    assert len(diverse) == 10
+    # Three categories at two each fill six places; only then do leftovers follow.
+    head = [i.product_id // 100 for i in diverse[:6]]
+    assert sorted(head) == [1, 1, 2, 2, 3, 3]
+
+
+def test_unknown_shopper_gets_popular_lists_with_a_reason(scored):
+    items = serving.personalized(serving.Shopper(anonymous_id="s:nobody"), CHANNEL, 5, CONFIG)
+    assert len(items) == 5
+    assert {i.source for i in items} == {"popular"}
+    assert items[0].reason == "Bestseller"
+
+
+def test_no_model_falls_back_to_popularity(shop):
+    written = score_lists(now=END)
+    assert "personal" not in written
+    items = serving.personalized(serving.Shopper(customer_id=3), CHANNEL, 5, CONFIG)
+    assert len(items) == 5
+    assert items[0].source == "popular_country"
+    assert items[0].reason == "Popular in GB" or items[0].reason.startswith("Popular in")
+
+
+def test_serving_never_raises(monkeypatch, scored):
+    def broken(*args, **kwargs):
+        raise RuntimeError("database is down")
+
+    monkeypatch.setattr(serving, "_list", broken)
+    assert serving.personalized(serving.Shopper(customer_id=3), CHANNEL, 5, CONFIG) == []
+    assert serving.similar(101, CHANNEL, 5, CONFIG) == []
+
+
+def test_similar_and_bought_together_lists(scored):
+    similar = serving.similar(101, CHANNEL, 5, CONFIG)
+    assert len(similar) == 5
+    assert 101 not in {i.product_id for i in similar}
+    assert similar[0].reason.startswith("Similar to")
+    together = serving.bought_together([101], CHANNEL, 5, CONFIG)
+    assert together
+    assert all(i.reason.startswith("Often bought with") for i in together)
+    names = dict(ItemProfile.objects.values_list("product_id", "name"))
+    source_words = set(names[101].lower().split())
+    paths = dict(ItemProfile.objects.values_list("product_id", "category_path"))
+    for item in together:
+        # Complements, not substitutes: never the same kind of product in another colour.
+        assert paths[item.product_id] != paths[101]
+        words = set(names[item.product_id].lower().split())
+        assert len(source_words & words) / len(source_words | words) < 0.5
+
+
+def test_trending_per_channel_and_category(scored):
+    overall = serving.trending(CHANNEL, 5, CONFIG)
+    assert overall
+    garden = serving.trending(CHANNEL, 5, CONFIG, category_id=2)
+    assert garden
+    assert {i.product_id // 100 for i in garden} == {2}
+
+
+def test_new_customer_is_scored_without_retraining(scored):
+    Interaction.objects.create(
+        customer_id=9001,
+        product_id=101,
+        channel=CHANNEL,
+        kind=InteractionKind.PURCHASE,
+        basket_ref="new-1",
+        occurred_at=END,
+        source_key="new-customer-1",
+        unit_price=Decimal(5),
+    )
+    from saleor_personalization.tasks import score_customers_task
+
+    assert score_customers_task.apply(args=[[9001]]).get() == 1
+    top = [e["product_id"] // 100 for e in _personal(9001)[:10]]
+    assert top.count(1) >= 5  # a kitchen buyer gets kitchen products
+
+
+def test_new_product_reaches_shoppers_without_retraining(scored):
+    ItemProfile.objects.create(
+        product_id=999,
+        name="Red teapot deluxe",
+        category_id=1,
+        category_path=["Kitchen", "Teapot"],
+        product_type="Teapot",
+        price_amount=Decimal(9),
+        currency="USD",
+        created_at=END - timedelta(days=1),
+    )
+    ItemChannel.objects.create(item_id=999, channel=CHANNEL)
+    score_lists(now=END)
+    lists_with_new = [
+        c for c in range(1, 241) if 999 in [e["product_id"] for e in _personal(c)[:10]]
+    ]
+    assert len(lists_with_new) == 240
+    entry = next(e for e in _personal(3) if e["product_id"] == 999)
+    assert entry["reason"] == "New in the shop"
