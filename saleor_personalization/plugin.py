@@ -29,10 +29,12 @@ from .configuration import (
     parse_configuration,
 )
 from .saleor_adapter.configuration import PLUGIN_ID
+from .saleor_adapter.metadata import storefront_id_of
 from .saleor_adapter.snapshots import cart_snapshot, order_snapshot
 from .tasks import (
     delete_products_task,
     erase_customer_task,
+    link_checkout_task,
     record_cart_task,
     record_order_task,
     sync_customers_task,
@@ -130,6 +132,13 @@ class PersonalizationPlugin(BasePlugin):
     @_hook()
     def checkout_updated(self, checkout, webhooks=None, **kwargs):
         self._record_checkout(checkout)
+
+    @_hook()
+    def checkout_metadata_updated(self, checkout, webhooks=None, **kwargs):
+        """The storefront tied its anonymous shopper id to this checkout."""
+        anonymous_id = storefront_id_of(checkout)
+        if anonymous_id and self._should_track(checkout.user_id, checkout.email):
+            enqueue(link_checkout_task, str(checkout.token), anonymous_id, checkout.user_id)
 
     @_hook()
     def checkout_fully_paid(self, checkout, webhooks=None, **kwargs):

@@ -231,3 +231,30 @@ def test_erased_history_is_never_recorded_again_but_new_activity_is():
     # The same person coming back later is a new start.
     later = order(order_id="o-new", email="gone@example.com", at=60 * 24 * 365 * 10)
     assert record_order(later).created == 2
+
+
+def test_storefront_id_linked_to_a_checkout_is_merged_when_the_order_is_placed():
+    from saleor_personalization.events.identity import link_checkout
+
+    anon = storefront_identity("browser-1")
+    Interaction.objects.create(
+        anonymous_id=anon,
+        product_id=5,
+        kind=InteractionKind.VIEW,
+        occurred_at=T0,
+        source_key="view-1",
+    )
+    assert link_checkout("tok-link", anon) == 0
+    record_order(order(order_id="o-link", customer_id=21, checkout_token="tok-link"))
+    assert Interaction.objects.get(source_key="view-1").customer_id == 21
+
+
+def test_linking_a_checkout_of_a_known_customer_merges_at_once():
+    from saleor_personalization.events.identity import link_checkout
+
+    anon = storefront_identity("browser-2")
+    Interaction.objects.create(
+        anonymous_id=anon, product_id=5, kind=InteractionKind.VIEW, occurred_at=T0, source_key="v2"
+    )
+    assert link_checkout("tok-2", anon, customer_id=22) == 1
+    assert link_checkout("tok-2", anon, customer_id=22) == 0

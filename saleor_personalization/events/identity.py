@@ -91,3 +91,21 @@ def erased_before(identities: Iterable[str]) -> dict[str, datetime]:
     return dict(
         ErasedIdentity.objects.filter(identity__in=ids).values_list("identity", "erased_at")
     )
+
+
+def link_checkout(token: str, anonymous_id: str, customer_id: int | None = None) -> int:
+    """Tie a storefront's anonymous id to a checkout (and its customer, if known).
+
+    The checkout's order later merges the id into the customer (see
+    ``recording.record_order``); if the checkout already has a customer the merge
+    happens now. Returns how many events changed hands.
+    """
+    from ..models import CartState
+
+    with transaction.atomic():
+        state, _ = CartState.objects.select_for_update().get_or_create(token=token)
+        if state.anonymous_id != anonymous_id:
+            state.anonymous_id = anonymous_id
+            state.save(update_fields=["anonymous_id"])
+        customer = customer_id or state.customer_id
+    return merge_identities([anonymous_id], customer) if customer else 0

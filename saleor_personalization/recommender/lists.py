@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 import numpy as np
 import scipy.sparse as sp
 from django.db import transaction
+from django.utils import timezone
 
 from ..features.matrices import customer_feature_rows, item_feature_rows
 from ..models import CustomerProfile, ItemProfile, ListKind, ModelRun, RecommendationList
@@ -192,6 +193,7 @@ def write_personal_lists(
     options: ListOptions,
     now: datetime,
 ) -> int:
+    stamp = timezone.now()
     candidates = set(map(int, ctx.item_ids)) | set(map(int, ctx.new_item_columns))
     names = _names(candidates) if len(candidates) <= 50_000 else {}
     written = 0
@@ -206,7 +208,7 @@ def write_personal_lists(
                     channel="",
                     items=items,
                     model_run=run,
-                    generated_at=now,
+                    generated_at=stamp,
                 )
                 for customer_id, items in lists
             )
@@ -304,8 +306,9 @@ def bought_together(
 def write_product_lists(
     run: ModelRun | None, model: RecommenderModel, events: EventRows, size: int, now: datetime
 ) -> dict[str, int]:
+    stamp = timezone.now()
     similar = similar_lists(model, size)
-    together = bought_together(events, size)
+    together = bought_together(events.before(now), size)
     names = _names(set(similar) | set(together))
     written = {"similar": 0, "bought_together": 0}
     with transaction.atomic():
@@ -318,7 +321,7 @@ def write_product_lists(
                     for p, s in items
                 ],
                 model_run=run,
-                generated_at=now,
+                generated_at=stamp,
             )
             for product, items in similar.items()
         )
@@ -331,12 +334,12 @@ def write_product_lists(
                     for p, s in items
                 ],
                 model_run=run,
-                generated_at=now,
+                generated_at=stamp,
             )
             for product, items in together.items()
         )
         stale = RecommendationList.objects.filter(
-            kind__in=[ListKind.SIMILAR, ListKind.BOUGHT_TOGETHER], generated_at__lt=now
+            kind__in=[ListKind.SIMILAR, ListKind.BOUGHT_TOGETHER], generated_at__lt=stamp
         )
         stale.delete()
     return written
@@ -358,6 +361,7 @@ def write_popular_and_trending(
 
     from ..models import Interaction, InteractionKind
 
+    stamp = timezone.now()
     signals = [InteractionKind.PURCHASE, InteractionKind.ADD_TO_CART]
     since = now - timedelta(days=max(popular_days, trending_days + baseline_days))
     rows = (
@@ -396,7 +400,7 @@ def write_popular_and_trending(
                 channel=channel,
                 items=[_entry(p, c, reason) for p, c in counts.most_common(size)],
                 model_run=run,
-                generated_at=now,
+                generated_at=stamp,
             )
         )
     categories = dict(ItemProfile.objects.values_list("product_id", "category_id"))
@@ -420,13 +424,13 @@ def write_popular_and_trending(
                     channel=channel,
                     items=[_entry(p, s, "Trending now") for p, s in items[:size]],
                     model_run=run,
-                    generated_at=now,
+                    generated_at=stamp,
                 )
             )
     with transaction.atomic():
         count = _write(entries)
         RecommendationList.objects.filter(
-            kind__in=[ListKind.POPULAR, ListKind.TRENDING], generated_at__lt=now
+            kind__in=[ListKind.POPULAR, ListKind.TRENDING], generated_at__lt=stamp
         ).delete()
     written["popular"] = sum(1 for e in entries if e.kind == ListKind.POPULAR)
     written["trending"] = count - written["popular"]

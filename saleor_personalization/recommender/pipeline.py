@@ -198,8 +198,7 @@ def score_lists(
     options = options or ListOptions()
     now = now or timezone.now()
     events = events if events is not None else EventRows.from_database()
-    written = {"popular_trending": 0}
-    written.update(write_popular_and_trending(None, now=now, size=options.size))
+    written = write_popular_and_trending(None, now=now, size=options.size)
     loaded = live_model()
     if loaded is None:
         logger.warning("No usable live model: only popularity and trending lists were written")

@@ -69,7 +69,41 @@ def feature_store_stage(ctx: DemoContext) -> None:
         )
 
 
-STAGES = [load_stage, feature_store_stage]
+def recommender_stage(ctx: DemoContext) -> None:
+    from ..configuration import PersonalizationConfig
+    from ..recommender import serving
+    from ..recommender.lists import ListOptions
+    from ..recommender.pipeline import score_lists, start_run, train_run
+    from ..recommender.report import run_summary
+
+    ctx.section("Train, evaluate and promote (LightFM hybrid blend)")
+    run = train_run(start_run({}))
+    for line in run_summary(run):
+        ctx.out.write(f"  {line}\n")
+    if not run.is_live:
+        return
+    ctx.section("Precomputed lists")
+    last = Interaction.objects.order_by("-occurred_at").values_list("occurred_at", flat=True)[0]
+    written = score_lists(options=ListOptions(), now=last)
+    for kind, count in written.items():
+        ctx.row(kind.replace("_", " "), count)
+    customer = CustomerProfile.objects.filter(orders_count__gte=5).order_by("customer_id").first()
+    if customer is None:
+        return
+    items = serving.personalized(
+        serving.Shopper(customer_id=customer.customer_id), ctx.channel, 5, PersonalizationConfig()
+    )
+    names = dict(
+        ItemProfile.objects.filter(product_id__in=[i.product_id for i in items]).values_list(
+            "product_id", "name"
+        )
+    )
+    ctx.out.write(f"\n  For customer {customer.customer_id} ({customer.country or 'unknown'}):\n")
+    for item in items:
+        ctx.out.write(f"    {names.get(item.product_id, item.product_id)!s:<40} {item.reason}\n")
+
+
+STAGES = [load_stage, feature_store_stage, recommender_stage]
 
 
 def run_demo(ctx: DemoContext) -> None:

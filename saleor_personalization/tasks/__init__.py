@@ -8,6 +8,7 @@ orphan queued messages and beat entries.
 from .catalogue import delete_products_task, sync_customers_task, sync_products_task
 from .events import (
     erase_customer_task,
+    link_checkout_task,
     merge_identity_task,
     record_cart_task,
     record_order_task,
@@ -23,6 +24,7 @@ from .recommender import (
 __all__ = [
     "delete_products_task",
     "erase_customer_task",
+    "link_checkout_task",
     "merge_identity_task",
     "reconcile_task",
     "record_cart_task",

@@ -6,7 +6,7 @@ from celery import shared_task
 from django.db import DatabaseError
 
 from ..events.erasure import erase_customer
-from ..events.identity import merge_identities
+from ..events.identity import link_checkout, merge_identities
 from ..events.recording import record_cart, record_order
 from ..events.types import CartSnapshot, OrderSnapshot
 from ..saleor_adapter.db import allow_writer
@@ -43,3 +43,9 @@ def merge_identity_task(anonymous_ids: list[str], customer_id: int) -> int:
 def erase_customer_task(customer_id: int, email: str = "") -> dict:
     with allow_writer():
         return erase_customer(customer_id, email).deleted
+
+
+@shared_task(name="saleor_personalization.link_checkout", **RETRY)
+def link_checkout_task(token: str, anonymous_id: str, customer_id: int | None = None) -> int:
+    with allow_writer():
+        return link_checkout(token, anonymous_id, customer_id)

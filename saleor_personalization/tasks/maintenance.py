@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from ..saleor_adapter.availability import saleor_available
 from ..saleor_adapter.configuration import load_configuration
+from ..saleor_adapter.db import allow_writer
 
 logger = logging.getLogger(__name__)
 
@@ -27,5 +28,6 @@ def reconcile_task() -> dict:
         return {"skipped": "plugin inactive"}
     from ..saleor_adapter.backfill import run_backfill
 
-    report = run_backfill(since=timezone.now() - RECONCILE_WINDOW)
+    with allow_writer():
+        report = run_backfill(since=timezone.now() - RECONCILE_WINDOW)
     return dict(report.as_rows())

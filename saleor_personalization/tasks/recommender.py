@@ -7,7 +7,7 @@ list's unique key, so a retried chunk changes nothing twice.
 """
 
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import numpy as np
 from celery import shared_task
@@ -59,36 +59,47 @@ def train_model_task(
         cache.delete(TRAINING_LOCK)
 
 
+def scoring_time(value: str | None = None) -> datetime:
+    """One reference time per scoring run, so a retried chunk computes the same lists."""
+    if value:
+        return datetime.fromisoformat(value)
+    return timezone.now()
+
+
 @shared_task(name="saleor_personalization.score_all", time_limit=3 * 3600)
 def score_all_task(run_id: int | None = None) -> dict:
     """Popular, trending and per-product lists here; personal lists fanned out in chunks."""
-    events = EventRows.from_database()
-    options = _options()
     with allow_writer():
-        written = score_lists(options=options, customer_ids=[], events=events)
+        events = EventRows.from_database()
+        options = _options()
+        now = scoring_time()
+        written = score_lists(options=options, customer_ids=[], events=events, now=now)
     customers = sorted(set(map(int, events.customers)))
     for start in range(0, len(customers), SCORE_CHUNK):
         score_customers_task.apply_async(
-            args=[customers[start : start + SCORE_CHUNK]], kwargs={"run_id": run_id}
+            args=[customers[start : start + SCORE_CHUNK]],
+            kwargs={"run_id": run_id, "now": now.isoformat()},
         )
     written["personal_chunks"] = -(-len(customers) // SCORE_CHUNK)
     return written
 
 
 @shared_task(name="saleor_personalization.score_customers", time_limit=3600)
-def score_customers_task(customer_ids: list[int], run_id: int | None = None) -> int:
+def score_customers_task(
+    customer_ids: list[int], run_id: int | None = None, now: str | None = None
+) -> int:
     """Personal lists for these customers from the live model (skipped if it changed)."""
-    loaded = live_model()
-    if loaded is None:
-        return 0
-    run, model = loaded
-    if run_id is not None and run.pk != run_id:
-        return 0  # a newer promotion will score everyone again
-    now = timezone.now()
-    events = EventRows.from_database()
-    ctx = scoring_context(model, events, customer_ids, now)
     with allow_writer():
-        return write_personal_lists(run, ctx, np.arange(len(customer_ids)), _options(), now)
+        loaded = live_model()
+        if loaded is None:
+            return 0
+        run, model = loaded
+        if run_id is not None and run.pk != run_id:
+            return 0  # a newer promotion will score everyone again
+        when = scoring_time(now)
+        events = EventRows.from_database()
+        ctx = scoring_context(model, events, customer_ids, when)
+        return write_personal_lists(run, ctx, np.arange(len(customer_ids)), _options(), when)
 
 
 @shared_task(name="saleor_personalization.training_tick")
@@ -99,7 +110,10 @@ def training_tick_task() -> dict:
         return {"skipped": "plugin inactive"}
     if not config.training_interval_hours:
         return {"skipped": "scheduled training is off"}
-    latest = ModelRun.objects.exclude(status=ModelRunStatus.FAILED).order_by("-created_at").first()
+    with allow_writer():
+        latest = (
+            ModelRun.objects.exclude(status=ModelRunStatus.FAILED).order_by("-created_at").first()
+        )
     due = latest is None or latest.created_at <= timezone.now() - timedelta(
         hours=config.training_interval_hours
     )

@@ -267,3 +267,44 @@ def test_guest_order_is_keyed_by_email_and_claimed_on_registration(
     purchase.refresh_from_db()
     assert purchase.customer_id == user.pk
     assert CustomerProfile.objects.get(customer_id=user.pk).email == "later@example.com"
+
+
+UPDATE_METADATA = """
+mutation meta($id: ID!, $input: [MetadataInput!]!) {
+  updateMetadata(id: $id, input: $input) { errors { field message } }
+}
+"""
+
+
+def test_storefront_anonymous_id_in_checkout_metadata_is_merged_on_order(
+    personalization_config,
+    user_api_client,
+    checkout_with_item_total_0,
+    address,
+    django_capture_on_commit_callbacks,
+):
+    from saleor_personalization.events.identity import storefront_identity
+
+    anon = storefront_identity("browser-abc")
+    viewed = Interaction.objects.create(
+        anonymous_id=anon,
+        product_id=1,
+        kind=InteractionKind.VIEW,
+        occurred_at=checkout_with_item_total_0.created_at,
+        source_key="storefront-view-1",
+    )
+    checkout = checkout_with_item_total_0
+    checkout.billing_address = address
+    checkout.user = user_api_client.user
+    checkout.email = user_api_client.user.email
+    checkout.save()
+    content = user_api_client.post_graphql(
+        UPDATE_METADATA,
+        {
+            "id": _gid("Checkout", checkout.pk),
+            "input": [{"key": "personalization_anonymous_id", "value": "browser-abc"}],
+        },
+    ).json()
+    assert content["data"]["updateMetadata"]["errors"] == []
+    viewed.refresh_from_db()
+    assert viewed.customer_id == user_api_client.user.pk
