@@ -213,18 +213,24 @@ def main() -> None:
         events, as_of=end, item_ids=single.item_ids, user_ids=single.user_ids
     )
     user_rows = features.customers(single.user_ids)
-    clock = time.monotonic()
-    for start in range(0, len(single.user_ids), 1000):
-        rows = np.arange(start, min(start + 1000, len(single.user_ids)))
-        scores = single.score(current, rows=rows, user_feature_rows=[user_rows[r] for r in rows])
-        np.argpartition(-scores, 50, axis=1)[:, :50]
-    score_seconds = time.monotonic() - clock
+
+    def score_everyone() -> float:
+        clock = time.monotonic()
+        for start in range(0, len(single.user_ids), 1000):
+            rows = np.arange(start, min(start + 1000, len(single.user_ids)))
+            feature_rows = [user_rows[r] for r in rows]
+            scores = single.score(current, rows=rows, user_feature_rows=feature_rows)
+            np.argpartition(scores, scores.shape[1] - 50, axis=1)[:, -50:]
+        return time.monotonic() - clock
+
+    score_everyone()  # warm-up: builds the dense co-purchase copy once per process
+    score_seconds = sorted(score_everyone() for _ in range(3))[1]
     print(
         f"training on the full dataset: {train_seconds:.1f}s "
         f"({single.factorisation.epochs_run} LightFM epochs); tune+evaluate run {total:.1f}s"
     )
     print(
-        f"scoring {len(single.user_ids):,} customers: {score_seconds:.2f}s, "
+        f"scoring {len(single.user_ids):,} customers (top 50, median of 3): {score_seconds:.2f}s, "
         f"{len(single.user_ids) / score_seconds:,.0f} customers/s"
     )
     print(f"peak memory: {peak_memory_mb():,.0f} MB")

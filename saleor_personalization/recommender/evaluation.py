@@ -62,7 +62,7 @@ def make_holdout(train: InteractionData, holdout_events: EventRows) -> Holdout:
 
 def top_k(scores: np.ndarray, k: int = K) -> np.ndarray:
     k = min(k, scores.shape[1])
-    part = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+    part = np.argpartition(scores, scores.shape[1] - k, axis=1)[:, -k:]
     order = np.argsort(-np.take_along_axis(scores, part, axis=1), axis=1, kind="stable")
     return np.take_along_axis(part, order, axis=1)
 

@@ -136,7 +136,7 @@ def personal_lists(
         scores[coo.row[drop], coo.col[drop]] = -np.inf
 
     take = min(options.size, scores.shape[1])
-    top = np.argpartition(-scores, take - 1, axis=1)[:, :take]
+    top = np.argpartition(scores, scores.shape[1] - take, axis=1)[:, -take:]
     order = np.argsort(-np.take_along_axis(scores, top, axis=1), axis=1, kind="stable")
     top = np.take_along_axis(top, order, axis=1)
 
@@ -171,7 +171,11 @@ def personal_lists(
 
 
 def _reason(parts, weights, row, col, own, copurchase, item_ids, names) -> str:
-    contributions = {name: getattr(weights, name) * parts[name][row, col] for name in COMPONENTS}
+    contributions = {
+        # A component may be one row shared by every customer (the trend).
+        name: getattr(weights, name) * parts[name][min(row, len(parts[name]) - 1), col]
+        for name in COMPONENTS
+    }
     main = max(contributions, key=contributions.get)
     if main == "repeat" or (main == "copurchase" and col in set(own.tolist())):
         return "You bought this before"

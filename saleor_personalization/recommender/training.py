@@ -141,7 +141,7 @@ WEIGHT_GRID = {
     "repeat": (0.0, 0.5, 1.0, 2.0),
     "copurchase": (1.0,),
     "factorisation": (0.0, 0.3, 0.6),
-    "trend": (0.0, 0.15, 0.3, 0.6),
+    "trend": (0.0, 0.15, 0.3, 0.6, 0.9),
 }
 
 
@@ -191,6 +191,8 @@ def tune_weights(
         grid = dict(WEIGHT_GRID)
         if protocol == "new":
             grid["repeat"] = (0.0,)  # owned products are not ranked in discovery
+            # Discovery should lean on the customer's own taste, not on what is hot.
+            grid["trend"] = tuple(w for w in grid["trend"] if w <= 0.6)
         fallback = (-1.0, BlendWeights())
         for values in itertools.product(*grid.values()):
             weights = BlendWeights(**dict(zip(grid, values, strict=True)))
