@@ -21,6 +21,7 @@ COMMANDS = {
     "load": "personalization_load",
     "rollback": "personalization_rollback",
     "score": "personalization_score",
+    "segment": "personalization_segment",
     "train": "personalization_train",
 }
 

@@ -102,6 +102,25 @@ FIELDS: tuple[FieldSpec, ...] = (
         maximum=10,
     ),
     FieldSpec(
+        "lapse_days",
+        "int",
+        300,
+        "Lapse window (days)",
+        "A customer with no order for this many days is 'lapsed' (about 10 months by default).",
+        minimum=7,
+        maximum=3650,
+    ),
+    FieldSpec(
+        "abandoner_min_carts",
+        "int",
+        3,
+        "Abandoned carts for 'frequent abandoner'",
+        "Carts left with products for over a day in the last 90 days that make a customer a "
+        "frequent abandoner.",
+        minimum=1,
+        maximum=100,
+    ),
+    FieldSpec(
         "consent_metadata_key",
         "string",
         "marketing_consent",
@@ -171,6 +190,8 @@ class PersonalizationConfig:
     exclude_in_cart: bool = True
     recently_bought_days: int = 30
     max_per_category: int = 3
+    lapse_days: int = 300
+    abandoner_min_carts: int = 3
     consent_metadata_key: str = "marketing_consent"
     model_status: str = "No model trained yet."
 

@@ -21,6 +21,7 @@ from ..models import (
     Interaction,
     ListKind,
     RecommendationList,
+    SegmentMembership,
 )
 from .identity import customer_identity, email_identity, identities_of
 
@@ -74,6 +75,9 @@ def _erase_behaviour(request: ErasureRequest) -> dict[str, int]:
         ),
         "profiles": _count(
             CustomerProfile.objects.filter(customer_id=request.customer_id).delete()
+        ),
+        "segment_memberships": _count(
+            SegmentMembership.objects.filter(customer_id=request.customer_id).delete()
         ),
         "lists": _count(
             RecommendationList.objects.filter(

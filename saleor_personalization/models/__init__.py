@@ -2,6 +2,7 @@ from .identity import AnonymousIdentity, CartState, ErasedIdentity
 from .interactions import Interaction, InteractionKind
 from .profiles import CustomerProfile, ItemChannel, ItemProfile
 from .recommendations import ListKind, ModelRun, ModelRunStatus, RecommendationList
+from .segments import Segment, SegmentKind, SegmentMembership, SegmentSize
 
 __all__ = [
     "AnonymousIdentity",
@@ -16,4 +17,8 @@ __all__ = [
     "ModelRun",
     "ModelRunStatus",
     "RecommendationList",
+    "Segment",
+    "SegmentKind",
+    "SegmentMembership",
+    "SegmentSize",
 ]

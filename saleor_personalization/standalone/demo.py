@@ -103,7 +103,21 @@ def recommender_stage(ctx: DemoContext) -> None:
         ctx.out.write(f"    {names.get(item.product_id, item.product_id)!s:<40} {item.reason}\n")
 
 
-STAGES = [load_stage, feature_store_stage, recommender_stage]
+def segments_stage(ctx: DemoContext) -> None:
+    from ..models import Segment
+    from ..segments.compute import compute_segments
+
+    last = Interaction.objects.order_by("-occurred_at").values_list("occurred_at", flat=True)[0]
+    ctx.section(f"Customer segments as of {last:%Y-%m-%d}")
+    report = compute_segments(as_of=last)
+    segments = {s.key: s for s in Segment.objects.all()}
+    ordered = sorted(report.sizes.items(), key=lambda kv: (kv[0].startswith("country-"), -kv[1]))
+    for key, size in ordered[:20]:
+        segment = segments[key]
+        ctx.out.write(f"  {segment.name:<28} {size:>6,}  {segment.description}\n")
+
+
+STAGES = [load_stage, feature_store_stage, segments_stage, recommender_stage]
 
 
 def run_demo(ctx: DemoContext) -> None:

@@ -20,8 +20,10 @@ from .recommender import (
     train_model_task,
     training_tick_task,
 )
+from .segments import compute_segments_task
 
 __all__ = [
+    "compute_segments_task",
     "delete_products_task",
     "erase_customer_task",
     "link_checkout_task",

@@ -12,6 +12,10 @@ restarting beat.
 from celery.schedules import crontab
 
 BEAT_SCHEDULE = {
+    "saleor-personalization-segments": {
+        "task": "saleor_personalization.compute_segments",
+        "schedule": crontab(hour="4", minute="7"),
+    },
     "saleor-personalization-training-tick": {
         "task": "saleor_personalization.training_tick",
         "schedule": crontab(minute="*/15"),

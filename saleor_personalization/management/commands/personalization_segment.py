@@ -1,0 +1,34 @@
+from datetime import UTC, datetime
+
+from django.core.management.base import BaseCommand, CommandError
+
+from ...models import Segment
+from ...saleor_adapter.configuration import load_configuration
+from ...segments.compute import compute_segments
+from ...segments.rules import SegmentRules
+
+
+class Command(BaseCommand):
+    help = "Recompute customer segments and print their sizes."
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--as-of", default=None, help="date the segments describe (YYYY-MM-DD; default now)"
+        )
+
+    def handle(self, *args, as_of, **options):
+        when = None
+        if as_of:
+            try:
+                when = datetime.strptime(as_of, "%Y-%m-%d").replace(tzinfo=UTC)
+            except ValueError:
+                raise CommandError(f"--as-of {as_of!r} is not a date like 2024-01-31") from None
+        config, _ = load_configuration()
+        rules = SegmentRules(
+            lapse_days=config.lapse_days, abandoner_min_carts=config.abandoner_min_carts
+        )
+        report = compute_segments(as_of=when, rules=rules)
+        names = dict(Segment.objects.values_list("key", "name"))
+        for key, size in sorted(report.sizes.items(), key=lambda kv: (-kv[1], kv[0])):
+            self.stdout.write(f"{names.get(key, key):<36} {size:>8,}")
+        self.stdout.write(f"entered {report.entered:,}, left {report.left:,}")

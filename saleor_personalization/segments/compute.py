@@ -1,0 +1,118 @@
+"""Recompute segments from the feature store and record entries and exits."""
+
+import logging
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.db import transaction
+from django.db.models import Count
+from django.utils import timezone
+
+from ..models import CartState, CustomerProfile, Segment, SegmentMembership, SegmentSize
+from .rules import CustomerSummary, SegmentRules, memberships
+
+logger = logging.getLogger(__name__)
+
+ABANDONED_AFTER = timedelta(hours=24)
+ABANDONER_WINDOW = timedelta(days=90)
+
+
+@dataclass
+class SegmentReport:
+    sizes: dict[str, int]
+    entered: int
+    left: int
+
+
+def customer_summaries(as_of: datetime) -> list[CustomerSummary]:
+    abandoned = defaultdict(int)
+    for customer_id, carts in (
+        CartState.objects.filter(
+            customer_id__isnull=False,
+            completed_at__isnull=True,
+            last_change_at__lt=as_of - ABANDONED_AFTER,
+            last_change_at__gte=as_of - ABANDONER_WINDOW,
+        )
+        .exclude(lines={})
+        .values("customer_id")
+        .annotate(carts=Count("token"))
+        .values_list("customer_id", "carts")
+    ):
+        abandoned[customer_id] = carts
+    return [
+        CustomerSummary(
+            customer_id=cid,
+            orders=orders,
+            spent=spent,
+            last_order_at=last,
+            country=country,
+            abandoned_carts=abandoned.get(cid, 0),
+        )
+        for cid, orders, spent, last, country in CustomerProfile.objects.values_list(
+            "customer_id", "orders_count", "total_spent", "last_order_at", "country"
+        ).iterator(chunk_size=5000)
+    ]
+
+
+def compute_segments(
+    *, as_of: datetime | None = None, rules: SegmentRules | None = None
+) -> SegmentReport:
+    """Bring every rule segment's membership up to date; idempotent for the same data."""
+    as_of = as_of or timezone.now()
+    rules = rules or SegmentRules()
+    members, definitions = memberships(customer_summaries(as_of), as_of, rules)
+    entered = left = 0
+    with transaction.atomic():
+        segments = {}
+        for key, definition in definitions.items():
+            segment, _ = Segment.objects.update_or_create(
+                key=key,
+                defaults={
+                    "name": definition.name,
+                    "description": definition.description,
+                    "definition": {"rules": rules.__dict__},
+                    "is_active": True,
+                },
+            )
+            segments[key] = segment
+        stale = Segment.objects.filter(kind="rule").exclude(key__in=list(definitions))
+        left += SegmentMembership.objects.filter(segment__in=stale, left_at__isnull=True).update(
+            left_at=as_of
+        )
+        stale.update(is_active=False)
+        for key, segment in segments.items():
+            target = members.get(key, set())
+            current = set(
+                SegmentMembership.objects.filter(segment=segment, left_at__isnull=True).values_list(
+                    "customer_id", flat=True
+                )
+            )
+            joining = target - current
+            leaving = current - target
+            SegmentMembership.objects.bulk_create(
+                [
+                    SegmentMembership(segment=segment, customer_id=c, entered_at=as_of)
+                    for c in joining
+                ],
+                batch_size=2000,
+            )
+            if leaving:
+                left += SegmentMembership.objects.filter(
+                    segment=segment, customer_id__in=leaving, left_at__isnull=True
+                ).update(left_at=as_of)
+            entered += len(joining)
+            SegmentSize.objects.update_or_create(
+                segment=segment, date=as_of.date(), defaults={"size": len(target)}
+            )
+    sizes = {key: len(members.get(key, set())) for key in definitions}
+    logger.info("Segments recomputed: %s entered, %s left", entered, left)
+    return SegmentReport(sizes=sizes, entered=entered, left=left)
+
+
+def segments_of(customer_id: int) -> list[Segment]:
+    return list(
+        Segment.objects.filter(
+            memberships__customer_id=customer_id, memberships__left_at__isnull=True
+        ).order_by("key")
+    )
