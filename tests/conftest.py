@@ -34,6 +34,19 @@ def online_retail_sample(online_retail_path, tmp_path_factory) -> Path:
 
 
 @pytest.fixture
+def media(settings, tmp_path):
+    """Model artifacts in this test's own folder (the worker test shares it by path)."""
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": str(tmp_path / "media")},
+        },
+    }
+    return tmp_path / "media"
+
+
+@pytest.fixture
 def write_csv(tmp_path):
     """Write an export from header + rows and return its path."""
 

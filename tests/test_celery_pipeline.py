@@ -30,16 +30,7 @@ def _wait_for_personal_lists(expected: int, since, timeout: float = 180) -> None
     raise AssertionError(f"only {fresh} of {expected} personal lists after {timeout}s")
 
 
-def test_worker_trains_promotes_and_scores_then_a_second_run_changes_nothing_else(
-    tmp_path, settings
-):
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "default": {
-            "BACKEND": "django.core.files.storage.FileSystemStorage",
-            "OPTIONS": {"location": str(tmp_path / "media")},
-        },
-    }
+def test_worker_trains_promotes_and_scores_then_a_second_run_changes_nothing_else(tmp_path, media):
     build_shop()
     events_before = Interaction.objects.count()
     with celery_worker(tmp_path) as client:

@@ -45,14 +45,7 @@ CONFIG = PersonalizationConfig()
 
 
 @pytest.fixture
-def shop(settings, tmp_path):
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "default": {
-            "BACKEND": "django.core.files.storage.FileSystemStorage",
-            "OPTIONS": {"location": str(tmp_path / "media")},
-        },
-    }
+def shop(media):
     return build_shop()
 
 

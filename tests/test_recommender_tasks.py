@@ -22,17 +22,6 @@ pytestmark = pytest.mark.django_db
 NOW = "2026-06-01T00:00:00+00:00"
 
 
-@pytest.fixture
-def media(settings, tmp_path):
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "default": {
-            "BACKEND": "django.core.files.storage.FileSystemStorage",
-            "OPTIONS": {"location": str(tmp_path / "media")},
-        },
-    }
-
-
 def test_beat_schedule_has_a_frequent_cheap_tick():
     entry = BEAT_SCHEDULE["saleor-personalization-training-tick"]
     assert entry["task"] == "saleor_personalization.training_tick"

@@ -171,6 +171,30 @@ def _diff(
     return changes
 
 
+def _purchase_events(
+    snapshot: OrderSnapshot, customer_id: int | None, anonymous_id: str
+) -> list[Interaction]:
+    """One purchase per order line, keyed by order and line so replays add nothing."""
+    return [
+        Interaction(
+            customer_id=customer_id,
+            anonymous_id=anonymous_id,
+            product_id=line.product_id,
+            variant_id=line.variant_id,
+            channel=snapshot.channel,
+            kind=InteractionKind.PURCHASE,
+            quantity=line.quantity,
+            unit_price=line.unit_price,
+            currency=line.currency or snapshot.currency,
+            basket_ref=(snapshot.number or snapshot.order_id)[:64],
+            occurred_at=snapshot.occurred_at,
+            source_key=f"order:{snapshot.order_id}:{line.line_ref or line.key}",
+        )
+        for line in snapshot.lines
+        if line.quantity > 0
+    ]
+
+
 def record_order(snapshot: OrderSnapshot) -> RecordResult:
     """Record an order's lines as purchases and close the checkout it came from."""
     with transaction.atomic():
@@ -196,24 +220,7 @@ def record_order(snapshot: OrderSnapshot) -> RecordResult:
                 email_identity(snapshot.email) if snapshot.email else f"o:{snapshot.order_id}"
             )
 
-        events = [
-            Interaction(
-                customer_id=customer_id,
-                anonymous_id=anonymous_id,
-                product_id=line.product_id,
-                variant_id=line.variant_id,
-                channel=snapshot.channel,
-                kind=InteractionKind.PURCHASE,
-                quantity=line.quantity,
-                unit_price=line.unit_price,
-                currency=line.currency or snapshot.currency,
-                basket_ref=(snapshot.number or snapshot.order_id)[:64],
-                occurred_at=snapshot.occurred_at,
-                source_key=f"order:{snapshot.order_id}:{line.line_ref or line.key}",
-            )
-            for line in snapshot.lines
-            if line.quantity > 0
-        ]
+        events = _purchase_events(snapshot, customer_id, anonymous_id)
         created = _insert(events)
 
         if state is not None and state.completed_at is None:
@@ -255,24 +262,7 @@ def record_orders_bulk(snapshots: list[OrderSnapshot]) -> int:
             anonymous_id = (
                 email_identity(snapshot.email) if snapshot.email else f"o:{snapshot.order_id}"
             )
-        events.extend(
-            Interaction(
-                customer_id=customer_id,
-                anonymous_id=anonymous_id,
-                product_id=line.product_id,
-                variant_id=line.variant_id,
-                channel=snapshot.channel,
-                kind=InteractionKind.PURCHASE,
-                quantity=line.quantity,
-                unit_price=line.unit_price,
-                currency=line.currency or snapshot.currency,
-                basket_ref=(snapshot.number or snapshot.order_id)[:64],
-                occurred_at=snapshot.occurred_at,
-                source_key=f"order:{snapshot.order_id}:{line.line_ref or line.key}",
-            )
-            for line in snapshot.lines
-            if line.quantity > 0
-        )
+        events.extend(_purchase_events(snapshot, customer_id, anonymous_id))
     with transaction.atomic():
         created = _insert(events)
         if customers:

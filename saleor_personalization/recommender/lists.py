@@ -316,32 +316,23 @@ def write_product_lists(
     names = _names(set(similar) | set(together))
     written = {"similar": 0, "bought_together": 0}
     with transaction.atomic():
-        written["similar"] = _write(
-            RecommendationList(
-                kind=ListKind.SIMILAR,
-                subject=str(product),
-                items=[
-                    _entry(p, s, f"Similar to {names.get(product, 'this product')}")
-                    for p, s in items
-                ],
-                model_run=run,
-                generated_at=stamp,
+        for kind, lists, template in (
+            (ListKind.SIMILAR, similar, "Similar to {}"),
+            (ListKind.BOUGHT_TOGETHER, together, "Often bought with {}"),
+        ):
+            written[kind] = _write(
+                RecommendationList(
+                    kind=kind,
+                    subject=str(product),
+                    items=[
+                        _entry(p, s, template.format(names.get(product, "this product")))
+                        for p, s in items
+                    ],
+                    model_run=run,
+                    generated_at=stamp,
+                )
+                for product, items in lists.items()
             )
-            for product, items in similar.items()
-        )
-        written["bought_together"] = _write(
-            RecommendationList(
-                kind=ListKind.BOUGHT_TOGETHER,
-                subject=str(product),
-                items=[
-                    _entry(p, s, f"Often bought with {names.get(product, 'this product')}")
-                    for p, s in items
-                ],
-                model_run=run,
-                generated_at=stamp,
-            )
-            for product, items in together.items()
-        )
         stale = RecommendationList.objects.filter(
             kind__in=[ListKind.SIMILAR, ListKind.BOUGHT_TOGETHER], generated_at__lt=stamp
         )

@@ -12,24 +12,13 @@ from decimal import Decimal
 from django.db.models import F, Min
 
 from ..features.items import ItemChannelState, ItemFeatures
-from .db import replica_name
+from .db import iter_id_batches, replica_name
 
 
 def iter_product_ids(batch_size: int = 1000) -> Iterator[list[int]]:
     from saleor.product.models import Product
 
-    last = 0
-    while True:
-        batch = list(
-            Product.objects.using(replica_name())
-            .filter(pk__gt=last)
-            .order_by("pk")
-            .values_list("pk", flat=True)[:batch_size]
-        )
-        if not batch:
-            return
-        yield batch
-        last = batch[-1]
+    return iter_id_batches(Product.objects.using(replica_name()), batch_size)
 
 
 def _category_paths(category_ids: set[int]) -> dict[int, tuple[str, ...]]:

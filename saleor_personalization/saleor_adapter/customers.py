@@ -3,7 +3,7 @@
 from collections.abc import Iterator, Sequence
 
 from ..features.customers import CustomerFeatures
-from .db import replica_name
+from .db import iter_id_batches, replica_name
 
 _TRUE = {"true", "1", "yes", "on"}
 _FALSE = {"false", "0", "no", "off"}
@@ -48,15 +48,4 @@ def read_customers(customer_ids: Sequence[int], consent_key: str = "") -> list[C
 def iter_customer_ids(batch_size: int = 1000) -> Iterator[list[int]]:
     from saleor.account.models import User
 
-    last = 0
-    while True:
-        batch = list(
-            User.objects.using(replica_name())
-            .filter(pk__gt=last, is_staff=False)
-            .order_by("pk")
-            .values_list("pk", flat=True)[:batch_size]
-        )
-        if not batch:
-            return
-        yield batch
-        last = batch[-1]
+    return iter_id_batches(User.objects.using(replica_name()).filter(is_staff=False), batch_size)

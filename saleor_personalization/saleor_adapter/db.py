@@ -21,3 +21,15 @@ def allow_writer() -> AbstractContextManager:
 def replica_name() -> str:
     """The connection Saleor reads from (its replica alias); ``default`` standalone."""
     return getattr(settings, "DATABASE_CONNECTION_REPLICA_NAME", "default")
+
+
+def iter_id_batches(queryset, batch_size: int):
+    """Primary keys of ``queryset`` in ascending batches, paged by key (never OFFSET)."""
+    last = None
+    while True:
+        page = queryset if last is None else queryset.filter(pk__gt=last)
+        batch = list(page.order_by("pk").values_list("pk", flat=True)[:batch_size])
+        if not batch:
+            return
+        yield batch
+        last = batch[-1]
