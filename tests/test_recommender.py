@@ -320,3 +320,14 @@ def test_new_product_reaches_shoppers_without_retraining(scored):
     assert len(lists_with_new) == 240
     entry = next(e for e in _personal(3) if e["product_id"] == 999)
     assert entry["reason"] == "New in the shop"
+
+
+def test_weight_choice_prefers_wider_lists_only_within_the_tolerance():
+    from saleor_personalization.recommender.model import BlendWeights
+    from saleor_personalization.recommender.training import choose_weights
+
+    narrow, wide, poor = BlendWeights(trend=0.6), BlendWeights(trend=0.0), BlendWeights(trend=0.3)
+    candidates = [(0.110, 0.20, narrow), (0.108, 0.29, wide), (0.090, 0.40, poor)]
+    assert choose_weights(candidates, 0.0, 0.0)[2] == narrow
+    assert choose_weights(candidates, 0.0, 0.03)[2] == wide
+    assert choose_weights(candidates, 0.35, 0.03)[2] == poor  # only it reaches the floor

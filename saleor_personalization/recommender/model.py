@@ -45,7 +45,8 @@ class BlendWeights:
 @dataclass(frozen=True)
 class ModelParams:
     factorisation: FactorisationParams = field(default_factory=FactorisationParams)
-    copurchase_regularisation: float = 200.0
+    copurchase_regularisation: float = 50.0
+    copurchase_half_life_days: float = 120.0
     copurchase_max_items: int = 6000
     copurchase_neighbours: int = 200
     recency_half_life_days: float = 42.0
@@ -56,9 +57,11 @@ class ModelParams:
     new_item_slots: int = 1
     tune_users: int = 1500
     min_coverage: float = 0.3
+    tuning_tolerance: float = 0.03
 
     LIMITS = {
         "copurchase_regularisation": (0.0, 1e6),
+        "copurchase_half_life_days": (0.0, 3650.0),
         "copurchase_max_items": (2, 20_000),
         "copurchase_neighbours": (1, 2000),
         "recency_half_life_days": (1.0, 3650.0),
@@ -69,6 +72,7 @@ class ModelParams:
         "new_item_slots": (0, 5),
         "tune_users": (10, 100_000),
         "min_coverage": (0.0, 1.0),
+        "tuning_tolerance": (0.0, 0.5),
         "components": (2, 512),
         "epochs": (1, 1000),
         "learning_rate": (1e-5, 1.0),

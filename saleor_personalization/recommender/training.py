@@ -89,6 +89,7 @@ def fit_model(
             regularisation=params.copurchase_regularisation,
             max_items=params.copurchase_max_items,
             neighbours=params.copurchase_neighbours,
+            half_life_days=params.copurchase_half_life_days,
         ),
         repeat_rates=repeat_rate(data),
         trend=trend_vector(events, data.item_ids, as_of, params.trend_days),
@@ -153,6 +154,7 @@ def tune_weights(
     features: FeatureSource,
     max_users: int,
     min_coverage: float = 0.0,
+    tolerance: float = 0.0,
 ) -> tuple[BlendWeights, BlendWeights, dict]:
     """Blend weights that rank the validation window best, for both protocols."""
     rows = holdout.rows
@@ -185,30 +187,43 @@ def tune_weights(
 
         return score
 
-    results: dict[str, tuple[float, BlendWeights]] = {}
+    results: dict[str, tuple[float, float, BlendWeights]] = {}
     for protocol in ("all", "new"):
-        best = (-1.0, BlendWeights())
         grid = dict(WEIGHT_GRID)
         if protocol == "new":
             grid["repeat"] = (0.0,)  # owned products are not ranked in discovery
             # Discovery should lean on the customer's own taste, not on what is hot.
             grid["trend"] = tuple(w for w in grid["trend"] if w <= 0.6)
-        fallback = (-1.0, BlendWeights())
+        candidates = []
         for values in itertools.product(*grid.values()):
             weights = BlendWeights(**dict(zip(grid, values, strict=True)))
             found = evaluate(sample, scorer_for(weights), protocol=protocol, with_auc=False)
-            # Lists must stay personal: among weightings that cover enough of the
-            # catalogue, take the best ranked; only if none does, the best overall.
-            if found.coverage >= min_coverage and found.ndcg > best[0]:
-                best = (found.ndcg, weights)
-            if found.ndcg > fallback[0]:
-                fallback = (found.ndcg, weights)
-        results[protocol] = best if best[0] >= 0 else fallback
+            candidates.append((found.ndcg, found.coverage, weights))
+        # Personal lists are judged on accuracy (reorders dominate them); discovery lists
+        # also on breadth, so only there does a near-tie go to the wider weighting.
+        results[protocol] = choose_weights(
+            candidates, min_coverage, tolerance if protocol == "new" else 0.0
+        )
     details = {
-        protocol: {"ndcg": round(score, 4), "weights": weights.as_dict()}
-        for protocol, (score, weights) in results.items()
+        protocol: {"ndcg": round(ndcg, 4), "coverage": round(cov, 3), "weights": w.as_dict()}
+        for protocol, (ndcg, cov, w) in results.items()
     }
-    return results["all"][1], results["new"][1], details
+    return results["all"][2], results["new"][2], details
+
+
+def choose_weights(
+    candidates: list[tuple[float, float, BlendWeights]], min_coverage: float, tolerance: float
+) -> tuple[float, float, BlendWeights]:
+    """The widest-covering weighting among those ranking within ``tolerance`` of the best.
+
+    Lists must stay personal: only weightings that reach ``min_coverage`` compete (all
+    of them if none does). NDCG differences inside the tolerance are validation noise,
+    so among those the one that shows more of the catalogue wins.
+    """
+    eligible = [c for c in candidates if c[1] >= min_coverage] or candidates
+    best = max(ndcg for ndcg, _, _ in eligible)
+    close = [c for c in eligible if c[0] >= best * (1 - tolerance)]
+    return max(close, key=lambda c: (c[1], c[0]))
 
 
 @dataclass
@@ -255,6 +270,7 @@ def train_and_evaluate(
         features=features,
         max_users=params.tune_users,
         min_coverage=params.min_coverage,
+        tolerance=params.tuning_tolerance,
     )
     timings["tune"] = time.monotonic() - clock
 
