@@ -22,6 +22,8 @@ COMMANDS = {
     "rollback": "personalization_rollback",
     "score": "personalization_score",
     "segment": "personalization_segment",
+    "serve": "personalization_serve",
+    "token": "personalization_token",
     "train": "personalization_train",
 }
 

@@ -129,6 +129,35 @@ FIELDS: tuple[FieldSpec, ...] = (
         "already keep consent there. Empty: consent is set only through the plugin's API.",
     ),
     FieldSpec(
+        "track_rate_limit",
+        "int",
+        120,
+        "Tracked events per client per minute",
+        "trackEvent calls accepted per customer, app or anonymous id (and address) per minute; "
+        "more are refused with RATE_LIMITED so a script cannot flood the log.",
+        minimum=1,
+        maximum=100000,
+    ),
+    FieldSpec(
+        "graphql_max_cost",
+        "int",
+        5000,
+        "Query cost limit",
+        "Largest query cost the personalization endpoint executes (a product costs one, "
+        "lists cost their length), as Saleor limits its own API.",
+        minimum=100,
+        maximum=1000000,
+    ),
+    FieldSpec(
+        "single_endpoint",
+        "boolean",
+        False,
+        "Also serve the queries on Saleor's /graphql/",
+        "Adds the personalization fields to Saleor's own schema when Saleor starts (restart "
+        "to apply). Saleor has no supported hook for this; a Saleor upgrade may need a plugin "
+        "upgrade. The plugin endpoint /plugins/global/<id>/graphql/ always works.",
+    ),
+    FieldSpec(
         "model_status",
         "output",
         "No model trained yet.",
@@ -193,6 +222,9 @@ class PersonalizationConfig:
     lapse_days: int = 300
     abandoner_min_carts: int = 3
     consent_metadata_key: str = "marketing_consent"
+    track_rate_limit: int = 120
+    graphql_max_cost: int = 5000
+    single_endpoint: bool = False
     model_status: str = "No model trained yet."
 
 

@@ -20,6 +20,7 @@ from ..models import (
     ErasedIdentity,
     Interaction,
     ListKind,
+    RecommendationClick,
     RecommendationList,
     SegmentMembership,
 )
@@ -69,6 +70,7 @@ def _erase_behaviour(request: ErasureRequest) -> dict[str, int]:
         carts |= Q(email__iexact=request.email)
     return {
         "interactions": _count(Interaction.objects.filter(behaviour).delete()),
+        "recommendation_clicks": _count(RecommendationClick.objects.filter(behaviour).delete()),
         "carts": _count(CartState.objects.filter(carts).delete()),
         "identities": _count(
             AnonymousIdentity.objects.filter(customer_id=request.customer_id).delete()

@@ -10,7 +10,7 @@ from datetime import datetime
 
 from django.db import transaction
 
-from ..models import AnonymousIdentity, ErasedIdentity, Interaction
+from ..models import AnonymousIdentity, ErasedIdentity, Interaction, RecommendationClick
 
 MAX_STOREFRONT_ID = 48
 
@@ -62,6 +62,9 @@ def merge_identities(anonymous_ids: Iterable[str], customer_id: int) -> int:
             AnonymousIdentity.objects.update_or_create(
                 anonymous_id=anonymous_id, defaults={"customer_id": customer_id}
             )
+        RecommendationClick.objects.filter(anonymous_id__in=ids, customer_id__isnull=True).update(
+            customer_id=customer_id
+        )
         return Interaction.objects.filter(anonymous_id__in=ids, customer_id__isnull=True).update(
             customer_id=customer_id
         )

@@ -1,3 +1,4 @@
+from .attribution import RecommendationClick
 from .identity import AnonymousIdentity, CartState, ErasedIdentity
 from .interactions import Interaction, InteractionKind
 from .profiles import CustomerProfile, ItemChannel, ItemProfile
@@ -16,6 +17,7 @@ __all__ = [
     "ListKind",
     "ModelRun",
     "ModelRunStatus",
+    "RecommendationClick",
     "RecommendationList",
     "Segment",
     "SegmentKind",

@@ -85,6 +85,11 @@ LOGGING = {
         "saleor_personalization": {
             "handlers": ["console"],
             "level": os.environ.get("LOG_LEVEL", "WARNING"),
-        }
+        },
+        # graphql-core logs every resolver error with a traceback, expected ones
+        # (NOT_FOUND, PERMISSION_DENIED) included; unexpected ones are logged by the
+        # endpoint itself (saleor_personalization.graphql.http).
+        "graphql.execution.utils": {"handlers": [], "propagate": False},
+        "graphql.execution.executor": {"handlers": [], "propagate": False},
     },
 }

@@ -3,6 +3,8 @@
 from django.http import JsonResponse
 from django.urls import path
 
+from .graphql_view import graphql_view
+
 
 def health(request):
     return JsonResponse({"status": "ok"})
@@ -10,4 +12,5 @@ def health(request):
 
 urlpatterns = [
     path("health/", health, name="health"),
+    path("graphql/", graphql_view, name="graphql"),
 ]

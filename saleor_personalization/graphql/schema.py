@@ -1,0 +1,141 @@
+"""The schema: root fields of the personalization API, bound to one shop backend."""
+
+import graphene
+
+from . import resolvers
+from .backend import ShopBackend
+from .types import (
+    PersonalizationConsent,
+    PersonalizationModelRun,
+    PersonalizationSegment,
+    PersonalizationStats,
+    PersonalizationTrackEventInput,
+    PersonalizationTrackEventPayload,
+    PersonalizationTrainPayload,
+    make_list_type,
+)
+
+FIRST_HELP = "How many products (1-100; larger values are capped and reported in warnings)."
+CHANNEL_HELP = "Slug of the channel whose prices, availability and visibility apply."
+ANONYMOUS_HELP = "The storefront's id for a shopper who is not logged in; ignored when logged in."
+
+
+def build_schema(backend: ShopBackend) -> graphene.Schema:
+    query, mutation = build_root_types(backend)
+    return graphene.Schema(query=query, mutation=mutation, auto_camelcase=True)
+
+
+def build_root_types(backend: ShopBackend) -> tuple[type, type]:
+    """``Query`` and ``Mutation`` types whose resolvers close over ``backend``."""
+    product_list = graphene.NonNull(make_list_type(backend.product_type))
+
+    def bind(function):
+        def resolve(_root, info, **kwargs):
+            return function(backend, info, **kwargs)
+
+        return resolve
+
+    class Query(graphene.ObjectType):
+        personalized_products = graphene.Field(
+            product_list,
+            channel=graphene.String(required=True, description=CHANNEL_HELP),
+            first=graphene.Int(description=FIRST_HELP),
+            anonymous_id=graphene.String(description=ANONYMOUS_HELP),
+            description="The shopper's own list ('for you'), or the best fallback there is.",
+            resolver=bind(resolvers.personalized_products),
+        )
+        similar_products = graphene.Field(
+            product_list,
+            product=graphene.ID(required=True),
+            channel=graphene.String(required=True, description=CHANNEL_HELP),
+            first=graphene.Int(description=FIRST_HELP),
+            description="Products like this one (for a product page).",
+            resolver=bind(resolvers.similar_products),
+        )
+        frequently_bought_together = graphene.Field(
+            product_list,
+            channel=graphene.String(required=True, description=CHANNEL_HELP),
+            product=graphene.ID(description="A product (product page)."),
+            checkout=graphene.ID(description="A checkout token (cart page); give one of the two."),
+            first=graphene.Int(description=FIRST_HELP),
+            description="Complements bought with the product or the cart's products.",
+            resolver=bind(resolvers.frequently_bought_together),
+        )
+        recently_viewed_products = graphene.Field(
+            product_list,
+            channel=graphene.String(required=True, description=CHANNEL_HELP),
+            first=graphene.Int(description=FIRST_HELP),
+            anonymous_id=graphene.String(description=ANONYMOUS_HELP),
+            description="What the shopper viewed in the last 30 days, newest first.",
+            resolver=bind(resolvers.recently_viewed_products),
+        )
+        trending_products = graphene.Field(
+            product_list,
+            channel=graphene.String(required=True, description=CHANNEL_HELP),
+            category=graphene.ID(description="Only this category."),
+            first=graphene.Int(description=FIRST_HELP),
+            description="Rising in the channel over the last weeks.",
+            resolver=bind(resolvers.trending_products),
+        )
+        rerank_products = graphene.Field(
+            product_list,
+            products=graphene.List(
+                graphene.NonNull(graphene.ID), required=True, description="At most 100."
+            ),
+            channel=graphene.String(required=True, description=CHANNEL_HELP),
+            anonymous_id=graphene.String(description=ANONYMOUS_HELP),
+            description="The storefront's own list (search, category page), most relevant first.",
+            resolver=bind(resolvers.rerank_products),
+        )
+        my_segments = graphene.List(
+            graphene.NonNull(PersonalizationSegment),
+            required=True,
+            description="The logged-in customer's current segments.",
+            resolver=bind(resolvers.my_segments),
+        )
+        personalization_model_runs = graphene.List(
+            graphene.NonNull(PersonalizationModelRun),
+            required=True,
+            first=graphene.Int(default_value=20),
+            description="Training runs, newest first, with their holdout metrics (staff).",
+            resolver=bind(resolvers.model_runs),
+        )
+        personalization_live_run = graphene.Field(
+            PersonalizationModelRun,
+            description="The run serving lists now (staff).",
+            resolver=bind(resolvers.live_run),
+        )
+        personalization_stats = graphene.Field(
+            graphene.NonNull(PersonalizationStats),
+            days=graphene.Int(default_value=30),
+            description="List coverage, clicks and attributed orders and revenue (staff).",
+            resolver=bind(resolvers.stats),
+        )
+
+    class Mutation(graphene.ObjectType):
+        track_event = graphene.Field(
+            graphene.NonNull(PersonalizationTrackEventPayload),
+            input=PersonalizationTrackEventInput(required=True),
+            description="Record a product view or a click on a recommendation.",
+            resolver=bind(resolvers.track_event),
+        )
+        marketing_consent_update = graphene.Field(
+            graphene.NonNull(PersonalizationConsent),
+            granted=graphene.Boolean(required=True),
+            description="The logged-in customer grants or withdraws marketing email consent.",
+            resolver=bind(resolvers.marketing_consent_update),
+        )
+        personalization_train = graphene.Field(
+            graphene.NonNull(PersonalizationTrainPayload),
+            params=graphene.JSONString(description="Training parameters; defaults if omitted."),
+            description="Queue a training run (staff).",
+            resolver=bind(resolvers.train),
+        )
+        personalization_rollback = graphene.Field(
+            graphene.NonNull(PersonalizationModelRun),
+            run=graphene.ID(description="Run to put live; the previous live run if omitted."),
+            description="Put an earlier model run back live (staff).",
+            resolver=bind(resolvers.rollback_model),
+        )
+
+    return Query, Mutation

@@ -1,0 +1,143 @@
+"""The API's own types, all prefixed ``Personalization`` so they never clash with Saleor's.
+
+Types that carry a product are made per schema (:func:`make_list_type`): Saleor's
+``Product`` inside Saleor, the standalone product type outside it.
+"""
+
+import graphene
+
+from ..models import ListKind
+
+
+class PersonalizationEventKind(graphene.Enum):
+    PRODUCT_VIEW = "product_view"
+    RECOMMENDATION_CLICK = "recommendation_click"
+
+
+class PersonalizationTrackEventInput(graphene.InputObjectType):
+    kind = graphene.Field(PersonalizationEventKind, required=True)
+    channel = graphene.String(required=True, description="Channel slug.")
+    product = graphene.ID(description="The viewed product (PRODUCT_VIEW).")
+    recommendation_id = graphene.String(
+        description="The clicked item's recommendationId (RECOMMENDATION_CLICK)."
+    )
+    anonymous_id = graphene.String(
+        description="The storefront's id for a shopper who is not logged in "
+        "(letters, digits, '-', '_', '.'; at most 64 characters)."
+    )
+    event_id = graphene.String(
+        description="Client-generated id: sending the same event again records it once."
+    )
+
+
+class PersonalizationTrackEventPayload(graphene.ObjectType):
+    recorded = graphene.Boolean(
+        required=True, description="False when this eventId was recorded before."
+    )
+
+
+class PersonalizationConsent(graphene.ObjectType):
+    granted = graphene.Boolean(required=True)
+    updated_at = graphene.DateTime()
+
+
+class PersonalizationModelRun(graphene.ObjectType):
+    id = graphene.ID(required=True)
+    status = graphene.String(required=True)
+    is_live = graphene.Boolean(required=True)
+    created_at = graphene.DateTime(required=True)
+    finished_at = graphene.DateTime()
+    promoted_at = graphene.DateTime()
+    metrics = graphene.JSONString(
+        required=True, description="Holdout metrics (NDCG, precision, recall, MAP, coverage, AUC)."
+    )
+    params = graphene.JSONString(required=True)
+    error = graphene.String(required=True)
+
+    @staticmethod
+    def from_model(run) -> "PersonalizationModelRun":
+        return PersonalizationModelRun(
+            id=graphene.Node.to_global_id("PersonalizationModelRun", run.pk),
+            status=run.status,
+            is_live=run.is_live,
+            created_at=run.created_at,
+            finished_at=run.finished_at,
+            promoted_at=run.promoted_at,
+            metrics=run.metrics,
+            params=run.params,
+            error=run.error,
+        )
+
+
+class PersonalizationTrainPayload(graphene.ObjectType):
+    run = graphene.Field(PersonalizationModelRun, description="The queued run.")
+    message = graphene.String(required=True)
+
+
+class PersonalizationSourceStats(graphene.ObjectType):
+    source = graphene.String(required=True, description="The list: personal, similar, ...")
+    clicks = graphene.Int(required=True)
+    attributed_orders = graphene.Int(required=True)
+    attributed_revenue = graphene.Float(required=True)
+
+
+class PersonalizationListCoverage(graphene.ObjectType):
+    kind = graphene.String(required=True)
+    lists = graphene.Int(required=True, description="Precomputed lists of this kind.")
+
+
+class PersonalizationStats(graphene.ObjectType):
+    since = graphene.DateTime(required=True)
+    customers_with_lists = graphene.Int(required=True)
+    active_customers = graphene.Int(
+        required=True, description="Customers with any recorded behaviour in the period."
+    )
+    personal_list_share = graphene.Float(
+        required=True, description="Share of active customers who have a personal list."
+    )
+    catalogue_coverage = graphene.Float(
+        description="Live run's catalogue coverage@10 on its holdout."
+    )
+    lists = graphene.List(graphene.NonNull(PersonalizationListCoverage), required=True)
+    sources = graphene.List(graphene.NonNull(PersonalizationSourceStats), required=True)
+    clicks = graphene.Int(required=True)
+    attributed_orders = graphene.Int(required=True)
+    attributed_revenue = graphene.Float(required=True)
+
+
+class PersonalizationSegment(graphene.ObjectType):
+    key = graphene.String(required=True)
+    name = graphene.String(required=True)
+    description = graphene.String(required=True)
+    entered_at = graphene.DateTime(required=True)
+
+
+LIST_KINDS = [kind.value for kind in ListKind]
+
+
+def make_list_type(product_type) -> type[graphene.ObjectType]:
+    """The product list type for one schema, around that schema's product type."""
+
+    class PersonalizationRecommendation(graphene.ObjectType):
+        product = graphene.Field(graphene.NonNull(product_type))
+        reason = graphene.String(
+            required=True, description='Why it is shown, e.g. "Because you bought X".'
+        )
+        recommendation_id = graphene.String(
+            required=True,
+            description="Send it back with trackEvent(RECOMMENDATION_CLICK) for attribution.",
+        )
+        source = graphene.String(
+            required=True, description="personal, popular, similar, bought_together, ..."
+        )
+        score = graphene.Float(required=True)
+
+    class PersonalizationProductList(graphene.ObjectType):
+        items = graphene.List(graphene.NonNull(PersonalizationRecommendation), required=True)
+        warnings = graphene.List(
+            graphene.NonNull(graphene.String),
+            required=True,
+            description="Adjustments made to the request, e.g. `first` capped.",
+        )
+
+    return PersonalizationProductList

@@ -1,0 +1,481 @@
+"""The GraphQL API in standalone mode: queries, mutations, errors, rights, limits."""
+
+import base64
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.core.cache import cache
+from django.core.management import call_command
+from django.utils import timezone
+
+from saleor_personalization.events.attribution import recommendation_id
+from saleor_personalization.events.erasure import erase_customer
+from saleor_personalization.graphql.cost import query_cost
+from saleor_personalization.models import (
+    CartState,
+    CustomerProfile,
+    Interaction,
+    InteractionKind,
+    ItemChannel,
+    ItemProfile,
+    ListKind,
+    ModelRun,
+    ModelRunStatus,
+    RecommendationClick,
+    RecommendationList,
+    Segment,
+    SegmentMembership,
+)
+from saleor_personalization.standalone.graphql_backend import issue_token
+
+pytestmark = pytest.mark.django_db
+
+CHANNEL = "default-channel"
+ITEMS = "items { product { id name } reason source recommendationId score } warnings"
+
+
+def gid(kind: str, pk: int) -> str:
+    return base64.b64encode(f"{kind}:{pk}".encode()).decode()
+
+
+@pytest.fixture(autouse=True)
+def shop():
+    cache.clear()
+    now = timezone.now()
+    for pk in range(1, 31):
+        item = ItemProfile.objects.create(
+            product_id=pk,
+            name=f"Product {pk}",
+            category_id=100 + pk % 5,
+            price_amount=Decimal("9.50"),
+            currency="GBP",
+            created_at=now,
+        )
+        ItemChannel.objects.create(item=item, channel=CHANNEL, is_available=pk != 30, in_stock=True)
+
+    def entries(ids):
+        return [{"product_id": p, "score": 1.0 / (k + 1), "reason": "r"} for k, p in enumerate(ids)]
+
+    RecommendationList.objects.create(
+        generated_at=now, kind=ListKind.PERSONAL, subject="1", items=entries([30, 2, 3, 4, 5, 6])
+    )
+    RecommendationList.objects.create(
+        generated_at=now, kind=ListKind.PERSONAL, subject="2", items=entries([20, 21, 22])
+    )
+    RecommendationList.objects.create(
+        generated_at=now,
+        kind=ListKind.POPULAR,
+        subject="",
+        channel=CHANNEL,
+        items=entries(range(10, 30)),
+    )
+    RecommendationList.objects.create(
+        generated_at=now, kind=ListKind.SIMILAR, subject="2", items=entries([7, 8, 2])
+    )
+    RecommendationList.objects.create(
+        generated_at=now, kind=ListKind.BOUGHT_TOGETHER, subject="2", items=entries([9, 11])
+    )
+    RecommendationList.objects.create(
+        generated_at=now, kind=ListKind.BOUGHT_TOGETHER, subject="3", items=entries([12, 9])
+    )
+    RecommendationList.objects.create(
+        generated_at=now,
+        kind=ListKind.TRENDING,
+        subject="",
+        channel=CHANNEL,
+        items=entries([15, 16, 17]),
+    )
+    RecommendationList.objects.create(
+        generated_at=now,
+        kind=ListKind.TRENDING,
+        subject="101",
+        channel=CHANNEL,
+        items=entries([16, 6]),
+    )
+    CartState.objects.create(token="cart-1", channel=CHANNEL, customer_id=1, lines={"v2": [2, 1]})
+    CartState.objects.create(token="guest", channel=CHANNEL, lines={"v3": [3, 1]})
+    segment = Segment.objects.create(key="repeat-buyers", name="Repeat buyers")
+    SegmentMembership.objects.create(segment=segment, customer_id=1, entered_at=now)
+    SegmentMembership.objects.create(segment=segment, customer_id=2, entered_at=now)
+
+
+def gql(client, query, variables=None, token=None, **headers):
+    if token:
+        headers["HTTP_AUTHORIZATION"] = f"Bearer {token}"
+    response = client.post(
+        "/graphql/",
+        {"query": query, "variables": variables or {}},
+        content_type="application/json",
+        **headers,
+    )
+    return response.status_code, response.json()
+
+
+def codes(body) -> list[str]:
+    return [e["extensions"]["code"] for e in body.get("errors", [])]
+
+
+CUSTOMER_1 = issue_token(customer_id=1)
+CUSTOMER_2 = issue_token(customer_id=2)
+STAFF = issue_token(staff=True)
+
+
+def products_of(body, field):
+    return [base64.b64decode(i["product"]["id"]).decode() for i in body["data"][field]["items"]]
+
+
+def test_personalized_products_for_a_customer_follow_their_list_and_the_rules(client):
+    status, body = gql(
+        client,
+        f'{{ personalizedProducts(channel: "{CHANNEL}", first: 4) {{ {ITEMS} }} }}',
+        token=CUSTOMER_1,
+    )
+    assert status == 200, body
+    # 30 is unavailable in the channel, 2 is in the customer's cart: both left out.
+    assert products_of(body, "personalizedProducts") == [
+        "Product:3",
+        "Product:4",
+        "Product:5",
+        "Product:6",
+    ]
+    item = body["data"]["personalizedProducts"]["items"][0]
+    assert item["source"] == "personal"
+    assert item["recommendationId"]
+
+
+def test_customers_only_ever_get_their_own_list(client):
+    _, mine = gql(
+        client, f'{{ personalizedProducts(channel: "{CHANNEL}") {{ {ITEMS} }} }}', token=CUSTOMER_2
+    )
+    assert products_of(mine, "personalizedProducts")[:3] == [
+        "Product:20",
+        "Product:21",
+        "Product:22",
+    ]
+    # No argument names another customer: an anonymous id is ignored once logged in.
+    _, again = gql(
+        client,
+        f'{{ personalizedProducts(channel: "{CHANNEL}", anonymousId: "x1") {{ {ITEMS} }} }}',
+        token=CUSTOMER_2,
+    )
+    assert products_of(again, "personalizedProducts") == products_of(mine, "personalizedProducts")
+
+
+def test_anonymous_shoppers_get_the_popular_list(client):
+    _, body = gql(
+        client, f'{{ personalizedProducts(channel: "{CHANNEL}", first: 3) {{ {ITEMS} }} }}'
+    )
+    assert products_of(body, "personalizedProducts") == ["Product:10", "Product:11", "Product:12"]
+    assert {i["source"] for i in body["data"]["personalizedProducts"]["items"]} == {"popular"}
+
+
+def test_first_out_of_range_is_capped_and_said_so_or_refused(client):
+    _, body = gql(
+        client, f'{{ personalizedProducts(channel: "{CHANNEL}", first: 500) {{ {ITEMS} }} }}'
+    )
+    assert body["data"]["personalizedProducts"]["warnings"] == [
+        "first capped at 100 (asked for 500)."
+    ]
+    _, body = gql(
+        client, f'{{ personalizedProducts(channel: "{CHANNEL}", first: 0) {{ {ITEMS} }} }}'
+    )
+    assert codes(body) == ["INVALID_ARGUMENT"]
+    assert body["errors"][0]["extensions"]["field"] == "first"
+
+
+def test_similar_bought_together_trending_and_rerank(client):
+    query = f"""{{
+      similar: similarProducts(product: "{gid("Product", 2)}", channel: "{CHANNEL}") {{ {ITEMS} }}
+      fbt: frequentlyBoughtTogether(product: "{gid("Product", 2)}", channel: "{CHANNEL}")
+        {{ {ITEMS} }}
+      trending: trendingProducts(channel: "{CHANNEL}", first: 2) {{ {ITEMS} }}
+      inCategory: trendingProducts(channel: "{CHANNEL}", category: "{gid("Category", 101)}")
+        {{ {ITEMS} }}
+      rerank: rerankProducts(
+        products: ["{gid("Product", 9)}", "{gid("Product", 5)}", "{gid("Product", 3)}"],
+        channel: "{CHANNEL}") {{ {ITEMS} }}
+    }}"""
+    status, body = gql(client, query, token=CUSTOMER_1)
+    assert status == 200, body
+    assert products_of(body, "similar") == ["Product:7", "Product:8"]
+    assert products_of(body, "fbt") == ["Product:9", "Product:11"]
+    assert products_of(body, "trending") == ["Product:15", "Product:16"]
+    assert products_of(body, "inCategory") == ["Product:16", "Product:6"]
+    # On the customer's list (3 before 5) first, then the storefront's order.
+    assert products_of(body, "rerank") == ["Product:3", "Product:5", "Product:9"]
+
+
+def test_bought_together_for_a_checkout_belongs_to_its_owner(client):
+    query = (
+        f'{{ frequentlyBoughtTogether(checkout: "cart-1", channel: "{CHANNEL}") {{ {ITEMS} }} }}'
+    )
+    _, body = gql(client, query, token=CUSTOMER_1)
+    assert products_of(body, "frequentlyBoughtTogether") == ["Product:9", "Product:11"]
+    _, body = gql(client, query, token=CUSTOMER_2)
+    assert codes(body) == ["NOT_FOUND"]
+    _, body = gql(client, query)
+    assert codes(body) == ["NOT_FOUND"]
+    guest = f'{{ frequentlyBoughtTogether(checkout: "guest", channel: "{CHANNEL}") {{ {ITEMS} }} }}'
+    _, body = gql(client, guest)
+    assert products_of(body, "frequentlyBoughtTogether") == ["Product:12", "Product:9"]
+    both = (
+        f'{{ frequentlyBoughtTogether(checkout: "guest", product: "{gid("Product", 2)}", '
+        f'channel: "{CHANNEL}") {{ {ITEMS} }} }}'
+    )
+    assert codes(gql(client, both)[1]) == ["INVALID_ARGUMENT"]
+
+
+@pytest.mark.parametrize(
+    ("query", "code"),
+    [
+        ('{ trendingProducts(channel: "nope") { warnings } }', "UNKNOWN_CHANNEL"),
+        (
+            f'{{ similarProducts(product: "garbage", channel: "{CHANNEL}") {{ warnings }} }}',
+            "INVALID_ID",
+        ),
+        (
+            f'{{ similarProducts(product: "{gid("Category", 2)}", channel: "{CHANNEL}") '
+            "{ warnings } }",
+            "INVALID_ID",
+        ),
+        (
+            f'{{ similarProducts(product: "{gid("Product", 999)}", channel: "{CHANNEL}") '
+            "{ warnings } }",
+            "NOT_FOUND",
+        ),
+        (
+            f'{{ frequentlyBoughtTogether(checkout: "missing", channel: "{CHANNEL}") '
+            "{ warnings } }",
+            "NOT_FOUND",
+        ),
+        (
+            f'{{ personalizedProducts(channel: "{CHANNEL}", anonymousId: "bad id!") '
+            "{ warnings } }",
+            "INVALID_ARGUMENT",
+        ),
+        ("{ nothingHere }", "GRAPHQL_ERROR"),
+        ("{ personalizedProducts(", "GRAPHQL_ERROR"),
+    ],
+)
+def test_bad_input_gets_a_coded_error_and_no_stack_trace(client, query, code):
+    status, body = gql(client, query)
+    assert codes(body) == [code], body
+    assert "Traceback" not in str(body)
+    assert status in (200, 400)
+
+
+def test_recently_viewed_for_anonymous_and_customer_are_separate(client):
+    track = """mutation($input: PersonalizationTrackEventInput!) {
+      trackEvent(input: $input) { recorded } }"""
+    for product in (4, 5):
+        status, body = gql(
+            client,
+            track,
+            {
+                "input": {
+                    "kind": "PRODUCT_VIEW",
+                    "channel": CHANNEL,
+                    "product": gid("Product", product),
+                    "anonymousId": "guest-1",
+                }
+            },
+        )
+        assert body["data"]["trackEvent"]["recorded"] is True, body
+    query = (
+        f'{{ recentlyViewedProducts(channel: "{CHANNEL}", anonymousId: "guest-1") {{ {ITEMS} }} }}'
+    )
+    _, body = gql(client, query)
+    assert products_of(body, "recentlyViewedProducts") == ["Product:5", "Product:4"]
+    _, body = gql(client, query, token=CUSTOMER_2)  # logged in: their own views (none)
+    assert products_of(body, "recentlyViewedProducts") == []
+    _, body = gql(client, query.replace("guest-1", "guest-2"))
+    assert products_of(body, "recentlyViewedProducts") == []
+
+
+def test_track_event_is_validated_idempotent_and_rate_limited(client, settings):
+    track = """mutation($input: PersonalizationTrackEventInput!) {
+      trackEvent(input: $input) { recorded } }"""
+    view = {
+        "kind": "PRODUCT_VIEW",
+        "channel": CHANNEL,
+        "product": gid("Product", 3),
+        "eventId": "e1",
+    }
+    assert gql(client, track, {"input": view}, token=CUSTOMER_1)[1]["data"]["trackEvent"] == {
+        "recorded": True
+    }
+    assert gql(client, track, {"input": view}, token=CUSTOMER_1)[1]["data"]["trackEvent"] == {
+        "recorded": False
+    }
+    assert Interaction.objects.filter(kind=InteractionKind.VIEW, customer_id=1).count() == 1
+    # Neither logged in nor an anonymous id; a product that is not in the channel.
+    assert codes(gql(client, track, {"input": {**view, "eventId": "e2"}})[1]) == [
+        "INVALID_ARGUMENT"
+    ]
+    unavailable = {**view, "product": gid("Product", 30), "eventId": "e3"}
+    assert codes(gql(client, track, {"input": unavailable}, token=CUSTOMER_1)[1]) == ["NOT_FOUND"]
+    forged = {"kind": "RECOMMENDATION_CLICK", "channel": CHANNEL, "recommendationId": "x:y"}
+    assert codes(gql(client, track, {"input": forged}, token=CUSTOMER_1)[1]) == ["INVALID_ID"]
+    limit = 120  # the default "Tracked events per client per minute"
+    recorded = 1
+    for k in range(limit + 5):
+        _, body = gql(client, track, {"input": {**view, "eventId": f"n{k}"}}, token=CUSTOMER_2)
+        if codes(body) == ["RATE_LIMITED"]:
+            break
+        recorded += 1
+    assert recorded == limit + 1  # customer 2's 120, after customer 1's 1
+    # Another client is not affected.
+    assert gql(client, track, {"input": {**view, "eventId": "other"}}, token=CUSTOMER_1)[1]["data"][
+        "trackEvent"
+    ] == {"recorded": True}
+
+
+def test_clicks_are_attributed_to_orders_in_staff_stats(client):
+    _, body = gql(
+        client,
+        f'{{ personalizedProducts(channel: "{CHANNEL}", first: 2) {{ {ITEMS} }} }}',
+        token=CUSTOMER_1,
+    )
+    rid = body["data"]["personalizedProducts"]["items"][0]["recommendationId"]
+    click = """mutation($input: PersonalizationTrackEventInput!) {
+      trackEvent(input: $input) { recorded } }"""
+    payload = {
+        "input": {"kind": "RECOMMENDATION_CLICK", "channel": CHANNEL, "recommendationId": rid}
+    }
+    assert gql(client, click, payload, token=CUSTOMER_1)[1]["data"]["trackEvent"]["recorded"]
+    assert not gql(client, click, payload, token=CUSTOMER_1)[1]["data"]["trackEvent"]["recorded"]
+    Interaction.objects.create(
+        customer_id=1,
+        product_id=3,
+        kind=InteractionKind.PURCHASE,
+        quantity=2,
+        unit_price=Decimal("9.50"),
+        basket_ref="order-1",
+        occurred_at=timezone.now() + timedelta(hours=1),
+        source_key="order-1:3",
+    )
+    stats = """{ personalizationStats(days: 7) { clicks attributedOrders attributedRevenue
+      activeCustomers customersWithLists personalListShare
+      sources { source clicks attributedOrders attributedRevenue } lists { kind lists } } }"""
+    _, body = gql(client, stats, token=STAFF)
+    data = body["data"]["personalizationStats"]
+    assert data["clicks"] == 1
+    assert data["attributedOrders"] == 1
+    assert data["attributedRevenue"] == pytest.approx(19.0)
+    assert data["sources"] == [
+        {"source": "personal", "clicks": 1, "attributedOrders": 1, "attributedRevenue": 19.0}
+    ]
+    assert data["activeCustomers"] == 1
+    assert data["customersWithLists"] == 1
+    for token in (None, CUSTOMER_1):
+        assert codes(gql(client, stats, token=token)[1]) in (
+            ["NOT_AUTHENTICATED"],
+            ["PERMISSION_DENIED"],
+        )
+
+
+def test_recommendation_ids_are_signed_and_carry_the_list():
+    rid = recommendation_id("similar", 5, timezone.now())
+    assert rid.startswith("similar.5.")
+    assert rid != recommendation_id("similar", 6, timezone.now())
+
+
+def test_my_segments_and_consent_are_the_callers_own(client):
+    query = "{ mySegments { key name } }"
+    assert gql(client, query, token=CUSTOMER_1)[1]["data"]["mySegments"] == [
+        {"key": "repeat-buyers", "name": "Repeat buyers"}
+    ]
+    assert codes(gql(client, query)[1]) == ["NOT_AUTHENTICATED"]
+    consent = "mutation { marketingConsentUpdate(granted: true) { granted updatedAt } }"
+    assert gql(client, consent, token=CUSTOMER_1)[1]["data"]["marketingConsentUpdate"]["granted"]
+    assert CustomerProfile.objects.get(customer_id=1).marketing_consent is True
+    assert not CustomerProfile.objects.filter(customer_id=2, marketing_consent=True).exists()
+    assert codes(gql(client, consent)[1]) == ["NOT_AUTHENTICATED"]
+
+
+def test_tokens_that_are_forged_or_expired_are_refused(client, settings):
+    query = "{ mySegments { key } }"
+    assert codes(gql(client, query, token="not-a-token")[1]) == ["INVALID_TOKEN"]
+    assert codes(gql(client, query, HTTP_AUTHORIZATION="Basic abc")[1]) == ["INVALID_TOKEN"]
+    settings.SECRET_KEY = "another-secret"
+    assert codes(gql(client, query, token=CUSTOMER_1)[1]) == ["INVALID_TOKEN"]
+
+
+def test_staff_fields_need_a_staff_token(client, media):
+    ModelRun.objects.create(status=ModelRunStatus.SUCCEEDED, metrics={"all": {"ndcg": 0.3}})
+    runs = "{ personalizationModelRuns { id status isLive metrics } personalizationLiveRun { id } }"
+    _, body = gql(client, runs, token=STAFF)
+    assert body["data"]["personalizationModelRuns"][0]["status"] == "succeeded"
+    assert body["data"]["personalizationLiveRun"] is None
+    assert set(codes(gql(client, runs, token=CUSTOMER_1)[1])) == {"PERMISSION_DENIED"}
+    assert set(codes(gql(client, runs)[1])) == {"NOT_AUTHENTICATED"}
+    train = 'mutation { personalizationTrain(params: "{\\"epochs\\": -3}") { message } }'
+    assert codes(gql(client, train, token=STAFF)[1]) == ["INVALID_ARGUMENT"]
+    assert codes(gql(client, train, token=CUSTOMER_1)[1]) == ["PERMISSION_DENIED"]
+    missing = gid("PersonalizationModelRun", 999)
+    rollback = f'mutation {{ personalizationRollback(run: "{missing}") {{ id }} }}'
+    assert codes(gql(client, rollback, token=STAFF)[1]) == ["NOT_FOUND"]
+    assert codes(gql(client, rollback, token=CUSTOMER_2)[1]) == ["PERMISSION_DENIED"]
+    assert codes(
+        gql(client, 'mutation { personalizationRollback(run: "x") { id } }', token=STAFF)[1]
+    ) == ["INVALID_ID"]
+
+
+def test_query_cost_is_limited_and_reported(client):
+    heavy = " ".join(
+        f'q{k}: personalizedProducts(channel: "{CHANNEL}", first: 100) {{ {ITEMS} }}'
+        for k in range(10)
+    )
+    status, body = gql(client, f"{{ {heavy} }}")
+    assert status == 400
+    assert codes(body) == ["QUERY_TOO_COMPLEX"]
+    _, body = gql(client, f'{{ trendingProducts(channel: "{CHANNEL}") {{ warnings }} }}')
+    assert body["extensions"]["cost"]["requestedQueryCost"] == 2
+
+
+def test_query_cost_counts_list_items_and_fragments():
+    from graphql import parse
+
+    document = parse(
+        'query($n: Int) { a: trendingProducts(channel: "c", first: $n) { ...F } }'
+        " fragment F on PersonalizationProductList { items { reason score } warnings }"
+    )
+    # 1 (field) + 20 x (items: 1 + 2 fields, warnings: 1)
+    assert query_cost(document, {"n": 20}, None) == 1 + 20 * (3 + 1)
+
+
+def test_only_post_and_json_are_accepted(client):
+    assert client.get("/graphql/").status_code == 405
+    assert client.get("/graphql/", HTTP_ACCEPT="text/html").status_code == 200  # GraphiQL
+    response = client.post("/graphql/", "nonsense", content_type="application/json")
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["extensions"]["code"] == "GRAPHQL_ERROR"
+    batch = [{"query": f'{{ trendingProducts(channel: "{CHANNEL}") {{ warnings }} }}'}] * 2
+    response = client.post("/graphql/", batch, content_type="application/json")
+    assert response.status_code == 200
+    assert len(response.json()) == 2
+
+
+def test_erasure_removes_clicks(client):
+    rid = recommendation_id("personal", 3, timezone.now())
+    click = """mutation($input: PersonalizationTrackEventInput!) {
+      trackEvent(input: $input) { recorded } }"""
+    gql(
+        client,
+        click,
+        {"input": {"kind": "RECOMMENDATION_CLICK", "channel": CHANNEL, "recommendationId": rid}},
+        token=CUSTOMER_1,
+    )
+    assert RecommendationClick.objects.filter(customer_id=1).count() == 1
+    report = erase_customer(1)
+    assert report.deleted["recommendation_clicks"] == 1
+    assert not RecommendationClick.objects.filter(customer_id=1).exists()
+
+
+def test_token_command_prints_a_working_token(client, capsys):
+    call_command("personalization_token", "--customer", "2")
+    token = capsys.readouterr().out.strip()
+    assert gql(client, "{ mySegments { key } }", token=token)[1]["data"]["mySegments"] == [
+        {"key": "repeat-buyers"}
+    ]
