@@ -71,3 +71,13 @@ benchmark-saleor:
 		-p tests.saleor.saleor_pytest_plugin -p tests.saleor.conftest \
 		--ds=tests.saleor.settings --reuse-db -W ignore::DeprecationWarning \
 		-o python_files=saleor_overhead.py -o python_functions='bench_*' -s -q $(PYTEST_ARGS)
+
+.PHONY: benchmark-graphql
+benchmark-graphql:
+	$(UV) pip install --quiet --python $(SALEOR_DIR)/.venv/bin/python -e .
+	DATABASE_URL=$(SALEOR_DATABASE_URL) PYTHONPATH=$(abspath $(SALEOR_DIR)):$(CURDIR) \
+		DJANGO_SETTINGS_MODULE=tests.saleor.settings \
+		$(SALEOR_DIR)/.venv/bin/python -m pytest benchmarks/graphql_latency.py \
+		-p tests.saleor.saleor_pytest_plugin -p tests.saleor.conftest \
+		--ds=tests.saleor.settings --reuse-db -W ignore::DeprecationWarning \
+		-o python_files=graphql_latency.py -o python_functions='bench_*' -s -q $(PYTEST_ARGS)

@@ -21,3 +21,12 @@ class PersonalizationConfig(AppConfig):
         schedule = getattr(settings, "CELERY_BEAT_SCHEDULE", None)
         if isinstance(schedule, dict):
             install_beat_schedule(schedule)
+
+        from .saleor_adapter.availability import saleor_available
+
+        if saleor_available():
+            from django.core.signals import request_started
+
+            from .saleor_adapter.schema_patch import install_if_enabled
+
+            request_started.connect(install_if_enabled, dispatch_uid="personalization-schema")

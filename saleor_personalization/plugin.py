@@ -16,6 +16,7 @@ import logging
 from typing import Any
 
 from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse, HttpResponseNotFound, JsonResponse
 from django.utils.functional import cached_property
 from saleor.plugins.base_plugin import BasePlugin, ConfigurationTypeField
 from saleor.plugins.error_codes import PluginErrorCode
@@ -208,3 +209,31 @@ class PersonalizationPlugin(BasePlugin):
     @_hook(tracking=False)
     def account_deleted(self, user, webhooks=None, **kwargs):
         enqueue(erase_customer_task, user.pk, user.email or "")
+
+    # HTTP ------------------------------------------------------------------------
+
+    def webhook(self, request: HttpRequest, path: str, previous_value) -> HttpResponse:
+        """The plugin's URLs: ``graphql/`` (the personalization API).
+
+        Saleor's legacy ``/plugins/<id>/`` route does not check ``active``; this does.
+        An unexpected error becomes a 500 with a GraphQL-shaped body, never a traceback.
+        """
+        if not self.active:
+            return HttpResponseNotFound()
+        route = path.strip("/")
+        try:
+            if route == "graphql":
+                from .saleor_adapter.graphql_endpoint import serve
+
+                return serve(request, self.config)
+        except Exception:
+            logger.exception("Personalization endpoint %s failed", path)
+            return JsonResponse(
+                {
+                    "errors": [
+                        {"message": "Internal error", "extensions": {"code": "INTERNAL_ERROR"}}
+                    ]
+                },
+                status=500,
+            )
+        return HttpResponseNotFound()

@@ -41,6 +41,7 @@ from ..tasks.dispatch import enqueue
 from .backend import Requestor, ShopBackend
 from .cost import DEFAULT_FIRST, MAX_FIRST
 from .errors import ErrorCode, PersonalizationError
+from .ids import database_id
 from .throttle import allow
 from .types import PersonalizationModelRun, PersonalizationTrackEventInput
 
@@ -366,24 +367,10 @@ def rollback_model(backend, info, *, run=None) -> PersonalizationModelRun:
     require_manager(backend, info)
     run_id = None
     if run:
-        run_id = parse_run_id(run)
+        run_id = database_id(run, "PersonalizationModelRun", "run")
     try:
         target = rollback(run_id)
     except (ValueError, ArtifactError) as error:
         raise PersonalizationError(ErrorCode.NOT_FOUND, str(error), "run") from error
     enqueue(score_all_task, run_id=target.pk)
     return PersonalizationModelRun.from_model(target)
-
-
-def parse_run_id(value: str) -> int:
-    from graphql_relay import from_global_id
-
-    try:
-        kind, pk = from_global_id(value)
-        if kind != "PersonalizationModelRun":
-            raise ValueError(kind)
-        return int(pk)
-    except Exception as error:
-        raise PersonalizationError(
-            ErrorCode.INVALID_ID, "Not a PersonalizationModelRun id.", "run"
-        ) from error

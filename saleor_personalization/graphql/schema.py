@@ -2,8 +2,10 @@
 
 import graphene
 
+from ..saleor_adapter.db import allow_writer
 from . import resolvers
 from .backend import ShopBackend
+from .scalars import JSONString
 from .types import (
     PersonalizationConsent,
     PersonalizationModelRun,
@@ -31,7 +33,12 @@ def build_root_types(backend: ShopBackend) -> tuple[type, type]:
 
     def bind(function):
         def resolve(_root, info, **kwargs):
-            return function(backend, info, **kwargs)
+            # The plugin's own tables are read from and written to the primary: a
+            # view tracked a moment ago must show in recentlyViewed, and replica lag
+            # must not hide a fresh consent. Saleor's rows are read from its replica
+            # (the backend passes the alias), as Saleor's own resolvers do.
+            with allow_writer():
+                return function(backend, info, **kwargs)
 
         return resolve
 
@@ -127,7 +134,7 @@ def build_root_types(backend: ShopBackend) -> tuple[type, type]:
         )
         personalization_train = graphene.Field(
             graphene.NonNull(PersonalizationTrainPayload),
-            params=graphene.JSONString(description="Training parameters; defaults if omitted."),
+            params=JSONString(description="Training parameters; defaults if omitted."),
             description="Queue a training run (staff).",
             resolver=bind(resolvers.train),
         )

@@ -7,6 +7,7 @@ Types that carry a product are made per schema (:func:`make_list_type`): Saleor'
 import graphene
 
 from ..models import ListKind
+from .scalars import DateTime, JSONString
 
 
 class PersonalizationEventKind(graphene.Enum):
@@ -38,20 +39,20 @@ class PersonalizationTrackEventPayload(graphene.ObjectType):
 
 class PersonalizationConsent(graphene.ObjectType):
     granted = graphene.Boolean(required=True)
-    updated_at = graphene.DateTime()
+    updated_at = DateTime()
 
 
 class PersonalizationModelRun(graphene.ObjectType):
     id = graphene.ID(required=True)
     status = graphene.String(required=True)
     is_live = graphene.Boolean(required=True)
-    created_at = graphene.DateTime(required=True)
-    finished_at = graphene.DateTime()
-    promoted_at = graphene.DateTime()
-    metrics = graphene.JSONString(
+    created_at = DateTime(required=True)
+    finished_at = DateTime()
+    promoted_at = DateTime()
+    metrics = JSONString(
         required=True, description="Holdout metrics (NDCG, precision, recall, MAP, coverage, AUC)."
     )
-    params = graphene.JSONString(required=True)
+    params = JSONString(required=True)
     error = graphene.String(required=True)
 
     @staticmethod
@@ -87,7 +88,7 @@ class PersonalizationListCoverage(graphene.ObjectType):
 
 
 class PersonalizationStats(graphene.ObjectType):
-    since = graphene.DateTime(required=True)
+    since = DateTime(required=True)
     customers_with_lists = graphene.Int(required=True)
     active_customers = graphene.Int(
         required=True, description="Customers with any recorded behaviour in the period."
@@ -109,7 +110,7 @@ class PersonalizationSegment(graphene.ObjectType):
     key = graphene.String(required=True)
     name = graphene.String(required=True)
     description = graphene.String(required=True)
-    entered_at = graphene.DateTime(required=True)
+    entered_at = DateTime(required=True)
 
 
 LIST_KINDS = [kind.value for kind in ListKind]

@@ -11,11 +11,11 @@ from decimal import Decimal
 
 import graphene
 from django.core import signing
-from graphql_relay import from_global_id
 
 from ..configuration import PersonalizationConfig, parse_configuration
 from ..graphql.backend import Requestor
 from ..graphql.errors import ErrorCode, PersonalizationError
+from ..graphql.ids import database_id
 from ..models import CartState, ItemChannel, ItemProfile
 
 TOKEN_SALT = "saleor_personalization.standalone.token"
@@ -90,18 +90,6 @@ class Product(graphene.ObjectType):
         return root.listing.in_stock
 
 
-def _database_id(global_id: str, expected: str, field: str) -> int:
-    try:
-        kind, pk = from_global_id(global_id)
-        if kind != expected:
-            raise ValueError(kind)
-        return int(pk)
-    except Exception as error:
-        raise PersonalizationError(
-            ErrorCode.INVALID_ID, f"Not a valid {expected} id: {global_id!r}.", field
-        ) from error
-
-
 class StandaloneBackend:
     product_type = Product
     permission_name = "staff token"
@@ -146,13 +134,13 @@ class StandaloneBackend:
         return slug
 
     def product_id(self, info, global_id: str) -> int:
-        product_id = _database_id(global_id, "Product", "product")
+        product_id = database_id(global_id, "Product", "product")
         if not ItemProfile.objects.filter(product_id=product_id).exists():
             raise PersonalizationError(ErrorCode.NOT_FOUND, "There is no such product.", "product")
         return product_id
 
     def category_id(self, info, global_id: str) -> int:
-        category_id = _database_id(global_id, "Category", "category")
+        category_id = database_id(global_id, "Category", "category")
         if not ItemProfile.objects.filter(category_id=category_id).exists():
             raise PersonalizationError(
                 ErrorCode.NOT_FOUND, "There is no such category.", "category"

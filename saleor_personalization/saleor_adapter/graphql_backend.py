@@ -1,0 +1,155 @@
+"""The GraphQL backend inside Saleor: Saleor's ``Product`` type, auth and visibility.
+
+Products are loaded through Saleor's own ``resolve_products`` (the resolver behind
+``products`` on ``/graphql/``), so a product that is unpublished, not visible in
+listings or not in the channel is dropped exactly as Saleor drops it, and results are
+wrapped in ``ChannelContext`` so pricing, thumbnails and availability resolve per
+channel as in the main API.
+"""
+
+import uuid
+
+import jwt
+from saleor.account.models import User
+from saleor.checkout.models import Checkout, CheckoutLine
+from saleor.core.utils import get_client_ip
+from saleor.graphql.channel.dataloaders.by_self import ChannelBySlugLoader
+from saleor.graphql.core.context import ChannelContext
+from saleor.graphql.product.resolvers import resolve_products
+from saleor.graphql.product.types import Product as ProductType
+from saleor.graphql.utils import get_user_or_app_from_context
+from saleor.permission.enums import PluginsPermissions
+from saleor.product.models import Category, Product
+
+from ..configuration import PersonalizationConfig
+from ..graphql.backend import Requestor
+from ..graphql.errors import ErrorCode, PersonalizationError
+from ..graphql.ids import database_id
+from .configuration import load_configuration
+from .db import replica_name
+
+
+def _state(context, config: PersonalizationConfig | None = None) -> dict:
+    """Per-request memo on Saleor's context (requestor, settings, channels)."""
+    state = getattr(context, "_personalization", None)
+    if state is None:
+        state = {"channels": {}}
+        context._personalization = state
+    if config is not None:
+        state["config"] = config
+    return state
+
+
+def remember_config(context, config: PersonalizationConfig) -> None:
+    """The plugin endpoint already holds the plugin's settings: no second read."""
+    _state(context, config)
+
+
+class SaleorBackend:
+    product_type = ProductType
+    permission_name = "MANAGE_PLUGINS"
+
+    def requestor(self, info) -> Requestor:
+        context = info.context
+        state = _state(context)
+        if "requestor" in state:
+            return state["requestor"]
+        app = getattr(context, "app", None)
+        try:
+            user = None if app else context.user
+            user = user if isinstance(user, User) and user.is_active else None
+        except jwt.InvalidTokenError as error:
+            raise PersonalizationError(
+                ErrorCode.INVALID_TOKEN, f"Invalid or expired token: {error}."
+            ) from error
+        actor = app or user
+        if app:
+            client = f"a{app.pk}"
+        elif user:
+            client = f"u{user.pk}"
+        else:
+            client = f"ip:{get_client_ip(context) or ''}"
+        requestor = Requestor(
+            customer_id=user.pk if user else None,
+            app_id=app.pk if app else None,
+            client_key=client,
+            can_manage=lambda: bool(actor and actor.has_perm(PluginsPermissions.MANAGE_PLUGINS)),
+        )
+        state["requestor"] = requestor
+        return requestor
+
+    def config(self, info) -> PersonalizationConfig:
+        state = _state(info.context)
+        if "config" not in state:
+            config, active = load_configuration()
+            if not active:
+                raise PersonalizationError(
+                    ErrorCode.UNAVAILABLE, "The personalization plugin is not active."
+                )
+            state["config"] = config
+        return state["config"]
+
+    def channel(self, info, slug: str) -> str:
+        channels = _state(info.context)["channels"]
+        if slug not in channels:
+            # Saleor's loader: the product resolvers load the same channel through it,
+            # so the row is read once per request.
+            channel = ChannelBySlugLoader(info.context).load(slug).get()
+            if channel is None:
+                raise PersonalizationError(
+                    ErrorCode.UNKNOWN_CHANNEL, f"There is no channel {slug!r}.", "channel"
+                )
+            channels[slug] = channel
+        return slug
+
+    def product_id(self, info, global_id: str) -> int:
+        product_id = database_id(global_id, "Product", "product")
+        if not Product.objects.using(replica_name()).filter(pk=product_id).exists():
+            raise PersonalizationError(ErrorCode.NOT_FOUND, "There is no such product.", "product")
+        return product_id
+
+    def category_id(self, info, global_id: str) -> int:
+        category_id = database_id(global_id, "Category", "category")
+        if not Category.objects.using(replica_name()).filter(pk=category_id).exists():
+            raise PersonalizationError(
+                ErrorCode.NOT_FOUND, "There is no such category.", "category"
+            )
+        return category_id
+
+    def checkout_products(self, info, token: str, requestor: Requestor) -> list[int]:
+        """Like Saleor's ``checkout(id)``: the token is the key, a customer's cart is theirs."""
+        not_found = PersonalizationError(
+            ErrorCode.NOT_FOUND, "There is no such checkout.", "checkout"
+        )
+        try:
+            key = uuid.UUID(token)
+        except ValueError:
+            try:
+                key = uuid.UUID(database_id(token, "Checkout", "checkout", cast=str))
+            except (PersonalizationError, ValueError):
+                raise not_found from None
+        checkout = (
+            Checkout.objects.using(replica_name()).filter(token=key).values("user_id").first()
+        )
+        if checkout is None:
+            raise not_found
+        owner = checkout["user_id"]
+        if owner and owner != requestor.customer_id and not requestor.can_manage:
+            raise not_found
+        products = (
+            CheckoutLine.objects.using(replica_name())
+            .filter(checkout_id=key)
+            .values_list("variant__product_id", flat=True)
+        )
+        return list(dict.fromkeys(products))
+
+    def products(self, info, product_ids: list[int], channel: str) -> dict[int, ChannelContext]:
+        if not product_ids:
+            return {}
+        self.requestor(info)  # turns a bad token into INVALID_TOKEN before Saleor reads it
+        channel_obj = _state(info.context)["channels"].get(channel)
+        requestor = get_user_or_app_from_context(info.context)
+        visible = resolve_products(info, requestor, channel_obj, True).qs.filter(pk__in=product_ids)
+        return {
+            product.pk: ChannelContext(node=product, channel_slug=channel) for product in visible
+        }
