@@ -352,3 +352,85 @@ def test_single_endpoint_patch_keeps_saleors_schema_consistent():
         'personalizedProducts(channel: "x") { items { product { ...P } } } }'
     )
     assert validate(schema, document) == []
+
+
+ROLES = ("anonymous", "customer", "other", "staff", "app")
+
+
+def _field_cases(shop, channel):
+    p1, p2, p3 = (graphene.Node.to_global_id("Product", p.pk) for p in shop)
+    lists = "{ items { product { id name } reason } warnings }"
+    return {
+        "personalizedProducts": (
+            f'personalizedProducts(channel: "{channel}", anonymousId: "w1") {lists}'
+        ),
+        "similarProducts": f'similarProducts(product: "{p1}", channel: "{channel}") {lists}',
+        "frequentlyBoughtTogether": (
+            f'frequentlyBoughtTogether(product: "{p1}", channel: "{channel}") {lists}'
+        ),
+        "recentlyViewedProducts": (
+            f'recentlyViewedProducts(channel: "{channel}", anonymousId: "w1") {lists}'
+        ),
+        "trendingProducts": f'trendingProducts(channel: "{channel}") {lists}',
+        "rerankProducts": (
+            f'rerankProducts(products: ["{p3}", "{p2}"], channel: "{channel}", anonymousId: "w1") '
+            f"{lists}"
+        ),
+        "mySegments": "mySegments { key }",
+        "personalizationModelRuns": "personalizationModelRuns { id }",
+        "personalizationLiveRun": "personalizationLiveRun { id }",
+        "personalizationStats": "personalizationStats { clicks }",
+    }
+
+
+MUTATIONS = {
+    "trackEvent": (
+        'trackEvent(input: {kind: PRODUCT_VIEW, channel: "CHANNEL", product: "P1", '
+        'anonymousId: "w1"}) { recorded }'
+    ),
+    "marketingConsentUpdate": "marketingConsentUpdate(granted: false) { granted }",
+    "personalizationTrain": "personalizationTrain { run { status } message }",
+}
+
+# What each role may do (without MANAGE_PLUGINS); anything else must be refused.
+CUSTOMER_ONLY = {"mySegments", "marketingConsentUpdate"}
+STAFF_ONLY = {
+    "personalizationModelRuns",
+    "personalizationLiveRun",
+    "personalizationStats",
+    "personalizationTrain",
+}
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_every_field_for_every_role(shop, clients, channel_USD, role, permission_manage_plugins):
+    cases = _field_cases(shop, channel_USD.slug)
+    product = graphene.Node.to_global_id("Product", shop[0].pk)
+    for name, mutation in MUTATIONS.items():
+        cases[name] = (
+            "mutation { "
+            + mutation.replace("CHANNEL", channel_USD.slug).replace("P1", product)
+            + " }"
+        )
+    user_role = role in ("customer", "other", "staff")
+    for name, selection in cases.items():
+        query = selection if selection.startswith("mutation") else f"{{ {selection} }}"
+        body = call(clients[role], query)
+        if name in STAFF_ONLY:
+            expected = "NOT_AUTHENTICATED" if role == "anonymous" else "PERMISSION_DENIED"
+            assert codes(body) == [expected], (role, name, body)
+        elif name in CUSTOMER_ONLY and not user_role:
+            assert codes(body) == ["NOT_AUTHENTICATED"], (role, name, body)
+        else:
+            assert "errors" not in body, (role, name, body)
+            assert body["data"][name] is not None, (role, name, body)
+    # With MANAGE_PLUGINS, staff and apps reach the staff fields.
+    if role in ("staff", "app"):
+        holder = clients[role].user if role == "staff" else clients[role].app
+        (holder.user_permissions if role == "staff" else holder.permissions).add(
+            permission_manage_plugins
+        )
+        for name in sorted(STAFF_ONLY):
+            body = call(clients[role], cases[name] if name in MUTATIONS else f"{{ {cases[name]} }}")
+            assert "errors" not in body, (role, name, body)
+        ModelRun.objects.filter(status=ModelRunStatus.QUEUED).delete()
