@@ -89,3 +89,68 @@ def test_backfill_outside_saleor_says_where_to_run_it(tmp_path):
     assert result.returncode != 0
     assert "backfill reads Saleor's tables" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_serve_answers_graphql_with_tokens_from_the_token_command(tmp_path, online_retail_sample):
+    import json
+    import socket
+    import time
+    import urllib.error
+    import urllib.request
+
+    assert _cli(["load", str(online_retail_sample)], tmp_path).returncode == 0
+    token = _cli(["token", "--customer", "17850"], tmp_path).stdout.strip()
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    environ = {k: v for k, v in os.environ.items() if k not in ENV_SKIP}
+    environ.update(PERSONALIZATION_HOME=str(tmp_path))
+    server = subprocess.Popen(
+        [sys.executable, "-m", "saleor_personalization.cli", "serve", f"127.0.0.1:{port}"],
+        env=environ,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+
+    def post(query: str, token: str = "") -> dict:
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/graphql/",
+            data=json.dumps({"query": query}).encode(),
+            headers={"Content-Type": "application/json"}
+            | ({"Authorization": f"Bearer {token}"} if token else {}),
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                return json.load(response)
+        except urllib.error.HTTPError as error:
+            return json.load(error)
+
+    try:
+        for _ in range(100):
+            try:
+                body = post('{ trendingProducts(channel: "nope") { warnings } }')
+                break
+            except (urllib.error.URLError, ConnectionError):
+                time.sleep(0.2)
+        else:
+            pytest.fail("serve did not start")
+        assert body["errors"][0]["extensions"]["code"] == "UNKNOWN_CHANNEL"
+        body = post(
+            '{ personalizedProducts(channel: "default-channel", first: 3) '
+            "{ items { product { id name } reason } } }",
+            token,
+        )
+        assert len(body["data"]["personalizedProducts"]["items"]) == 3, body
+        assert post("{ mySegments { key } }", token)["data"] == {"mySegments": []}
+        assert post("{ mySegments { key } }", "forged")["errors"][0]["extensions"]["code"] == (
+            "INVALID_TOKEN"
+        )
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def test_token_needs_a_customer_or_staff(tmp_path):
+    result = _cli(["token"], tmp_path)
+    assert result.returncode != 0
+    assert "--customer" in result.stderr
