@@ -16,6 +16,7 @@ class PersonalizationConfig(AppConfig):
     def ready(self) -> None:
         from django.conf import settings
 
+        from .offers import erasure  # noqa: F401  registers the offers' eraser
         from .tasks.schedule import install_beat_schedule
 
         schedule = getattr(settings, "CELERY_BEAT_SCHEDULE", None)

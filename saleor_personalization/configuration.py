@@ -129,6 +129,82 @@ FIELDS: tuple[FieldSpec, ...] = (
         "already keep consent there. Empty: consent is set only through the plugin's API.",
     ),
     FieldSpec(
+        "max_offer_percent",
+        "int",
+        30,
+        "Maximum offer (%)",
+        "Segment vouchers giving a larger percentage off issue no codes (guardrail).",
+        minimum=0,
+        maximum=100,
+    ),
+    FieldSpec(
+        "max_offer_amount",
+        "float",
+        50.0,
+        "Maximum fixed offer",
+        "Segment vouchers giving more than this amount off (any currency) issue no codes. "
+        "0: no limit.",
+        minimum=0,
+        maximum=1000000,
+    ),
+    FieldSpec(
+        "offer_validity_days",
+        "int",
+        14,
+        "Offer validity (days)",
+        "A personal code expires after this many days (or at the voucher's end date).",
+        minimum=1,
+        maximum=365,
+    ),
+    FieldSpec(
+        "offer_frequency_days",
+        "int",
+        30,
+        "At most one offer per customer in (days)",
+        "Frequency cap across campaigns: a customer who got a code gets no other within this "
+        "window. 0: no cap.",
+        minimum=0,
+        maximum=365,
+    ),
+    FieldSpec(
+        "offer_holdout_percent",
+        "int",
+        10,
+        "Holdout share (%)",
+        "Share of each segment that gets no code, so that reports can measure the uplift.",
+        minimum=0,
+        maximum=90,
+    ),
+    FieldSpec(
+        "winback_enabled",
+        "boolean",
+        False,
+        "Win-back offers for lapsed customers",
+        "Give every lapsed customer a personal code of the win-back voucher.",
+    ),
+    FieldSpec(
+        "winback_voucher",
+        "string",
+        "",
+        "Win-back voucher code",
+        "A code of the voucher (created in Discounts > Vouchers) whose discount win-back "
+        "offers give; each customer gets a code of their own.",
+    ),
+    FieldSpec(
+        "abandoner_offer_enabled",
+        "boolean",
+        False,
+        "Incentive for frequent abandoners",
+        "Give frequent cart abandoners a personal code (also used by abandoned-cart emails).",
+    ),
+    FieldSpec(
+        "abandoner_voucher",
+        "string",
+        "",
+        "Abandoner incentive voucher code",
+        "A code of the voucher whose discount frequent abandoners are offered.",
+    ),
+    FieldSpec(
         "track_rate_limit",
         "int",
         120,
@@ -222,6 +298,15 @@ class PersonalizationConfig:
     lapse_days: int = 300
     abandoner_min_carts: int = 3
     consent_metadata_key: str = "marketing_consent"
+    max_offer_percent: int = 30
+    max_offer_amount: float = 50.0
+    offer_validity_days: int = 14
+    offer_frequency_days: int = 30
+    offer_holdout_percent: int = 10
+    winback_enabled: bool = False
+    winback_voucher: str = ""
+    abandoner_offer_enabled: bool = False
+    abandoner_voucher: str = ""
     track_rate_limit: int = 120
     graphql_max_cost: int = 5000
     single_endpoint: bool = False

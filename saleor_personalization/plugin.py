@@ -17,7 +17,9 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, HttpResponseNotFound, JsonResponse
+from django.utils import timezone
 from django.utils.functional import cached_property
+from saleor.checkout.error_codes import CheckoutErrorCode
 from saleor.plugins.base_plugin import BasePlugin, ConfigurationTypeField
 from saleor.plugins.error_codes import PluginErrorCode
 
@@ -29,6 +31,7 @@ from .configuration import (
     default_configuration,
     parse_configuration,
 )
+from .offers.redemption import check_code
 from .saleor_adapter.configuration import PLUGIN_ID
 from .saleor_adapter.metadata import storefront_id_of
 from .saleor_adapter.snapshots import cart_snapshot, order_snapshot
@@ -38,6 +41,7 @@ from .tasks import (
     link_checkout_task,
     record_cart_task,
     record_order_task,
+    redeem_offer_task,
     sync_customers_task,
     sync_products_task,
 )
@@ -154,6 +158,42 @@ class PersonalizationPlugin(BasePlugin):
     @_hook()
     def order_created(self, order, webhooks=None, **kwargs):
         self._record_order(order)
+        if order.voucher_code:
+            # Offers are bookkeeping, not tracking: recorded even with tracking off.
+            enqueue(redeem_offer_task, order.voucher_code, str(order.pk))
+
+    def preprocess_order_creation(self, checkout_info, lines=None, previous_value=None):
+        """Refuse a segment code used by anyone but the customer it was issued to.
+
+        This hook raises on purpose: Saleor turns the ValidationError into a
+        ``checkoutComplete`` error and keeps the checkout. Any fault of the plugin's
+        own (database, bug) is logged and lets the order through: the shop keeps
+        selling, and the code's owner check is a guard, not the price.
+        """
+        if not self.active:
+            return previous_value
+        code = getattr(checkout_info.checkout, "voucher_code", None)
+        if not code:
+            return previous_value
+        try:
+            check = check_code(
+                code,
+                checkout_info.checkout.user_id,
+                checkout_info.checkout.email or "",
+                timezone.now(),
+            )
+        except Exception:
+            logger.exception("Could not check voucher code ownership; letting the order through")
+            return previous_value
+        if check.refusal:
+            raise ValidationError(
+                {
+                    "voucher_code": ValidationError(
+                        check.refusal, code=CheckoutErrorCode.VOUCHER_NOT_APPLICABLE.value
+                    )
+                }
+            )
+        return previous_value
 
     @_hook()
     def order_fully_paid(self, order, webhooks=None, **kwargs):

@@ -26,6 +26,7 @@ from saleor_personalization.models import (
     RecommendationList,
     Segment,
     SegmentMembership,
+    SegmentOffer,
 )
 from saleor_personalization.standalone.graphql_backend import issue_token
 
@@ -479,3 +480,58 @@ def test_token_command_prints_a_working_token(client, capsys):
     assert gql(client, "{ mySegments { key } }", token=token)[1]["data"]["mySegments"] == [
         {"key": "repeat-buyers"}
     ]
+
+
+def test_my_offers_are_the_callers_own_live_codes(client):
+    now = timezone.now()
+    base = {"segment_key": "repeat-buyers", "voucher_id": 5, "issued_at": now}
+    SegmentOffer.objects.create(
+        campaign="voucher:5",
+        customer_id=1,
+        code="MINE",
+        expires_at=now + timedelta(days=3),
+        **base,
+    )
+    SegmentOffer.objects.create(
+        campaign="voucher:5",
+        customer_id=2,
+        code="THEIRS",
+        expires_at=now + timedelta(days=3),
+        **base,
+    )
+    SegmentOffer.objects.create(
+        campaign="voucher:6",
+        customer_id=1,
+        code="OLD",
+        expires_at=now - timedelta(days=1),
+        **base,
+    )
+    SegmentOffer.objects.create(
+        campaign="voucher:7",
+        customer_id=1,
+        holdout=True,
+        expires_at=now + timedelta(days=3),
+        **base,
+    )
+    query = "{ myOffers { code segment campaign expiresAt } }"
+    offers = gql(client, query, token=CUSTOMER_1)[1]["data"]["myOffers"]
+    assert [o["code"] for o in offers] == ["MINE"]
+    assert offers[0]["segment"] == "repeat-buyers"
+    assert [o["code"] for o in gql(client, query, token=CUSTOMER_2)[1]["data"]["myOffers"]] == [
+        "THEIRS"
+    ]
+    assert codes(gql(client, query)[1]) == ["NOT_AUTHENTICATED"]
+
+
+def test_staff_see_segments_with_sizes_and_members(client):
+    query = """{ personalizationSegments { key size members { customerId } sizes { size } }
+      personalizationOfferReport { campaign issued } }"""
+    body = gql(client, query, token=STAFF)[1]
+    (segment,) = body["data"]["personalizationSegments"]
+    assert segment["key"] == "repeat-buyers"
+    assert segment["size"] == 2
+    assert sorted(m["customerId"] for m in segment["members"]) == sorted(
+        [gid("User", 1), gid("User", 2)]
+    )
+    assert body["data"]["personalizationOfferReport"] == []
+    assert set(codes(gql(client, query, token=CUSTOMER_1)[1])) == {"PERMISSION_DENIED"}

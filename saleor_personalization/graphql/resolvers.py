@@ -30,12 +30,16 @@ from ..models import (
     ModelRun,
     ModelRunStatus,
     RecommendationList,
+    Segment,
     SegmentMembership,
+    SegmentOffer,
 )
+from ..offers.report import offer_report
 from ..recommender import serving
 from ..recommender.artifact import ArtifactError
 from ..recommender.model import InvalidParameters
 from ..recommender.pipeline import rollback, start_run
+from ..saleor_adapter.vouchers import voucher_summaries
 from ..tasks import score_all_task, train_model_task
 from ..tasks.dispatch import enqueue
 from .backend import Requestor, ShopBackend
@@ -374,3 +378,85 @@ def rollback_model(backend, info, *, run=None) -> PersonalizationModelRun:
         raise PersonalizationError(ErrorCode.NOT_FOUND, str(error), "run") from error
     enqueue(score_all_task, run_id=target.pk)
     return PersonalizationModelRun.from_model(target)
+
+
+# Segments and offers ----------------------------------------------------------------
+
+
+def _discount_text(summary: dict | None) -> tuple[str | None, str | None]:
+    if not summary or not summary["discount_values"]:
+        return (summary or {}).get("discount_type"), None
+    currency, value = max(summary["discount_values"].items(), key=lambda item: item[1])
+    if summary["discount_type"] == "percentage":
+        return "percentage", f"{value.normalize():f}%"
+    return "fixed", f"{value:.2f} {currency}"
+
+
+def my_offers(backend, info) -> list[dict]:
+    customer_id = _customer(backend, info)
+    now = timezone.now()
+    offers = list(
+        SegmentOffer.objects.filter(
+            customer_id=customer_id,
+            holdout=False,
+            closed_at__isnull=True,
+            redeemed_at__isnull=True,
+            expires_at__gt=now,
+        ).order_by("expires_at")
+    )
+    summaries = voucher_summaries(sorted({o.voucher_id for o in offers}))
+    result = []
+    for offer in offers:
+        summary = summaries.get(offer.voucher_id)
+        discount_type, discount = _discount_text(summary)
+        result.append(
+            {
+                "code": offer.code,
+                "voucher_name": (summary or {}).get("name", ""),
+                "discount_type": discount_type,
+                "discount": discount,
+                "segment": offer.segment_key,
+                "campaign": offer.campaign,
+                "issued_at": offer.issued_at,
+                "expires_at": offer.expires_at,
+            }
+        )
+    return result
+
+
+def segments(backend, info) -> list[dict]:
+    require_manager(backend, info)
+    counts = dict(
+        SegmentMembership.objects.filter(left_at__isnull=True)
+        .values("segment_id")
+        .annotate(n=Count("id"))
+        .values_list("segment_id", "n")
+    )
+    return [
+        {
+            "segment": segment,
+            "key": segment.key,
+            "name": segment.name,
+            "kind": segment.kind,
+            "description": segment.description,
+            "size": counts.get(segment.pk, 0),
+        }
+        for segment in Segment.objects.filter(is_active=True).order_by("kind", "key")
+    ]
+
+
+def offer_stats(backend, info) -> list[dict]:
+    require_manager(backend, info)
+    return [
+        {
+            "campaign": r.campaign,
+            "segment": r.segment_key,
+            "issued": r.issued,
+            "redeemed": r.redeemed,
+            "held_out": r.held_out,
+            "revenue_with_offer": float(r.revenue_with_offer),
+            "revenue_holdout": float(r.revenue_holdout),
+            "uplift": float(r.uplift),
+        }
+        for r in offer_report()
+    ]

@@ -7,9 +7,12 @@ from . import resolvers
 from .backend import ShopBackend
 from .scalars import JSONString
 from .types import (
+    PersonalizationCampaignReport,
     PersonalizationConsent,
     PersonalizationModelRun,
+    PersonalizationOffer,
     PersonalizationSegment,
+    PersonalizationSegmentInfo,
     PersonalizationStats,
     PersonalizationTrackEventInput,
     PersonalizationTrackEventPayload,
@@ -99,6 +102,24 @@ def build_root_types(backend: ShopBackend) -> tuple[type, type]:
             required=True,
             description="The logged-in customer's current segments.",
             resolver=bind(resolvers.my_segments),
+        )
+        my_offers = graphene.List(
+            graphene.NonNull(PersonalizationOffer),
+            required=True,
+            description="The logged-in customer's live segment offers (voucher codes).",
+            resolver=bind(resolvers.my_offers),
+        )
+        personalization_segments = graphene.List(
+            graphene.NonNull(PersonalizationSegmentInfo),
+            required=True,
+            description="Every active segment with its size, history and members (staff).",
+            resolver=bind(resolvers.segments),
+        )
+        personalization_offer_report = graphene.List(
+            graphene.NonNull(PersonalizationCampaignReport),
+            required=True,
+            description="Offers issued and redeemed per campaign, revenue vs the holdout (staff).",
+            resolver=bind(resolvers.offer_stats),
         )
         personalization_model_runs = graphene.List(
             graphene.NonNull(PersonalizationModelRun),

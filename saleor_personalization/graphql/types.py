@@ -113,6 +113,89 @@ class PersonalizationSegment(graphene.ObjectType):
     entered_at = DateTime(required=True)
 
 
+class PersonalizationOffer(graphene.ObjectType):
+    code = graphene.String(required=True, description="The customer's own voucher code.")
+    voucher_name = graphene.String(required=True)
+    discount_type = graphene.String(description="percentage or fixed")
+    discount = graphene.String(description='e.g. "10%" or "5.00 USD"')
+    segment = graphene.String(required=True, description="Segment key the offer is for.")
+    campaign = graphene.String(required=True)
+    issued_at = DateTime(required=True)
+    expires_at = DateTime(required=True)
+
+
+class PersonalizationSegmentSize(graphene.ObjectType):
+    date = graphene.Date(required=True)
+    size = graphene.Int(required=True)
+
+
+class PersonalizationSegmentMember(graphene.ObjectType):
+    customer_id = graphene.ID(required=True, description="The customer's User id.")
+    entered_at = DateTime(required=True)
+
+
+class PersonalizationSegmentInfo(graphene.ObjectType):
+    key = graphene.String(required=True)
+    name = graphene.String(required=True)
+    kind = graphene.String(required=True)
+    description = graphene.String(required=True)
+    size = graphene.Int(required=True)
+    sizes = graphene.List(
+        graphene.NonNull(PersonalizationSegmentSize),
+        required=True,
+        days=graphene.Int(default_value=30),
+        description="Daily sizes, oldest first.",
+    )
+    members = graphene.List(
+        graphene.NonNull(PersonalizationSegmentMember),
+        required=True,
+        first=graphene.Int(default_value=100),
+        description="Current members, newest first (at most 100).",
+    )
+
+    @staticmethod
+    def resolve_sizes(root, _info, days=30):
+        from datetime import timedelta
+
+        from django.utils import timezone
+
+        since = timezone.now().date() - timedelta(days=max(1, min(days, 3650)))
+        return [
+            PersonalizationSegmentSize(date=row.date, size=row.size)
+            for row in root["segment"].sizes.filter(date__gte=since).order_by("date")
+        ]
+
+    @staticmethod
+    def resolve_members(root, _info, first=100):
+        memberships = (
+            root["segment"]
+            .memberships.filter(left_at__isnull=True)
+            .order_by("-entered_at", "customer_id")[: max(1, min(first, 100))]
+        )
+        return [
+            PersonalizationSegmentMember(
+                customer_id=graphene.Node.to_global_id("User", m.customer_id),
+                entered_at=m.entered_at,
+            )
+            for m in memberships
+        ]
+
+
+class PersonalizationCampaignReport(graphene.ObjectType):
+    campaign = graphene.String(required=True)
+    segment = graphene.String(required=True)
+    issued = graphene.Int(required=True)
+    redeemed = graphene.Int(required=True)
+    held_out = graphene.Int(required=True)
+    revenue_with_offer = graphene.Float(
+        required=True, description="Revenue per customer who got a code, while it ran."
+    )
+    revenue_holdout = graphene.Float(
+        required=True, description="Revenue per held-out customer over the same period."
+    )
+    uplift = graphene.Float(required=True)
+
+
 LIST_KINDS = [kind.value for kind in ListKind]
 
 

@@ -1,6 +1,7 @@
 from .attribution import RecommendationClick
 from .identity import AnonymousIdentity, CartState, ErasedIdentity
 from .interactions import Interaction, InteractionKind
+from .offers import SegmentOffer
 from .profiles import CustomerProfile, ItemChannel, ItemProfile
 from .recommendations import ListKind, ModelRun, ModelRunStatus, RecommendationList
 from .segments import Segment, SegmentKind, SegmentMembership, SegmentSize
@@ -22,5 +23,6 @@ __all__ = [
     "Segment",
     "SegmentKind",
     "SegmentMembership",
+    "SegmentOffer",
     "SegmentSize",
 ]

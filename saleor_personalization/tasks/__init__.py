@@ -14,6 +14,7 @@ from .events import (
     record_order_task,
 )
 from .maintenance import reconcile_task
+from .offers import issue_offers_task, redeem_offer_task
 from .recommender import (
     score_all_task,
     score_customers_task,
@@ -26,11 +27,13 @@ __all__ = [
     "compute_segments_task",
     "delete_products_task",
     "erase_customer_task",
+    "issue_offers_task",
     "link_checkout_task",
     "merge_identity_task",
     "reconcile_task",
     "record_cart_task",
     "record_order_task",
+    "redeem_offer_task",
     "score_all_task",
     "score_customers_task",
     "sync_customers_task",

@@ -10,6 +10,7 @@ from ..events.identity import link_checkout, merge_identities
 from ..events.recording import record_cart, record_order
 from ..events.types import CartSnapshot, OrderSnapshot
 from ..saleor_adapter.db import allow_writer
+from .segments import request_segment_refresh
 
 logger = logging.getLogger(__name__)
 
@@ -30,7 +31,10 @@ def record_cart_task(payload: dict) -> int:
 @shared_task(name="saleor_personalization.record_order", **RETRY)
 def record_order_task(payload: dict) -> int:
     with allow_writer():
-        return record_order(OrderSnapshot.from_payload(payload)).created
+        created = record_order(OrderSnapshot.from_payload(payload)).created
+    if created:
+        request_segment_refresh()
+    return created
 
 
 @shared_task(name="saleor_personalization.merge_identity", **RETRY)

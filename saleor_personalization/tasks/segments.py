@@ -1,11 +1,16 @@
 """Recompute customer segments (daily by beat; on demand from the CLI)."""
 
 from celery import shared_task
+from django.core.cache import cache
 
 from ..saleor_adapter.configuration import load_configuration
 from ..saleor_adapter.db import allow_writer
 from ..segments.compute import compute_segments
 from ..segments.rules import SegmentRules
+from .dispatch import enqueue
+from .offers import issue_offers_task
+
+REFRESH_PENDING = "saleor_personalization:segments-refresh-pending"
 
 
 @shared_task(name="saleor_personalization.compute_segments", time_limit=3600)
@@ -16,4 +21,16 @@ def compute_segments_task() -> dict:
     )
     with allow_writer():
         report = compute_segments(rules=rules)
+    # Offers follow membership: new members of targeted segments get their codes.
+    enqueue(issue_offers_task)
     return {"entered": report.entered, "left": report.left}
+
+
+def request_segment_refresh(delay_seconds: int = 600) -> None:
+    """Recompute segments soon after behaviour changed (an order, a lapse), debounced.
+
+    RFM groups are quantiles over all customers, so one order can move others too:
+    the whole computation reruns, at most once per ``delay_seconds``.
+    """
+    if cache.add(REFRESH_PENDING, "1", timeout=delay_seconds):
+        compute_segments_task.apply_async(countdown=delay_seconds)

@@ -1,0 +1,53 @@
+"""What a campaign is, and the guardrails that can stop one."""
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Protocol
+
+from ..configuration import PersonalizationConfig
+
+SEGMENT_METADATA_KEY = "personalization.segment"
+WINBACK = "winback"
+ABANDONER = "abandoner"
+
+
+@dataclass(frozen=True)
+class Campaign:
+    """A voucher offered to one segment's members, each with a code of their own."""
+
+    key: str  # "voucher:<id>", "winback" or "abandoner"
+    segment_key: str
+    voucher_id: int
+    voucher_name: str
+    discount_type: str  # "percentage" or "fixed"
+    discount_values: dict[str, Decimal]  # currency -> value, over the voucher's channels
+    ends_at: datetime | None = None
+    active: bool = True
+
+
+class VoucherCodes(Protocol):
+    """Where codes live (Saleor's ``VoucherCode`` rows)."""
+
+    def create(self, voucher_id: int, codes: list[str]) -> None: ...
+
+    def deactivate(self, codes: list[str]) -> None: ...
+
+    def delete_unused(self, codes: list[str]) -> int: ...
+
+
+def guardrail_refusal(campaign: Campaign, config: PersonalizationConfig) -> str:
+    """Why a campaign must not issue codes now, or "" if it may."""
+    if not campaign.active:
+        return "the voucher is not active"
+    if not campaign.discount_values:
+        return "the voucher has no channel with a discount value"
+    if campaign.discount_type == "percentage":
+        top = max(campaign.discount_values.values())
+        if top > config.max_offer_percent:
+            return f"{top}% is more than the maximum offer of {config.max_offer_percent}%"
+    elif config.max_offer_amount:
+        top = max(campaign.discount_values.values())
+        if top > config.max_offer_amount:
+            return f"{top} off is more than the maximum offer of {config.max_offer_amount}"
+    return ""

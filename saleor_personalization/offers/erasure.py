@@ -1,0 +1,16 @@
+"""Erasing a customer removes their offers and the codes they never used."""
+
+from ..events.erasure import ErasureRequest, register_eraser
+from ..models import SegmentOffer
+from ..saleor_adapter.vouchers import voucher_codes
+
+
+@register_eraser
+def erase_offers(request: ErasureRequest) -> dict[str, int]:
+    offers = SegmentOffer.objects.filter(customer_id=request.customer_id)
+    unused = list(
+        offers.filter(redeemed_at__isnull=True, code__isnull=False).values_list("code", flat=True)
+    )
+    deleted_codes = voucher_codes().delete_unused(unused) if unused else 0
+    deleted, _ = offers.delete()
+    return {"offers": deleted, "voucher_codes": deleted_codes}
