@@ -7,7 +7,7 @@ Types that carry a product are made per schema (:func:`make_list_type`): Saleor'
 import graphene
 
 from ..models import ListKind
-from .scalars import DateTime, JSONString
+from .scalars import Date, DateTime, JSONString
 
 
 class PersonalizationEventKind(graphene.Enum):
@@ -125,7 +125,7 @@ class PersonalizationOffer(graphene.ObjectType):
 
 
 class PersonalizationSegmentSize(graphene.ObjectType):
-    date = graphene.Date(required=True)
+    date = Date(required=True)
     size = graphene.Int(required=True)
 
 

@@ -38,5 +38,9 @@ def issue_offers_task() -> dict:
 
 @shared_task(name="saleor_personalization.redeem_offer")
 def redeem_offer_task(code: str, order_ref: str) -> bool:
+    """Record the order and switch the code off, whatever the voucher's own settings."""
     with allow_writer():
-        return mark_redeemed(code, order_ref, timezone.now())
+        redeemed = mark_redeemed(code, order_ref, timezone.now())
+        if redeemed:
+            voucher_codes().deactivate([code])
+    return redeemed
