@@ -19,6 +19,7 @@ COMMANDS = {
     "demo": "personalization_demo",
     "evaluate": "personalization_evaluate",
     "load": "personalization_load",
+    "offers": "personalization_offers",
     "rollback": "personalization_rollback",
     "score": "personalization_score",
     "segment": "personalization_segment",

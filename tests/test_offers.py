@@ -217,3 +217,17 @@ def test_erasure_removes_offers(members):
     assert report.deleted["offers"] == 1
     assert not SegmentOffer.objects.filter(customer_id=3).exists()
     assert SegmentOffer.objects.count() == 199
+
+
+def test_offers_command_reports_per_campaign(members, capsys):
+    from django.core.management import call_command
+
+    call_command("personalization_offers")
+    assert "No offers yet" in capsys.readouterr().out
+    issue_offers(
+        [campaign()], PersonalizationConfig(offer_holdout_percent=10), NOW, RecordingCodes()
+    )
+    call_command("personalization_offers")
+    out = capsys.readouterr().out
+    assert "voucher:1" in out
+    assert "lapsed" in out

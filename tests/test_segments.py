@@ -4,6 +4,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from django.utils import timezone
 
 from saleor_personalization.events.erasure import erase_customer
 from saleor_personalization.models import (
@@ -163,3 +164,23 @@ def test_online_retail_sample_segments(online_retail_sample):
     assert rfm == customers
     assert sizes["lapsed"] == 0  # the sample spans two days
     assert sizes["country-gb"] > 0
+
+
+@pytest.mark.django_db
+def test_new_orders_trigger_a_debounced_segment_refresh():
+    from django.core.cache import cache
+
+    from saleor_personalization.models import Segment
+    from saleor_personalization.tasks.segments import REFRESH_PENDING, request_segment_refresh
+
+    cache.delete(REFRESH_PENDING)
+    CustomerProfile.objects.create(
+        customer_id=1, orders_count=3, total_spent=90, last_order_at=timezone.now()
+    )
+    request_segment_refresh(delay_seconds=60)  # eager Celery here: runs at once
+    assert Segment.objects.filter(key="repeat-buyers").exists()
+    assert cache.get(REFRESH_PENDING)
+    Segment.objects.all().delete()
+    request_segment_refresh(delay_seconds=60)  # within the window: already scheduled
+    assert not Segment.objects.exists()
+    cache.delete(REFRESH_PENDING)

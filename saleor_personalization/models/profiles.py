@@ -86,6 +86,9 @@ class CustomerProfile(models.Model):
     currency = models.CharField(max_length=3, blank=True, default="")
     last_order_at = models.DateTimeField(null=True, blank=True)
     marketing_consent = models.BooleanField(default=False)
+    purchase_propensity = models.FloatField(
+        null=True, blank=True, help_text="Chance of an order in the next 30 days (learned)."
+    )
     consent_updated_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -9,7 +9,14 @@ from django.db import transaction
 from django.db.models import Count
 from django.utils import timezone
 
-from ..models import CartState, CustomerProfile, Segment, SegmentMembership, SegmentSize
+from ..models import (
+    CartState,
+    CustomerProfile,
+    Segment,
+    SegmentKind,
+    SegmentMembership,
+    SegmentSize,
+)
 from .rules import CustomerSummary, SegmentRules, memberships
 
 logger = logging.getLogger(__name__)
@@ -62,21 +69,45 @@ def compute_segments(
     as_of = as_of or timezone.now()
     rules = rules or SegmentRules()
     members, definitions = memberships(customer_summaries(as_of), as_of, rules)
+    entered, left = sync_segments(
+        {key: (d.name, d.description, {"rules": rules.__dict__}) for key, d in definitions.items()},
+        members,
+        SegmentKind.RULE,
+        as_of,
+    )
+    sizes = {key: len(members.get(key, set())) for key in definitions}
+    logger.info("Segments recomputed: %s entered, %s left", entered, left)
+    return SegmentReport(sizes=sizes, entered=entered, left=left)
+
+
+def sync_segments(
+    definitions: dict[str, tuple[str, str, dict]],
+    members: dict[str, set[int]],
+    kind: str,
+    as_of: datetime,
+) -> tuple[int, int]:
+    """Make the segments of one kind exactly ``definitions``, with these members.
+
+    Entries and exits are recorded (``entered_at``/``left_at``), today's sizes kept,
+    and segments of that kind no longer defined are switched off with everyone
+    leaving them. Returns (entered, left).
+    """
     entered = left = 0
     with transaction.atomic():
         segments = {}
-        for key, definition in definitions.items():
+        for key, (name, description, definition) in definitions.items():
             segment, _ = Segment.objects.update_or_create(
                 key=key,
                 defaults={
-                    "name": definition.name,
-                    "description": definition.description,
-                    "definition": {"rules": rules.__dict__},
+                    "name": name,
+                    "description": description,
+                    "definition": definition,
+                    "kind": kind,
                     "is_active": True,
                 },
             )
             segments[key] = segment
-        stale = Segment.objects.filter(kind="rule").exclude(key__in=list(definitions))
+        stale = Segment.objects.filter(kind=kind).exclude(key__in=list(definitions))
         left += SegmentMembership.objects.filter(segment__in=stale, left_at__isnull=True).update(
             left_at=as_of
         )
@@ -105,9 +136,7 @@ def compute_segments(
             SegmentSize.objects.update_or_create(
                 segment=segment, date=as_of.date(), defaults={"size": len(target)}
             )
-    sizes = {key: len(members.get(key, set())) for key in definitions}
-    logger.info("Segments recomputed: %s entered, %s left", entered, left)
-    return SegmentReport(sizes=sizes, entered=entered, left=left)
+    return entered, left
 
 
 def segments_of(customer_id: int) -> list[Segment]:

@@ -117,7 +117,30 @@ def segments_stage(ctx: DemoContext) -> None:
         ctx.out.write(f"  {segment.name:<28} {size:>6,}  {segment.description}\n")
 
 
-STAGES = [load_stage, feature_store_stage, segments_stage, recommender_stage]
+def learned_segments_stage(ctx: DemoContext) -> None:
+    from ..segments.learned import compute_learned_segments
+
+    last = Interaction.objects.order_by("-occurred_at").values_list("occurred_at", flat=True)[0]
+    report = compute_learned_segments(as_of=last)
+    ctx.section(
+        f"Learned segments: k-means, k={report.k} chosen by silhouette ({report.silhouette:.3f})"
+    )
+    for key, name, description, _size in report.clusters:
+        ctx.out.write(f"  {key:<10} {name:<44} {description}\n")
+    auc = f"{report.propensity_auc:.3f}" if report.propensity_auc is not None else "n/a"
+    ctx.out.write(
+        f"\n  Purchase propensity (next 30 days): holdout AUC {auc}; "
+        f"{report.likely_buyers:,} of {report.scored:,} customers in 'Likely buyers'\n"
+    )
+
+
+STAGES = [
+    load_stage,
+    feature_store_stage,
+    segments_stage,
+    recommender_stage,
+    learned_segments_stage,
+]
 
 
 def run_demo(ctx: DemoContext) -> None:

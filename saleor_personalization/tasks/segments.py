@@ -1,14 +1,20 @@
 """Recompute customer segments (daily by beat; on demand from the CLI)."""
 
+import logging
+
 from celery import shared_task
 from django.core.cache import cache
 
 from ..saleor_adapter.configuration import load_configuration
 from ..saleor_adapter.db import allow_writer
+from ..saleor_adapter.metadata import write_customer_segments
 from ..segments.compute import compute_segments
+from ..segments.learned import compute_learned_segments
 from ..segments.rules import SegmentRules
 from .dispatch import enqueue
 from .offers import issue_offers_task
+
+logger = logging.getLogger(__name__)
 
 REFRESH_PENDING = "saleor_personalization:segments-refresh-pending"
 
@@ -21,9 +27,23 @@ def compute_segments_task() -> dict:
     )
     with allow_writer():
         report = compute_segments(rules=rules)
+        try:
+            learned = compute_learned_segments()
+        except Exception:
+            # Rule segments (and the offers that follow them) must not wait for the
+            # learned ones; the failure is logged and the next run tries again.
+            logger.exception("Learned segments failed")
+            learned = None
+        written = write_customer_segments()
     # Offers follow membership: new members of targeted segments get their codes.
     enqueue(issue_offers_task)
-    return {"entered": report.entered, "left": report.left}
+    return {
+        "entered": report.entered,
+        "left": report.left,
+        "clusters": learned.k if learned else None,
+        "propensity_auc": learned.propensity_auc if learned else None,
+        "metadata_written": written,
+    }
 
 
 def request_segment_refresh(delay_seconds: int = 600) -> None:

@@ -5,6 +5,7 @@ from django.core.management.base import BaseCommand, CommandError
 from ...models import Segment
 from ...saleor_adapter.configuration import load_configuration
 from ...segments.compute import compute_segments
+from ...segments.learned import compute_learned_segments
 from ...segments.rules import SegmentRules
 
 
@@ -32,3 +33,14 @@ class Command(BaseCommand):
         for key, size in sorted(report.sizes.items(), key=lambda kv: (-kv[1], kv[0])):
             self.stdout.write(f"{names.get(key, key):<36} {size:>8,}")
         self.stdout.write(f"entered {report.entered:,}, left {report.left:,}")
+        learned = compute_learned_segments(as_of=when)
+        self.stdout.write(
+            f"\nlearned: k={learned.k} clusters (silhouette {learned.silhouette:.3f})"
+        )
+        for key, name, description, size in learned.clusters:
+            self.stdout.write(f"  {key:<10} {name:<44} {size:>7,}  {description}")
+        auc = f"{learned.propensity_auc:.3f}" if learned.propensity_auc is not None else "n/a"
+        self.stdout.write(
+            f"  purchase propensity (30 days): holdout AUC {auc}; "
+            f"{learned.likely_buyers:,} likely buyers of {learned.scored:,} scored"
+        )

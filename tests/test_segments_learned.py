@@ -1,0 +1,162 @@
+"""Learned segments: clusters with a chosen k and readable descriptions; purchase propensity."""
+
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import pytest
+from django.core.management import call_command
+
+from saleor_personalization.models import (
+    CustomerProfile,
+    Interaction,
+    Segment,
+    SegmentKind,
+    SegmentMembership,
+)
+from saleor_personalization.segments.clusters import cluster_customers, silhouette
+from saleor_personalization.segments.learned import compute_learned_segments
+from saleor_personalization.segments.propensity import (
+    Purchases,
+    auc,
+    features_at,
+    purchase_propensity,
+)
+
+AS_OF = datetime(2026, 6, 1, tzinfo=UTC)
+
+
+def test_clusters_find_the_groups_that_are_there_and_say_what_they_are():
+    rng = np.random.default_rng(0)
+    groups = [  # (recency days, orders, spend): champions, regulars, one-off lapsed
+        (5, 20, 5000),
+        (40, 4, 600),
+        (300, 1, 40),
+    ]
+    recency, orders, spend = (
+        np.concatenate([rng.normal(g[i], g[i] * 0.1, 100).clip(0.5) for g in groups])
+        for i in range(3)
+    )
+    clustering = cluster_customers(recency, orders.round().clip(1), spend, max_k=5)
+    assert clustering.k == 3
+    assert clustering.silhouette > 0.6
+    first, second, third = clustering.profiles
+    assert first.name == "Recent frequent high-spend customers"
+    assert third.name.startswith("Dormant one-off low-spend")
+    assert [p.size for p in clustering.profiles] == [100, 100, 100]
+    assert "100 customers; median" in first.description
+
+
+def test_silhouette_matches_its_definition_on_a_tiny_case():
+    points = np.array([[0.0], [1.0], [10.0], [11.0]])
+    labels = np.array([0, 0, 1, 1])
+    # a = 1 for everyone; b = mean distance to the other pair: 10.5, 9.5, 9.5, 10.5
+    expected = np.mean([(10.5 - 1) / 10.5, (9.5 - 1) / 9.5, (9.5 - 1) / 9.5, (10.5 - 1) / 10.5])
+    assert silhouette(points, labels) == pytest.approx(expected)
+
+
+def _regular_buyers(customers: int = 300, days: int = 200) -> Purchases:
+    """Half buy every ~2 weeks, half once early on: propensity must tell them apart."""
+    rng = np.random.default_rng(1)
+    rows = []
+    start = AS_OF.timestamp() - days * 86400
+    for c in range(customers):
+        if c % 2:
+            t = start + rng.uniform(0, 14) * 86400
+            while t < AS_OF.timestamp() + 40 * 86400:
+                rows.append((c, t, 50.0))
+                t += rng.uniform(7, 21) * 86400
+        else:
+            rows.append((c, start + rng.uniform(0, 30) * 86400, 20.0))
+    customer, at, value = (np.array(x) for x in zip(*rows, strict=True))
+    keep = at <= AS_OF.timestamp()
+    return Purchases(customer=customer[keep], at=at[keep], value=value[keep])
+
+
+def test_propensity_separates_regular_buyers_on_a_temporal_holdout():
+    purchases = _regular_buyers()
+    result = purchase_propensity(purchases, AS_OF)
+    assert result.auc is not None
+    assert result.auc > 0.9
+    regular = result.scores[result.customers % 2 == 1].mean()
+    one_off = result.scores[result.customers % 2 == 0].mean()
+    assert regular > one_off + 0.3
+
+
+def test_auc_is_the_probability_a_positive_outranks_a_negative():
+    assert auc(np.array([0, 0, 1, 1]), np.array([0.1, 0.2, 0.3, 0.4])) == 1.0
+    assert auc(np.array([0, 1, 0, 1]), np.array([0.1, 0.2, 0.3, 0.4])) == 0.75
+    assert auc(np.array([1, 1]), np.array([0.1, 0.2])) is None
+
+
+def test_features_use_only_orders_before_the_cutoff():
+    purchases = Purchases(
+        customer=np.array([1, 1, 2]),
+        at=np.array([0.0, 10 * 86400.0, 20 * 86400.0]),
+        value=np.array([10.0, 30.0, 5.0]),
+    )
+    customers, matrix = features_at(purchases, 15 * 86400.0)
+    assert list(customers) == [1]
+    assert np.expm1(matrix[0, 0]) == pytest.approx(5.0)  # days since the last order
+    assert np.expm1(matrix[0, 1]) == pytest.approx(2.0)  # orders
+    assert np.expm1(matrix[0, 2]) == pytest.approx(40.0)  # spend
+
+
+@pytest.mark.django_db
+def test_learned_segments_are_stored_with_history_and_scores():
+    purchases = _regular_buyers(customers=120)
+    for k, (customer, at, value) in enumerate(
+        zip(purchases.customer, purchases.at, purchases.value, strict=True)
+    ):
+        Interaction.objects.create(
+            customer_id=int(customer) + 1,
+            product_id=1,
+            kind="purchase",
+            quantity=1,
+            unit_price=value,
+            basket_ref=f"o{k}",
+            occurred_at=datetime.fromtimestamp(at, tz=UTC),
+            source_key=f"o{k}",
+        )
+    for customer in range(1, 121):
+        CustomerProfile.objects.create(customer_id=customer)
+    report = compute_learned_segments(as_of=AS_OF)
+    assert 3 <= report.k <= 6
+    learned = Segment.objects.filter(kind=SegmentKind.LEARNED, is_active=True)
+    assert {s.key for s in learned} == {f"cluster-{i}" for i in range(1, report.k + 1)} | {
+        "likely-buyers"
+    }
+    likely = Segment.objects.get(key="likely-buyers")
+    assert likely.definition["auc"] > 0.9
+    assert "holdout AUC" in likely.description
+    assert (
+        report.likely_buyers
+        == SegmentMembership.objects.filter(segment=likely, left_at__isnull=True).count()
+    )
+    scored = CustomerProfile.objects.exclude(purchase_propensity__isnull=True)
+    assert scored.count() == 120
+    # Rerun a month later: memberships move with history kept, nobody is duplicated.
+    compute_learned_segments(as_of=AS_OF + timedelta(days=30))
+    assert not SegmentMembership.objects.filter(left_at__isnull=False, segment__kind="rule")
+    open_memberships = SegmentMembership.objects.filter(
+        left_at__isnull=True, segment__key__startswith="cluster-"
+    )
+    assert open_memberships.count() == 120  # each customer in exactly one cluster
+
+
+@pytest.mark.slow
+@pytest.mark.django_db
+def test_online_retail_cluster_and_propensity_quality(online_retail_path, capsys):
+    """The whole Online Retail export: print what a merchant would see, check it is useful."""
+    call_command("personalization_load", str(online_retail_path), verbosity=0)
+    last = Interaction.objects.order_by("-occurred_at").values_list("occurred_at", flat=True)[0]
+    report = compute_learned_segments(as_of=last)
+    with capsys.disabled():
+        print(f"\nOnline Retail: k={report.k}, silhouette {report.silhouette:.3f}")
+        for key, name, description, _ in report.clusters:
+            print(f"  {key}: {name}: {description}")
+        print(f"  propensity holdout AUC {report.propensity_auc:.3f}")
+    assert 3 <= report.k <= 6
+    assert report.silhouette > 0.2
+    assert report.propensity_auc > 0.7
+    assert report.clusters[0][1].startswith("Recent frequent high-spend")
+    assert sum(size for *_, size in report.clusters) == report.scored == 4334
