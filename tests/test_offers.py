@@ -231,3 +231,18 @@ def test_offers_command_reports_per_campaign(members, capsys):
     out = capsys.readouterr().out
     assert "voucher:1" in out
     assert "lapsed" in out
+
+
+def test_live_offer_is_the_api_for_other_features(members):
+    from saleor_personalization.offers.campaigns import ABANDONER
+    from saleor_personalization.offers.redemption import live_offer
+
+    config = PersonalizationConfig(offer_holdout_percent=0, offer_frequency_days=0)
+    issue_offers([campaign(key=ABANDONER)], config, NOW, RecordingCodes())
+    offer = live_offer(5, NOW, campaign=ABANDONER)
+    assert offer.code == SegmentOffer.objects.get(customer_id=5).code
+    assert live_offer(5, NOW, campaign="winback") is None
+    assert live_offer(999, NOW) is None
+    mark_redeemed(offer.code, "o", NOW)
+    assert live_offer(5, NOW) is None
+    assert live_offer(6, NOW + timedelta(days=30)) is None  # expired

@@ -40,3 +40,39 @@ def mark_redeemed(code: str, order_ref: str, at: datetime) -> bool:
             redeemed_at=at, order_ref=order_ref, closed_at=at
         )
     )
+
+
+@dataclass(frozen=True)
+class LiveOffer:
+    code: str
+    campaign: str
+    segment_key: str
+    voucher_id: int
+    expires_at: datetime
+
+
+def live_offer(customer_id: int, now: datetime, campaign: str | None = None) -> LiveOffer | None:
+    """The customer's usable code (of one campaign, or the one expiring first).
+
+    This is the offer API other features use: the abandoned-checkout email shows it,
+    the storefront shows ``myOffers``. Held-out customers have none, by design.
+    """
+    offers = SegmentOffer.objects.filter(
+        customer_id=customer_id,
+        holdout=False,
+        closed_at__isnull=True,
+        redeemed_at__isnull=True,
+        expires_at__gt=now,
+    )
+    if campaign:
+        offers = offers.filter(campaign=campaign)
+    offer = offers.order_by("expires_at").first()
+    if offer is None:
+        return None
+    return LiveOffer(
+        code=offer.code,
+        campaign=offer.campaign,
+        segment_key=offer.segment_key,
+        voucher_id=offer.voucher_id,
+        expires_at=offer.expires_at,
+    )
