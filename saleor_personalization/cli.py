@@ -23,6 +23,7 @@ COMMANDS = {
     "rollback": "personalization_rollback",
     "score": "personalization_score",
     "segment": "personalization_segment",
+    "send-abandoned": "personalization_send_abandoned",
     "serve": "personalization_serve",
     "token": "personalization_token",
     "train": "personalization_train",

@@ -9,6 +9,7 @@ field instead of failing later inside a Celery task.
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, fields
+from itertools import pairwise
 from typing import Any
 
 
@@ -26,7 +27,7 @@ class FieldSpec:
     """How a setting is shown in the Dashboard and parsed for the core."""
 
     name: str
-    kind: str  # "boolean", "int", "float", "string", "multiline", "output"
+    kind: str  # boolean, int, float, string, multiline, password, output, steps, url_template
     default: Any
     label: str
     help_text: str
@@ -205,6 +206,116 @@ FIELDS: tuple[FieldSpec, ...] = (
         "A code of the voucher whose discount frequent abandoners are offered.",
     ),
     FieldSpec(
+        "abandoned_emails_enabled",
+        "boolean",
+        False,
+        "Send abandoned-checkout emails",
+        "Remind shoppers who left a checkout with products and an email address.",
+    ),
+    FieldSpec(
+        "abandoned_scan_minutes",
+        "int",
+        15,
+        "Look for abandoned checkouts every (minutes)",
+        "How often the scan for due reminder emails runs.",
+        minimum=5,
+        maximum=1440,
+    ),
+    FieldSpec(
+        "abandoned_step_hours",
+        "steps",
+        "1,24,72",
+        "Reminder steps (hours idle)",
+        "Hours a checkout must be idle before each email: step 1 reminds, step 2 adds "
+        "recommendations, step 3 adds the shopper's offer. Comma-separated, increasing, 1-3 steps.",
+    ),
+    FieldSpec(
+        "abandoned_include_offer",
+        "boolean",
+        True,
+        "Offer in the last step",
+        "Put the customer's live segment offer code (e.g. the frequent-abandoner incentive) "
+        "in the last email, when they have one.",
+    ),
+    FieldSpec(
+        "abandoned_require_consent",
+        "boolean",
+        True,
+        "Only with marketing consent",
+        "Send only to customers who gave marketing consent (GraphQL marketingConsentUpdate or "
+        "the consent metadata key). Off: send to every shopper who did not unsubscribe.",
+    ),
+    FieldSpec(
+        "abandoned_recovery_url",
+        "url_template",
+        "",
+        "Checkout recovery URL",
+        "Storefront URL that restores the cart, with {token} for the checkout token, e.g. "
+        "https://shop.example.com/cart?checkout={token}. Required to send.",
+    ),
+    FieldSpec(
+        "abandoned_recommendations",
+        "int",
+        4,
+        "Recommendations per email",
+        "Products suggested in steps 2 and 3. 0: none.",
+        minimum=0,
+        maximum=12,
+    ),
+    FieldSpec(
+        "abandoned_max_age_days",
+        "int",
+        14,
+        "Forget checkouts idle for more than (days)",
+        "Checkouts idle longer than this get no more emails.",
+        minimum=1,
+        maximum=90,
+    ),
+    FieldSpec(
+        "email_subject_template",
+        "string",
+        "",
+        "Email subject (Handlebars)",
+        "Empty: the built-in subject in the checkout's language (English, Turkish, Hungarian). "
+        "Variables: first_name, step, shop_name, line_count.",
+    ),
+    FieldSpec(
+        "email_body_template",
+        "multiline",
+        "",
+        "Email HTML (Handlebars)",
+        "Empty: the built-in template in the checkout's language. Variables: first_name, lines "
+        "(name, variant, quantity, price, image_url), total, recovery_url, recommendations, "
+        "voucher_code, voucher_expires, unsubscribe_url, open_pixel_url, step, shop_name.",
+    ),
+    FieldSpec(
+        "email_send_via_smtp",
+        "boolean",
+        True,
+        "Send through SMTP",
+        "Off: only the notify event below is emitted, for an email app to deliver.",
+    ),
+    FieldSpec(
+        "email_emit_notify_event",
+        "boolean",
+        True,
+        "Emit a notify event",
+        "Also emit 'personalization_abandoned_checkout' to apps subscribed to NOTIFY_USER "
+        "(SendGrid, Klaviyo, SMTP apps).",
+    ),
+    FieldSpec("smtp_host", "string", "", "SMTP host", "Empty: Saleor's USER_EMAIL_URL settings."),
+    FieldSpec(
+        "smtp_port", "int", 587, "SMTP port", "Port of the SMTP host.", minimum=1, maximum=65535
+    ),
+    FieldSpec("smtp_user", "string", "", "SMTP user", "Login for the SMTP host, if it needs one."),
+    FieldSpec("smtp_password", "password", "", "SMTP password", "Password for the SMTP user."),
+    FieldSpec("smtp_use_tls", "boolean", True, "SMTP STARTTLS", "Upgrade the connection (587)."),
+    FieldSpec("smtp_use_ssl", "boolean", False, "SMTP SSL", "Implicit TLS (port 465)."),
+    FieldSpec("sender_name", "string", "", "Sender name", "Empty: the shop's name."),
+    FieldSpec(
+        "sender_address", "string", "", "Sender address", "Empty: Saleor's DEFAULT_FROM_EMAIL."
+    ),
+    FieldSpec(
         "track_rate_limit",
         "int",
         120,
@@ -273,8 +384,40 @@ def _parse_number(spec: FieldSpec, value: Any, cast: Callable[[str], Any]) -> An
     return number
 
 
+def _parse_steps(spec: FieldSpec, value: Any) -> tuple[int, ...]:
+    text = str(value).strip()
+    try:
+        hours = tuple(int(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise ConfigurationError(
+            spec.name, f"{text!r} is not a list of whole hours like 1,24,72"
+        ) from None
+    if not 1 <= len(hours) <= 3:
+        raise ConfigurationError(spec.name, "give one to three steps, e.g. 1,24,72")
+    if hours[0] < 1 or any(b <= a for a, b in pairwise(hours)):
+        raise ConfigurationError(spec.name, "steps must be increasing hours from 1, e.g. 1,24,72")
+    if hours[-1] > 24 * 30:
+        raise ConfigurationError(spec.name, "the last step must be within 720 hours (30 days)")
+    return hours
+
+
+def _parse_url_template(spec: FieldSpec, value: Any) -> str:
+    text = str(value).strip()
+    if text and ("{token}" not in text or not text.startswith(("https://", "http://"))):
+        raise ConfigurationError(
+            spec.name, "must be an http(s) URL containing {token}, e.g. https://shop/cart/{token}"
+        )
+    return text
+
+
 def parse_value(spec: FieldSpec, value: Any) -> Any:
     if value is None:
+        value = spec.default
+    if spec.kind == "steps":
+        return _parse_steps(spec, value)
+    if spec.kind == "url_template":
+        return _parse_url_template(spec, value)
+    if value is spec.default:
         return spec.default
     if spec.kind == "boolean":
         return _parse_boolean(spec, value)
@@ -307,6 +450,26 @@ class PersonalizationConfig:
     winback_voucher: str = ""
     abandoner_offer_enabled: bool = False
     abandoner_voucher: str = ""
+    abandoned_emails_enabled: bool = False
+    abandoned_scan_minutes: int = 15
+    abandoned_step_hours: tuple[int, ...] = (1, 24, 72)
+    abandoned_include_offer: bool = True
+    abandoned_require_consent: bool = True
+    abandoned_recovery_url: str = ""
+    abandoned_recommendations: int = 4
+    abandoned_max_age_days: int = 14
+    email_subject_template: str = ""
+    email_body_template: str = ""
+    email_send_via_smtp: bool = True
+    email_emit_notify_event: bool = True
+    smtp_host: str = ""
+    smtp_port: int = 587
+    smtp_user: str = ""
+    smtp_password: str = ""
+    smtp_use_tls: bool = True
+    smtp_use_ssl: bool = False
+    sender_name: str = ""
+    sender_address: str = ""
     track_rate_limit: int = 120
     graphql_max_cost: int = 5000
     single_endpoint: bool = False

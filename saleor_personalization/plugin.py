@@ -31,6 +31,7 @@ from .configuration import (
     default_configuration,
     parse_configuration,
 )
+from .emails.render import TemplateError, validate_templates
 from .offers.redemption import check_code
 from .saleor_adapter.configuration import PLUGIN_ID
 from .saleor_adapter.metadata import storefront_id_of
@@ -55,6 +56,9 @@ _FIELD_TYPES = {
     "float": ConfigurationTypeField.STRING,
     "string": ConfigurationTypeField.STRING,
     "multiline": ConfigurationTypeField.MULTILINE,
+    "password": ConfigurationTypeField.PASSWORD,
+    "steps": ConfigurationTypeField.STRING,
+    "url_template": ConfigurationTypeField.STRING,
     "output": ConfigurationTypeField.OUTPUT,
 }
 
@@ -110,7 +114,16 @@ class PersonalizationPlugin(BasePlugin):
     def validate_plugin_configuration(cls, plugin_configuration, **kwargs):
         """Refuse a Dashboard save whose values the plugin could not use."""
         try:
-            parse_configuration(plugin_configuration.configuration)
+            config = parse_configuration(plugin_configuration.configuration)
+            validate_templates(config.email_subject_template, config.email_body_template)
+        except TemplateError as error:
+            raise ValidationError(
+                {
+                    "email_body_template": ValidationError(
+                        f"Email templates: {error}", code=PluginErrorCode.INVALID.value
+                    )
+                }
+            ) from None
         except ConfigurationError as error:
             label = FIELDS_BY_NAME[error.field].label
             raise ValidationError(
@@ -253,7 +266,7 @@ class PersonalizationPlugin(BasePlugin):
     # HTTP ------------------------------------------------------------------------
 
     def webhook(self, request: HttpRequest, path: str, previous_value) -> HttpResponse:
-        """The plugin's URLs: ``graphql/`` (the personalization API).
+        """The plugin's URLs: ``graphql/`` (the API) and ``email/...`` (email links).
 
         Saleor's legacy ``/plugins/<id>/`` route does not check ``active``; this does.
         An unexpected error becomes a 500 with a GraphQL-shaped body, never a traceback.
@@ -266,6 +279,10 @@ class PersonalizationPlugin(BasePlugin):
                 from .saleor_adapter.graphql_endpoint import serve
 
                 return serve(request, self.config)
+            if route.startswith("email/"):
+                from .emails.views import email_endpoint
+
+                return email_endpoint(request, route)
         except Exception:
             logger.exception("Personalization endpoint %s failed", path)
             return JsonResponse(

@@ -14,6 +14,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from ..models import (
+    AbandonedEmail,
     AnonymousIdentity,
     CartState,
     CustomerProfile,
@@ -72,6 +73,12 @@ def _erase_behaviour(request: ErasureRequest) -> dict[str, int]:
         "interactions": _count(Interaction.objects.filter(behaviour).delete()),
         "recommendation_clicks": _count(RecommendationClick.objects.filter(behaviour).delete()),
         "carts": _count(CartState.objects.filter(carts).delete()),
+        "abandoned_emails": _count(
+            AbandonedEmail.objects.filter(
+                Q(customer_id=request.customer_id)
+                | (Q(recipient__iexact=request.email) if request.email else Q(pk__in=[]))
+            ).delete()
+        ),
         "identities": _count(
             AnonymousIdentity.objects.filter(customer_id=request.customer_id).delete()
         ),

@@ -1,4 +1,5 @@
 from .attribution import RecommendationClick
+from .emails import AbandonedEmail, EmailOptOut, EmailStatus
 from .identity import AnonymousIdentity, CartState, ErasedIdentity
 from .interactions import Interaction, InteractionKind
 from .offers import SegmentOffer
@@ -7,9 +8,12 @@ from .recommendations import ListKind, ModelRun, ModelRunStatus, RecommendationL
 from .segments import Segment, SegmentKind, SegmentMembership, SegmentSize
 
 __all__ = [
+    "AbandonedEmail",
     "AnonymousIdentity",
     "CartState",
     "CustomerProfile",
+    "EmailOptOut",
+    "EmailStatus",
     "ErasedIdentity",
     "Interaction",
     "InteractionKind",

@@ -1,6 +1,7 @@
 """Who is behind an anonymous id, and what each checkout held when we last saw it."""
 
 from django.db import models
+from django.db.models import Q
 
 
 class AnonymousIdentity(models.Model):
@@ -44,6 +45,14 @@ class CartState(models.Model):
 
     class Meta:
         app_label = "saleor_personalization"
+        indexes = [
+            # The abandoned-checkout scan: open carts with an address, by idle time.
+            models.Index(
+                fields=["last_change_at"],
+                condition=Q(completed_at__isnull=True) & ~Q(email=""),
+                name="sp_cart_abandonable",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"cart {self.token} v{self.version}"

@@ -10,12 +10,16 @@ def load_configuration() -> tuple[PersonalizationConfig, bool]:
 
     Inside Saleor they come from the ``PluginConfiguration`` row (defaults when the
     admin never saved the form, and then the plugin is inactive as Saleor treats it);
-    standalone there is no Dashboard and the defaults apply, active.
+    standalone there is no Dashboard: ``settings.PERSONALIZATION_CONFIGURATION`` (a dict,
+    from the ``PERSONALIZATION_CONFIGURATION`` environment variable as JSON) overrides
+    the defaults, and the plugin counts as active.
     """
     try:
         from saleor.plugins.models import PluginConfiguration
     except ImportError:
-        return parse_configuration({}), True
+        from django.conf import settings
+
+        return parse_configuration(getattr(settings, "PERSONALIZATION_CONFIGURATION", {})), True
     from .db import replica_name
 
     row = (

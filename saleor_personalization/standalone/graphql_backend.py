@@ -12,11 +12,12 @@ from decimal import Decimal
 import graphene
 from django.core import signing
 
-from ..configuration import PersonalizationConfig, parse_configuration
+from ..configuration import PersonalizationConfig
 from ..graphql.backend import Requestor
 from ..graphql.errors import ErrorCode, PersonalizationError
 from ..graphql.ids import database_id
 from ..models import CartState, ItemChannel, ItemProfile
+from ..saleor_adapter.configuration import load_configuration
 
 TOKEN_SALT = "saleor_personalization.standalone.token"
 TOKEN_MAX_AGE = 7 * 24 * 3600
@@ -124,7 +125,7 @@ class StandaloneBackend:
         return requestor
 
     def config(self, info) -> PersonalizationConfig:
-        return parse_configuration({})
+        return load_configuration()[0]
 
     def channel(self, info, slug: str) -> str:
         if not ItemChannel.objects.filter(channel=slug).exists():

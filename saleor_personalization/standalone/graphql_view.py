@@ -6,9 +6,9 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.csrf import csrf_exempt
 
-from ..configuration import parse_configuration
 from ..graphql.http import execute_request
 from ..graphql.schema import build_schema
+from ..saleor_adapter.configuration import load_configuration
 from .graphql_backend import StandaloneBackend
 
 
@@ -21,5 +21,5 @@ def schema():
 def graphql_view(request: HttpRequest) -> HttpResponse:
     if request.method == "GET" and "text/html" in request.headers.get("Accept", ""):
         return render(request, "saleor_personalization/graphiql.html")
-    max_cost = parse_configuration({}).graphql_max_cost
+    max_cost = load_configuration()[0].graphql_max_cost
     return execute_request(request, schema(), request, max_cost)

@@ -5,6 +5,7 @@ Celery tasks run eagerly in-process. ``DATABASE_URL`` switches to PostgreSQL (th
 product's database), ``CELERY_BROKER_URL`` to a real broker such as Redis.
 """
 
+import json
 import os
 from pathlib import Path
 
@@ -93,3 +94,18 @@ LOGGING = {
         "graphql.execution.executor": {"handlers": [], "propagate": False},
     },
 }
+
+# Abandoned-checkout emails in standalone mode (the demo renders one; tests send them).
+PERSONALIZATION_SHOP_NAME = os.environ.get("PERSONALIZATION_SHOP_NAME", "Demo shop")
+PERSONALIZATION_PUBLIC_URL = os.environ.get("PERSONALIZATION_PUBLIC_URL", "http://127.0.0.1:8000")
+PERSONALIZATION_PRODUCT_IMAGE_URL = os.environ.get("PERSONALIZATION_PRODUCT_IMAGE_URL", "")
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "shop@localhost")
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
+EMAIL_PORT = int(os.environ.get("EMAIL_PORT", "25"))
+
+# The plugin's settings (the Dashboard form inside Saleor), e.g.
+# PERSONALIZATION_CONFIGURATION='{"abandoned_emails_enabled": true, "smtp_host": "..."}'.
+PERSONALIZATION_CONFIGURATION = json.loads(os.environ.get("PERSONALIZATION_CONFIGURATION", "{}"))
+PERSONALIZATION_EMAIL_RETRY_SECONDS = int(
+    os.environ.get("PERSONALIZATION_EMAIL_RETRY_SECONDS", "30")
+)

@@ -2,8 +2,15 @@
 
 from django.http import JsonResponse
 from django.urls import path
+from django.views.decorators.csrf import csrf_exempt
 
+from ..emails.views import email_endpoint
 from .graphql_view import graphql_view
+
+
+@csrf_exempt
+def email_links(request, rest: str):
+    return email_endpoint(request, f"email/{rest}")
 
 
 def health(request):
@@ -13,4 +20,5 @@ def health(request):
 urlpatterns = [
     path("health/", health, name="health"),
     path("graphql/", graphql_view, name="graphql"),
+    path("email/<path:rest>", email_links, name="email-links"),
 ]

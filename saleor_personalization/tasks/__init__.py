@@ -6,6 +6,7 @@ orphan queued messages and beat entries.
 """
 
 from .catalogue import delete_products_task, sync_customers_task, sync_products_task
+from .emails import scan_abandoned_task, send_abandoned_email_task
 from .events import (
     erase_customer_task,
     link_checkout_task,
@@ -34,8 +35,10 @@ __all__ = [
     "record_cart_task",
     "record_order_task",
     "redeem_offer_task",
+    "scan_abandoned_task",
     "score_all_task",
     "score_customers_task",
+    "send_abandoned_email_task",
     "sync_customers_task",
     "sync_products_task",
     "train_model_task",

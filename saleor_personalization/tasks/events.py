@@ -5,6 +5,7 @@ import logging
 from celery import shared_task
 from django.db import DatabaseError
 
+from ..emails.tracking import attribute_order
 from ..events.erasure import erase_customer
 from ..events.identity import link_checkout, merge_identities
 from ..events.recording import record_cart, record_order
@@ -30,8 +31,13 @@ def record_cart_task(payload: dict) -> int:
 
 @shared_task(name="saleor_personalization.record_order", **RETRY)
 def record_order_task(payload: dict) -> int:
+    snapshot = OrderSnapshot.from_payload(payload)
     with allow_writer():
-        created = record_order(OrderSnapshot.from_payload(payload)).created
+        created = record_order(snapshot).created
+        if snapshot.checkout_token:
+            attribute_order(
+                snapshot.checkout_token, snapshot.order_id, snapshot.total, snapshot.currency
+            )
     if created:
         request_segment_refresh()
     return created

@@ -20,6 +20,10 @@ BEAT_SCHEDULE = {
         "task": "saleor_personalization.training_tick",
         "schedule": crontab(minute="*/15"),
     },
+    "saleor-personalization-abandoned-checkouts": {
+        "task": "saleor_personalization.scan_abandoned_checkouts",
+        "schedule": crontab(minute="*/5"),
+    },
     "saleor-personalization-reconcile": {
         "task": "saleor_personalization.reconcile",
         "schedule": crontab(hour="3", minute="17"),

@@ -1,0 +1,81 @@
+"""Abandoned-checkout emails: the periodic scan and the exactly-once sender."""
+
+import logging
+import smtplib
+from datetime import timedelta
+
+from celery import shared_task
+from django.conf import settings
+from django.core.cache import cache
+from django.utils import timezone
+
+from ..emails.delivery import mark_failed, send_abandoned_email
+from ..emails.sequence import create_due
+from ..models import AbandonedEmail, EmailStatus
+from ..saleor_adapter.configuration import load_configuration
+from ..saleor_adapter.db import allow_writer
+from ..saleor_adapter.email_content import email_source, smtp_settings_for
+
+logger = logging.getLogger(__name__)
+
+LAST_SCAN = "saleor_personalization:abandoned-last-scan"
+SCAN_LOCK = "saleor_personalization:abandoned-scan"
+STALE_PENDING = timedelta(minutes=10)
+MAX_RETRIES = 5
+
+
+@shared_task(name="saleor_personalization.scan_abandoned_checkouts", time_limit=900)
+def scan_abandoned_task(force: bool = False) -> dict:
+    """Create due emails and queue them; also requeue pending ones whose task was lost.
+
+    Beat ticks every five minutes; the Dashboard's interval decides whether a tick
+    scans. A duplicate scan (two beats, a manual run) is harmless: rows are unique
+    per checkout and step, and the sender locks each row.
+    """
+    config, active = load_configuration()
+    if not (active and config.abandoned_emails_enabled):
+        return {"skipped": "abandoned-checkout emails are off"}
+    now = timezone.now()
+    last = cache.get(LAST_SCAN)
+    if not force and last and now - last < timedelta(minutes=config.abandoned_scan_minutes):
+        return {"skipped": "not due"}
+    cache.set(LAST_SCAN, now, timeout=24 * 3600)
+    with allow_writer():
+        created = create_due(now, config)
+        stale = list(
+            AbandonedEmail.objects.filter(
+                status=EmailStatus.PENDING, created_at__lt=now - STALE_PENDING
+            ).values_list("pk", flat=True)[:10_000]
+        )
+    for email_id in [*created, *stale]:
+        send_abandoned_email_task.delay(email_id)
+    return {"created": len(created), "requeued": len(stale)}
+
+
+@shared_task(
+    bind=True,
+    name="saleor_personalization.send_abandoned_email",
+    max_retries=MAX_RETRIES,
+    acks_late=True,
+)
+def send_abandoned_email_task(self, email_id: int) -> str:
+    config, _ = load_configuration()
+    try:
+        with allow_writer():
+            result = send_abandoned_email(
+                email_id,
+                source=email_source(),
+                config=config,
+                smtp=smtp_settings_for(config),
+                now=timezone.now(),
+            )
+    except (smtplib.SMTPException, OSError) as error:
+        if self.request.retries >= MAX_RETRIES:
+            with allow_writer():
+                mark_failed(email_id, f"{type(error).__name__}: {error}")
+            logger.error("Abandoned email %s failed after retries: %s", email_id, error)
+            return "failed"
+        base = getattr(settings, "PERSONALIZATION_EMAIL_RETRY_SECONDS", 30)
+        countdown = min(2**self.request.retries * base, 1800)
+        raise self.retry(exc=error, countdown=countdown) from error
+    return result.status

@@ -1,0 +1,311 @@
+"""Abandoned-checkout emails, sent through a real SMTP server on loopback."""
+
+# ruff: noqa: RUF001  (Turkish text has a dotless i)
+
+import re
+from dataclasses import replace
+from datetime import timedelta
+from decimal import Decimal
+from urllib.parse import urlparse
+
+import pytest
+from django.core.management import call_command
+from django.utils import timezone
+
+from saleor_personalization.configuration import ConfigurationError, parse_configuration
+from saleor_personalization.emails.delivery import SmtpSettings, send_abandoned_email
+from saleor_personalization.emails.render import TemplateError, validate_templates
+from saleor_personalization.emails.sequence import create_due
+from saleor_personalization.emails.tracking import attribute_order, email_stats
+from saleor_personalization.events.erasure import erase_customer
+from saleor_personalization.models import (
+    AbandonedEmail,
+    CartState,
+    CustomerProfile,
+    EmailOptOut,
+    EmailStatus,
+    ItemChannel,
+    ItemProfile,
+    ListKind,
+    RecommendationList,
+    SegmentOffer,
+)
+from saleor_personalization.standalone.email_source import StandaloneCheckoutSource
+
+from .smtp import smtp_server
+
+pytestmark = pytest.mark.django_db
+
+CHANNEL = "default-channel"
+NOW = timezone.now()
+
+
+def config(**overrides):
+    base = parse_configuration(
+        {
+            "abandoned_emails_enabled": "true",
+            "abandoned_recovery_url": "https://shop.example.com/cart?checkout={token}",
+            "smtp_use_tls": "false",
+        }
+    )
+    return replace(base, **overrides)
+
+
+@pytest.fixture
+def catalogue(settings):
+    settings.PERSONALIZATION_PRODUCT_IMAGE_URL = "https://cdn.example.com/{id}.png"
+    settings.PERSONALIZATION_PUBLIC_URL = "http://testserver"
+    settings.PERSONALIZATION_SHOP_NAME = "Kedi Shop"
+    for pk, name, price in ((1, "Blue Mug", "12.50"), (2, "Red Teapot", "30.00"), (3, "Tea", "6")):
+        item = ItemProfile.objects.create(
+            product_id=pk, name=name, price_amount=Decimal(price), currency="EUR"
+        )
+        ItemChannel.objects.create(
+            item=item, channel=CHANNEL, price_amount=Decimal(price), currency="EUR"
+        )
+    RecommendationList.objects.create(
+        kind=ListKind.BOUGHT_TOGETHER,
+        subject="1",
+        items=[{"product_id": 3, "score": 1.0, "reason": "Often bought with Blue Mug"}],
+        generated_at=NOW,
+    )
+
+
+def cart(token="c1", customer_id=7, email="ayse@example.com", idle_hours=2, language="tr"):
+    if customer_id:
+        CustomerProfile.objects.update_or_create(
+            customer_id=customer_id, defaults={"email": email, "marketing_consent": True}
+        )
+    return CartState.objects.create(
+        token=token,
+        channel=CHANNEL,
+        customer_id=customer_id,
+        email=email,
+        language_code=language,
+        lines={"v10": [1, 2], "v20": [2, 1]},
+        last_change_at=NOW - timedelta(hours=idle_hours),
+    )
+
+
+def send(email_id, mailbox_port=None, settings_config=None, now=NOW):
+    smtp = None
+    if mailbox_port:
+        smtp = SmtpSettings("127.0.0.1", mailbox_port, "", "", False, False)
+    return send_abandoned_email(
+        email_id,
+        source=StandaloneCheckoutSource(),
+        config=settings_config or config(),
+        smtp=smtp,
+        now=now,
+    )
+
+
+def parts(message):
+    return {part.get_content_type(): part for part in message.walk()}
+
+
+def links(html: str) -> list[str]:
+    return re.findall(r'href="([^"]+)"', html)
+
+
+def test_step_one_is_sent_with_both_parts_headers_and_working_links(catalogue, client):
+    cart()
+    (email_id,) = create_due(NOW, config())
+    with smtp_server() as (mailbox, port):
+        assert send(email_id, port).status == "sent"
+    (message,) = mailbox.messages
+    assert message["To"] == "ayse@example.com"
+    assert message["From"] == "Kedi Shop <shop@localhost>"
+    assert message["Subject"] == "Sepetinizde ürün kaldı"  # Turkish checkout, no first name
+    assert message["List-Unsubscribe"].strip().startswith("<http://testserver/email/unsubscribe/")
+    assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    body = parts(message)
+    assert set(body) >= {"multipart/alternative", "text/plain", "text/html"}
+    text = body["text/plain"].get_payload(decode=True).decode()
+    html = body["text/html"].get_payload(decode=True).decode()
+    assert "Blue Mug x 2  25.00 EUR" in text
+    assert "https://shop.example.com/cart?checkout=c1" in text
+    assert "Toplam: 55.00 EUR" in text
+    assert '<img src="https://cdn.example.com/1.png"' in html
+    assert "Sepetinize dönün" in html
+    row = AbandonedEmail.objects.get(pk=email_id)
+    assert row.status == EmailStatus.SENT
+    assert row.message_id.strip("<>") in str(message["Message-ID"])
+
+    # The button goes through the click tracker to the recovery URL.
+    button = next(link for link in links(html) if "/email/click/" in link)
+    response = client.get(urlparse(button).path)
+    assert response.status_code == 302
+    assert response["Location"] == "https://shop.example.com/cart?checkout=c1"
+    # The open pixel is a real GIF.
+    pixel = re.search(r'src="(http://testserver/email/open/[^"]+)"', html).group(1)
+    response = client.get(urlparse(pixel).path)
+    assert response["Content-Type"] == "image/gif"
+    row.refresh_from_db()
+    assert row.clicked_at is not None
+    assert row.opened_at is not None
+    # A forged click link is refused, never redirected.
+    assert client.get("/email/click/forged:abc/").status_code == 400
+
+
+def test_unsubscribe_link_needs_a_post_then_stops_the_sequence(catalogue, client):
+    cart()
+    (email_id,) = create_due(NOW, config())
+    with smtp_server() as (mailbox, port):
+        send(email_id, port)
+    unsubscribe = urlparse(mailbox.messages[0]["List-Unsubscribe"].strip().strip("<>")).path
+    page = client.get(unsubscribe)
+    assert page.status_code == 200
+    assert "ayse@example.com" in page.content.decode()
+    assert not EmailOptOut.objects.exists()  # a link scanner's GET changes nothing
+    assert client.post(unsubscribe).status_code == 200
+    assert EmailOptOut.objects.count() == 1
+    assert CustomerProfile.objects.get(customer_id=7).marketing_consent is False
+    # 24 hours later step 2 would be due: the unsubscribed address gets nothing.
+    assert create_due(NOW + timedelta(hours=25), config()) == []
+
+
+def test_the_sequence_adds_recommendations_then_the_offer(catalogue):
+    cart(language="en")
+    SegmentOffer.objects.create(
+        campaign="abandoner",
+        segment_key="frequent-abandoners",
+        voucher_id=1,
+        customer_id=7,
+        code="ABCD-EFGH-IJKL-MNOP-QRST",
+        issued_at=NOW,
+        expires_at=NOW + timedelta(days=10),
+    )
+    received = []
+    with smtp_server() as (mailbox, port):
+        for hours in (2, 26, 74):
+            now = NOW + timedelta(hours=hours - 2)
+            created = create_due(now, config())
+            assert len(created) == 1, hours
+            assert send(created[0], port, now=now).status == "sent"
+            assert create_due(now, config()) == []  # one step per checkout and scan
+        received = mailbox.messages
+    steps = [m["X-Personalization-Step"] for m in received]
+    assert steps == ["1", "2", "3"]
+    html = [parts(m)["text/html"].get_payload(decode=True).decode() for m in received]
+    assert "Picked for you" not in html[0]
+    assert "Picked for you" in html[1]
+    assert "Tea" in html[1]  # bought together with the mug
+    assert "ABCD-EFGH-IJKL-MNOP-QRST" not in html[1]
+    assert "ABCD-EFGH-IJKL-MNOP-QRST" in html[2]
+    assert received[2]["Subject"] == "Your cart is about to expire, here is a little extra"
+
+
+def test_steps_do_not_bunch_up_when_a_checkout_is_already_old(catalogue):
+    cart(idle_hours=100)
+    assert [AbandonedEmail.objects.get(pk=i).step for i in create_due(NOW, config())] == [1]
+    assert create_due(NOW + timedelta(hours=1), config()) == []  # step 2 waits 23 hours
+    assert len(create_due(NOW + timedelta(hours=23), config())) == 1
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        ({"completed_at": NOW}, "checkout completed"),
+        ({"lines": {}}, "checkout emptied"),
+    ],
+)
+def test_the_sequence_stops_when_the_checkout_is_completed_or_emptied(catalogue, change, reason):
+    cart()
+    (email_id,) = create_due(NOW, config())
+    CartState.objects.filter(token="c1").update(**change)
+    result = send(email_id)
+    assert result.status == "skipped"
+    assert result.reason == reason
+    assert create_due(NOW + timedelta(hours=30), config()) == []
+
+
+def test_consent_is_required_unless_the_merchant_says_otherwise(catalogue):
+    cart(token="guest", customer_id=None, email="guest@example.com")
+    cart(token="no-consent", customer_id=8, email="bob@example.com")
+    CustomerProfile.objects.filter(customer_id=8).update(marketing_consent=False)
+    assert create_due(NOW, config()) == []
+    relaxed = config(abandoned_require_consent=False)
+    assert len(create_due(NOW, relaxed)) == 2
+
+
+def test_exactly_once_even_when_sent_twice_or_scanned_twice(catalogue):
+    cart()
+    ids = create_due(NOW, config())
+    assert create_due(NOW, config()) == []
+    with smtp_server() as (mailbox, port):
+        assert send(ids[0], port).status == "sent"
+        assert send(ids[0], port).status == "not-pending"
+    assert len(mailbox.messages) == 1
+    assert AbandonedEmail.objects.count() == 1
+
+
+def test_a_failed_smtp_send_leaves_the_email_pending_for_the_retry(catalogue):
+    cart()
+    (email_id,) = create_due(NOW, config())
+    with smtp_server(fail_first=lambda _address: True) as (mailbox, port):
+        with pytest.raises(Exception, match="Try again later"):
+            send(email_id, port)
+        assert AbandonedEmail.objects.get(pk=email_id).status == EmailStatus.PENDING
+        assert send(email_id, port).status == "sent"
+    assert len(mailbox.messages) == 1
+
+
+def test_languages_and_dashboard_templates(catalogue):
+    cart(token="hu", customer_id=1, email="a@example.com", language="hu-HU")
+    cart(token="en", customer_id=2, email="b@example.com", language="de")
+    custom = config(
+        email_subject_template="{{shop_name}}: {{line_count}} items wait (step {{step}})",
+    )
+    with smtp_server() as (mailbox, port):
+        for email_id in create_due(NOW, config()):
+            send(email_id, port)
+        subjects = {m["To"]: m["Subject"] for m in mailbox.messages}
+        assert subjects["a@example.com"] == "A kosaradban maradt valami"
+        assert subjects["b@example.com"] == "You left something in your cart"  # fallback
+        AbandonedEmail.objects.all().delete()
+        for email_id in create_due(NOW, custom):
+            send(email_id, port, settings_config=custom)
+        assert mailbox.messages[-1]["Subject"] == "Kedi Shop: 2 items wait (step 1)"
+
+
+def test_bad_templates_and_settings_are_refused_with_the_reason():
+    with pytest.raises(TemplateError, match="does not compile"):
+        validate_templates("{{#if x}}a{{/each}}", "")
+    with pytest.raises(ConfigurationError, match="increasing"):
+        parse_configuration({"abandoned_step_hours": "24,1"})
+    with pytest.raises(ConfigurationError, match=r"\{token\}"):
+        parse_configuration({"abandoned_recovery_url": "https://shop.example.com/cart"})
+
+
+def test_recovered_orders_are_attributed_to_the_last_step_and_reported(catalogue):
+    cart()
+    (email_id,) = create_due(NOW, config())
+    with smtp_server() as (_mailbox, port):
+        send(email_id, port)
+    assert attribute_order("c1", "order-9", Decimal("55.00"), "EUR") is True
+    assert attribute_order("c1", "order-9", Decimal("55.00"), "EUR") is False  # once
+    (step,) = email_stats(NOW - timedelta(days=1))
+    assert (step.step, step.sent, step.recovered_orders, step.revenue) == (1, 1, 1, Decimal(55))
+
+
+def test_erasure_deletes_the_customers_emails(catalogue):
+    cart()
+    create_due(NOW, config())
+    report = erase_customer(7, "ayse@example.com")
+    assert report.deleted["abandoned_emails"] == 1
+    assert not AbandonedEmail.objects.exists()
+
+
+def test_send_abandoned_dry_run_shows_what_would_be_sent(catalogue, settings, capsys):
+    settings.PERSONALIZATION_CONFIGURATION = {
+        "abandoned_emails_enabled": True,
+        "abandoned_recovery_url": "https://shop.example.com/cart/{token}",
+    }
+    cart()
+    call_command("personalization_send_abandoned", "--dry-run")
+    out = capsys.readouterr().out
+    assert "c1" in out
+    assert "ayse@example.com" in out
+    assert "Sepetinizde ürün kaldı" in out
+    assert not AbandonedEmail.objects.exists()  # a dry run writes nothing
