@@ -1,6 +1,7 @@
 # Two commands do all set-up on a fresh machine:
 #   make demo   -> creates .venv, installs the package, runs the standalone demo
-#   make test   -> creates .venv, installs the package with test tools, runs the tests
+#   make test   -> creates .venv, installs the package with test tools (and Chromium via apt
+#                  for the email rendering test), runs the tests
 # PostgreSQL (127.0.0.1:5432) and Redis (127.0.0.1:6379) must be running for `make test`.
 
 PYTHON ?= python3.12
@@ -10,7 +11,7 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/personalization
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: demo test lint format wheel benchmark clean
+.PHONY: demo test lint format wheel benchmark clean browser
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -22,7 +23,15 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/saleor-personalization demo
 
-test: $(STAMP)
+# Headless Chromium renders the abandoned-checkout email in a test (Debian package).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+		echo "Installing Chromium (apt) for the email rendering test"; \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null 2>&1 || \
+		{ apt-get update -q >/dev/null && \
+		  DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null; }; }
+
+test: $(STAMP) browser
 	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) \
 		$(BIN)/python -m pytest $(PYTEST_ARGS)
 	$(BIN)/ruff check .

@@ -68,6 +68,10 @@ def test_demo_runs_end_to_end_on_a_fresh_home(tmp_path, online_retail_sample):
     assert result.returncode == 0, result.stderr
     assert "== Load online_retail_sample.csv" in result.stdout
     assert "== Feature store" in result.stdout
+    assert "== Learned segments" in result.stdout
+    assert "== Abandoned-checkout email (step 2)" in result.stdout
+    preview = next((tmp_path / "fresh").rglob("abandoned-checkout-email.html"))
+    assert "Return to your cart" in preview.read_text()
     assert "Demo finished." in result.stdout
 
 

@@ -309,3 +309,22 @@ def test_send_abandoned_dry_run_shows_what_would_be_sent(catalogue, settings, ca
     assert "ayse@example.com" in out
     assert "Sepetinizde ürün kaldı" in out
     assert not AbandonedEmail.objects.exists()  # a dry run writes nothing
+
+
+def test_staff_email_stats_over_graphql(catalogue, client):
+    from saleor_personalization.standalone.graphql_backend import issue_token
+
+    cart()
+    (email_id,) = create_due(NOW, config())
+    with smtp_server() as (_mailbox, port):
+        send(email_id, port)
+    attribute_order("c1", "order-1", Decimal("55"), "EUR")
+    query = "{ personalizationEmailStats { step sent opened clicked recoveredOrders revenue } }"
+    staff = {"HTTP_AUTHORIZATION": f"Bearer {issue_token(staff=True)}"}
+    body = client.post("/graphql/", {"query": query}, content_type="application/json", **staff)
+    assert body.json()["data"]["personalizationEmailStats"] == [
+        {"step": 1, "sent": 1, "opened": 0, "clicked": 0, "recoveredOrders": 1, "revenue": 55.0}
+    ]
+    customer = {"HTTP_AUTHORIZATION": f"Bearer {issue_token(customer_id=7)}"}
+    body = client.post("/graphql/", {"query": query}, content_type="application/json", **customer)
+    assert body.json()["errors"][0]["extensions"]["code"] == "PERMISSION_DENIED"

@@ -22,7 +22,12 @@ def _database_url() -> str:
 
 
 @contextmanager
-def celery_worker(home: Path, queues: str = "celery,personalization", concurrency: int = 2):
+def celery_worker(
+    home: Path,
+    queues: str = "celery,personalization",
+    concurrency: int = 2,
+    env: dict[str, str] | None = None,
+):
     """Yield a client app; a worker process consumes ``queues`` until the block ends."""
     import redis
 
@@ -35,6 +40,7 @@ def celery_worker(home: Path, queues: str = "celery,personalization", concurrenc
         "CELERY_RESULT_BACKEND": BROKER,
         "REDIS_URL": BROKER,
         "PERSONALIZATION_HOME": str(home),
+        **(env or {}),
     }
     log = (home / "worker.log").open("w")
     process = subprocess.Popen(

@@ -13,6 +13,7 @@ from django.db.models import CharField, Count
 from django.db.models.functions import Cast
 from django.utils import timezone
 
+from ..emails.tracking import email_stats
 from ..events.attribution import (
     InvalidRecommendationId,
     TrackedShopper,
@@ -459,4 +460,25 @@ def offer_stats(backend, info) -> list[dict]:
             "uplift": float(r.uplift),
         }
         for r in offer_report()
+    ]
+
+
+def email_stats_for(backend, info, *, days=30) -> list[dict]:
+    require_manager(backend, info)
+    if not 1 <= days <= 3650:
+        raise PersonalizationError(
+            ErrorCode.INVALID_ARGUMENT, "days must be between 1 and 3650.", "days"
+        )
+    return [
+        {
+            "step": s.step,
+            "sent": s.sent,
+            "opened": s.opened,
+            "clicked": s.clicked,
+            "recovered_orders": s.recovered_orders,
+            "revenue": float(s.revenue),
+            "skipped": s.skipped,
+            "failed": s.failed,
+        }
+        for s in email_stats(timezone.now() - timedelta(days=days))
     ]

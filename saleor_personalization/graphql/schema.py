@@ -9,6 +9,7 @@ from .scalars import JSONString
 from .types import (
     PersonalizationCampaignReport,
     PersonalizationConsent,
+    PersonalizationEmailStepStats,
     PersonalizationModelRun,
     PersonalizationOffer,
     PersonalizationSegment,
@@ -120,6 +121,14 @@ def build_root_types(backend: ShopBackend) -> tuple[type, type]:
             required=True,
             description="Offers issued and redeemed per campaign, revenue vs the holdout (staff).",
             resolver=bind(resolvers.offer_stats),
+        )
+        personalization_email_stats = graphene.List(
+            graphene.NonNull(PersonalizationEmailStepStats),
+            required=True,
+            days=graphene.Int(default_value=30),
+            description="Abandoned-checkout emails per step: sent, opened, clicked, recovered "
+            "orders and revenue (staff).",
+            resolver=bind(resolvers.email_stats_for),
         )
         personalization_model_runs = graphene.List(
             graphene.NonNull(PersonalizationModelRun),

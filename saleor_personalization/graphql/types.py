@@ -196,6 +196,17 @@ class PersonalizationCampaignReport(graphene.ObjectType):
     uplift = graphene.Float(required=True)
 
 
+class PersonalizationEmailStepStats(graphene.ObjectType):
+    step = graphene.Int(required=True)
+    sent = graphene.Int(required=True)
+    opened = graphene.Int(required=True)
+    clicked = graphene.Int(required=True)
+    recovered_orders = graphene.Int(required=True)
+    revenue = graphene.Float(required=True, description="Recovered orders' totals.")
+    skipped = graphene.Int(required=True, description="Stopped: completed, emptied, no consent.")
+    failed = graphene.Int(required=True)
+
+
 LIST_KINDS = [kind.value for kind in ListKind]
 
 

@@ -91,6 +91,10 @@ def silhouette(points: np.ndarray, labels: np.ndarray) -> float:
     return float(scores.mean())
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n:,} {noun}" + ("" if n == 1 else "s")
+
+
 def _level(value: float, overall: np.ndarray, words: tuple[str, str, str]) -> str:
     low, high = np.quantile(overall, [1 / 3, 2 / 3])
     return words[0] if value <= low else words[2] if value > high else words[1]
@@ -104,9 +108,10 @@ def describe(
     often = _level(f, orders, ("one-off", "occasional", "frequent"))
     worth = _level(m, spend, ("low-spend", "mid-spend", "high-spend"))
     name = f"{when.capitalize()} {often} {worth} customers"
+    size = int(mask.sum())
     description = (
-        f"{int(mask.sum())} customers; median {r:.0f} days since the last order, "
-        f"{f:.0f} order{'s' if round(f) != 1 else ''}, {m:,.2f} spent."
+        f"{_count(size, 'customer')}; median {_count(round(r), 'day')} since the last order, "
+        f"{_count(round(f), 'order')}, {m:,.2f} spent."
     )
     return ClusterProfile(
         key=f"cluster-{index + 1}",

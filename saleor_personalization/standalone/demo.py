@@ -134,12 +134,82 @@ def learned_segments_stage(ctx: DemoContext) -> None:
     )
 
 
+def email_preview_stage(ctx: DemoContext) -> None:
+    """Render the second reminder email for a customer's cart to an HTML file.
+
+    The export has no open checkouts, so the demo makes one from the customer's last
+    order, renders it (with their recommendations) and removes it again.
+    """
+    from dataclasses import replace
+
+    from ..configuration import parse_configuration
+    from ..emails.delivery import recommendations_for
+    from ..emails.render import render_email
+    from ..models import CartState, InteractionKind
+    from .email_source import StandaloneCheckoutSource
+
+    last = (
+        Interaction.objects.filter(kind=InteractionKind.PURCHASE, customer_id__isnull=False)
+        .order_by("-occurred_at")
+        .values("customer_id", "basket_ref", "channel")
+        .first()
+    )
+    if last is None:
+        return
+    lines = Interaction.objects.filter(
+        basket_ref=last["basket_ref"], kind=InteractionKind.PURCHASE
+    ).values_list("product_id", "quantity")[:3]
+    token = "demo-preview"
+    CartState.objects.filter(token=token).delete()
+    CartState.objects.create(
+        token=token,
+        channel=last["channel"],
+        customer_id=last["customer_id"],
+        email="customer@example.com",
+        language_code="en",
+        lines={f"p{product}": [product, quantity] for product, quantity in lines},
+    )
+    try:
+        source = StandaloneCheckoutSource()
+        content = source.content(token)
+        config = replace(
+            parse_configuration({}),
+            abandoned_recovery_url="https://shop.example.com/cart/{token}",
+        )
+        recommended = recommendations_for(
+            [line.product_id for line in content.lines],
+            content.customer_id,
+            content.channel,
+            config.abandoned_recommendations,
+            config,
+            source,
+        )
+        rendered = render_email(
+            content=content,
+            step=2,
+            email_id=0,
+            config=config,
+            shop=source.shop(),
+            recommendations=recommended,
+        )
+    finally:
+        CartState.objects.filter(token=token).delete()
+    ctx.output_dir.mkdir(parents=True, exist_ok=True)
+    target = ctx.output_dir / "abandoned-checkout-email.html"
+    target.write_text(rendered.html, encoding="utf-8")
+    ctx.section("Abandoned-checkout email (step 2) for the last customer's cart")
+    ctx.row("subject", rendered.subject)
+    ctx.row("cart lines / recommendations", f"{len(content.lines)} / {len(recommended)}")
+    ctx.row("written to", str(target))
+
+
 STAGES = [
     load_stage,
     feature_store_stage,
     segments_stage,
     recommender_stage,
     learned_segments_stage,
+    email_preview_stage,
 ]
 
 
