@@ -11,7 +11,7 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/personalization
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: demo test lint format wheel benchmark clean browser
+.PHONY: demo test lint format wheel benchmark benchmark-emails clean browser
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -52,6 +52,9 @@ benchmark: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[dev,benchmarks]'
 	$(BIN)/python benchmarks/quality.py
 
+benchmark-emails: $(STAMP)
+	$(BIN)/python benchmarks/abandoned_scan.py
+
 clean:
 	rm -rf $(VENV) dist build *.egg-info .personalization
 
@@ -64,7 +67,7 @@ UV ?= uv
 
 .PHONY: test-saleor
 test-saleor:
-	$(UV) pip install --quiet --python $(SALEOR_DIR)/.venv/bin/python -e .
+	$(UV) pip install --quiet --python $(SALEOR_DIR)/.venv/bin/python -e '.[saleor-tests]'
 	DATABASE_URL=$(SALEOR_DATABASE_URL) PYTHONPATH=$(abspath $(SALEOR_DIR)):$(CURDIR) \
 		DJANGO_SETTINGS_MODULE=tests.saleor.settings \
 		$(SALEOR_DIR)/.venv/bin/python -m pytest tests/saleor \
