@@ -331,3 +331,31 @@ def test_weight_choice_prefers_wider_lists_only_within_the_tolerance():
     assert choose_weights(candidates, 0.0, 0.0)[2] == narrow
     assert choose_weights(candidates, 0.0, 0.03)[2] == wide
     assert choose_weights(candidates, 0.35, 0.03)[2] == poor  # only it reaches the floor
+
+
+def test_popularity_penalty_pushes_bestsellers_down_and_old_artifacts_keep_working():
+    import numpy as np
+
+    from saleor_personalization.recommender.model import (
+        BlendWeights,
+        RecommenderModel,
+        standardise,
+    )
+
+    popularity = standardise(np.log1p(np.array([[500.0, 50.0, 5.0]], dtype=np.float32)))
+    flat = np.zeros((2, 3), dtype=np.float32)
+    components = {
+        "repeat": flat,
+        "copurchase": flat + np.array([1.0, 1.0, 0.0], dtype=np.float32),
+        "factorisation": flat,
+        "trend": np.zeros((1, 3), dtype=np.float32),
+        "popularity": popularity,
+    }
+    plain = RecommenderModel.blend(components, BlendWeights(repeat=0.0, trend=0.0))
+    penalised = RecommenderModel.blend(
+        components, BlendWeights(repeat=0.0, trend=0.0, popularity=-0.5)
+    )
+    assert plain[0, 0] == plain[0, 1]  # a tie between the bestseller and the niche product
+    assert penalised[0, 1] > penalised[0, 0]  # the penalty breaks it for the niche one
+    # Runs saved before the component existed load with no penalty.
+    assert BlendWeights.from_dict({"repeat": 1.0}).popularity == 0.0

@@ -20,7 +20,7 @@ from .components import recency_history, repeat_signal
 from .data import InteractionData
 from .factorisation import Factorisation, FactorisationParams
 
-COMPONENTS = ("repeat", "copurchase", "factorisation", "trend")
+COMPONENTS = ("repeat", "copurchase", "factorisation", "trend", "popularity")
 
 
 class InvalidParameters(ValueError):
@@ -33,6 +33,9 @@ class BlendWeights:
     copurchase: float = 1.0
     factorisation: float = 0.3
     trend: float = 0.3
+    # Negative values push the catalogue's bestsellers down: discovery lists show more
+    # of the catalogue (coverage) at a small cost in accuracy, as tuning decides.
+    popularity: float = 0.0
 
     def as_dict(self) -> dict[str, float]:
         return asdict(self)
@@ -164,6 +167,7 @@ class RecommenderModel:
         self._item_index = {int(i): k for k, i in enumerate(self.item_ids)}
         self._copurchase_dense: np.ndarray | None = None
         self._trend_row: np.ndarray | None = None
+        self._popularity_row: np.ndarray | None = None
 
     def _copurchase_scores(self, history: sp.csr_matrix) -> np.ndarray:
         if self.copurchase.shape[0] <= DENSE_COPURCHASE_LIMIT:
@@ -176,6 +180,12 @@ class RecommenderModel:
         if self._trend_row is None:
             self._trend_row = standardise(self.trend.reshape(1, -1).astype(np.float32).copy())
         return self._trend_row
+
+    def _standard_popularity(self) -> np.ndarray:
+        if self._popularity_row is None:
+            row = np.log1p(self.popularity.astype(np.float32)).reshape(1, -1)
+            self._popularity_row = standardise(row.copy())
+        return self._popularity_row
 
     @property
     def item_index(self) -> dict[int, int]:
@@ -231,6 +241,7 @@ class RecommenderModel:
             "copurchase": standardise(copurchase),
             "factorisation": standardise(factors),
             "trend": self._standard_trend(),  # one row, the same for every customer
+            "popularity": self._standard_popularity(),  # likewise
         }
 
     @staticmethod

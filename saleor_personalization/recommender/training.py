@@ -143,6 +143,7 @@ WEIGHT_GRID = {
     "copurchase": (1.0,),
     "factorisation": (0.0, 0.3, 0.6),
     "trend": (0.0, 0.15, 0.3, 0.6, 0.9),
+    "popularity": (0.0,),
 }
 
 
@@ -194,6 +195,8 @@ def tune_weights(
             grid["repeat"] = (0.0,)  # owned products are not ranked in discovery
             # Discovery should lean on the customer's own taste, not on what is hot.
             grid["trend"] = tuple(w for w in grid["trend"] if w <= 0.6)
+            # ...and may push bestsellers down to show more of the catalogue.
+            grid["popularity"] = (0.0, -0.3, -0.6, -1.0, -1.5)
         candidates = []
         for values in itertools.product(*grid.values()):
             weights = BlendWeights(**dict(zip(grid, values, strict=True)))
