@@ -65,31 +65,22 @@ SALEOR_DIR ?= ../saleor
 SALEOR_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/saleor
 UV ?= uv
 
-.PHONY: test-saleor
+# pytest inside Saleor's environment, with Saleor's settings and fixtures.
+SALEOR_PYTEST = $(UV) pip install --quiet --python $(SALEOR_DIR)/.venv/bin/python \
+		-e '.[saleor-tests]' && \
+	DATABASE_URL=$(SALEOR_DATABASE_URL) PYTHONPATH=$(abspath $(SALEOR_DIR)):$(CURDIR) \
+		DJANGO_SETTINGS_MODULE=tests.saleor.settings \
+		$(SALEOR_DIR)/.venv/bin/python -m pytest -p tests.saleor.saleor_pytest_plugin \
+		--ds=tests.saleor.settings --reuse-db -W ignore::DeprecationWarning
+# A benchmark file runs as a test module whose bench_* functions are the tests.
+SALEOR_BENCH = $(SALEOR_PYTEST) -p tests.saleor.conftest -o python_functions='bench_*' -s -q
+
+.PHONY: test-saleor benchmark-saleor benchmark-graphql
 test-saleor:
-	$(UV) pip install --quiet --python $(SALEOR_DIR)/.venv/bin/python -e '.[saleor-tests]'
-	DATABASE_URL=$(SALEOR_DATABASE_URL) PYTHONPATH=$(abspath $(SALEOR_DIR)):$(CURDIR) \
-		DJANGO_SETTINGS_MODULE=tests.saleor.settings \
-		$(SALEOR_DIR)/.venv/bin/python -m pytest tests/saleor \
-		-p tests.saleor.saleor_pytest_plugin --ds=tests.saleor.settings --reuse-db \
-		-W ignore::DeprecationWarning $(PYTEST_ARGS)
+	$(SALEOR_PYTEST) tests/saleor $(PYTEST_ARGS)
 
-.PHONY: benchmark-saleor
 benchmark-saleor:
-	$(UV) pip install --quiet --python $(SALEOR_DIR)/.venv/bin/python -e .
-	DATABASE_URL=$(SALEOR_DATABASE_URL) PYTHONPATH=$(abspath $(SALEOR_DIR)):$(CURDIR) \
-		DJANGO_SETTINGS_MODULE=tests.saleor.settings \
-		$(SALEOR_DIR)/.venv/bin/python -m pytest benchmarks/saleor_overhead.py \
-		-p tests.saleor.saleor_pytest_plugin -p tests.saleor.conftest \
-		--ds=tests.saleor.settings --reuse-db -W ignore::DeprecationWarning \
-		-o python_files=saleor_overhead.py -o python_functions='bench_*' -s -q $(PYTEST_ARGS)
+	$(SALEOR_BENCH) -o python_files=saleor_overhead.py benchmarks/saleor_overhead.py $(PYTEST_ARGS)
 
-.PHONY: benchmark-graphql
 benchmark-graphql:
-	$(UV) pip install --quiet --python $(SALEOR_DIR)/.venv/bin/python -e .
-	DATABASE_URL=$(SALEOR_DATABASE_URL) PYTHONPATH=$(abspath $(SALEOR_DIR)):$(CURDIR) \
-		DJANGO_SETTINGS_MODULE=tests.saleor.settings \
-		$(SALEOR_DIR)/.venv/bin/python -m pytest benchmarks/graphql_latency.py \
-		-p tests.saleor.saleor_pytest_plugin -p tests.saleor.conftest \
-		--ds=tests.saleor.settings --reuse-db -W ignore::DeprecationWarning \
-		-o python_files=graphql_latency.py -o python_functions='bench_*' -s -q $(PYTEST_ARGS)
+	$(SALEOR_BENCH) -o python_files=graphql_latency.py benchmarks/graphql_latency.py $(PYTEST_ARGS)

@@ -32,6 +32,17 @@ class LearnedReport:
     likely_buyers: int
     scored: int
 
+    def summary(self) -> list[str]:
+        """The report as a merchant reads it (the CLI and the demo print it)."""
+        auc = f"{self.propensity_auc:.3f}" if self.propensity_auc is not None else "n/a"
+        lines = [f"k-means, k={self.k} chosen by silhouette ({self.silhouette:.3f})"]
+        lines += [f"  {key:<10} {name:<44} {text}" for key, name, text, _ in self.clusters]
+        lines.append(
+            f"  Purchase propensity (next 30 days): holdout AUC {auc}; "
+            f"{self.likely_buyers:,} of {self.scored:,} customers in 'Likely buyers'"
+        )
+        return lines
+
 
 def order_history(as_of: datetime) -> Purchases:
     """One row per order (basket) up to ``as_of``: customer, time, value."""

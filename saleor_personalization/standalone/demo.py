@@ -122,16 +122,10 @@ def learned_segments_stage(ctx: DemoContext) -> None:
 
     last = Interaction.objects.order_by("-occurred_at").values_list("occurred_at", flat=True)[0]
     report = compute_learned_segments(as_of=last)
-    ctx.section(
-        f"Learned segments: k-means, k={report.k} chosen by silhouette ({report.silhouette:.3f})"
-    )
-    for key, name, description, _size in report.clusters:
-        ctx.out.write(f"  {key:<10} {name:<44} {description}\n")
-    auc = f"{report.propensity_auc:.3f}" if report.propensity_auc is not None else "n/a"
-    ctx.out.write(
-        f"\n  Purchase propensity (next 30 days): holdout AUC {auc}; "
-        f"{report.likely_buyers:,} of {report.scored:,} customers in 'Likely buyers'\n"
-    )
+    title, *lines = report.summary()
+    ctx.section(f"Learned segments: {title}")
+    for line in lines:
+        ctx.out.write(line + "\n")
 
 
 def email_preview_stage(ctx: DemoContext) -> None:

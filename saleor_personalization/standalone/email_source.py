@@ -21,10 +21,25 @@ def _image(profile: ItemProfile) -> str:
     )
 
 
-def _price(listing: ItemChannel | None, profile: ItemProfile) -> tuple[Decimal | None, str]:
-    if listing is not None and listing.price_amount is not None:
-        return listing.price_amount, listing.currency or profile.currency
-    return profile.price_amount, profile.currency
+def _priced(product_ids, channel: str) -> dict[int, tuple[ItemProfile, Decimal | None, str]]:
+    """Profile, price and currency per product: the channel's price, else the profile's."""
+    profiles = ItemProfile.objects.in_bulk(list(product_ids))
+    listings = {
+        row.item_id: row
+        for row in ItemChannel.objects.filter(item_id__in=list(profiles), channel=channel)
+    }
+    priced = {}
+    for product_id, profile in profiles.items():
+        listing = listings.get(product_id)
+        if listing is not None and listing.price_amount is not None:
+            priced[product_id] = (
+                profile,
+                listing.price_amount,
+                listing.currency or profile.currency,
+            )
+        else:
+            priced[product_id] = (profile, profile.price_amount, profile.currency)
+    return priced
 
 
 class StandaloneCheckoutSource:
@@ -35,20 +50,13 @@ class StandaloneCheckoutSource:
         quantities: dict[int, int] = {}
         for product_id, quantity in (cart.lines or {}).values():
             quantities[int(product_id)] = quantities.get(int(product_id), 0) + int(quantity)
-        profiles = ItemProfile.objects.in_bulk(list(quantities))
-        listings = {
-            row.item_id: row
-            for row in ItemChannel.objects.filter(
-                item_id__in=list(quantities), channel=cart.channel
-            )
-        }
+        priced = _priced(quantities, cart.channel)
         lines = []
         currency = ""
         for product_id, quantity in quantities.items():
-            profile = profiles.get(product_id)
-            if profile is None:
+            if product_id not in priced:
                 continue
-            price, currency = _price(listings.get(product_id), profile)
+            profile, price, currency = priced[product_id]
             lines.append(
                 EmailLine(
                     product_id=product_id,
@@ -73,27 +81,18 @@ class StandaloneCheckoutSource:
         )
 
     def products(self, product_ids: list[int], channel: str) -> list[EmailProduct]:
-        profiles = ItemProfile.objects.in_bulk(product_ids)
-        listings = {
-            row.item_id: row
-            for row in ItemChannel.objects.filter(item_id__in=product_ids, channel=channel)
-        }
-        result = []
-        for product_id in product_ids:
-            profile = profiles.get(product_id)
-            if profile is None:
-                continue
-            price, currency = _price(listings.get(product_id), profile)
-            result.append(
-                EmailProduct(
-                    product_id=product_id,
-                    name=profile.name,
-                    price=price,
-                    currency=currency,
-                    image_url=_image(profile),
-                )
+        priced = _priced(product_ids, channel)
+        return [
+            EmailProduct(
+                product_id=product_id,
+                name=priced[product_id][0].name,
+                price=priced[product_id][1],
+                currency=priced[product_id][2],
+                image_url=_image(priced[product_id][0]),
             )
-        return result
+            for product_id in product_ids
+            if product_id in priced
+        ]
 
     def shop(self) -> ShopInfo:
         return ShopInfo(

@@ -34,13 +34,4 @@ class Command(BaseCommand):
             self.stdout.write(f"{names.get(key, key):<36} {size:>8,}")
         self.stdout.write(f"entered {report.entered:,}, left {report.left:,}")
         learned = compute_learned_segments(as_of=when)
-        self.stdout.write(
-            f"\nlearned: k={learned.k} clusters (silhouette {learned.silhouette:.3f})"
-        )
-        for key, name, description, size in learned.clusters:
-            self.stdout.write(f"  {key:<10} {name:<44} {size:>7,}  {description}")
-        auc = f"{learned.propensity_auc:.3f}" if learned.propensity_auc is not None else "n/a"
-        self.stdout.write(
-            f"  purchase propensity (30 days): holdout AUC {auc}; "
-            f"{learned.likely_buyers:,} likely buyers of {learned.scored:,} scored"
-        )
+        self.stdout.write("\nLearned segments: " + "\n".join(learned.summary()))
