@@ -44,6 +44,24 @@ def _usage() -> str:
     return USAGE.format(commands="\n".join(lines))
 
 
+def _prepare_standalone_database() -> None:
+    """Standalone, the embedded database may not exist yet: create and migrate it.
+
+    Inside Saleor, migrations are the shop's deployment step and never run from here.
+    """
+    import django
+    from django.conf import settings
+    from django.core.management import call_command
+
+    django.setup()
+    database = settings.DATABASES["default"]
+    if database["ENGINE"].endswith("sqlite3"):
+        from pathlib import Path
+
+        Path(database["NAME"]).parent.mkdir(parents=True, exist_ok=True)
+    call_command("migrate", interactive=False, verbosity=0)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in {"-h", "--help", "help"}:
@@ -57,6 +75,9 @@ def main(argv: list[str] | None = None) -> int:
     from django.core.management import execute_from_command_line
 
     command = COMMANDS.get(argv[0], argv[0])
+    standalone = os.environ["DJANGO_SETTINGS_MODULE"] == STANDALONE_SETTINGS
+    if standalone and command in COMMANDS.values() and "--help" not in argv[1:]:
+        _prepare_standalone_database()
     try:
         execute_from_command_line(["saleor-personalization", command, *argv[1:]])
     except KeyboardInterrupt:

@@ -158,3 +158,9 @@ def test_token_needs_a_customer_or_staff(tmp_path):
     result = _cli(["token"], tmp_path)
     assert result.returncode != 0
     assert "--customer" in result.stderr
+
+
+def test_segment_on_a_fresh_home_creates_the_database_and_says_there_is_no_data(tmp_path):
+    result = _cli(["segment"], tmp_path / "new" / "home")
+    assert result.returncode == 0, result.stderr
+    assert "Learned segments: none yet" in result.stdout

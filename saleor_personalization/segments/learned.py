@@ -34,6 +34,8 @@ class LearnedReport:
 
     def summary(self) -> list[str]:
         """The report as a merchant reads it (the CLI and the demo print it)."""
+        if not self.k:
+            return ["none yet: fewer than 10 customers with orders"]
         auc = f"{self.propensity_auc:.3f}" if self.propensity_auc is not None else "n/a"
         lines = [f"k-means, k={self.k} chosen by silhouette ({self.silhouette:.3f})"]
         lines += [f"  {key:<10} {name:<44} {text}" for key, name, text, _ in self.clusters]

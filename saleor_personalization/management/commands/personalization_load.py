@@ -1,10 +1,8 @@
 from pathlib import Path
 
-from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
 from ...conf import get_settings
-from ...saleor_adapter.availability import saleor_available
 from ...standalone.importer import import_order_export
 from ...standalone.order_export import OrderExportError
 
@@ -31,10 +29,6 @@ class Command(BaseCommand):
 
     def handle(self, *args, path: Path, channel, source, skip_invalid, **options):
         channel = channel or get_settings().default_channel
-        if not saleor_available():
-            # Standalone: the embedded database may be brand new. Inside Saleor, migrations
-            # are the shop's own deployment step and are never run from here.
-            call_command("migrate", verbosity=0, interactive=False)
         try:
             report = import_order_export(
                 path, channel=channel, source=source, skip_invalid=skip_invalid
