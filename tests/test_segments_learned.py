@@ -160,3 +160,19 @@ def test_online_retail_cluster_and_propensity_quality(online_retail_path, capsys
     assert report.propensity_auc > 0.7
     assert report.clusters[0][1].startswith("Recent frequent high-spend")
     assert sum(size for *_, size in report.clusters) == report.scored == 4334
+
+
+def test_clusters_with_the_same_words_get_told_apart():
+    from saleor_personalization.segments.clusters import ClusterProfile, _distinct_names
+
+    twins = [
+        ClusterProfile("cluster-1", "Cooling occasional mid-spend customers", "", 5, 70.2, 2, 900),
+        ClusterProfile("cluster-2", "Cooling occasional mid-spend customers", "", 5, 36.0, 2, 700),
+        ClusterProfile("cluster-3", "Dormant one-off low-spend customers", "", 5, 160, 1, 90),
+    ]
+    names = [p.name for p in _distinct_names(twins)]
+    assert names == [
+        "Cooling occasional mid-spend customers (~70 days)",
+        "Cooling occasional mid-spend customers (~36 days)",
+        "Dormant one-off low-spend customers",
+    ]

@@ -8,7 +8,7 @@ the k with the best silhouette on a fixed sample wins. Each cluster is described
 words from its medians relative to everyone's, so an admin can read what it is.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy.spatial.distance import cdist
@@ -124,6 +124,17 @@ def describe(
     )
 
 
+def _distinct_names(profiles: list[ClusterProfile]) -> list[ClusterProfile]:
+    """Two clusters with the same words get their median recency added to tell them apart."""
+    names = [p.name for p in profiles]
+    return [
+        replace(p, name=f"{p.name} (~{round(p.recency_days)} days)")
+        if names.count(p.name) > 1
+        else p
+        for p in profiles
+    ]
+
+
 def cluster_customers(
     recency_days: np.ndarray,
     orders: np.ndarray,
@@ -169,6 +180,7 @@ def cluster_customers(
     order = {old: new for new, old in enumerate(by_spend)}
     labels = np.array([order[label] for label in labels], dtype=np.int64)
     profiles = [describe(c, recency_days, orders, spend, labels == c) for c in range(k)]
+    profiles = _distinct_names(profiles)
     return Clustering(
         k=k, silhouette=float(score), silhouettes=silhouettes, labels=labels, profiles=profiles
     )
