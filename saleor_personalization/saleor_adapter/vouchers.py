@@ -10,6 +10,7 @@ code per customer and checks ownership before the order is created.
 import logging
 from decimal import Decimal
 
+from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -77,16 +78,28 @@ def targeted_campaigns(config: PersonalizationConfig) -> list[Campaign]:
     return campaigns
 
 
+def _tell_apps(event: str, codes: list) -> None:
+    """Saleor's voucher-code events for the plugin's codes; a failure only logs."""
+    from saleor.plugins.manager import get_plugins_manager
+
+    try:
+        getattr(get_plugins_manager(allow_replica=False), event)(codes)
+    except Exception:
+        logger.exception("Could not send %s for %s codes", event, len(codes))
+
+
 class SaleorVoucherCodes:
     """``VoucherCode`` rows for the plugin's codes (Saleor applies and counts them)."""
 
     def create(self, voucher_id: int, codes: list[str]) -> None:
         from saleor.discount.models import VoucherCode
 
-        VoucherCode.objects.bulk_create(
+        created = VoucherCode.objects.bulk_create(
             [VoucherCode(voucher_id=voucher_id, code=code, is_active=True) for code in codes],
             batch_size=1000,
         )
+        # Apps subscribed to VOUCHER_CODES_CREATED hear of them as of Dashboard codes.
+        transaction.on_commit(lambda: _tell_apps("voucher_codes_created", created))
 
     def deactivate(self, codes: list[str]) -> None:
         from saleor.discount.models import VoucherCode
@@ -96,7 +109,11 @@ class SaleorVoucherCodes:
     def delete_unused(self, codes: list[str]) -> int:
         from saleor.discount.models import VoucherCode
 
-        deleted, _ = VoucherCode.objects.filter(Q(code__in=codes), used=0).delete()
+        unused = list(VoucherCode.objects.filter(Q(code__in=codes), used=0))
+        if not unused:
+            return 0
+        _tell_apps("voucher_codes_deleted", unused)
+        deleted, _ = VoucherCode.objects.filter(pk__in=[code.pk for code in unused]).delete()
         return deleted
 
 
