@@ -380,6 +380,10 @@ def _field_cases(shop, channel):
         "personalizationModelRuns": "personalizationModelRuns { id }",
         "personalizationLiveRun": "personalizationLiveRun { id }",
         "personalizationStats": "personalizationStats { clicks }",
+        "myOffers": "myOffers { code }",
+        "personalizationSegments": "personalizationSegments { key size }",
+        "personalizationOfferReport": "personalizationOfferReport { campaign }",
+        "personalizationEmailStats": "personalizationEmailStats { step }",
     }
 
 
@@ -393,8 +397,11 @@ MUTATIONS = {
 }
 
 # What each role may do (without MANAGE_PLUGINS); anything else must be refused.
-CUSTOMER_ONLY = {"mySegments", "marketingConsentUpdate"}
+CUSTOMER_ONLY = {"mySegments", "myOffers", "marketingConsentUpdate"}
 STAFF_ONLY = {
+    "personalizationSegments",
+    "personalizationOfferReport",
+    "personalizationEmailStats",
     "personalizationModelRuns",
     "personalizationLiveRun",
     "personalizationStats",
