@@ -164,3 +164,9 @@ def test_segment_on_a_fresh_home_creates_the_database_and_says_there_is_no_data(
     result = _cli(["segment"], tmp_path / "new" / "home")
     assert result.returncode == 0, result.stderr
     assert "Learned segments: none yet" in result.stdout
+
+
+def test_a_bad_date_option_is_a_clear_message(tmp_path):
+    result = _cli(["segment", "--as-of", "2024-13-01"], tmp_path)
+    assert result.returncode != 0
+    assert "'2024-13-01' is not a date like 2024-01-31" in result.stderr

@@ -83,10 +83,9 @@ def allowed(items: list[DueEmail], config: PersonalizationConfig) -> list[DueEma
     """``refusal`` for many shoppers at once: two queries, not two per shopper."""
     if not items:
         return []
+    hashes = [email_hash(item.email) for item in items]
     opted_out = set(
-        EmailOptOut.objects.filter(
-            email_hash__in=[email_hash(item.email) for item in items]
-        ).values_list("email_hash", flat=True)
+        EmailOptOut.objects.filter(email_hash__in=hashes).values_list("email_hash", flat=True)
     )
     consenting: set[int] = set()
     if config.abandoned_require_consent:
@@ -98,8 +97,8 @@ def allowed(items: list[DueEmail], config: PersonalizationConfig) -> list[DueEma
         )
     return [
         item
-        for item in items
-        if email_hash(item.email) not in opted_out
+        for item, hashed in zip(items, hashes, strict=True)
+        if hashed not in opted_out
         and (not config.abandoned_require_consent or item.customer_id in consenting)
     ]
 

@@ -15,6 +15,7 @@ from django.db.models import Q
 
 from ..events.types import CartSnapshot, LineSnapshot, OrderSnapshot
 from .db import replica_name
+from .snapshots import ORDER_LINE_FIELDS, order_line
 
 EXCLUDED_ORDER_STATUSES = ("draft", "expired", "canceled")
 
@@ -60,27 +61,9 @@ def iter_order_batches(
             OrderLine.objects.using(replica_name())
             .filter(order_id__in=[row["id"] for row in rows], variant__isnull=False, is_gift=False)
             .order_by()
-            .values_list(
-                "order_id",
-                "id",
-                "variant_id",
-                "variant__product_id",
-                "quantity",
-                "unit_price_gross_amount",
-                "currency",
-            )
+            .values_list("order_id", *ORDER_LINE_FIELDS)
         ):
-            order_id, line_id, variant_id, product_id, quantity, price, currency = line
-            lines[order_id].append(
-                LineSnapshot(
-                    product_id=product_id,
-                    variant_id=variant_id,
-                    quantity=quantity,
-                    unit_price=Decimal(price),
-                    currency=currency,
-                    line_ref=str(line_id),
-                )
-            )
+            lines[line[0]].append(order_line(line[1:]))
         yield [
             OrderSnapshot(
                 order_id=str(row["id"]),

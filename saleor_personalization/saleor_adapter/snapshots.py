@@ -29,15 +29,37 @@ def cart_snapshot(checkout, *, include_email: bool = True) -> CartSnapshot:
     )
 
 
+# The order-line columns a purchase needs, in the order ``order_line`` reads them.
+ORDER_LINE_FIELDS = (
+    "id",
+    "variant_id",
+    "variant__product_id",
+    "quantity",
+    "unit_price_gross_amount",
+    "currency",
+)
+
+
+def order_line(row) -> LineSnapshot:
+    """A :class:`LineSnapshot` from a ``values_list(*ORDER_LINE_FIELDS)`` row."""
+    line_id, variant_id, product_id, quantity, price, currency = row
+    return LineSnapshot(
+        product_id=product_id,
+        variant_id=variant_id,
+        quantity=quantity,
+        unit_price=Decimal(price),
+        currency=currency,
+        line_ref=str(line_id),
+    )
+
+
 def order_snapshot(order) -> OrderSnapshot:
     """An :class:`OrderSnapshot` of a ``saleor.order.models.Order``.
 
     Lines whose variant was deleted since the order have no product and are skipped:
     the recommender cannot use a product it cannot show.
     """
-    rows = order.lines.filter(is_gift=False, variant__isnull=False).values_list(
-        "id", "variant_id", "variant__product_id", "quantity", "unit_price_gross_amount", "currency"
-    )
+    rows = order.lines.filter(is_gift=False, variant__isnull=False).values_list(*ORDER_LINE_FIELDS)
     return OrderSnapshot(
         order_id=str(order.pk),
         number=str(order.number),
@@ -49,15 +71,5 @@ def order_snapshot(order) -> OrderSnapshot:
         voucher_code=order.voucher_code or "",
         total=Decimal(order.total_gross_amount),
         currency=order.currency,
-        lines=tuple(
-            LineSnapshot(
-                product_id=product_id,
-                variant_id=variant_id,
-                quantity=quantity,
-                unit_price=Decimal(price),
-                currency=currency,
-                line_ref=str(line_id),
-            )
-            for line_id, variant_id, product_id, quantity, price, currency in rows
-        ),
+        lines=tuple(order_line(row) for row in rows),
     )

@@ -38,3 +38,48 @@ if saleor_unavailable_reason() is None:
             personalization_config.save(update_fields=["configuration"])
 
         return set_value
+
+    @pytest.fixture
+    def app_webhook(settings):
+        """A real app webhook: Saleor posts to an HTTP server on loopback that keeps it all.
+
+        ``subscribe(event_type, permission)`` installs the app and returns the list of
+        JSON bodies received so far (filled as Saleor delivers).
+        """
+        import http.server
+        import json
+        import threading
+
+        from saleor.app.models import App
+        from saleor.webhook.models import Webhook, WebhookEvent
+
+        received: list = []
+
+        class Receiver(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                length = int(self.headers["Content-Length"])
+                received.append(json.loads(self.rfile.read(length)))
+                self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+
+        def subscribe(event_type, permission) -> list:
+            settings.PLUGINS = [*settings.PLUGINS, "saleor.plugins.webhook.plugin.WebhookPlugin"]
+            app = App.objects.create(name="Receiver", is_active=True)
+            app.permissions.add(permission)
+            webhook = Webhook.objects.create(
+                app=app,
+                name="receiver",
+                target_url=f"http://127.0.0.1:{server.server_address[1]}/",
+                is_active=True,
+            )
+            WebhookEvent.objects.create(webhook=webhook, event_type=event_type)
+            return received
+
+        yield subscribe
+        server.shutdown()

@@ -122,48 +122,19 @@ def test_the_dashboard_refuses_a_broken_email_template(personalization_config):
 
 
 def test_email_apps_subscribed_to_notify_user_receive_the_email(
-    abandoned, settings, permission_manage_users, customer_user
+    abandoned, settings, permission_manage_users, customer_user, app_webhook
 ):
     """An app (SendGrid, Klaviyo, an SMTP app) gets the email as a NOTIFY_USER webhook."""
-    import http.server
     import json
-    import threading
 
-    from saleor.app.models import App
     from saleor.webhook.event_types import WebhookEventAsyncType
-    from saleor.webhook.models import Webhook, WebhookEvent
 
-    received = []
-
-    class Receiver(http.server.BaseHTTPRequestHandler):
-        def do_POST(self):
-            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-            self.send_response(200)
-            self.end_headers()
-
-        def log_message(self, *args):
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        settings.PLUGINS = [*settings.PLUGINS, "saleor.plugins.webhook.plugin.WebhookPlugin"]
-        app = App.objects.create(name="Mailer", is_active=True)
-        app.permissions.add(permission_manage_users)
-        webhook = Webhook.objects.create(
-            app=app,
-            name="notify",
-            target_url=f"http://127.0.0.1:{server.server_address[1]}/",
-            is_active=True,
-        )
-        WebhookEvent.objects.create(webhook=webhook, event_type=WebhookEventAsyncType.NOTIFY_USER)
-        with smtp_server() as (mailbox, port):
-            settings.USER_EMAIL_HOST = "127.0.0.1"
-            settings.USER_EMAIL_PORT = str(port)
-            scan_abandoned_task.apply(kwargs={"force": True}).get()
-        assert len(mailbox.messages) == 1  # SMTP and the app, both by default
-    finally:
-        server.shutdown()
+    received = app_webhook(WebhookEventAsyncType.NOTIFY_USER, permission_manage_users)
+    with smtp_server() as (mailbox, port):
+        settings.USER_EMAIL_HOST = "127.0.0.1"
+        settings.USER_EMAIL_PORT = str(port)
+        scan_abandoned_task.apply(kwargs={"force": True}).get()
+    assert len(mailbox.messages) == 1  # SMTP and the app, both by default
     (event,) = received
     body = event if "notify_event" in event else json.loads(event["payload"])
     assert body["notify_event"] == "personalization_abandoned_checkout"

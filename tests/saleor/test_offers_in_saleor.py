@@ -186,44 +186,16 @@ def test_erasure_removes_memberships_offers_and_unused_codes(segment_voucher, cu
 
 
 def test_apps_hear_of_issued_codes_as_of_dashboard_ones(
-    segment_voucher, settings, permission_manage_discounts
+    segment_voucher, permission_manage_discounts, app_webhook
 ):
     """VOUCHER_CODES_CREATED reaches a subscribed app (a real webhook to a local server)."""
-    import http.server
     import json
-    import threading
 
     from django.test import TestCase
-    from saleor.app.models import App
     from saleor.webhook.event_types import WebhookEventAsyncType
-    from saleor.webhook.models import Webhook, WebhookEvent
 
-    received = []
-
-    class Receiver(http.server.BaseHTTPRequestHandler):
-        def do_POST(self):
-            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-            self.send_response(200)
-            self.end_headers()
-
-        def log_message(self, *args):
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        settings.PLUGINS = [*settings.PLUGINS, "saleor.plugins.webhook.plugin.WebhookPlugin"]
-        app = App.objects.create(name="Coupons", is_active=True)
-        app.permissions.add(permission_manage_discounts)
-        webhook = Webhook.objects.create(
-            app=app, name="codes", target_url=f"http://127.0.0.1:{server.server_address[1]}/"
-        )
-        WebhookEvent.objects.create(
-            webhook=webhook, event_type=WebhookEventAsyncType.VOUCHER_CODES_CREATED
-        )
-        with TestCase.captureOnCommitCallbacks(execute=True):
-            issue_offers_task.apply().get()
-    finally:
-        server.shutdown()
+    received = app_webhook(WebhookEventAsyncType.VOUCHER_CODES_CREATED, permission_manage_discounts)
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        issue_offers_task.apply().get()
     code = SegmentOffer.objects.get().code
     assert code in json.dumps(received)

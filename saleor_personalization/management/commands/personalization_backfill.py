@@ -1,6 +1,6 @@
-from datetime import UTC, datetime
-
 from django.core.management.base import BaseCommand, CommandError
+
+from ..arguments import day
 
 
 class Command(BaseCommand):
@@ -11,7 +11,10 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument(
-            "--since", default=None, help="only orders placed on or after this date (YYYY-MM-DD)"
+            "--since",
+            type=day,
+            default=None,
+            help="only orders placed on or after this date (YYYY-MM-DD)",
         )
         parser.add_argument("--batch-size", type=int, default=500)
 
@@ -25,14 +28,8 @@ class Command(BaseCommand):
             ) from None
         if batch_size < 1 or batch_size > 10_000:
             raise CommandError("--batch-size must be between 1 and 10000")
-        start = None
-        if since:
-            try:
-                start = datetime.strptime(since, "%Y-%m-%d").replace(tzinfo=UTC)
-            except ValueError:
-                raise CommandError(f"--since {since!r} is not a date like 2024-01-31") from None
         from ...saleor_adapter.backfill import run_backfill
 
-        report = run_backfill(since=start, batch_size=batch_size, progress=self.stdout.write)
+        report = run_backfill(since=since, batch_size=batch_size, progress=self.stdout.write)
         for label, value in report.as_rows():
             self.stdout.write(f"{label:<30} {value:>10,}")

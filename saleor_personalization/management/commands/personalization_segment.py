@@ -1,12 +1,11 @@
-from datetime import UTC, datetime
-
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand
 
 from ...models import Segment
 from ...saleor_adapter.configuration import load_configuration
 from ...segments.compute import compute_segments
 from ...segments.learned import compute_learned_segments
 from ...segments.rules import SegmentRules
+from ..arguments import day
 
 
 class Command(BaseCommand):
@@ -14,16 +13,14 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument(
-            "--as-of", default=None, help="date the segments describe (YYYY-MM-DD; default now)"
+            "--as-of",
+            type=day,
+            default=None,
+            help="date the segments describe (YYYY-MM-DD; default now)",
         )
 
     def handle(self, *args, as_of, **options):
-        when = None
-        if as_of:
-            try:
-                when = datetime.strptime(as_of, "%Y-%m-%d").replace(tzinfo=UTC)
-            except ValueError:
-                raise CommandError(f"--as-of {as_of!r} is not a date like 2024-01-31") from None
+        when = as_of
         config, _ = load_configuration()
         rules = SegmentRules(
             lapse_days=config.lapse_days, abandoner_min_carts=config.abandoner_min_carts
