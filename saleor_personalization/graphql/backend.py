@@ -20,9 +20,13 @@ class Requestor:
         app_id: int | None = None,
         client_key: str = "",
         can_manage: Callable[[], bool] = lambda: False,
+        authenticated: bool | None = None,
     ):
         self.customer_id = customer_id
         self.app_id = app_id
+        self._authenticated = (
+            authenticated if authenticated is not None else bool(customer_id or app_id)
+        )
         self.client_key = client_key
         self._can_manage = can_manage
         self._managed: bool | None = None
@@ -35,7 +39,8 @@ class Requestor:
 
     @property
     def is_anonymous(self) -> bool:
-        return self.customer_id is None and self.app_id is None
+        """No login of any kind (a staff token without a customer is not anonymous)."""
+        return not self._authenticated
 
 
 class ShopBackend(Protocol):

@@ -16,13 +16,11 @@ import logging
 import threading
 
 from graphql.type import (
-    GraphQLEnumType,
     GraphQLInputObjectType,
     GraphQLInterfaceType,
     GraphQLList,
     GraphQLNonNull,
     GraphQLObjectType,
-    GraphQLUnionType,
 )
 
 logger = logging.getLogger(__name__)
@@ -55,8 +53,6 @@ def _rebind(graphql_type, target, seen: set):
     elif isinstance(graphql_type, GraphQLInputObjectType):
         for field in graphql_type.fields.values():
             field.type = _rebind(field.type, target, seen)
-    elif isinstance(graphql_type, GraphQLUnionType | GraphQLEnumType):
-        pass
     return graphql_type
 
 

@@ -117,9 +117,9 @@ class StandaloneBackend:
             client = f"ip:{request.META.get('REMOTE_ADDR', '')}"
         requestor = Requestor(
             customer_id=customer_id,
-            app_id=0 if staff else None,
             client_key=client,
             can_manage=lambda: staff,
+            authenticated=bool(customer_id or staff),
         )
         request._personalization_requestor = requestor
         return requestor
