@@ -76,8 +76,10 @@ SALEOR_PYTEST = $(UV) pip install --quiet --python $(SALEOR_DIR)/.venv/bin/pytho
 SALEOR_BENCH = $(SALEOR_PYTEST) -p tests.saleor.conftest -o python_functions='bench_*' -s -q
 
 .PHONY: test-saleor benchmark-saleor benchmark-graphql
+# SALEOR_TESTS narrows the run, e.g. SALEOR_TESTS=tests/saleor/test_hooks.py
+SALEOR_TESTS ?= tests/saleor
 test-saleor:
-	$(SALEOR_PYTEST) tests/saleor $(PYTEST_ARGS)
+	$(SALEOR_PYTEST) $(SALEOR_TESTS) $(PYTEST_ARGS)
 
 benchmark-saleor:
 	$(SALEOR_BENCH) -o python_files=saleor_overhead.py benchmarks/saleor_overhead.py $(PYTEST_ARGS)
