@@ -7,6 +7,7 @@ reads that list directly: :func:`parse_configuration` turns it into a typed, val
 field instead of failing later inside a Celery task.
 """
 
+import ipaddress
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, fields
 from itertools import pairwise
@@ -27,7 +28,8 @@ class FieldSpec:
     """How a setting is shown in the Dashboard and parsed for the core."""
 
     name: str
-    kind: str  # boolean, int, float, string, multiline, password, output, steps, url_template
+    kind: str  # boolean, int, float, string, multiline, password, output, steps, url_template,
+    # networks
     default: Any
     label: str
     help_text: str
@@ -336,6 +338,15 @@ FIELDS: tuple[FieldSpec, ...] = (
         maximum=1000000,
     ),
     FieldSpec(
+        "trusted_proxies",
+        "networks",
+        "",
+        "Trusted proxy addresses",
+        "Comma-separated addresses or networks (e.g. 10.0.0.0/8) of the reverse proxies in "
+        "front of Saleor. X-Forwarded-For is believed only when the connection comes from one "
+        "of them; empty: the connecting address is the client, for rate limits by address.",
+    ),
+    FieldSpec(
         "single_endpoint",
         "boolean",
         False,
@@ -410,9 +421,26 @@ def _parse_url_template(spec: FieldSpec, value: Any) -> str:
     return text
 
 
+def _parse_networks(spec: FieldSpec, value: Any) -> tuple[str, ...]:
+    """Addresses or CIDR networks, normalised (``10.0.0.1`` → ``10.0.0.1/32``)."""
+    networks = []
+    for part in str(value).replace("\n", ",").split(","):
+        if not part.strip():
+            continue
+        try:
+            networks.append(str(ipaddress.ip_network(part.strip(), strict=False)))
+        except ValueError:
+            raise ConfigurationError(
+                spec.name, f"{part.strip()!r} is not an IP address or network like 10.0.0.0/8"
+            ) from None
+    return tuple(networks)
+
+
 def parse_value(spec: FieldSpec, value: Any) -> Any:
     if value is None:
         value = spec.default
+    if spec.kind == "networks":
+        return _parse_networks(spec, value)
     if spec.kind == "steps":
         return _parse_steps(spec, value)
     if spec.kind == "url_template":
@@ -472,6 +500,7 @@ class PersonalizationConfig:
     sender_address: str = ""
     track_rate_limit: int = 120
     graphql_max_cost: int = 5000
+    trusted_proxies: tuple[str, ...] = ()
     single_endpoint: bool = False
     model_status: str = "No model trained yet."
 

@@ -59,6 +59,7 @@ _FIELD_TYPES = {
     "password": ConfigurationTypeField.PASSWORD,
     "steps": ConfigurationTypeField.STRING,
     "url_template": ConfigurationTypeField.STRING,
+    "networks": ConfigurationTypeField.STRING,
     "output": ConfigurationTypeField.OUTPUT,
 }
 
@@ -268,12 +269,27 @@ class PersonalizationPlugin(BasePlugin):
     def webhook(self, request: HttpRequest, path: str, previous_value) -> HttpResponse:
         """The plugin's URLs: ``graphql/`` (the API) and ``email/...`` (email links).
 
-        Saleor's legacy ``/plugins/<id>/`` route does not check ``active``; this does.
-        An unexpected error becomes a 500 with a GraphQL-shaped body, never a traceback.
+        Saleor's legacy ``/plugins/<id>/`` route does not check ``active``; this does:
+        with the plugin off the API answers 503 with a GraphQL error ``UNAVAILABLE``
+        (the service exists but is switched off; clients may retry later), other
+        paths 404. An unexpected error becomes a 500 with a GraphQL-shaped body,
+        never a traceback.
         """
-        if not self.active:
-            return HttpResponseNotFound()
         route = path.strip("/")
+        if not self.active:
+            if route == "graphql":
+                return JsonResponse(
+                    {
+                        "errors": [
+                            {
+                                "message": "The personalization plugin is not active.",
+                                "extensions": {"code": "UNAVAILABLE"},
+                            }
+                        ]
+                    },
+                    status=503,
+                )
+            return HttpResponseNotFound()
         try:
             if route == "graphql":
                 from .saleor_adapter.graphql_endpoint import serve

@@ -12,6 +12,7 @@ from django.utils import timezone
 from saleor_personalization.events.attribution import recommendation_id
 from saleor_personalization.events.erasure import erase_customer
 from saleor_personalization.graphql.cost import query_cost
+from saleor_personalization.graphql.ids import served_recommendation_id
 from saleor_personalization.models import (
     CartState,
     CustomerProfile,
@@ -426,24 +427,187 @@ def test_staff_fields_need_a_staff_token(client, media):
 def test_query_cost_is_limited_and_reported(client):
     heavy = " ".join(
         f'q{k}: personalizedProducts(channel: "{CHANNEL}", first: 100) {{ {ITEMS} }}'
-        for k in range(10)
+        for k in range(20)
     )
     status, body = gql(client, f"{{ {heavy} }}")
     assert status == 400
     assert codes(body) == ["QUERY_TOO_COMPLEX"]
-    _, body = gql(client, f'{{ trendingProducts(channel: "{CHANNEL}") {{ warnings }} }}')
-    assert body["extensions"]["cost"]["requestedQueryCost"] == 2
+    assert body["extensions"]["cost"] == {"requestedQueryCost": 6000, "maximumAvailable": 5000}
+    # Without first, the default page of 10 is what comes back and what is counted.
+    _, body = gql(client, f'{{ trendingProducts(channel: "{CHANNEL}") {{ {ITEMS} }} }}')
+    assert len(body["data"]["trendingProducts"]["items"]) == 3
+    assert body["extensions"]["cost"]["requestedQueryCost"] == 10 + 10 + 10
 
 
-def test_query_cost_counts_list_items_and_fragments():
+def test_query_cost_counts_every_operation_list_items_and_fragments(client):
     from graphql import parse
 
+    from saleor_personalization.standalone.graphql_view import schema
+
     document = parse(
-        'query($n: Int) { a: trendingProducts(channel: "c", first: $n) { ...F } }'
-        " fragment F on PersonalizationProductList { items { reason score } warnings }"
+        'query A($n: Int) { a: trendingProducts(channel: "c", first: $n) { ...F } }'
+        ' query B { rerankProducts(products: ["x", "y", "z"], channel: "c") { warnings } }'
+        " fragment F on PersonalizationProductList { items { reason product { id } } }"
     )
-    # 1 (field) + 20 x (items: 1 + 2 fields, warnings: 1)
-    assert query_cost(document, {"n": 20}, None) == 1 + 20 * (3 + 1)
+    # A: field, items and product once per item (20); B: the field once per product (3).
+    assert query_cost(schema(), document, {"n": 20}).cost == 20 * 3 + 3
+    assert query_cost(schema(), document, {"n": 5000}).cost == 100 * 3 + 3  # capped as served
+    # The operation the client does not name is counted too.
+    unnamed = f'query A {{ trendingProducts(channel: "{CHANNEL}") {{ warnings }} }}'
+    hidden = " ".join(
+        f'h{k}: personalizedProducts(channel: "{CHANNEL}", first: 100) {{ {ITEMS} }}'
+        for k in range(20)
+    )
+    status, body = gql_raw(
+        client, {"query": f"{unnamed} query B {{ {hidden} }}", "operationName": "A"}
+    )
+    assert (status, codes(body)) == (400, ["QUERY_TOO_COMPLEX"])
+
+
+def gql_raw(client, payload, **headers):
+    response = client.post("/graphql/", payload, content_type="application/json", **headers)
+    return response.status_code, response.json()
+
+
+def test_a_batch_shares_one_cost_budget(client):
+    aliases = " ".join(
+        f'q{k}: personalizedProducts(channel: "{CHANNEL}", first: 100) {{ {ITEMS} }}'
+        for k in range(5)
+    )
+    entry = {"query": f"{{ {aliases} }}"}
+    status, body = gql_raw(client, [entry])
+    assert status == 200, body
+    assert body[0]["extensions"]["cost"]["requestedQueryCost"] == 1500
+    status, body = gql_raw(client, [entry] * 10)  # 10 x 1500 > 5000: nothing runs
+    assert status == 400
+    assert [codes(b) for b in body] == [["QUERY_TOO_COMPLEX"]] * 10
+    assert all("data" not in b for b in body)
+
+
+@pytest.mark.parametrize(
+    ("payload", "code"),
+    [
+        (
+            {
+                "query": 'query($n: Int) { trendingProducts(channel: "c", first: $n) '
+                "{ warnings } }",
+                "variables": {"n": 2**31},
+            },
+            "INVALID_VARIABLES",
+        ),
+        (
+            {
+                "query": 'query A { trendingProducts(channel: "c") { warnings } }',
+                "operationName": "Nope",
+            },
+            "INVALID_OPERATION",
+        ),
+        (
+            {
+                "query": "query A { mySegments { key } } query B { myOffers { code } }",
+            },
+            "INVALID_OPERATION",
+        ),
+        (
+            {"query": "{ mySegments { key } } { myOffers { code } }"},
+            "GRAPHQL_ERROR",
+        ),
+        (
+            {
+                "query": "query($c: String!) { trendingProducts(channel: $c) { warnings } }",
+                "variables": {"c": "default-channel\u0000"},
+            },
+            "INVALID_ARGUMENT",
+        ),
+        (
+            {
+                "query": "mutation { trackEvent(input: {kind: PRODUCT_VIEW, "
+                'channel: "default-channel", product: "UHJvZHVjdDoz", anonymousId: "a", '
+                'eventId: "e\\u0000"}) { recorded } }',
+            },
+            "INVALID_ARGUMENT",
+        ),
+    ],
+    ids=["int-2^31", "unknown-operation", "two-operations", "two-unnamed", "nul-var", "nul-lit"],
+)
+def test_client_mistakes_are_400_with_a_code(client, payload, code):
+    status, body = gql_raw(client, payload)
+    assert status == 400, body
+    assert set(codes(body)) == {code}, body
+    assert not Interaction.objects.exists()
+
+
+def test_rate_limits_trust_forwarded_addresses_only_from_configured_proxies(client, settings):
+    settings.PERSONALIZATION_CONFIGURATION = {"track_rate_limit": 3}
+    track = """mutation($input: PersonalizationTrackEventInput!) {
+      trackEvent(input: $input) { recorded } }"""
+
+    def view(k, **headers):
+        anonymous = {"kind": "PRODUCT_VIEW", "channel": CHANNEL, "product": gid("Product", 3)}
+        return codes(
+            gql(client, track, {"input": {**anonymous, "anonymousId": f"a{k}"}}, **headers)[1]
+        )
+
+    # Rotating X-Forwarded-For from an untrusted peer buys nothing.
+    results = [view(k, HTTP_X_FORWARDED_FOR=f"203.0.113.{k}") for k in range(5)]
+    assert results == [[], [], [], ["RATE_LIMITED"], ["RATE_LIMITED"]]
+    cache.clear()
+    # Behind a trusted proxy the forwarded client counts, each client on its own.
+    settings.PERSONALIZATION_CONFIGURATION = {
+        "track_rate_limit": 3,
+        "trusted_proxies": "127.0.0.0/8, 10.0.0.1",
+    }
+    proxy = {"REMOTE_ADDR": "127.0.0.1"}
+    for k in range(3):
+        assert view(k, HTTP_X_FORWARDED_FOR="198.51.100.7, 10.0.0.1", **proxy) == []
+    assert view(9, HTTP_X_FORWARDED_FOR="198.51.100.7, 10.0.0.1", **proxy) == ["RATE_LIMITED"]
+    # A spoofed leftmost entry is not the client: the proxy appended the real one.
+    assert view(10, HTTP_X_FORWARDED_FOR="198.51.100.7, 192.0.2.5", **proxy) == []
+
+
+def test_a_recommendation_id_counts_one_click_from_its_shopper_before_it_expires(client):
+    from saleor_personalization.graphql.ids import served_recommendation_id
+
+    click = """mutation($input: PersonalizationTrackEventInput!) {
+      trackEvent(input: $input) { recorded } }"""
+
+    def send(rid, token=None, **extra):
+        payload = {"kind": "RECOMMENDATION_CLICK", "channel": CHANNEL, "recommendationId": rid}
+        return gql(client, click, {"input": {**payload, **extra}}, token=token)[1]
+
+    query = f'{{ personalizedProducts(channel: "{CHANNEL}", first: 2) {{ {ITEMS} }} }}'
+    rid = gql(client, query, token=CUSTOMER_1)[1]["data"]["personalizedProducts"]["items"][0][
+        "recommendationId"
+    ]
+    # Another customer, or an anonymous shopper with fresh ids, replaying it: refused.
+    assert codes(send(rid, CUSTOMER_2)) == ["INVALID_ID"]
+    for k in range(5):
+        assert codes(send(rid, anonymousId=f"bot-{k}", eventId=f"e{k}")) == ["INVALID_ID"]
+    assert not RecommendationClick.objects.exists()
+    # Its shopper: one click, however many eventIds a replay invents.
+    assert send(rid, CUSTOMER_1, eventId="a")["data"]["trackEvent"] == {"recorded": True}
+    assert send(rid, CUSTOMER_1, eventId="b")["data"]["trackEvent"] == {"recorded": False}
+    assert RecommendationClick.objects.count() == 1
+    # An anonymous shopper's list is theirs; still theirs after logging in.
+    anonymous = query.replace("first: 2", 'first: 2, anonymousId: "web-1"')
+    rid = gql(client, anonymous)[1]["data"]["personalizedProducts"]["items"][0]["recommendationId"]
+    assert codes(send(rid, anonymousId="web-2")) == ["INVALID_ID"]
+    assert send(rid, CUSTOMER_2, anonymousId="web-1")["data"]["trackEvent"] == {"recorded": True}
+    # Expired: served more than a day ago.
+    old = served_recommendation_id("personal", 3, timezone.now() - timedelta(hours=25), "u1")
+    body = send(old, CUSTOMER_1)
+    assert codes(body) == ["INVALID_ID"]
+    assert "expired" in body["errors"][0]["message"]
+    assert RecommendationClick.objects.count() == 2
+
+
+def test_a_hidden_product_answers_as_a_missing_one(client):
+    query = '{{ similarProducts(product: "{}", channel: "{}") {{ warnings }} }}'
+    hidden = gql(client, query.format(gid("Product", 30), CHANNEL))[1]  # not available
+    missing = gql(client, query.format(gid("Product", 999), CHANNEL))[1]
+    assert codes(hidden) == codes(missing) == ["NOT_FOUND"]
+    assert hidden["errors"][0]["message"] == missing["errors"][0]["message"]
+    assert hidden["data"] == missing["data"] == {"similarProducts": None}
 
 
 def test_only_post_and_json_are_accepted(client):
@@ -459,7 +623,7 @@ def test_only_post_and_json_are_accepted(client):
 
 
 def test_erasure_removes_clicks(client):
-    rid = recommendation_id("personal", 3, timezone.now())
+    rid = served_recommendation_id("personal", 3, timezone.now(), "u1")
     click = """mutation($input: PersonalizationTrackEventInput!) {
       trackEvent(input: $input) { recorded } }"""
     gql(

@@ -49,6 +49,9 @@ class ShopBackend(Protocol):
     product_type: Any  # the graphene type of a recommended product
     permission_name: str  # shown in PERMISSION_DENIED messages
 
+    def admit(self, info) -> None:
+        """Run before every root field: raises UNAVAILABLE / QUERY_TOO_COMPLEX to refuse it."""
+
     def requestor(self, info) -> Requestor: ...
 
     def config(self, info) -> PersonalizationConfig: ...

@@ -8,14 +8,17 @@ schema it serves.
 
 import json
 import logging
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.http import HttpRequest, JsonResponse
 from graphql import GraphQLError, parse, validate
 from graphql.error import GraphQLSyntaxError
 from graphql.execution import execute
+from graphql.execution.values import get_variable_values
+from graphql.language import ast
 
-from .cost import query_cost
+from .cost import COST_MAP, QueryTooComplex, query_cost
 from .errors import ErrorCode, PersonalizationError
 
 logger = logging.getLogger(__name__)
@@ -71,51 +74,147 @@ def parse_body(request: HttpRequest) -> dict | list:
     return body
 
 
-def run_operation(schema, data: Any, context: Any, max_cost: int) -> tuple[dict, int]:
+@dataclass
+class Prepared:
+    """One operation of a request, parsed, validated and costed (or its error answer)."""
+
+    document: Any = None
+    variables: dict = field(default_factory=dict)
+    operation_name: str | None = None
+    cost: int = 0
+    error: tuple[dict, int] | None = None
+
+
+def _client_error(message: str, code: ErrorCode) -> tuple[dict, int]:
+    return {"errors": [error_dict(message, code)]}, 400
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
+def _document_has_nul(node: Any) -> bool:
+    if isinstance(node, ast.StringValue):
+        return "\x00" in node.value
+    if isinstance(node, ast.Node):
+        return any(_document_has_nul(getattr(node, slot, None)) for slot in node.__slots__)
+    if isinstance(node, list):
+        return any(_document_has_nul(item) for item in node)
+    return False
+
+
+def _operation(document: ast.Document, name: str | None):
+    """The operation to run, as execution would pick it (None: the error message)."""
+    operations = [d for d in document.definitions if isinstance(d, ast.OperationDefinition)]
+    if name:
+        for operation in operations:
+            if operation.name and operation.name.value == name:
+                return operation, None
+        return None, f"There is no operation named {name!r} in the document."
+    if len(operations) != 1:
+        return None, "The document has several operations: send operationName to pick one."
+    return operations[0], None
+
+
+def prepare(schema, data: Any, cost_map: dict) -> Prepared:
+    """Everything a client can get wrong, answered with 400 before anything runs."""
     if not isinstance(data, dict):
-        return {
-            "errors": [error_dict("Each operation must be an object.", ErrorCode.GRAPHQL_ERROR)]
-        }, 400
+        return Prepared(
+            error=_client_error("Each operation must be an object.", ErrorCode.GRAPHQL_ERROR)
+        )
     query = data.get("query")
     variables = data.get("variables") or {}
     operation_name = data.get("operationName") or None
     if not isinstance(query, str) or not query.strip():
-        return {
-            "errors": [error_dict("Must provide a query string.", ErrorCode.GRAPHQL_ERROR)]
-        }, 400
+        return Prepared(
+            error=_client_error("Must provide a query string.", ErrorCode.GRAPHQL_ERROR)
+        )
     if not isinstance(variables, dict):
-        return {
-            "errors": [error_dict("variables must be an object.", ErrorCode.GRAPHQL_ERROR)]
-        }, 400
+        return Prepared(
+            error=_client_error("variables must be an object.", ErrorCode.GRAPHQL_ERROR)
+        )
+    if operation_name is not None and not isinstance(operation_name, str):
+        return Prepared(
+            error=_client_error("operationName must be a string.", ErrorCode.INVALID_OPERATION)
+        )
+    if "\x00" in query or _has_nul(variables) or _has_nul(operation_name):
+        return Prepared(
+            error=_client_error(
+                "Strings must not contain NUL characters.", ErrorCode.INVALID_ARGUMENT
+            )
+        )
     try:
         document = parse(query)
     except GraphQLSyntaxError as error:
-        return {"errors": [format_error(error)]}, 400
+        return Prepared(error=({"errors": [format_error(error)]}, 400))
+    if _document_has_nul(document):
+        return Prepared(
+            error=_client_error(
+                "Strings must not contain NUL characters.", ErrorCode.INVALID_ARGUMENT
+            )
+        )
     errors = validate(schema, document)
     if errors:
-        return {"errors": [format_error(e) for e in errors]}, 400
-    cost = query_cost(document, variables, operation_name)
-    if cost > max_cost:
-        message = f"The query costs {cost}, more than the limit of {max_cost}."
-        return {
-            "errors": [error_dict(message, ErrorCode.QUERY_TOO_COMPLEX)],
-            "extensions": {"cost": {"requestedQueryCost": cost, "maximumAvailable": max_cost}},
-        }, 400
-    result = execute(
-        schema,
-        document,
-        context_value=context,
-        variable_values=variables,
-        operation_name=operation_name,
+        return Prepared(error=({"errors": [format_error(e) for e in errors]}, 400))
+    operation, problem = _operation(document, operation_name)
+    if operation is None:
+        return Prepared(error=_client_error(problem, ErrorCode.INVALID_OPERATION))
+    try:
+        get_variable_values(schema, operation.variable_definitions or [], variables)
+    except Exception as error:  # graphql-core raises a bare Exception for 2**31 in an Int
+        message = getattr(error, "message", None) or str(error)
+        return Prepared(
+            error=_client_error(f"Invalid variables: {message}", ErrorCode.INVALID_VARIABLES)
+        )
+    try:
+        cost = query_cost(schema, document, variables, cost_map=cost_map).cost
+    except QueryTooComplex as error:
+        return Prepared(error=_client_error(str(error), ErrorCode.QUERY_TOO_COMPLEX))
+    return Prepared(
+        document=document, variables=variables, operation_name=operation_name, cost=cost
     )
+
+
+def _too_costly(cost: int, max_cost: int) -> tuple[dict, int]:
+    message = f"The query costs {cost}, more than the limit of {max_cost}."
+    return {
+        "errors": [error_dict(message, ErrorCode.QUERY_TOO_COMPLEX)],
+        "extensions": {"cost": {"requestedQueryCost": cost, "maximumAvailable": max_cost}},
+    }, 400
+
+
+def run(schema, prepared: Prepared, context: Any, max_cost: int) -> tuple[dict, int]:
+    if prepared.error is not None:
+        return prepared.error
+    try:
+        result = execute(
+            schema,
+            prepared.document,
+            context_value=context,
+            variable_values=prepared.variables,
+            operation_name=prepared.operation_name,
+        )
+    except GraphQLError as error:  # raised while setting up execution: the client's input
+        return {"errors": [format_error(error)]}, 400
     body: dict[str, Any] = {"data": result.data}
     if result.errors:
         body["errors"] = [format_error(e) for e in result.errors]
-    body["extensions"] = {"cost": {"requestedQueryCost": cost, "maximumAvailable": max_cost}}
+    body["extensions"] = {
+        "cost": {"requestedQueryCost": prepared.cost, "maximumAvailable": max_cost}
+    }
     return body, 400 if result.invalid else 200
 
 
-def execute_request(request: HttpRequest, schema, context: Any, max_cost: int) -> JsonResponse:
+def execute_request(
+    request: HttpRequest, schema, context: Any, max_cost: int, cost_map: dict | None = None
+) -> JsonResponse:
+    """Serve one operation or a batch; a batch's operations share one cost budget."""
     if request.method != "POST":
         return error_response(
             "Send GraphQL operations with POST.", ErrorCode.GRAPHQL_ERROR, 405, Allow="POST"
@@ -124,14 +223,21 @@ def execute_request(request: HttpRequest, schema, context: Any, max_cost: int) -
         data = parse_body(request)
     except ValueError as error:
         return error_response(str(error), ErrorCode.GRAPHQL_ERROR, 400)
-    if isinstance(data, list):
-        if not data or len(data) > MAX_BATCH:
-            return error_response(
-                f"Batches hold 1 to {MAX_BATCH} operations.", ErrorCode.GRAPHQL_ERROR, 400
-            )
-        results = [run_operation(schema, entry, context, max_cost) for entry in data]
+    cost_map = cost_map if cost_map is not None else COST_MAP
+    batch = isinstance(data, list)
+    if batch and (not data or len(data) > MAX_BATCH):
+        return error_response(
+            f"Batches hold 1 to {MAX_BATCH} operations.", ErrorCode.GRAPHQL_ERROR, 400
+        )
+    entries = [prepare(schema, entry, cost_map) for entry in (data if batch else [data])]
+    total = sum(entry.cost for entry in entries)
+    if total > max_cost:
+        results = [entry.error or _too_costly(total, max_cost) for entry in entries]
+    else:
+        results = [run(schema, entry, context, max_cost) for entry in entries]
+    if batch:
         return JsonResponse(
             [body for body, _ in results], status=max(code for _, code in results), safe=False
         )
-    body, status = run_operation(schema, data, context, max_cost)
+    body, status = results[0]
     return JsonResponse(body, status=status)

@@ -5,6 +5,7 @@ and turn product ids into the shop's product objects through the backend, so an
 unpublished or unlisted product is dropped by the shop's own visibility rules.
 """
 
+import hashlib
 import logging
 from datetime import timedelta
 
@@ -15,11 +16,8 @@ from django.utils import timezone
 
 from ..emails.tracking import email_stats
 from ..events.attribution import (
-    InvalidRecommendationId,
     TrackedShopper,
     attribution_report,
-    read_recommendation_id,
-    recommendation_id,
     record_click,
     record_view,
 )
@@ -46,7 +44,7 @@ from ..tasks.dispatch import enqueue
 from .backend import Requestor, ShopBackend
 from .cost import DEFAULT_FIRST, MAX_FIRST
 from .errors import ErrorCode, PersonalizationError
-from .ids import database_id
+from .ids import database_id, read_served_recommendation_id, served_recommendation_id
 from .throttle import allow
 from .types import PersonalizationModelRun, PersonalizationTrackEventInput
 
@@ -80,6 +78,30 @@ def anonymous_identity(anonymous_id: str | None) -> str:
     return storefront_identity(anonymous_id)
 
 
+def text_argument(value: str, field: str) -> str:
+    """PostgreSQL text cannot hold NUL: refuse it as bad input, not a database error."""
+    if "\x00" in value:
+        raise PersonalizationError(
+            ErrorCode.INVALID_ARGUMENT, f"{field} must not contain NUL characters.", field
+        )
+    return value
+
+
+def served_to(requestor: Requestor, anonymous_id: str | None) -> str:
+    """Who a list is served to, as bound into its recommendationIds.
+
+    The logged-in customer; else the storefront's anonymous id; else the client
+    itself (an app, or an address), so an id served to nobody in particular is still
+    only good for whoever fetched it.
+    """
+    if requestor.customer_id:
+        return f"u{requestor.customer_id}"
+    if anonymous_id:
+        anonymous_identity(anonymous_id)  # validates
+        return f"s:{anonymous_id}"
+    return requestor.client_key
+
+
 def shopper_for(requestor: Requestor, anonymous_id: str | None) -> serving.Shopper:
     """A logged-in customer is always themselves; anyone else is their anonymous id."""
     if requestor.customer_id:
@@ -88,7 +110,12 @@ def shopper_for(requestor: Requestor, anonymous_id: str | None) -> serving.Shopp
 
 
 def product_list(
-    backend: ShopBackend, info, items: list[serving.Recommendation], channel: str, warnings
+    backend: ShopBackend,
+    info,
+    items: list[serving.Recommendation],
+    channel: str,
+    warnings,
+    shopper: str,
 ) -> dict:
     products = backend.products(info, [item.product_id for item in items], channel)
     served_at = timezone.now()
@@ -99,7 +126,9 @@ def product_list(
                 "reason": item.reason,
                 "source": item.source,
                 "score": item.score,
-                "recommendation_id": recommendation_id(item.source, item.product_id, served_at),
+                "recommendation_id": served_recommendation_id(
+                    item.source, item.product_id, served_at, shopper
+                ),
             }
             for item in items
             if item.product_id in products
@@ -111,52 +140,67 @@ def product_list(
 def _list_query(backend: ShopBackend, info, channel: str, first: int | None):
     warnings: list[str] = []
     size = page_size(first, warnings)
-    slug = backend.channel(info, channel)
+    slug = backend.channel(info, text_argument(channel, "channel"))
     return slug, size, warnings, backend.config(info)
+
+
+def visible_product_id(backend, info, global_id: str, channel: str) -> int:
+    """A product the requestor may see in the channel; hidden answers exactly as missing."""
+    product_id = backend.product_id(info, global_id)
+    if not backend.products(info, [product_id], channel):
+        raise PersonalizationError(ErrorCode.NOT_FOUND, "There is no such product.", "product")
+    return product_id
 
 
 def personalized_products(backend, info, *, channel, first=None, anonymous_id=None) -> dict:
     slug, size, warnings, config = _list_query(backend, info, channel, first)
-    shopper = shopper_for(backend.requestor(info), anonymous_id)
+    requestor = backend.requestor(info)
+    shopper = shopper_for(requestor, anonymous_id)
     items = serving.personalized(shopper, slug, size, config)
-    return product_list(backend, info, items, slug, warnings)
+    return product_list(backend, info, items, slug, warnings, served_to(requestor, anonymous_id))
 
 
-def similar_products(backend, info, *, product, channel, first=None) -> dict:
+def similar_products(backend, info, *, product, channel, first=None, anonymous_id=None) -> dict:
     slug, size, warnings, config = _list_query(backend, info, channel, first)
-    product_id = backend.product_id(info, product)
+    served = served_to(backend.requestor(info), anonymous_id)
+    product_id = visible_product_id(backend, info, product, slug)
     items = serving.similar(product_id, slug, size, config)
-    return product_list(backend, info, items, slug, warnings)
+    return product_list(backend, info, items, slug, warnings, served)
 
 
 def frequently_bought_together(
-    backend, info, *, channel, product=None, checkout=None, first=None
+    backend, info, *, channel, product=None, checkout=None, first=None, anonymous_id=None
 ) -> dict:
     slug, size, warnings, config = _list_query(backend, info, channel, first)
+    served = served_to(backend.requestor(info), anonymous_id)
     if bool(product) == bool(checkout):
         raise PersonalizationError(
             ErrorCode.INVALID_ARGUMENT, "Give exactly one of product or checkout.", "product"
         )
     if product:
-        product_ids = [backend.product_id(info, product)]
+        product_ids = [visible_product_id(backend, info, product, slug)]
     else:
         product_ids = backend.checkout_products(info, checkout, backend.requestor(info))
     items = serving.bought_together(product_ids, slug, size, config)
-    return product_list(backend, info, items, slug, warnings)
+    return product_list(backend, info, items, slug, warnings, served)
 
 
 def recently_viewed_products(backend, info, *, channel, first=None, anonymous_id=None) -> dict:
     slug, size, warnings, config = _list_query(backend, info, channel, first)
-    shopper = shopper_for(backend.requestor(info), anonymous_id)
+    requestor = backend.requestor(info)
+    shopper = shopper_for(requestor, anonymous_id)
     items = serving.recently_viewed(shopper, slug, size, config)
-    return product_list(backend, info, items, slug, warnings)
+    return product_list(backend, info, items, slug, warnings, served_to(requestor, anonymous_id))
 
 
-def trending_products(backend, info, *, channel, category=None, first=None) -> dict:
+def trending_products(
+    backend, info, *, channel, category=None, first=None, anonymous_id=None
+) -> dict:
     slug, size, warnings, config = _list_query(backend, info, channel, first)
+    served = served_to(backend.requestor(info), anonymous_id)
     category_id = backend.category_id(info, category) if category else None
     items = serving.trending(slug, size, config, category_id=category_id)
-    return product_list(backend, info, items, slug, warnings)
+    return product_list(backend, info, items, slug, warnings, served)
 
 
 def rerank_products(backend, info, *, products, channel, anonymous_id=None) -> dict:
@@ -167,11 +211,12 @@ def rerank_products(backend, info, *, products, channel, anonymous_id=None) -> d
             f"At most {MAX_RERANK} products can be reranked.",
             "products",
         )
-    slug = backend.channel(info, channel)
+    slug = backend.channel(info, text_argument(channel, "channel"))
     product_ids = [backend.product_id(info, product) for product in products]
-    shopper = shopper_for(backend.requestor(info), anonymous_id)
+    requestor = backend.requestor(info)
+    shopper = shopper_for(requestor, anonymous_id)
     items = serving.rerank(shopper, product_ids, slug, backend.config(info))
-    return product_list(backend, info, items, slug, warnings)
+    return product_list(backend, info, items, slug, warnings, served_to(requestor, anonymous_id))
 
 
 # Customer data ----------------------------------------------------------------------
@@ -221,7 +266,7 @@ def marketing_consent_update(backend, info, *, granted: bool) -> dict:
 def track_event(backend, info, *, input: PersonalizationTrackEventInput) -> dict:
     requestor = backend.requestor(info)
     config = backend.config(info)
-    slug = backend.channel(info, input.channel)
+    slug = backend.channel(info, text_argument(input.channel, "channel"))
     if requestor.customer_id:
         shopper = TrackedShopper(customer_id=requestor.customer_id)
     elif input.anonymous_id:
@@ -233,7 +278,7 @@ def track_event(backend, info, *, input: PersonalizationTrackEventInput) -> dict
             "Log in or send the shopper's anonymousId.",
             "anonymousId",
         )
-    event_id = input.event_id or ""
+    event_id = text_argument(input.event_id or "", "eventId")
     if len(event_id) > 64:
         raise PersonalizationError(ErrorCode.INVALID_ARGUMENT, "eventId is too long.", "eventId")
     kind = input.kind.value if hasattr(input.kind, "value") else input.kind
@@ -242,11 +287,7 @@ def track_event(backend, info, *, input: PersonalizationTrackEventInput) -> dict
             raise PersonalizationError(
                 ErrorCode.INVALID_ARGUMENT, "PRODUCT_VIEW needs product.", "product"
             )
-        product_id = backend.product_id(info, input.product)
-        if not backend.products(info, [product_id], slug):
-            raise PersonalizationError(
-                ErrorCode.NOT_FOUND, "No such product in this channel.", "product"
-            )
+        product_id = visible_product_id(backend, info, input.product, slug)
         _throttle(requestor, config.track_rate_limit)
         if not config.tracking_enabled:
             return {"recorded": False}
@@ -257,14 +298,26 @@ def track_event(backend, info, *, input: PersonalizationTrackEventInput) -> dict
             "RECOMMENDATION_CLICK needs recommendationId.",
             "recommendationId",
         )
-    try:
-        ref = read_recommendation_id(input.recommendation_id)
-    except InvalidRecommendationId as error:
-        raise PersonalizationError(ErrorCode.INVALID_ID, str(error), "recommendationId") from error
+    ref = read_served_recommendation_id(
+        input.recommendation_id, click_candidates(requestor, input.anonymous_id), timezone.now()
+    )
     _throttle(requestor, config.track_rate_limit)
     if not config.tracking_enabled:
         return {"recorded": False}
-    return {"recorded": record_click(shopper, ref, slug, event_id=event_id)}
+    # One click per served item and shopper, whatever eventIds a replay invents.
+    served = hashlib.sha256(input.recommendation_id.encode()).hexdigest()[:40]
+    return {"recorded": record_click(shopper, ref, slug, event_id=f"served-{served}")}
+
+
+def click_candidates(requestor: Requestor, anonymous_id: str | None) -> list[str]:
+    """Whom a click may come from: the customer, their storefront id (served before
+    logging in), or the client that fetched a list served to nobody in particular."""
+    candidates = [requestor.client_key]
+    if requestor.customer_id:
+        candidates.append(f"u{requestor.customer_id}")
+    if anonymous_id:
+        candidates.append(f"s:{anonymous_id}")
+    return candidates
 
 
 def _throttle(requestor: Requestor, limit: int) -> None:
@@ -375,8 +428,16 @@ def rollback_model(backend, info, *, run=None) -> PersonalizationModelRun:
         run_id = database_id(run, "PersonalizationModelRun", "run")
     try:
         target = rollback(run_id)
-    except (ValueError, ArtifactError) as error:
+    except ValueError as error:
         raise PersonalizationError(ErrorCode.NOT_FOUND, str(error), "run") from error
+    except ArtifactError as error:
+        # The artifact error names files on the server; the log has it, the client not.
+        logger.warning("Rollback refused: %s", error)
+        raise PersonalizationError(
+            ErrorCode.NOT_FOUND,
+            "The run's model file is missing or damaged; see the server log.",
+            "run",
+        ) from error
     enqueue(score_all_task, run_id=target.pk)
     return PersonalizationModelRun.from_model(target)
 

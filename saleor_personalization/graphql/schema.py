@@ -5,6 +5,7 @@ import graphene
 from ..saleor_adapter.db import allow_writer
 from . import resolvers
 from .backend import ShopBackend
+from .cost import DEFAULT_FIRST
 from .scalars import JSONString
 from .types import (
     PersonalizationCampaignReport,
@@ -22,6 +23,10 @@ from .types import (
 )
 
 FIRST_HELP = "How many products (1-100; larger values are capped and reported in warnings)."
+SERVED_HELP = (
+    "The storefront's id for a shopper who is not logged in: the list's recommendationIds "
+    "then count clicks from this shopper only."
+)
 CHANNEL_HELP = "Slug of the channel whose prices, availability and visibility apply."
 ANONYMOUS_HELP = "The storefront's id for a shopper who is not logged in; ignored when logged in."
 
@@ -32,8 +37,16 @@ def build_schema(backend: ShopBackend) -> graphene.Schema:
 
 
 def build_root_types(backend: ShopBackend) -> tuple[type, type]:
-    """``Query`` and ``Mutation`` types whose resolvers close over ``backend``."""
-    product_list = graphene.NonNull(make_list_type(backend.product_type))
+    """``Query`` and ``Mutation`` types whose resolvers close over ``backend``.
+
+    Root fields are nullable: on Saleor's ``/graphql/`` they sit next to Saleor's own,
+    and an error in one of ours (plugin off, bad id, over its cost) must null that field
+    alone, not the whole response.
+    """
+    product_list = make_list_type(backend.product_type)
+
+    def first_argument():
+        return graphene.Int(default_value=DEFAULT_FIRST, description=FIRST_HELP)
 
     def bind(function):
         def resolve(_root, info, **kwargs):
@@ -42,6 +55,7 @@ def build_root_types(backend: ShopBackend) -> tuple[type, type]:
             # must not hide a fresh consent. Saleor's rows are read from its replica
             # (the backend passes the alias), as Saleor's own resolvers do.
             with allow_writer():
+                backend.admit(info)
                 return function(backend, info, **kwargs)
 
         return resolve
@@ -50,7 +64,7 @@ def build_root_types(backend: ShopBackend) -> tuple[type, type]:
         personalized_products = graphene.Field(
             product_list,
             channel=graphene.String(required=True, description=CHANNEL_HELP),
-            first=graphene.Int(description=FIRST_HELP),
+            first=first_argument(),
             anonymous_id=graphene.String(description=ANONYMOUS_HELP),
             description="The shopper's own list ('for you'), or the best fallback there is.",
             resolver=bind(resolvers.personalized_products),
@@ -59,7 +73,8 @@ def build_root_types(backend: ShopBackend) -> tuple[type, type]:
             product_list,
             product=graphene.ID(required=True),
             channel=graphene.String(required=True, description=CHANNEL_HELP),
-            first=graphene.Int(description=FIRST_HELP),
+            first=first_argument(),
+            anonymous_id=graphene.String(description=SERVED_HELP),
             description="Products like this one (for a product page).",
             resolver=bind(resolvers.similar_products),
         )
@@ -68,14 +83,15 @@ def build_root_types(backend: ShopBackend) -> tuple[type, type]:
             channel=graphene.String(required=True, description=CHANNEL_HELP),
             product=graphene.ID(description="A product (product page)."),
             checkout=graphene.ID(description="A checkout token (cart page); give one of the two."),
-            first=graphene.Int(description=FIRST_HELP),
+            first=first_argument(),
+            anonymous_id=graphene.String(description=SERVED_HELP),
             description="Complements bought with the product or the cart's products.",
             resolver=bind(resolvers.frequently_bought_together),
         )
         recently_viewed_products = graphene.Field(
             product_list,
             channel=graphene.String(required=True, description=CHANNEL_HELP),
-            first=graphene.Int(description=FIRST_HELP),
+            first=first_argument(),
             anonymous_id=graphene.String(description=ANONYMOUS_HELP),
             description="What the shopper viewed in the last 30 days, newest first.",
             resolver=bind(resolvers.recently_viewed_products),
@@ -84,7 +100,8 @@ def build_root_types(backend: ShopBackend) -> tuple[type, type]:
             product_list,
             channel=graphene.String(required=True, description=CHANNEL_HELP),
             category=graphene.ID(description="Only this category."),
-            first=graphene.Int(description=FIRST_HELP),
+            first=first_argument(),
+            anonymous_id=graphene.String(description=SERVED_HELP),
             description="Rising in the channel over the last weeks.",
             resolver=bind(resolvers.trending_products),
         )
@@ -100,31 +117,26 @@ def build_root_types(backend: ShopBackend) -> tuple[type, type]:
         )
         my_segments = graphene.List(
             graphene.NonNull(PersonalizationSegment),
-            required=True,
             description="The logged-in customer's current segments.",
             resolver=bind(resolvers.my_segments),
         )
         my_offers = graphene.List(
             graphene.NonNull(PersonalizationOffer),
-            required=True,
             description="The logged-in customer's live segment offers (voucher codes).",
             resolver=bind(resolvers.my_offers),
         )
         personalization_segments = graphene.List(
             graphene.NonNull(PersonalizationSegmentInfo),
-            required=True,
             description="Every active segment with its size, history and members (staff).",
             resolver=bind(resolvers.segments),
         )
         personalization_offer_report = graphene.List(
             graphene.NonNull(PersonalizationCampaignReport),
-            required=True,
             description="Offers issued and redeemed per campaign, revenue vs the holdout (staff).",
             resolver=bind(resolvers.offer_stats),
         )
         personalization_email_stats = graphene.List(
             graphene.NonNull(PersonalizationEmailStepStats),
-            required=True,
             days=graphene.Int(default_value=30),
             description="Abandoned-checkout emails per step: sent, opened, clicked, recovered "
             "orders and revenue (staff).",
@@ -132,7 +144,6 @@ def build_root_types(backend: ShopBackend) -> tuple[type, type]:
         )
         personalization_model_runs = graphene.List(
             graphene.NonNull(PersonalizationModelRun),
-            required=True,
             first=graphene.Int(default_value=20),
             description="Training runs, newest first, with their holdout metrics (staff).",
             resolver=bind(resolvers.model_runs),
@@ -143,7 +154,7 @@ def build_root_types(backend: ShopBackend) -> tuple[type, type]:
             resolver=bind(resolvers.live_run),
         )
         personalization_stats = graphene.Field(
-            graphene.NonNull(PersonalizationStats),
+            PersonalizationStats,
             days=graphene.Int(default_value=30),
             description="List coverage, clicks and attributed orders and revenue (staff).",
             resolver=bind(resolvers.stats),
@@ -151,25 +162,25 @@ def build_root_types(backend: ShopBackend) -> tuple[type, type]:
 
     class Mutation(graphene.ObjectType):
         track_event = graphene.Field(
-            graphene.NonNull(PersonalizationTrackEventPayload),
+            PersonalizationTrackEventPayload,
             input=PersonalizationTrackEventInput(required=True),
             description="Record a product view or a click on a recommendation.",
             resolver=bind(resolvers.track_event),
         )
         marketing_consent_update = graphene.Field(
-            graphene.NonNull(PersonalizationConsent),
+            PersonalizationConsent,
             granted=graphene.Boolean(required=True),
             description="The logged-in customer grants or withdraws marketing email consent.",
             resolver=bind(resolvers.marketing_consent_update),
         )
         personalization_train = graphene.Field(
-            graphene.NonNull(PersonalizationTrainPayload),
+            PersonalizationTrainPayload,
             params=JSONString(description="Training parameters; defaults if omitted."),
             description="Queue a training run (staff).",
             resolver=bind(resolvers.train),
         )
         personalization_rollback = graphene.Field(
-            graphene.NonNull(PersonalizationModelRun),
+            PersonalizationModelRun,
             run=graphene.ID(description="Run to put live; the previous live run if omitted."),
             description="Put an earlier model run back live (staff).",
             resolver=bind(resolvers.rollback_model),

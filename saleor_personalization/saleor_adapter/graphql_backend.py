@@ -10,19 +10,22 @@ channel as in the main API.
 import uuid
 
 import jwt
+from graphql.language import ast
 from saleor.account.models import User
 from saleor.checkout.models import Checkout, CheckoutLine
-from saleor.core.utils import get_client_ip
 from saleor.graphql.channel.dataloaders.by_self import ChannelBySlugLoader
 from saleor.graphql.core.context import ChannelContext
 from saleor.graphql.product.resolvers import resolve_products
 from saleor.graphql.product.types import Product as ProductType
+from saleor.graphql.query_cost_map import COST_MAP as SALEOR_COST_MAP
 from saleor.graphql.utils import get_user_or_app_from_context
 from saleor.permission.enums import PluginsPermissions
 from saleor.product.models import Category, Product
 
 from ..configuration import PersonalizationConfig
 from ..graphql.backend import Requestor
+from ..graphql.client_address import client_address
+from ..graphql.cost import ROOT_FIELDS, QueryTooComplex, merged_cost_map, query_cost
 from ..graphql.errors import ErrorCode, PersonalizationError
 from ..graphql.ids import database_id
 from .configuration import load_configuration
@@ -41,13 +44,59 @@ def _state(context, config: PersonalizationConfig | None = None) -> dict:
 
 
 def remember_config(context, config: PersonalizationConfig) -> None:
-    """The plugin endpoint already holds the plugin's settings: no second read."""
-    _state(context, config)
+    """The plugin endpoint already holds the plugin's settings (and costed the request)."""
+    _state(context, config)["endpoint"] = True
+
+
+def cost_map() -> dict:
+    """Saleor's cost map with the plugin's fields: the whole document is costed alike."""
+    return merged_cost_map(SALEOR_COST_MAP)
+
+
+_COST_MAP = cost_map()
 
 
 class SaleorBackend:
     product_type = ProductType
     permission_name = "MANAGE_PLUGINS"
+
+    def admit(self, info) -> None:
+        """Refuse a field when the plugin is off or the request asks for too much.
+
+        The plugin endpoint costs the whole request before running it. On Saleor's
+        ``/graphql/`` Saleor costs the document with its own limit; the plugin's
+        fields there are costed here, summed over every operation of the request
+        (aliases, batches), against the plugin's limit and depth; over it, each of
+        them fails alone with QUERY_TOO_COMPLEX and Saleor's fields still answer.
+        """
+        config = self.config(info)
+        state = _state(info.context)
+        if state.get("endpoint"):
+            return
+        costed = state.setdefault("costed", [])
+        if not any(operation is info.operation for operation, _ in costed):
+            document = ast.Document(definitions=[info.operation, *info.fragments.values()])
+            try:
+                cost = query_cost(
+                    info.schema,
+                    document,
+                    info.variable_values,
+                    cost_map=_COST_MAP,
+                    root_fields=ROOT_FIELDS,
+                ).cost
+            except QueryTooComplex as error:
+                state["too_complex"] = str(error)
+                cost = 0
+            costed.append((info.operation, cost))
+        if state.get("too_complex"):
+            raise PersonalizationError(ErrorCode.QUERY_TOO_COMPLEX, state["too_complex"])
+        total = sum(cost for _, cost in costed)
+        if total > config.graphql_max_cost:
+            raise PersonalizationError(
+                ErrorCode.QUERY_TOO_COMPLEX,
+                f"The personalization fields of this request cost {total}, more than the "
+                f"limit of {config.graphql_max_cost}.",
+            )
 
     def requestor(self, info) -> Requestor:
         context = info.context
@@ -68,7 +117,8 @@ class SaleorBackend:
         elif user:
             client = f"u{user.pk}"
         else:
-            client = f"ip:{get_client_ip(context) or ''}"
+            address = client_address(context.META, self.config(info).trusted_proxies)
+            client = f"ip:{address}"
         requestor = Requestor(
             customer_id=user.pk if user else None,
             app_id=app.pk if app else None,

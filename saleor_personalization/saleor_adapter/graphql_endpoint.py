@@ -24,7 +24,7 @@ from ..configuration import PersonalizationConfig
 from ..graphql.errors import ErrorCode
 from ..graphql.http import error_response, execute_request
 from ..graphql.schema import build_schema
-from .graphql_backend import SaleorBackend, remember_config
+from .graphql_backend import SaleorBackend, cost_map, remember_config
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +33,11 @@ logger = logging.getLogger(__name__)
 def schema():
     """Built once per process (about a second: Saleor's Product pulls in ~200 types)."""
     return build_schema(SaleorBackend())
+
+
+@cache
+def _cost_map() -> dict:
+    return cost_map()
 
 
 def serve(request: HttpRequest, config: PersonalizationConfig) -> JsonResponse:
@@ -65,6 +70,8 @@ def serve(request: HttpRequest, config: PersonalizationConfig) -> JsonResponse:
                 },
                 status=401,
             )
-        return execute_request(request, schema(), context, config.graphql_max_cost)
+        return execute_request(
+            request, schema(), context, config.graphql_max_cost, cost_map=_cost_map()
+        )
     finally:
         clear_context(context)

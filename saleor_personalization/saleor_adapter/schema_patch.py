@@ -28,6 +28,11 @@ logger = logging.getLogger(__name__)
 _lock = threading.Lock()
 _installed = False
 
+# The ``request_started`` receiver's id (``apps.py`` connects it with this uid):
+# disconnecting needs the same uid, or the receiver stays and reads the settings
+# on every request.
+DISPATCH_UID = "personalization-schema"
+
 
 class SchemaPatchError(RuntimeError):
     pass
@@ -86,11 +91,17 @@ def install() -> list[str]:
         if _installed:
             return []
         from saleor.graphql.api import schema as saleor_schema
+        from saleor.graphql.query_cost_map import COST_MAP
 
+        from ..graphql.cost import COST_MAP as PLUGIN_COST_MAP
         from ..graphql.schema import build_schema
         from .graphql_backend import SaleorBackend
 
         added = patch_schema(saleor_schema, build_schema(SaleorBackend()))
+        # Saleor's view costs documents with this very dict: without the plugin's
+        # entries its fields would cost 0 there, whatever they ask for.
+        for type_name, fields in PLUGIN_COST_MAP.items():
+            COST_MAP.setdefault(type_name, {}).update(fields)
         _installed = True
         logger.info("Personalization fields added to Saleor's /graphql/: %s", ", ".join(added))
         return added
@@ -100,14 +111,16 @@ def install_if_enabled(**_signal_kwargs) -> None:
     """``request_started`` receiver: patch before the first request if the admin asked.
 
     Reading the setting needs the database, which ``AppConfig.ready`` must not touch;
-    the first request is the earliest safe moment, and it comes before any query is
-    validated against the schema. Any failure is logged and the shop keeps serving.
+    the first request of a process is the earliest safe moment, and it comes before
+    any query is validated against the schema. The receiver then disconnects itself:
+    the setting is read once per process (so it applies at restart), and every later
+    Saleor request costs nothing. Any failure is logged and the shop keeps serving.
     """
-    if _installed:
-        return
     from django.core.signals import request_started
 
-    request_started.disconnect(install_if_enabled)
+    request_started.disconnect(dispatch_uid=DISPATCH_UID)
+    if _installed:
+        return
     try:
         from .configuration import load_configuration
 

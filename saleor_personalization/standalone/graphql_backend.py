@@ -14,6 +14,7 @@ from django.core import signing
 
 from ..configuration import PersonalizationConfig
 from ..graphql.backend import Requestor
+from ..graphql.client_address import client_address
 from ..graphql.errors import ErrorCode, PersonalizationError
 from ..graphql.ids import database_id
 from ..models import CartState, ItemChannel, ItemProfile
@@ -95,6 +96,9 @@ class StandaloneBackend:
     product_type = Product
     permission_name = "staff token"
 
+    def admit(self, info) -> None:
+        """Nothing to check per field: the HTTP layer costed the request."""
+
     def requestor(self, info) -> Requestor:
         request = info.context
         cached = getattr(request, "_personalization_requestor", None)
@@ -114,7 +118,8 @@ class StandaloneBackend:
         elif staff:
             client = "staff"
         else:
-            client = f"ip:{request.META.get('REMOTE_ADDR', '')}"
+            address = client_address(request.META, self.config(info).trusted_proxies)
+            client = f"ip:{address}"
         requestor = Requestor(
             customer_id=customer_id,
             client_key=client,
