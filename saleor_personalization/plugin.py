@@ -271,24 +271,16 @@ class PersonalizationPlugin(BasePlugin):
 
         Saleor's legacy ``/plugins/<id>/`` route does not check ``active``; this does:
         with the plugin off the API answers 503 with a GraphQL error ``UNAVAILABLE``
-        (the service exists but is switched off; clients may retry later), other
-        paths 404. An unexpected error becomes a 500 with a GraphQL-shaped body,
-        never a traceback.
+        (as ``graphql_endpoint.global_route`` does on the global route, where Saleor
+        refuses an inactive plugin itself), other paths 404. An unexpected error
+        becomes a 500 with a GraphQL-shaped body, never a traceback.
         """
         route = path.strip("/")
         if not self.active:
             if route == "graphql":
-                return JsonResponse(
-                    {
-                        "errors": [
-                            {
-                                "message": "The personalization plugin is not active.",
-                                "extensions": {"code": "UNAVAILABLE"},
-                            }
-                        ]
-                    },
-                    status=503,
-                )
+                from .saleor_adapter.graphql_endpoint import unavailable
+
+                return unavailable()
             return HttpResponseNotFound()
         try:
             if route == "graphql":

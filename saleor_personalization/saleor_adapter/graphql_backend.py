@@ -74,7 +74,10 @@ class SaleorBackend:
         if state.get("endpoint"):
             return
         costed = state.setdefault("costed", [])
-        if not any(operation is info.operation for operation, _ in costed):
+        # One entry per execution: Saleor caches parsed documents, so a batch repeating
+        # a query shares the operation object; each execution has its own variables.
+        execution = info.variable_values
+        if not any(seen is execution for seen, _ in costed):
             document = ast.Document(definitions=[info.operation, *info.fragments.values()])
             try:
                 cost = query_cost(
@@ -87,7 +90,7 @@ class SaleorBackend:
             except QueryTooComplex as error:
                 state["too_complex"] = str(error)
                 cost = 0
-            costed.append((info.operation, cost))
+            costed.append((execution, cost))
         if state.get("too_complex"):
             raise PersonalizationError(ErrorCode.QUERY_TOO_COMPLEX, state["too_complex"])
         total = sum(cost for _, cost in costed)

@@ -8,10 +8,15 @@ own ``Product`` type. CORS comes from Saleor's ASGI wrapper, which covers every 
 """
 
 import logging
+import re
 from functools import cache
+from importlib import import_module
 
 import jwt
-from django.http import HttpRequest, JsonResponse
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.urls import re_path
+from django.views.decorators.csrf import csrf_exempt
 from saleor.graphql.app.dataloaders import get_app_promise
 from saleor.graphql.context import clear_context, get_context_value
 from saleor.graphql.storefront_traffic import (
@@ -24,6 +29,7 @@ from ..configuration import PersonalizationConfig
 from ..graphql.errors import ErrorCode
 from ..graphql.http import error_response, execute_request
 from ..graphql.schema import build_schema
+from .configuration import PLUGIN_ID
 from .graphql_backend import SaleorBackend, cost_map, remember_config
 
 logger = logging.getLogger(__name__)
@@ -38,6 +44,38 @@ def schema():
 @cache
 def _cost_map() -> dict:
     return cost_map()
+
+
+def unavailable() -> JsonResponse:
+    """The plugin is switched off: 503, the service exists but is not available now."""
+    return error_response("The personalization plugin is not active.", ErrorCode.UNAVAILABLE, 503)
+
+
+@csrf_exempt
+def global_route(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+    """``/plugins/global/<id>/graphql/``, answered by the plugin even when it is off.
+
+    Saleor's manager answers a bare, empty 404 for an inactive plugin before calling
+    its ``webhook``; for the API that reads as "wrong URL". Everything goes through
+    Saleor's own view as before; only that empty 404 becomes ``UNAVAILABLE``.
+    """
+    from saleor.plugins.views import handle_global_plugin_webhook
+
+    response = handle_global_plugin_webhook(request, PLUGIN_ID)
+    if response.status_code == 404 and not response.content:
+        return unavailable()
+    return response
+
+
+ROUTE = re_path(rf"^plugins/global/{re.escape(PLUGIN_ID)}/graphql/?$", global_route)
+
+
+def install_route() -> None:
+    """Put :func:`global_route` in front of Saleor's catch-all plugin route (once)."""
+    urlconf = import_module(settings.ROOT_URLCONF)
+    patterns = urlconf.urlpatterns
+    if not any(getattr(p, "callback", None) is global_route for p in patterns):
+        patterns.insert(0, ROUTE)
 
 
 def serve(request: HttpRequest, config: PersonalizationConfig) -> JsonResponse:

@@ -119,6 +119,12 @@ def install_if_enabled(**_signal_kwargs) -> None:
     from django.core.signals import request_started
 
     request_started.disconnect(dispatch_uid=DISPATCH_UID)
+    try:
+        from .graphql_endpoint import install_route
+
+        install_route()
+    except Exception:
+        logger.exception("Could not route the personalization endpoint")
     if _installed:
         return
     try:
