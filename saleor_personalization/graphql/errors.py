@@ -1,5 +1,6 @@
 """GraphQL errors with stable codes: what a storefront can branch on."""
 
+import re
 from enum import StrEnum
 
 from graphql import GraphQLError
@@ -31,3 +32,13 @@ class PersonalizationError(GraphQLError):
             extensions["field"] = field
         super().__init__(message, extensions=extensions)
         self.code = code
+
+
+# An absolute file path (not the path part of a URL): "/srv/media/models/run-1.npz".
+_PATH = re.compile(r"(?<![\w:/.])/(?:[\w.\-]+/)+([\w.\-]+)")
+
+
+def redact_paths(text: str) -> str:
+    """Server paths out of a message shown to API clients, staff included: the file
+    name says what failed, the directory layout is nobody's business (the log has it)."""
+    return _PATH.sub(lambda match: match.group(1), text)

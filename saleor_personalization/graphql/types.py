@@ -7,6 +7,7 @@ Types that carry a product are made per schema (:func:`make_list_type`): Saleor'
 import graphene
 
 from ..models import ListKind
+from .errors import redact_paths
 from .scalars import Date, DateTime, JSONString
 
 
@@ -66,7 +67,7 @@ class PersonalizationModelRun(graphene.ObjectType):
             promoted_at=run.promoted_at,
             metrics=run.metrics,
             params=run.params,
-            error=run.error,
+            error=redact_paths(run.error),
         )
 
 

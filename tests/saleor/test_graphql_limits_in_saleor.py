@@ -286,6 +286,14 @@ def test_staff_errors_do_not_show_server_paths(
     )
     assert "run-1.npz" not in str(body)
     assert "No such file" not in str(body)
+    ModelRun.objects.create(
+        status=ModelRunStatus.FAILED,
+        error="OSError: [Errno 28] No space left on device: '/srv/saleor/media/models/run-2.npz'",
+    )
+    body = call(clients["staff"], "{ personalizationModelRuns { error } }")
+    errors = [run["error"] for run in body["data"]["personalizationModelRuns"]]
+    assert "OSError: [Errno 28] No space left on device: 'run-2.npz'" in errors
+    assert "/srv/" not in str(body)
 
 
 def test_plugin_off_graphql_answers_unavailable_with_503(shop, api_client, personalization_config):
