@@ -48,12 +48,8 @@ def remember_config(context, config: PersonalizationConfig) -> None:
     _state(context, config)["endpoint"] = True
 
 
-def cost_map() -> dict:
-    """Saleor's cost map with the plugin's fields: the whole document is costed alike."""
-    return merged_cost_map(SALEOR_COST_MAP)
-
-
-_COST_MAP = cost_map()
+# Saleor's cost map with the plugin's fields: the whole document is costed alike.
+COST_MAP = merged_cost_map(SALEOR_COST_MAP)
 
 
 class SaleorBackend:
@@ -84,7 +80,7 @@ class SaleorBackend:
                     info.schema,
                     document,
                     info.variable_values,
-                    cost_map=_COST_MAP,
+                    cost_map=COST_MAP,
                     root_fields=ROOT_FIELDS,
                 ).cost
             except QueryTooComplex as error:

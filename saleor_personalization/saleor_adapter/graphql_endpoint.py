@@ -30,7 +30,7 @@ from ..graphql.errors import ErrorCode
 from ..graphql.http import error_response, execute_request
 from ..graphql.schema import build_schema
 from .configuration import PLUGIN_ID
-from .graphql_backend import SaleorBackend, cost_map, remember_config
+from .graphql_backend import COST_MAP, SaleorBackend, remember_config
 
 logger = logging.getLogger(__name__)
 
@@ -39,11 +39,6 @@ logger = logging.getLogger(__name__)
 def schema():
     """Built once per process (about a second: Saleor's Product pulls in ~200 types)."""
     return build_schema(SaleorBackend())
-
-
-@cache
-def _cost_map() -> dict:
-    return cost_map()
 
 
 def unavailable() -> JsonResponse:
@@ -109,7 +104,7 @@ def serve(request: HttpRequest, config: PersonalizationConfig) -> JsonResponse:
                 status=401,
             )
         return execute_request(
-            request, schema(), context, config.graphql_max_cost, cost_map=_cost_map()
+            request, schema(), context, config.graphql_max_cost, cost_map=COST_MAP
         )
     finally:
         clear_context(context)
