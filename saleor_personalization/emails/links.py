@@ -16,6 +16,8 @@ from django.core import signing
 _OPEN = signing.Signer(salt="saleor_personalization.email.open")
 _CLICK = signing.Signer(salt="saleor_personalization.email.click")
 _UNSUBSCRIBE = signing.TimestampSigner(salt="saleor_personalization.email.unsubscribe.v2")
+# Links of earlier versions carried the plain address and no date; they answer as expired.
+_LEGACY_UNSUBSCRIBE = signing.Signer(salt="saleor_personalization.email.unsubscribe")
 
 PLUGIN_PREFIX = "email"
 # Generous: a shopper may find a reminder months later; README states the window.
@@ -71,4 +73,14 @@ def read_unsubscribe(token: str) -> tuple[int, str]:
     except signing.SignatureExpired as error:
         raise ExpiredLink("this link has expired") from error
     except (signing.BadSignature, ValueError, KeyError, TypeError) as error:
+        if _is_legacy_unsubscribe(token):
+            raise ExpiredLink("this link is from an earlier version") from error
         raise BadLink("not a link of this shop") from error
+
+
+def _is_legacy_unsubscribe(token: str) -> bool:
+    try:
+        _LEGACY_UNSUBSCRIBE.unsign_object(token)
+    except (signing.BadSignature, ValueError, TypeError):
+        return False
+    return True
