@@ -103,7 +103,11 @@ def content_refusal(content: CheckoutContent | None, config: PersonalizationConf
         return "channel inactive"
     if not content.email:
         return "checkout has no email address"
-    return refusal(content.email, content.shopper_id, config)
+    reason = refusal(content.email, content.shopper_id, config)
+    if reason == "no marketing consent (guest)" and content.customer_id:
+        # A logged-in checkout sent to another address: the account's consent is not its.
+        return "no marketing consent (the checkout's address is not the account's own)"
+    return reason
 
 
 def recommendations_for(

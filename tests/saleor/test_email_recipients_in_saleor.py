@@ -158,6 +158,7 @@ def test_without_proof_of_the_account_no_consent_is_borrowed(
     assert _run_sequence(settings, checkout["token"]) == []
     for row in AbandonedEmail.objects.all():  # the scan may pre-select; the sender refuses
         assert row.status == "skipped"
+        assert row.error.startswith("no marketing consent")
         assert row.customer_id is None
 
 
