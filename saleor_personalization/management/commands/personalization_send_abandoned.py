@@ -13,6 +13,13 @@ from ...saleor_adapter.email_content import email_source
 from ...tasks.emails import send_abandoned_email_task
 
 
+SUMMARY_LABELS = {
+    EmailStatus.SENT: "Sent",
+    EmailStatus.SKIPPED: "Not sent (stopped or not allowed)",
+    EmailStatus.FAILED: "Failed",
+}
+
+
 def _steps(config) -> str:
     return ", ".join(str(hours) for hours in config.abandoned_step_hours)
 
@@ -60,10 +67,10 @@ class Command(BaseCommand):
             AbandonedEmail.objects.filter(pk__in=created).values_list("step", "status", "error")
         )
         self.stdout.write(f"{len(rows):,} emails due ({_by_step([r[0] for r in rows])}).")
-        for status in (EmailStatus.SENT, EmailStatus.SKIPPED, EmailStatus.FAILED):
+        for status, label in SUMMARY_LABELS.items():
             reasons = Counter(error for _, row_status, error in rows if row_status == status)
             count = sum(reasons.values())
-            line = f"{status.label}: {count:,}"
+            line = f"{label}: {count:,}"
             details = [f"{reason}: {n:,}" for reason, n in reasons.most_common() if reason]
             if details:
                 line += " (" + "; ".join(details) + ")"
