@@ -12,7 +12,6 @@ from ...saleor_adapter.db import allow_writer
 from ...saleor_adapter.email_content import email_source
 from ...tasks.emails import send_abandoned_email_task
 
-
 SUMMARY_LABELS = {
     EmailStatus.SENT: "Sent",
     EmailStatus.SKIPPED: "Not sent (stopped or not allowed)",
