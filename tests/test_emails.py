@@ -352,6 +352,13 @@ def test_an_unclosed_block_is_refused_on_save_with_the_place_named():
     assert error.value.part == "subject"
     with pytest.raises(TemplateError, match="unsubscribe link"):
         validate_templates("", "<p>{{greeting}}</p>", config())
+    # The built-in templates pass the same check, in every language.
+    from saleor_personalization.emails.render import default_body
+    from saleor_personalization.emails.strings import STRINGS
+
+    for strings in STRINGS.values():
+        for subject in strings["subjects"].values():
+            validate_templates(subject, default_body(), config())
     # A complete template passes: blocks closed, the unsubscribe link present.
     validate_templates(
         "{{shop_name}}",
