@@ -35,6 +35,7 @@ class FieldSpec:
     help_text: str
     minimum: float | None = None
     maximum: float | None = None
+    placeholders: tuple[str, ...] = ("{token}",)  # url_template: needs one of these
 
 
 FIELDS: tuple[FieldSpec, ...] = (
@@ -256,6 +257,16 @@ FIELDS: tuple[FieldSpec, ...] = (
         "https://shop.example.com/cart?checkout={token}. Required to send.",
     ),
     FieldSpec(
+        "storefront_product_url",
+        "url_template",
+        "",
+        "Storefront product URL",
+        "Where a recommended product in an email links to, with {slug} (or {id}, Saleor's "
+        "product ID), e.g. https://shop.example.com/products/{slug}. Empty: recommended "
+        "products are shown without a link.",
+        placeholders=("{slug}", "{id}"),
+    ),
+    FieldSpec(
         "abandoned_recommendations",
         "int",
         4,
@@ -414,9 +425,14 @@ def _parse_steps(spec: FieldSpec, value: Any) -> tuple[int, ...]:
 
 def _parse_url_template(spec: FieldSpec, value: Any) -> str:
     text = str(value).strip()
-    if text and ("{token}" not in text or not text.startswith(("https://", "http://"))):
+    has_placeholder = any(placeholder in text for placeholder in spec.placeholders)
+    if text and (not has_placeholder or not text.startswith(("https://", "http://"))):
+        example = spec.placeholders[0]
+        wanted = " or ".join(spec.placeholders)
         raise ConfigurationError(
-            spec.name, "must be an http(s) URL containing {token}, e.g. https://shop/cart/{token}"
+            spec.name,
+            f"must be an http(s) URL containing {wanted}, e.g. https://shop.example.com/"
+            f"{'products' if example != '{token}' else 'cart'}/{example}",
         )
     return text
 
@@ -484,6 +500,7 @@ class PersonalizationConfig:
     abandoned_include_offer: bool = True
     abandoned_require_consent: bool = True
     abandoned_recovery_url: str = ""
+    storefront_product_url: str = ""
     abandoned_recommendations: int = 4
     abandoned_max_age_days: int = 14
     email_subject_template: str = ""

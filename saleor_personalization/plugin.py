@@ -116,12 +116,16 @@ class PersonalizationPlugin(BasePlugin):
         """Refuse a Dashboard save whose values the plugin could not use."""
         try:
             config = parse_configuration(plugin_configuration.configuration)
-            validate_templates(config.email_subject_template, config.email_body_template)
+            # Rendered against sample data: pybars compiles an unclosed block and then
+            # renders nothing, so compiling alone would accept an empty email.
+            validate_templates(config.email_subject_template, config.email_body_template, config)
         except TemplateError as error:
+            field = "email_subject_template" if error.part == "subject" else "email_body_template"
             raise ValidationError(
                 {
-                    "email_body_template": ValidationError(
-                        f"Email templates: {error}", code=PluginErrorCode.INVALID.value
+                    field: ValidationError(
+                        f"{FIELDS_BY_NAME[field].label}: {error}",
+                        code=PluginErrorCode.INVALID.value,
                     )
                 }
             ) from None

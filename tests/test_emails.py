@@ -156,7 +156,7 @@ def test_unsubscribe_link_needs_a_post_then_stops_the_sequence(catalogue, client
     unsubscribe = urlparse(mailbox.messages[0]["List-Unsubscribe"].strip().strip("<>")).path
     page = client.get(unsubscribe)
     assert page.status_code == 200
-    assert "ayse@example.com" in page.content.decode()
+    assert "ayse@example.com" not in page.content.decode()  # the link carries no address
     assert not EmailOptOut.objects.exists()  # a link scanner's GET changes nothing
     assert client.post(unsubscribe).status_code == 200
     assert EmailOptOut.objects.count() == 1
@@ -271,7 +271,7 @@ def test_languages_and_dashboard_templates(catalogue):
 
 def test_bad_templates_and_settings_are_refused_with_the_reason():
     with pytest.raises(TemplateError, match="does not compile"):
-        validate_templates("{{#if x}}a{{/each}}", "")
+        validate_templates("{{#if x}}a{{/each}}", "", config())
     with pytest.raises(ConfigurationError, match="increasing"):
         parse_configuration({"abandoned_step_hours": "24,1"})
     with pytest.raises(ConfigurationError, match=r"\{token\}"):
@@ -328,3 +328,218 @@ def test_staff_email_stats_over_graphql(catalogue, client):
     customer = {"HTTP_AUTHORIZATION": f"Bearer {issue_token(customer_id=7)}"}
     body = client.post("/graphql/", {"query": query}, content_type="application/json", **customer)
     assert body.json()["errors"][0]["extensions"]["code"] == "PERMISSION_DENIED"
+
+
+def test_message_id_is_well_formed_with_a_sender_name(catalogue):
+    cart()
+    named = config(sender_name="Kedi Shop", sender_address="shop@e2e.test")
+    (email_id,) = create_due(NOW, named)
+    with smtp_server() as (mailbox, port):
+        assert send(email_id, port, settings_config=named).status == "sent"
+    (message,) = mailbox.messages
+    assert message["From"] == "Kedi Shop <shop@e2e.test>"
+    message_id = str(message["Message-ID"])
+    assert re.fullmatch(rf"<[^<>@\s]+\.abandoned-{email_id}@e2e\.test>", message_id), message_id
+    assert AbandonedEmail.objects.get(pk=email_id).message_id == message_id
+
+
+def test_an_unclosed_block_is_refused_on_save_with_the_place_named():
+    with pytest.raises(TemplateError, match=r"\{\{#each\}\} on line 1 is never closed") as error:
+        validate_templates("", "{{#each lines}}<p>{{name}}", config())
+    assert error.value.part == "body"
+    with pytest.raises(TemplateError, match="never closed") as error:
+        validate_templates("{{#if first_name}}Hi", "", config())
+    assert error.value.part == "subject"
+    with pytest.raises(TemplateError, match="unsubscribe link"):
+        validate_templates("", "<p>{{greeting}}</p>", config())
+    # The built-in templates pass the same check, in every language.
+    from saleor_personalization.emails.render import default_body
+    from saleor_personalization.emails.strings import STRINGS
+
+    for strings in STRINGS.values():
+        for subject in strings["subjects"].values():
+            validate_templates(subject, default_body(), config())
+    # A complete template passes: blocks closed, the unsubscribe link present.
+    validate_templates(
+        "{{shop_name}}",
+        '{{#each lines}}<p>{{name}}</p>{{/each}}<a href="{{unsubscribe_url}}">x</a>',
+        config(),
+    )
+
+
+def test_a_template_that_renders_an_empty_part_is_never_sent(catalogue, caplog):
+    cart()
+    broken = config(email_body_template="{{#each lines}}<p>{{name}}")  # saved before the check
+    (email_id,) = create_due(NOW, broken)
+    with smtp_server() as (mailbox, port):
+        result = send(email_id, port, settings_config=broken)
+    assert mailbox.messages == []
+    assert result.status == "failed"
+    row = AbandonedEmail.objects.get(pk=email_id)
+    assert row.status == EmailStatus.FAILED
+    assert row.error == "the html part rendered empty; check the Dashboard's email templates"
+    assert "rendered empty" in caplog.text
+
+
+def test_recommendations_link_to_the_product_page_through_the_click_tracker(catalogue, client):
+    ItemProfile.objects.filter(pk=3).update(external_ref="green-tea")
+    cart(idle_hours=26)
+    linked = config(storefront_product_url="https://shop.example.com/products/{slug}")
+    with smtp_server() as (mailbox, port):
+        for now in (NOW, NOW + timedelta(hours=23)):
+            (email_id,) = create_due(now, linked)
+            send(email_id, port, settings_config=linked, now=now)
+        step_two = parts(mailbox.messages[1])["text/html"].get_payload(decode=True).decode()
+    targets = []
+    for link in links(step_two):
+        if "/email/click/" in link:
+            targets.append(client.get(urlparse(link).path)["Location"])
+    assert "https://shop.example.com/products/green-tea" in targets
+    assert targets.count("https://shop.example.com/cart?checkout=c1") == 1  # the button only
+    text = parts(mailbox.messages[1])["text/plain"].get_payload(decode=True).decode()
+    assert "Tea  6.00 EUR  https://shop.example.com/products/green-tea" in text
+
+
+def test_without_a_product_url_recommendations_are_not_links_to_the_cart(catalogue, client):
+    cart(idle_hours=26, language="en")
+    with smtp_server() as (mailbox, port):
+        for now in (NOW, NOW + timedelta(hours=23)):
+            (email_id,) = create_due(now, config())
+            send(email_id, port, now=now)
+        step_two = parts(mailbox.messages[1])["text/html"].get_payload(decode=True).decode()
+    assert "Picked for you" in step_two
+    clicks = [link for link in links(step_two) if "/email/click/" in link]
+    assert len(clicks) == 1  # the button; a product no longer pretends to be the cart
+    with pytest.raises(ConfigurationError, match=r"\{slug\} or \{id\}"):
+        parse_configuration({"storefront_product_url": "https://shop.example.com/products"})
+
+
+def test_the_dry_run_shows_the_subject_that_is_sent(catalogue, settings, capsys):
+    settings.PERSONALIZATION_CONFIGURATION = {
+        "abandoned_emails_enabled": True,
+        "abandoned_recovery_url": "https://shop.example.com/cart/{token}",
+        "abandoned_step_hours": "1",  # one step: it is the last, with the offer
+        "email_subject_template": "{{#if voucher_code}}A code for you{{else}}Your cart{{/if}}",
+        "smtp_use_tls": False,
+    }
+    cart(language="en")
+    SegmentOffer.objects.create(
+        campaign="abandoner",
+        segment_key="frequent-abandoners",
+        voucher_id=1,
+        customer_id=7,
+        code="ABCD-EFGH-IJKL-MNOP-QRST",
+        issued_at=NOW,
+        expires_at=NOW + timedelta(days=10),
+    )
+    call_command("personalization_send_abandoned", "--dry-run")
+    dry = capsys.readouterr().out
+    with smtp_server() as (mailbox, port):
+        settings.PERSONALIZATION_CONFIGURATION |= {"smtp_host": "127.0.0.1", "smtp_port": port}
+        call_command("personalization_send_abandoned")
+    (message,) = mailbox.messages
+    assert message["Subject"] == "A code for you"
+    assert "A code for you" in dry
+    assert "personal code" in dry
+
+
+def test_send_abandoned_prints_a_clear_summary(catalogue, settings, capsys):
+    settings.PERSONALIZATION_CONFIGURATION = {
+        "abandoned_emails_enabled": True,
+        "abandoned_recovery_url": "https://shop.example.com/cart/{token}",
+        "abandoned_require_consent": False,
+    }
+    call_command("personalization_send_abandoned")
+    assert "Nothing is due" in capsys.readouterr().out
+    cart()
+    cart(token="c2", customer_id=None, email="guest@example.com")
+    ItemProfile.objects.all().delete()  # c2's products are gone too: c1 and c2 have no lines
+    with smtp_server() as (mailbox, port):
+        settings.PERSONALIZATION_CONFIGURATION |= {
+            "smtp_host": "127.0.0.1",
+            "smtp_port": port,
+            "smtp_use_tls": False,
+        }
+        call_command("personalization_send_abandoned")
+    assert mailbox.messages == []
+    out = capsys.readouterr().out
+    assert "2 emails due (step 1: 2)." in out
+    assert "Sent: 0" in out
+    assert "Not sent (stopped or not allowed): 2 (checkout emptied: 2)" in out
+    assert "due 0; " not in out
+
+
+def test_rows_keep_a_hash_and_the_unsubscribe_link_no_address_and_expires(catalogue, client):
+    import time
+
+    from django.core import signing
+
+    from saleor_personalization.emails import links as email_links
+
+    cart()
+    (email_id,) = create_due(NOW, config())
+    with smtp_server() as (mailbox, port):
+        send(email_id, port)
+    row = AbandonedEmail.objects.get(pk=email_id)
+    stored = [str(value) for value in AbandonedEmail.objects.values().get(pk=email_id).values()]
+    assert not any("ayse@example.com" in value for value in stored)
+    assert row.recipient_hash == email_links.email_hash("Ayse@Example.com ")
+    unsubscribe = urlparse(mailbox.messages[0]["List-Unsubscribe"].strip().strip("<>")).path
+    token = unsubscribe.rstrip("/").rsplit("/", 1)[1]
+    payload = signing.b64_decode(token.split(":")[0].encode()).decode()
+    assert "ayse" not in payload
+    assert "example.com" not in payload
+
+    class SignedLongAgo(signing.TimestampSigner):
+        def timestamp(self):
+            return signing.b62_encode(int(time.time()) - 91 * 24 * 3600)
+
+    old = SignedLongAgo(salt="saleor_personalization.email.unsubscribe.v2").sign_object(
+        {"e": email_id, "h": row.recipient_hash}
+    )
+    expired = client.post(f"/email/unsubscribe/{old}/")
+    assert expired.status_code == 410
+    assert "has expired" in expired.content.decode()
+    assert not EmailOptOut.objects.exists()
+    # A link of the earlier format (plain address, no date) answers the same page.
+    legacy = signing.Signer(salt="saleor_personalization.email.unsubscribe").sign_object(
+        {"a": "ayse@example.com", "c": 7}
+    )
+    assert client.post(f"/email/unsubscribe/{legacy}/").status_code == 410
+    assert client.get("/email/unsubscribe/forged:abc/").status_code == 400
+    assert not EmailOptOut.objects.exists()
+    assert client.post(unsubscribe).status_code == 200  # a fresh one works
+    assert EmailOptOut.objects.filter(email_hash=row.recipient_hash).exists()
+
+
+def test_a_cart_sent_to_another_address_than_the_accounts_gets_no_personal_content(catalogue):
+    # The cart belongs to customer 7 (ayse@example.com) but carries someone else's address.
+    cart(language="en")
+    CartState.objects.filter(token="c1").update(email="attacker@example.com")
+    SegmentOffer.objects.create(
+        campaign="abandoner",
+        segment_key="frequent-abandoners",
+        voucher_id=1,
+        customer_id=7,
+        code="ABCD-EFGH-IJKL-MNOP-QRST",
+        issued_at=NOW,
+        expires_at=NOW + timedelta(days=10),
+    )
+    one_step = config(abandoned_step_hours=(1,))
+    (email_id,) = create_due(NOW, one_step)  # the scan's pre-filter trusts the mirror
+    with smtp_server() as (mailbox, port):
+        result = send(email_id, port, settings_config=one_step)
+        assert result.status == "skipped"
+        assert result.reason == (
+            "no marketing consent (the checkout's address is not the account's own)"
+        )
+        relaxed = replace(one_step, abandoned_require_consent=False)
+        AbandonedEmail.objects.all().delete()
+        (email_id,) = create_due(NOW, relaxed)
+        assert send(email_id, port, settings_config=relaxed).status == "sent"
+    (message,) = mailbox.messages
+    assert message["To"] == "attacker@example.com"
+    html = parts(message)["text/html"].get_payload(decode=True).decode()
+    assert "ABCD-EFGH-IJKL-MNOP-QRST" not in html
+    assert "Blue Mug" in html  # the cart itself is the checkout's own
+    assert AbandonedEmail.objects.get(pk=email_id).customer_id is None

@@ -1,6 +1,6 @@
 """What an email shows, as plain values, and where it comes from."""
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Protocol
 
@@ -27,7 +27,7 @@ class EmailProduct:
     price: Decimal | None
     currency: str
     image_url: str = ""
-    url: str = ""
+    slug: str = ""
 
 
 @dataclass(frozen=True)
@@ -41,9 +41,25 @@ class CheckoutContent:
     language: str
     lines: list[EmailLine]
     first_name: str = ""
-    customer_id: int | None = None
+    customer_id: int | None = None  # the account the checkout belongs to, by login
+    account_email: str = ""  # that account's own address
     channel_active: bool = True
     completed: bool = False
+
+    @property
+    def shopper_id(self) -> int | None:
+        """The customer whose history, consent and codes this email may use, or None.
+
+        Only the account that owns the checkout (a logged-in checkout), and only when
+        the email goes to that account's own address: a typed address proves nothing,
+        so a guest checkout, or an account's checkout sent elsewhere, gets no one's
+        personal content.
+        """
+        if not self.customer_id or not self.account_email:
+            return None
+        if self.account_email.strip().lower() != self.email.strip().lower():
+            return None
+        return self.customer_id
 
     @property
     def total(self) -> Decimal:
@@ -55,8 +71,8 @@ class ShopInfo:
     name: str
     public_url: str  # where the plugin's URLs (pixel, clicks, unsubscribe) are served
     sender_address: str
-    product_url: str = ""  # storefront product URL template with {slug} or {id}, optional
-    extra: dict = field(default_factory=dict)
+    # Why links may not work: e.g. Saleor's Site domain is still the default.
+    warnings: tuple[str, ...] = ()
 
 
 class CheckoutSource(Protocol):

@@ -1,9 +1,14 @@
-"""Send one reminder email, exactly once.
+"""Send one reminder email, exactly once, to the checkout's own address.
 
 The row is locked (``SELECT ... FOR UPDATE SKIP LOCKED``) for the whole send: a second
 worker, or a duplicate task, finds it locked or no longer pending and returns without
 sending. The status becomes ``sent`` in the same transaction as the SMTP hand-off; if
 SMTP fails the transaction rolls back, the row stays pending and Celery retries.
+
+The address is read from the checkout at send time and never stored: the row keeps
+its hash. Personal content (picks from history, the customer's code, their consent)
+is used only for the account that owns the checkout, and only when the email goes to
+that account's own address (:attr:`CheckoutContent.shopper_id`).
 """
 
 import logging
@@ -17,10 +22,11 @@ from django.db import transaction
 
 from ..configuration import PersonalizationConfig
 from ..models import AbandonedEmail, CartState, EmailStatus
-from ..offers.redemption import live_offer
+from ..offers.redemption import LiveOffer, live_offer
 from ..recommender import serving
-from .content import CheckoutSource, EmailProduct
-from .render import RenderedEmail, render_email
+from .content import CheckoutContent, CheckoutSource, EmailProduct
+from .links import email_hash
+from .render import RenderedEmail, TemplateError, render_email
 from .sequence import refusal
 
 logger = logging.getLogger(__name__)
@@ -38,8 +44,19 @@ class SmtpSettings:
 
 @dataclass(frozen=True)
 class SendResult:
-    status: str  # "sent", "skipped", "busy", "not-pending"
+    status: str  # "sent", "skipped", "failed", "busy", "not-pending"
     reason: str = ""
+
+
+@dataclass(frozen=True)
+class ComposedEmail:
+    """Everything one step's email is made of, as the shopper would receive it."""
+
+    rendered: RenderedEmail
+    recipient: str
+    shopper_id: int | None
+    offer: LiveOffer | None
+    recommendations: list[EmailProduct]
 
 
 def smtp_connection(smtp: SmtpSettings | None):
@@ -71,7 +88,26 @@ def stop_reason(row: AbandonedEmail, config: PersonalizationConfig) -> str:
         return "checkout completed"
     if not cart["lines"]:
         return "checkout emptied"
-    return refusal(row.recipient, row.customer_id, config)
+    return ""
+
+
+def content_refusal(content: CheckoutContent | None, config: PersonalizationConfig) -> str:
+    """Why the checkout as it is now gets no email, or ""."""
+    if content is None:
+        return "checkout no longer exists"
+    if content.completed:
+        return "checkout completed"
+    if not content.lines:
+        return "checkout emptied"
+    if not content.channel_active:
+        return "channel inactive"
+    if not content.email:
+        return "checkout has no email address"
+    reason = refusal(content.email, content.shopper_id, config)
+    if reason == "no marketing consent (guest)" and content.customer_id:
+        # A logged-in checkout sent to another address: the account's consent is not its.
+        return "no marketing consent (the checkout's address is not the account's own)"
+    return reason
 
 
 def recommendations_for(
@@ -96,18 +132,72 @@ def recommendations_for(
     return source.products([i.product_id for i in items[:count]], channel)
 
 
+def compose(
+    *,
+    step: int,
+    email_id: int,
+    content: CheckoutContent,
+    config: PersonalizationConfig,
+    source: CheckoutSource,
+    now: datetime,
+) -> ComposedEmail:
+    """The email for one step: used by the sender and by the dry run alike, so the
+    dry run shows the subject (offer included) that will be sent."""
+    shopper_id = content.shopper_id
+    offer = None
+    if step == len(config.abandoned_step_hours) and config.abandoned_include_offer and shopper_id:
+        offer = live_offer(shopper_id, now)
+    recommended = (
+        recommendations_for(
+            [line.product_id for line in content.lines],
+            shopper_id,
+            content.channel,
+            config.abandoned_recommendations,
+            config,
+            source,
+        )
+        if step >= 2
+        else []
+    )
+    rendered = render_email(
+        content=content,
+        step=step,
+        email_id=email_id,
+        config=config,
+        shop=source.shop(),
+        recommendations=recommended,
+        voucher_code=offer.code if offer else "",
+        voucher_expires=offer.expires_at if offer else None,
+    )
+    return ComposedEmail(rendered, content.email, shopper_id, offer, recommended)
+
+
+def sender_of(config: PersonalizationConfig, source: CheckoutSource) -> tuple[str, str]:
+    """The From header and the bare sender address."""
+    shop = source.shop()
+    address = config.sender_address or shop.sender_address or settings.DEFAULT_FROM_EMAIL
+    return formataddr((config.sender_name or shop.name, address)), address
+
+
+def message_id(email_id: int, sender_address: str) -> str:
+    """``<...abandoned-N@domain>`` with the domain of the bare address, not of the
+    ``Name <address>`` header (whose ``>`` would end up inside the id)."""
+    _, at, domain = sender_address.rpartition("@")
+    return make_msgid(f"abandoned-{email_id}", domain=domain.strip(" <>") if at else None)
+
+
 def _message(
-    rendered: RenderedEmail, row: AbandonedEmail, sender: str, connection
+    composed: ComposedEmail, row: AbandonedEmail, sender: str, sender_address: str, connection
 ) -> EmailMultiAlternatives:
-    domain = sender.rsplit("@", 1)[-1] if "@" in sender else None
+    rendered = composed.rendered
     message = EmailMultiAlternatives(
         subject=rendered.subject,
         body=rendered.text,
         from_email=sender,
-        to=[row.recipient],
+        to=[composed.recipient],
         connection=connection,
         headers={
-            "Message-ID": make_msgid(f"abandoned-{row.pk}", domain=domain),
+            "Message-ID": message_id(row.pk, sender_address),
             "List-Unsubscribe": f"<{rendered.unsubscribe_url}>",
             "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
             "X-Personalization-Step": str(row.step),
@@ -115,6 +205,12 @@ def _message(
     )
     message.attach_alternative(rendered.html, "text/html")
     return message
+
+
+def _close(row: AbandonedEmail, status: str, reason: str) -> SendResult:
+    row.status, row.error = status, reason[:2000]
+    row.save(update_fields=["status", "error", "customer_id", "recipient_hash"])
+    return SendResult(status, reason)
 
 
 def send_abandoned_email(
@@ -133,55 +229,44 @@ def send_abandoned_email(
             return SendResult("not-pending", row.status)
         reason = stop_reason(row, config)
         content = None if reason else source.content(row.checkout_token)
-        if not reason and (content is None or content.completed):
-            reason = "checkout no longer exists" if content is None else "checkout completed"
-        if not reason and not content.lines:
-            reason = "checkout emptied"
-        if not reason and not content.channel_active:
-            reason = "channel inactive"
+        if content is not None:
+            # Whoever the scan thought it was for, it goes to the checkout's own shopper.
+            row.customer_id = content.shopper_id
+            row.recipient_hash = email_hash(content.email) if content.email else ""
+        reason = reason or content_refusal(content, config)
         if reason:
-            row.status, row.error = EmailStatus.SKIPPED, reason
-            row.save(update_fields=["status", "error"])
-            return SendResult("skipped", reason)
+            return _close(row, EmailStatus.SKIPPED, reason)
 
-        last_step = len(config.abandoned_step_hours)
-        offer = None
-        if row.step == last_step and config.abandoned_include_offer and row.customer_id:
-            offer = live_offer(row.customer_id, now)
-        recommended = (
-            recommendations_for(
-                [line.product_id for line in content.lines],
-                row.customer_id,
-                content.channel,
-                config.abandoned_recommendations,
-                config,
-                source,
+        try:
+            composed = compose(
+                step=row.step,
+                email_id=row.pk,
+                content=content,
+                config=config,
+                source=source,
+                now=now,
             )
-            if row.step >= 2
-            else []
-        )
-        shop = source.shop()
-        rendered = render_email(
-            content=content,
-            step=row.step,
-            email_id=row.pk,
-            config=config,
-            shop=shop,
-            recommendations=recommended,
-            voucher_code=offer.code if offer else "",
-            voucher_expires=offer.expires_at if offer else None,
-        )
-        sender_address = config.sender_address or shop.sender_address or settings.DEFAULT_FROM_EMAIL
-        sender = formataddr((config.sender_name or shop.name, sender_address))
-        message_id = ""
+        except TemplateError as error:
+            logger.error("Abandoned email %s not sent: %s", row.pk, error)
+            return _close(row, EmailStatus.FAILED, f"template: {error}")
+        empty = composed.rendered.empty_part()
+        if empty:
+            # pybars renders a broken template as nothing rather than failing.
+            reason = f"the {empty} part rendered empty; check the Dashboard's email templates"
+            logger.error("Abandoned email %s not sent: %s", row.pk, reason)
+            return _close(row, EmailStatus.FAILED, reason)
+
+        rendered, offer = composed.rendered, composed.offer
+        sent_id = ""
         if config.email_send_via_smtp:
-            message = _message(rendered, row, sender, smtp_connection(smtp))
+            sender, sender_address = sender_of(config, source)
+            message = _message(composed, row, sender, sender_address, smtp_connection(smtp))
             message.send(fail_silently=False)
-            message_id = message.extra_headers["Message-ID"]
+            sent_id = message.extra_headers["Message-ID"]
         if config.email_emit_notify_event:
             source.notify(
                 {
-                    "recipient_email": row.recipient,
+                    "recipient_email": composed.recipient,
                     "subject": rendered.subject,
                     "html": rendered.html,
                     "text": rendered.text,
@@ -201,7 +286,7 @@ def send_abandoned_email(
         row.status = EmailStatus.SENT
         row.sent_at = now
         row.subject = rendered.subject[:255]
-        row.message_id = message_id
+        row.message_id = sent_id
         row.voucher_code = offer.code if offer else ""
         row.attempts += 1
         row.error = ""

@@ -1,23 +1,34 @@
 """Signed links in emails: open pixel, tracked clicks and unsubscribe.
 
-Each link carries a signed payload (Django signing, ``SECRET_KEY``): the email's id,
-or the address to unsubscribe. A click link also signs its target, so the redirect
-can never be abused to send people elsewhere (no open redirect).
+Each link carries a signed payload (Django signing, ``SECRET_KEY``). A click link
+also signs its target, so the redirect can never be abused to send people elsewhere
+(no open redirect). An unsubscribe link carries no address: it names the email row
+and the hash of the address it went to, and it expires, so a forwarded or leaked
+email neither reveals the address nor works for ever.
 """
 
 import hashlib
+from datetime import timedelta
 from urllib.parse import quote
 
 from django.core import signing
 
 _OPEN = signing.Signer(salt="saleor_personalization.email.open")
 _CLICK = signing.Signer(salt="saleor_personalization.email.click")
-_UNSUBSCRIBE = signing.Signer(salt="saleor_personalization.email.unsubscribe")
+_UNSUBSCRIBE = signing.TimestampSigner(salt="saleor_personalization.email.unsubscribe.v2")
+# Links of earlier versions carried the plain address and no date; they answer as expired.
+_LEGACY_UNSUBSCRIBE = signing.Signer(salt="saleor_personalization.email.unsubscribe")
 
 PLUGIN_PREFIX = "email"
+# Generous: a shopper may find a reminder months later; README states the window.
+UNSUBSCRIBE_LINK_VALID = timedelta(days=90)
 
 
 class BadLink(ValueError):
+    pass
+
+
+class ExpiredLink(BadLink):
     pass
 
 
@@ -34,8 +45,8 @@ def click_url(base: str, email_id: int, target: str) -> str:
     return f"{base}/{PLUGIN_PREFIX}/click/{quote(token, safe=':')}/"
 
 
-def unsubscribe_url(base: str, address: str, customer_id: int | None) -> str:
-    token = _UNSUBSCRIBE.sign_object({"a": address.strip().lower(), "c": customer_id})
+def unsubscribe_url(base: str, email_id: int, address_hash: str) -> str:
+    token = _UNSUBSCRIBE.sign_object({"e": email_id, "h": address_hash})
     return f"{base}/{PLUGIN_PREFIX}/unsubscribe/{quote(token, safe=':')}/"
 
 
@@ -54,9 +65,22 @@ def read_click(token: str) -> tuple[int, str]:
         raise BadLink("not a link of this shop") from error
 
 
-def read_unsubscribe(token: str) -> tuple[str, int | None]:
+def read_unsubscribe(token: str) -> tuple[int, str]:
+    """The email row id and the address hash; ExpiredLink after the validity window."""
     try:
-        data = _UNSUBSCRIBE.unsign_object(token)
-        return str(data["a"]), data.get("c")
+        data = _UNSUBSCRIBE.unsign_object(token, max_age=UNSUBSCRIBE_LINK_VALID)
+        return int(data["e"]), str(data["h"])
+    except signing.SignatureExpired as error:
+        raise ExpiredLink("this link has expired") from error
     except (signing.BadSignature, ValueError, KeyError, TypeError) as error:
+        if _is_legacy_unsubscribe(token):
+            raise ExpiredLink("this link is from an earlier version") from error
         raise BadLink("not a link of this shop") from error
+
+
+def _is_legacy_unsubscribe(token: str) -> bool:
+    try:
+        _LEGACY_UNSUBSCRIBE.unsign_object(token)
+    except (signing.BadSignature, ValueError, TypeError):
+        return False
+    return True

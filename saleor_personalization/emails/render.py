@@ -3,10 +3,17 @@
 The HTML template and subject come from the Dashboard when the admin set them, else
 the built-in ones in the checkout's language. Links to the storefront go through the
 click tracker; the open pixel and the unsubscribe link point at the plugin's URLs.
+
+pybars does not reject every broken template: an unclosed ``{{#each}}`` compiles and
+silently renders nothing from that point on. So a Dashboard template is checked by
+balancing its blocks and rendering it against sample data on save, and the sender
+refuses a rendered email with an empty part.
 """
 
+import base64
 import html
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 from functools import cache
@@ -15,13 +22,17 @@ from importlib import resources
 from pybars import Compiler
 
 from ..configuration import PersonalizationConfig
-from .content import CheckoutContent, EmailProduct, ShopInfo
-from .links import click_url, open_url, unsubscribe_url
+from .content import CheckoutContent, EmailLine, EmailProduct, ShopInfo
+from .links import click_url, email_hash, open_url, unsubscribe_url
 from .strings import language_of, strings_for
 
 
 class TemplateError(ValueError):
-    pass
+    """A template cannot be used; ``part`` is "subject" or "body"."""
+
+    def __init__(self, message: str, part: str = "body"):
+        super().__init__(message)
+        self.part = part
 
 
 @dataclass(frozen=True)
@@ -31,6 +42,13 @@ class RenderedEmail:
     text: str
     unsubscribe_url: str
     recovery_url: str
+
+    def empty_part(self) -> str:
+        """The name of a part that rendered empty, or "": such an email is never sent."""
+        for name in ("subject", "html", "text"):
+            if not getattr(self, name).strip():
+                return name
+        return ""
 
 
 def money(amount: Decimal | None, currency: str) -> str:
@@ -54,11 +72,103 @@ def default_body() -> str:
     )
 
 
-def validate_templates(subject: str, body: str) -> None:
-    """Raise TemplateError if the Dashboard's templates cannot render."""
-    for source in (subject, body):
-        if source:
-            _compiled(source)
+_BLOCK = re.compile(r"{{~?\s*([#^/])\s*([\w.-]+)|{{~?\s*(else)\b")
+
+
+def _unbalanced_block(source: str) -> str:
+    """Describe the first unclosed or stray ``{{#block}}``, or "" if they all pair up."""
+    stack: list[tuple[str, int]] = []
+    for match in _BLOCK.finditer(source):
+        sigil, name = match.group(1), match.group(2)
+        line = source.count("\n", 0, match.start()) + 1
+        if sigil in ("#", "^"):
+            stack.append((name, line))
+        elif sigil == "/":
+            if not stack:
+                return f"{{{{/{name}}}}} on line {line} closes no block"
+            opened, opened_line = stack.pop()
+            if opened != name:
+                return (
+                    f"{{{{#{opened}}}}} from line {opened_line} is closed by {{{{/{name}}}}} "
+                    f"on line {line}"
+                )
+    if stack:
+        name, line = stack[-1]
+        return f"{{{{#{name}}}}} on line {line} is never closed (add {{{{/{name}}}}})"
+    return ""
+
+
+SAMPLE_CONTENT = CheckoutContent(
+    token="00000000-0000-0000-0000-000000000000",
+    email="shopper@example.com",
+    channel="sample",
+    currency="USD",
+    language="en",
+    first_name="Alex",
+    lines=[
+        EmailLine(1, "Blue Mug", "Large", 2, Decimal("12.50"), "USD", "https://x.test/1.png"),
+        EmailLine(2, "Green Tea", "", 1, Decimal("6.00"), "USD"),
+    ],
+)
+SAMPLE_PRODUCTS = [EmailProduct(3, "Red Teapot", Decimal("30.00"), "USD", "", "red-teapot")]
+SAMPLE_SHOP = ShopInfo(name="Sample shop", public_url="https://shop.test/p", sender_address="")
+
+
+def validate_templates(subject: str, body: str, config: PersonalizationConfig) -> None:
+    """Raise TemplateError unless the Dashboard's templates render a usable email.
+
+    Each step is rendered against sample data (a named shopper with two lines,
+    recommendations and a code), as the sender would render it.
+    """
+    for part, source in (("subject", subject), ("body", body)):
+        if not source:
+            continue
+        _compiled_part(source, part)
+        problem = _unbalanced_block(source)
+        if problem:
+            raise TemplateError(f"the template is incomplete: {problem}", part)
+    config = replace(config, email_subject_template=subject, email_body_template=body)
+    for step in range(1, len(config.abandoned_step_hours) + 1):
+        try:
+            rendered = render_email(
+                content=SAMPLE_CONTENT,
+                step=step,
+                email_id=1,
+                config=config,
+                shop=SAMPLE_SHOP,
+                recommendations=SAMPLE_PRODUCTS,
+                voucher_code="SAMPLE-CODE",
+                voucher_expires=datetime(2030, 1, 1),
+                recovery_template="https://shop.test/cart/{token}",
+            )
+        except TemplateError:
+            raise
+        except Exception as error:  # a helper or lookup that fails at render time
+            raise TemplateError(f"the template fails on sample data: {error}") from error
+        if not rendered.subject.strip():
+            raise TemplateError(f"the subject renders empty for step {step}", "subject")
+        if not rendered.html.strip():
+            raise TemplateError(f"the body renders empty for step {step}")
+        if body and rendered.unsubscribe_url not in rendered.html:
+            raise TemplateError(
+                "the body must contain the unsubscribe link: add "
+                '<a href="{{unsubscribe_url}}">...</a>'
+            )
+
+
+def _compiled_part(source: str, part: str):
+    try:
+        return _compiled(source)
+    except TemplateError as error:
+        raise TemplateError(str(error), part) from None
+
+
+def product_url(template: str, product: EmailProduct) -> str:
+    """The storefront page of a product from the Dashboard's template; "" without one."""
+    if not template or (not product.slug and "{slug}" in template):
+        return ""
+    global_id = base64.b64encode(f"Product:{product.product_id}".encode()).decode()
+    return template.replace("{slug}", product.slug).replace("{id}", global_id)
 
 
 def render_email(
@@ -71,11 +181,14 @@ def render_email(
     recommendations: list[EmailProduct],
     voucher_code: str = "",
     voucher_expires: datetime | None = None,
+    recovery_template: str = "",
 ) -> RenderedEmail:
     strings = strings_for(content.language)
     base = shop.public_url.rstrip("/")
-    recovery = config.abandoned_recovery_url.replace("{token}", content.token)
-    unsubscribe = unsubscribe_url(base, content.email, content.customer_id)
+    recovery = (recovery_template or config.abandoned_recovery_url).replace(
+        "{token}", content.token
+    )
+    unsubscribe = unsubscribe_url(base, email_id, email_hash(content.email))
     greeting = (
         strings["hello"].format(name=content.first_name)
         if content.first_name
@@ -105,9 +218,13 @@ def render_email(
                 "name": product.name,
                 "price": money(product.price, product.currency),
                 "image_url": product.image_url,
-                "url": click_url(base, email_id, product.url or recovery),
+                "url": click_url(base, email_id, target) if target else "",
+                "direct_url": target,
             }
-            for product in recommendations
+            for product, target in (
+                (product, product_url(config.storefront_product_url, product))
+                for product in recommendations
+            )
         ],
         "voucher_code": voucher_code,
         "voucher_expires": voucher_expires.strftime("%Y-%m-%d") if voucher_expires else "",
@@ -121,9 +238,9 @@ def render_email(
     subject_source = config.email_subject_template or strings["subjects"].get(
         step, strings["subjects"][1]
     )
-    subject = " ".join(str(_compiled(subject_source)(context)).split())
+    subject = " ".join(str(_compiled_part(subject_source, "subject")(context)).split())
     context["subject"] = subject
-    body = str(_compiled(config.email_body_template or default_body())(context))
+    body = str(_compiled_part(config.email_body_template or default_body(), "body")(context))
     return RenderedEmail(
         subject=html.unescape(subject),
         html=body,
@@ -150,7 +267,10 @@ def _text(context: dict, strings: dict, recovery: str, unsubscribe: str) -> str:
     lines += [f"{strings['button']}: {recovery}", ""]
     if context["recommendations"]:
         lines.append(strings["recommendations"] + ":")
-        lines += [f"- {p['name']}  {p['price']}".rstrip() for p in context["recommendations"]]
+        lines += [
+            f"- {p['name']}  {p['price']}  {p['direct_url']}".rstrip()
+            for p in context["recommendations"]
+        ]
         lines.append("")
     lines += [strings["footer"], f"{strings['unsubscribe']}: {unsubscribe}"]
     return "\n".join(lines) + "\n"

@@ -65,7 +65,11 @@ def due(now: datetime, config: PersonalizationConfig, limit: int = 200_000) -> l
 
 
 def refusal(email: str, customer_id: int | None, config: PersonalizationConfig) -> str:
-    """Why this shopper must not get marketing email, or ""."""
+    """Why this shopper must not get marketing email, or "".
+
+    ``customer_id`` is the customer the email is personal to (``shopper_id`` of the
+    checkout): a guest checkout cannot borrow an account's consent.
+    """
     if EmailOptOut.objects.filter(email_hash=email_hash(email)).exists():
         return "unsubscribed"
     if config.abandoned_require_consent:
@@ -115,7 +119,7 @@ def create_due(now: datetime, config: PersonalizationConfig) -> list[int]:
             checkout_token=item.token,
             step=item.step,
             customer_id=item.customer_id,
-            recipient=item.email,
+            recipient_hash=email_hash(item.email),
             language=item.language[:8],
             channel=item.channel,
             created_at=now,

@@ -30,7 +30,11 @@ STRINGS: dict[str, dict] = {
         "footer": "You receive this because you started a checkout with this address.",
         "unsubscribe": "Unsubscribe from these emails",
         "unsubscribed": "You are unsubscribed. You will not receive these emails again.",
-        "unsubscribe_confirm": "Stop reminder and marketing emails to {address}?",
+        "unsubscribe_confirm": "Stop reminder and marketing emails to this address?",
+        "unsubscribe_expired": (
+            "This unsubscribe link has expired. Use the link in a more recent email from us, "
+            "or reply to it and we will unsubscribe you."
+        ),
         "unsubscribe_button": "Unsubscribe",
     },
     "tr": {
@@ -56,8 +60,10 @@ STRINGS: dict[str, dict] = {
         "footer": "Bu e-postayı, bu adresle bir alışveriş başlattığınız için alıyorsunuz.",
         "unsubscribe": "Bu e-postaların aboneliğinden çıkın",
         "unsubscribed": "Aboneliğiniz iptal edildi. Bu e-postaları bir daha almayacaksınız.",
-        "unsubscribe_confirm": (
-            "{address} adresine hatırlatma ve pazarlama e-postaları durdurulsun mu?"
+        "unsubscribe_confirm": ("Bu adrese hatırlatma ve pazarlama e-postaları durdurulsun mu?"),
+        "unsubscribe_expired": (
+            "Bu abonelikten çıkma bağlantısının süresi doldu. Daha yeni bir e-postamızdaki "
+            "bağlantıyı kullanın ya da yanıtlayın, aboneliğinizi biz iptal edelim."
         ),
         "unsubscribe_button": "Abonelikten çık",
     },
@@ -84,7 +90,11 @@ STRINGS: dict[str, dict] = {
         "footer": "Azért kapod ezt a levelet, mert ezzel a címmel kezdtél vásárlást.",
         "unsubscribe": "Leiratkozás ezekről a levelekről",
         "unsubscribed": "Leiratkoztál. Ezeket a leveleket többé nem kapod meg.",
-        "unsubscribe_confirm": "Leállítsuk az emlékeztető és marketing leveleket ide: {address}?",
+        "unsubscribe_confirm": "Leállítsuk az emlékeztető és marketing leveleket erre a címre?",
+        "unsubscribe_expired": (
+            "Ez a leiratkozási link lejárt. Használd egy újabb levelünk linkjét, vagy válaszolj "
+            "rá, és mi leiratkoztatunk."
+        ),
         "unsubscribe_button": "Leiratkozás",
     },
 }

@@ -8,7 +8,6 @@ from django.db import transaction
 from django.db.models import Count, Q, Sum
 
 from ..models import AbandonedEmail, CustomerProfile, EmailOptOut, EmailStatus
-from .links import email_hash
 
 
 def record_open(email_id: int, at: datetime) -> None:
@@ -21,37 +20,53 @@ def record_click(email_id: int, at: datetime) -> None:
     record_open(email_id, at)
 
 
-def unsubscribe(address: str, customer_id: int | None, at: datetime) -> None:
-    """Stop all reminder and marketing email to this address (and customer)."""
+def unsubscribe(email_id: int, address_hash: str, at: datetime) -> None:
+    """Stop all reminder and marketing email to this address (and its customer).
+
+    The link names the email and the hash of the address it went to; the customer
+    whose consent is withdrawn is the one that email was personal to, if any.
+    """
     with transaction.atomic():
-        EmailOptOut.objects.get_or_create(
-            email_hash=email_hash(address), defaults={"opted_out_at": at}
+        EmailOptOut.objects.get_or_create(email_hash=address_hash, defaults={"opted_out_at": at})
+        customer_id = (
+            AbandonedEmail.objects.filter(pk=email_id, recipient_hash=address_hash)
+            .values_list("customer_id", flat=True)
+            .first()
         )
         if customer_id:
             CustomerProfile.objects.filter(customer_id=customer_id).update(
                 marketing_consent=False, consent_updated_at=at
             )
-        AbandonedEmail.objects.filter(recipient__iexact=address, status=EmailStatus.PENDING).update(
-            status=EmailStatus.SKIPPED, error="unsubscribed"
-        )
+        AbandonedEmail.objects.filter(
+            recipient_hash=address_hash, status=EmailStatus.PENDING
+        ).update(status=EmailStatus.SKIPPED, error="unsubscribed")
 
 
 def attribute_order(checkout_token: str, order_ref: str, total, currency: str) -> bool:
-    """A completed checkout that got reminders counts for the last step sent."""
-    last = (
-        AbandonedEmail.objects.filter(
-            checkout_token=checkout_token, status=EmailStatus.SENT, order_ref=""
+    """Credit a recovered order to the last step sent before it, once.
+
+    Saleor fires ``order_created`` and, for a paid checkout, ``order_fully_paid``:
+    both record the order, possibly at the same time on two workers. The checkout's
+    rows are locked, and a checkout that already credited an order credits nothing
+    more, so each order counts once, for one step.
+    """
+    with transaction.atomic():
+        rows = list(
+            AbandonedEmail.objects.select_for_update()
+            .filter(checkout_token=checkout_token)
+            .order_by("step")
         )
-        .order_by("-step")
-        .first()
-    )
-    if last is None:
-        return False
-    last.order_ref = order_ref
-    last.revenue = total
-    last.currency = currency
-    last.save(update_fields=["order_ref", "revenue", "currency"])
-    return True
+        if any(row.order_ref for row in rows):
+            return False
+        sent = [row for row in rows if row.status == EmailStatus.SENT]
+        if not sent:
+            return False
+        last = sent[-1]
+        last.order_ref = order_ref
+        last.revenue = total
+        last.currency = currency
+        last.save(update_fields=["order_ref", "revenue", "currency"])
+        return True
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,9 @@
 
 Served by the plugin's ``webhook`` inside Saleor and by the standalone URLs. An
 unsubscribe needs a POST (the page's button, or RFC 8058 one-click from the mail
-client), so link scanners that fetch every URL cannot unsubscribe anyone.
+client), so link scanners that fetch every URL cannot unsubscribe anyone. The page
+never shows the address (the link does not carry it); an expired link answers 410
+with a page that says so.
 """
 
 import base64
@@ -11,7 +13,7 @@ import html
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.utils import timezone
 
-from .links import BadLink, read_click, read_open, read_unsubscribe
+from .links import BadLink, ExpiredLink, read_click, read_open, read_unsubscribe
 from .strings import strings_for
 from .tracking import record_click, record_open, unsubscribe
 
@@ -47,18 +49,24 @@ def email_endpoint(request: HttpRequest, path: str) -> HttpResponse:
             record_click(email_id, now)
             return HttpResponseRedirect(target)
         if kind == "unsubscribe":
-            address, customer_id = read_unsubscribe(token)
             language = request.GET.get("lang", "")
             strings = strings_for(language or request.headers.get("Accept-Language", ""))
+            try:
+                email_id, address_hash = read_unsubscribe(token)
+            except ExpiredLink:
+                return _page(
+                    strings["unsubscribe"],
+                    f"<p>{html.escape(strings['unsubscribe_expired'])}</p>",
+                    410,
+                )
             if request.method == "POST":
-                unsubscribe(address, customer_id, now)
+                unsubscribe(email_id, address_hash, now)
                 return _page(
                     strings["unsubscribe"], f"<p>{html.escape(strings['unsubscribed'])}</p>"
                 )
-            question = strings["unsubscribe_confirm"].format(address=address)
             return _page(
                 strings["unsubscribe"],
-                f"<p>{html.escape(question)}</p><form method='post'>"
+                f"<p>{html.escape(strings['unsubscribe_confirm'])}</p><form method='post'>"
                 f"<button type='submit' style='font-size:16px;padding:10px 20px'>"
                 f"{html.escape(strings['unsubscribe_button'])}</button></form>",
             )

@@ -24,8 +24,12 @@ class AbandonedEmail(models.Model):
     status = models.CharField(
         max_length=16, choices=EmailStatus.choices, default=EmailStatus.PENDING
     )
+    # The customer whose personal content (history, consent, code) the email used;
+    # None for a guest or for an address that is not the account's own.
     customer_id = models.BigIntegerField(null=True, blank=True)
-    recipient = models.EmailField()
+    # SHA-256 of the address, never the address: the sender reads the address from
+    # the checkout when it sends; opt-outs, unsubscribe links and erasure match the hash.
+    recipient_hash = models.CharField(max_length=64, blank=True, default="")
     language = models.CharField(max_length=8, blank=True, default="")
     channel = models.CharField(max_length=255, blank=True, default="")
     subject = models.CharField(max_length=255, blank=True, default="")
@@ -50,7 +54,7 @@ class AbandonedEmail(models.Model):
         ]
         indexes = [
             models.Index(fields=["status", "created_at"], name="sp_abandoned_email_status"),
-            models.Index(fields=["recipient"], name="sp_abandoned_email_recipient"),
+            models.Index(fields=["recipient_hash"], name="sp_abandoned_email_rcpt_hash"),
         ]
 
     def __str__(self) -> str:

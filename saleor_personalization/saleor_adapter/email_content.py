@@ -69,6 +69,7 @@ class SaleorCheckoutSource:
             language=checkout.language_code or "",
             first_name=first_name,
             customer_id=checkout.user_id,
+            account_email=(user.email if user else "") or "",
             channel_active=checkout.channel.is_active,
             lines=[
                 EmailLine(
@@ -116,6 +117,7 @@ class SaleorCheckoutSource:
                 price=prices[product_id],
                 currency=currency,
                 image_url=_image_url(_first_media(by_id[product_id])),
+                slug=by_id[product_id].slug,
             )
             for product_id in product_ids
             if product_id in by_id
@@ -123,13 +125,14 @@ class SaleorCheckoutSource:
 
     def shop(self) -> ShopInfo:
         from django.contrib.sites.models import Site
-        from saleor.core.utils import build_absolute_uri
+        from saleor.core.utils import build_absolute_uri, get_domain
 
         site = Site.objects.get_current()
         return ShopInfo(
             name=site.name,
             public_url=build_absolute_uri(f"/plugins/global/{PLUGIN_ID}"),
             sender_address=settings.DEFAULT_FROM_EMAIL,
+            warnings=site_domain_warnings(get_domain(site)),
         )
 
     def notify(self, payload: dict, channel: str) -> None:
@@ -137,6 +140,26 @@ class SaleorCheckoutSource:
 
         manager = get_plugins_manager(allow_replica=False)
         manager.notify(NOTIFY_EVENT, payload_func=lambda: payload, channel_slug=channel)
+
+
+# Saleor's and Django's defaults: links built from them reach nobody but this machine.
+PLACEHOLDER_DOMAINS = ("localhost", "127.0.0.1", "example.com", "[::1]")
+
+
+def site_domain_warnings(domain: str) -> tuple[str, ...]:
+    """Why the email's links (images, open pixel, clicks, unsubscribe) may not work.
+
+    They are absolute URLs built from Saleor's Site domain (Dashboard: Configuration >
+    Site settings, or ``PUBLIC_URL``); a shop that never set it mails links to
+    localhost.
+    """
+    host = (domain or "").split(":")[0].lower()
+    if not host or host in PLACEHOLDER_DOMAINS:
+        return (
+            f"Saleor's Site domain is {domain or 'empty'!r}: links and images in emails will "
+            "not reach shoppers. Set the domain in Site settings (or PUBLIC_URL).",
+        )
+    return ()
 
 
 def smtp_settings(config: PersonalizationConfig) -> SmtpSettings | None:

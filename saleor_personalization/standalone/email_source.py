@@ -1,7 +1,11 @@
 """Checkout content without Saleor: the plugin's cart mirror and item profiles.
 
 Product images come from ``PERSONALIZATION_PRODUCT_IMAGE_URL`` (a template with
-``{id}`` and ``{ref}``), since an order export has none.
+``{id}`` and ``{ref}``), since an order export has none; a product's external
+reference stands in for its slug in product links.
+
+The account's own address is the customer profile's, imported from the shop's
+customer export: personal content goes only to a cart whose email is that address.
 """
 
 from decimal import Decimal
@@ -9,7 +13,7 @@ from decimal import Decimal
 from django.conf import settings
 
 from ..emails.content import CheckoutContent, EmailLine, EmailProduct, ShopInfo
-from ..models import CartState, ItemChannel, ItemProfile
+from ..models import CartState, CustomerProfile, ItemChannel, ItemProfile
 
 
 def _image(profile: ItemProfile) -> str:
@@ -68,6 +72,14 @@ class StandaloneCheckoutSource:
                     image_url=_image(profile),
                 )
             )
+        account_email = ""
+        if cart.customer_id:
+            account_email = (
+                CustomerProfile.objects.filter(customer_id=cart.customer_id)
+                .values_list("email", flat=True)
+                .first()
+                or ""
+            )
         return CheckoutContent(
             token=cart.token,
             email=cart.email,
@@ -77,6 +89,7 @@ class StandaloneCheckoutSource:
             lines=lines,
             first_name="",
             customer_id=cart.customer_id,
+            account_email=account_email,
             completed=cart.completed_at is not None,
         )
 
@@ -89,6 +102,7 @@ class StandaloneCheckoutSource:
                 price=priced[product_id][1],
                 currency=priced[product_id][2],
                 image_url=_image(priced[product_id][0]),
+                slug=priced[product_id][0].external_ref,
             )
             for product_id in product_ids
             if product_id in priced

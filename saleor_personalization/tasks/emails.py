@@ -47,6 +47,9 @@ def scan_abandoned_task(force: bool = False) -> dict:
                 status=EmailStatus.PENDING, created_at__lt=now - STALE_PENDING
             ).values_list("pk", flat=True)[:10_000]
         )
+    if created or stale:
+        for warning in email_source().shop().warnings:
+            logger.warning("Abandoned-checkout emails: %s", warning)
     for email_id in [*created, *stale]:
         send_abandoned_email_task.delay(email_id)
     return {"created": len(created), "requeued": len(stale)}

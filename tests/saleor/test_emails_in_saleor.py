@@ -8,6 +8,7 @@ import re  # noqa: E402
 from datetime import timedelta  # noqa: E402
 from urllib.parse import urlparse  # noqa: E402
 
+import graphene  # noqa: E402
 import pytest  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
@@ -109,16 +110,80 @@ def test_a_deleted_checkout_is_skipped_not_sent(abandoned, settings):
     assert row.error == "checkout no longer exists"
 
 
-def test_the_dashboard_refuses_a_broken_email_template(personalization_config):
-    from django.core.exceptions import ValidationError
+PLUGIN_UPDATE = """
+mutation update($id: ID!, $input: PluginUpdateInput!) {
+  pluginUpdate(id: $id, input: $input) {
+    plugin { id }
+    errors { field code message }
+  }
+}
+"""
 
-    from saleor_personalization.plugin import PersonalizationPlugin
 
-    for item in personalization_config.configuration:
+def _save_setting(client, name, value):
+    variables = {
+        "id": "saleor.personalization",
+        "input": {"configuration": [{"name": name, "value": value}]},
+    }
+    return client.post_graphql(PLUGIN_UPDATE, variables).json()["data"]["pluginUpdate"]["errors"]
+
+
+@pytest.mark.parametrize(
+    ("field", "template", "message"),
+    [
+        ("email_body_template", "{{#if first_name}}Hello{{/each}}", "does not compile"),
+        # Compiles, then renders nothing: the email a customer received had an empty part.
+        ("email_body_template", "{{#each lines}}<p>{{name}}", "{{#each}} on line 1 is never"),
+        ("email_body_template", "<p>{{greeting}}</p>", "unsubscribe link"),
+        ("email_subject_template", "{{#if first_name}}Hi", "never closed"),
+    ],
+)
+def test_the_dashboard_refuses_a_template_that_cannot_render(
+    personalization_config, staff_api_client, permission_manage_plugins, field, template, message
+):
+    from graphene.utils.str_converters import to_camel_case
+
+    staff_api_client.user.user_permissions.add(permission_manage_plugins)
+    (error,) = _save_setting(staff_api_client, field, template)
+    assert error["field"] == to_camel_case(field)
+    assert error["code"] == "INVALID"
+    assert message in error["message"]
+    personalization_config.refresh_from_db()
+    saved = {i["name"]: i["value"] for i in personalization_config.configuration}
+    assert saved[field] == ""  # nothing was saved
+    complete = '{{#each lines}}<p>{{name}}</p>{{/each}}<a href="{{unsubscribe_url}}">x</a>'
+    assert _save_setting(staff_api_client, "email_body_template", complete) == []
+
+
+def test_a_broken_template_saved_earlier_never_sends_an_empty_email(abandoned, settings, caplog):
+    from saleor.plugins.models import PluginConfiguration
+
+    config = PluginConfiguration.objects.get(identifier="saleor.personalization")
+    for item in config.configuration:  # written before the check existed
         if item["name"] == "email_body_template":
-            item["value"] = "{{#if first_name}}Hello{{/each}}"
-    with pytest.raises(ValidationError, match="Email templates"):
-        PersonalizationPlugin.validate_plugin_configuration(personalization_config)
+            item["value"] = "{{#each lines}}<p>{{name}}"
+    config.save(update_fields=["configuration"])
+    with smtp_server() as (mailbox, port):
+        settings.USER_EMAIL_HOST = "127.0.0.1"
+        settings.USER_EMAIL_PORT = str(port)
+        scan_abandoned_task.apply(kwargs={"force": True}).get()
+    assert mailbox.messages == []
+    row = AbandonedEmail.objects.get()
+    assert row.status == EmailStatus.FAILED
+    assert "html part rendered empty" in row.error
+    assert "rendered empty" in caplog.text
+
+
+def test_a_default_site_domain_is_warned_about(abandoned, settings, site_settings, caplog):
+    site = site_settings.site
+    site.domain = "localhost:8000"
+    site.save()
+    settings.PUBLIC_URL = None
+    with smtp_server() as (_mailbox, port):
+        settings.USER_EMAIL_HOST = "127.0.0.1"
+        settings.USER_EMAIL_PORT = str(port)
+        scan_abandoned_task.apply(kwargs={"force": True}).get()
+    assert "Site domain is 'localhost:8000'" in caplog.text
 
 
 def test_email_apps_subscribed_to_notify_user_receive_the_email(
@@ -141,3 +206,84 @@ def test_email_apps_subscribed_to_notify_user_receive_the_email(
     assert body["payload"]["recipient_email"] == customer_user.email
     assert body["payload"]["checkout_token"] == str(abandoned.token)
     assert "<html" in body["payload"]["html"]
+
+
+CHECKOUT_COMPLETE = """
+mutation complete($id: ID!) {
+  checkoutComplete(id: $id) { order { id number total { gross { amount } } } errors { code } }
+}
+"""
+EMAIL_STATS = "{ personalizationEmailStats { step sent recoveredOrders revenue } }"
+
+
+def _send_steps(hours_after_last_change: list[float], start):
+    """Scan at each time (hours after the cart's last change), as beat would."""
+    from freezegun import freeze_time
+
+    for hours in hours_after_last_change:
+        with freeze_time(start + timedelta(hours=hours)):
+            scan_abandoned_task.apply(kwargs={"force": True}).get()
+
+
+def test_a_paid_checkout_after_three_reminders_is_one_recovered_order(
+    abandoned,
+    set_plugin_setting,
+    settings,
+    user_api_client,
+    staff_api_client,
+    permission_manage_plugins,
+    address,
+    checkout_delivery,
+):
+    """checkoutComplete with a captured payment fires order_created and order_fully_paid;
+    both record the order, and the order still counts once, for the last step."""
+    from saleor.checkout import calculations
+    from saleor.checkout.fetch import fetch_checkout_info, fetch_checkout_lines
+    from saleor.order import OrderChargeStatus
+    from saleor.order.models import Order
+    from saleor.payment.models import Payment
+    from saleor.plugins.manager import get_plugins_manager
+
+    set_plugin_setting("abandoned_step_hours", "1,2,3")
+    start = CartState.objects.get().last_change_at
+    with smtp_server() as (mailbox, port):
+        settings.USER_EMAIL_HOST = "127.0.0.1"
+        settings.USER_EMAIL_PORT = str(port)
+        _send_steps([1.5, 2.6, 3.7], start)
+    assert [m["X-Personalization-Step"] for m in mailbox.messages] == ["1", "2", "3"]
+
+    checkout = abandoned
+    checkout.shipping_address = address
+    checkout.billing_address = address
+    checkout.assigned_delivery = checkout_delivery(checkout)
+    checkout.save()
+    manager = get_plugins_manager(allow_replica=False)
+    lines, _ = fetch_checkout_lines(checkout)
+    total = calculations.calculate_checkout_total_with_gift_cards(
+        manager, fetch_checkout_info(checkout, lines, manager), lines
+    )
+    Payment.objects.create(
+        gateway="mirumee.payments.dummy",
+        checkout=checkout,
+        is_active=True,
+        total=total.gross.amount,
+        currency=total.gross.currency,
+        billing_email=checkout.email,
+    )
+    data = user_api_client.post_graphql(
+        CHECKOUT_COMPLETE, {"id": graphene.Node.to_global_id("Checkout", checkout.pk)}
+    ).json()["data"]["checkoutComplete"]
+    assert data["errors"] == []
+    order = Order.objects.get()
+    assert order.charge_status == OrderChargeStatus.FULL  # so order_fully_paid fired too
+
+    rows = AbandonedEmail.objects.order_by("step")
+    assert [(r.step, r.order_ref) for r in rows] == [(1, ""), (2, ""), (3, str(order.pk))]
+    assert rows[2].revenue == order.total_gross_amount
+    staff_api_client.user.user_permissions.add(permission_manage_plugins)
+    staff_api_client.api_path = "/plugins/global/saleor.personalization/graphql/"
+    stats = staff_api_client.post({"query": EMAIL_STATS}).json()["data"]
+    steps = stats["personalizationEmailStats"]
+    assert sum(s["recoveredOrders"] for s in steps) == 1
+    assert sum(s["revenue"] for s in steps) == float(order.total_gross_amount)
+    assert data["order"]["total"]["gross"]["amount"] == float(order.total_gross_amount)

@@ -1,18 +1,36 @@
+from collections import Counter
+
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from ...emails.render import TemplateError, render_email
-from ...emails.sequence import create_due, due, refusal
+from ...emails.delivery import compose, content_refusal
+from ...emails.render import TemplateError
+from ...emails.sequence import create_due, due
+from ...models import AbandonedEmail, EmailStatus
 from ...saleor_adapter.configuration import load_configuration
 from ...saleor_adapter.db import allow_writer
 from ...saleor_adapter.email_content import email_source
 from ...tasks.emails import send_abandoned_email_task
 
+SUMMARY_LABELS = {
+    EmailStatus.SENT: "Sent",
+    EmailStatus.SKIPPED: "Not sent (stopped or not allowed)",
+    EmailStatus.FAILED: "Failed",
+}
+
+
+def _steps(config) -> str:
+    return ", ".join(str(hours) for hours in config.abandoned_step_hours)
+
+
+def _by_step(steps: list[int]) -> str:
+    return ", ".join(f"step {step}: {count}" for step, count in sorted(Counter(steps).items()))
+
 
 class Command(BaseCommand):
     help = (
         "Send the abandoned-checkout emails that are due now (what the beat task does), or "
-        "with --dry-run list them with their subjects and send nothing."
+        "with --dry-run list them with the subjects they would be sent with and send nothing."
     )
 
     def add_arguments(self, parser):
@@ -27,46 +45,76 @@ class Command(BaseCommand):
             )
         if not config.abandoned_recovery_url:
             raise CommandError("Set the 'Checkout recovery URL' first: emails link to it.")
+        source = email_source()
+        for warning in source.shop().warnings:
+            self.stderr.write(f"Warning: {warning}")
         now = timezone.now()
         if dry_run:
-            self._dry_run(now, config)
+            self._dry_run(now, config, source)
             return
         with allow_writer():
             created = create_due(now, config)
-        results: dict[str, int] = {}
+        if not created:
+            self.stdout.write(
+                "Nothing is due: no open checkout with an email address and consent has been "
+                f"idle past its next step (steps at {_steps(config)} hours)."
+            )
+            return
         for email_id in created:
-            status = send_abandoned_email_task.apply(args=[email_id]).get()
-            results[status] = results.get(status, 0) + 1
-        self.stdout.write(
-            f"due {len(created):,}; " + ", ".join(f"{k} {v:,}" for k, v in results.items())
+            send_abandoned_email_task.apply(args=[email_id]).get()
+        rows = list(
+            AbandonedEmail.objects.filter(pk__in=created).values_list("step", "status", "error")
         )
+        self.stdout.write(f"{len(rows):,} emails due ({_by_step([r[0] for r in rows])}).")
+        for status, label in SUMMARY_LABELS.items():
+            reasons = Counter(error for _, row_status, error in rows if row_status == status)
+            count = sum(reasons.values())
+            line = f"{label}: {count:,}"
+            details = [f"{reason}: {n:,}" for reason, n in reasons.most_common() if reason]
+            if details:
+                line += " (" + "; ".join(details) + ")"
+            self.stdout.write(line)
+        pending = sum(1 for _, status, _ in rows if status == EmailStatus.PENDING)
+        if pending:
+            self.stdout.write(f"Still pending, to be retried by the worker: {pending:,}")
 
-    def _dry_run(self, now, config):
-        source = email_source()
-        shop = source.shop()
+    def _dry_run(self, now, config, source):
         rows = due(now, config)
         if not rows:
-            self.stdout.write("Nothing is due.")
+            self.stdout.write(
+                f"Nothing is due (steps at {_steps(config)} hours idle). Nothing was sent."
+            )
             return
+        would_send = 0
         for item in rows:
-            blocked = refusal(item.email, item.customer_id, config)
             content = source.content(item.token)
-            if blocked or content is None:
-                reason = blocked or "checkout no longer exists"
-                self.stdout.write(f"{item.token}  step {item.step}  {item.email}  SKIP: {reason}")
+            reason = content_refusal(content, config)
+            address = content.email if content is not None else item.email
+            if reason:
+                self.stdout.write(f"{item.token}  step {item.step}  {address}  SKIP: {reason}")
                 continue
             try:
-                rendered = render_email(
-                    content=content,
+                composed = compose(
                     step=item.step,
                     email_id=0,
+                    content=content,
                     config=config,
-                    shop=shop,
-                    recommendations=[],
+                    source=source,
+                    now=now,
                 )
             except TemplateError as error:
                 raise CommandError(f"The Dashboard's email template is broken: {error}") from None
+            would_send += 1
+            extras = []
+            if composed.recommendations:
+                extras.append(f"{len(composed.recommendations)} picks")
+            if composed.offer:
+                extras.append("personal code")
             self.stdout.write(
-                f"{item.token}  step {item.step}  {item.email}  {len(content.lines)} lines  "
-                f"{rendered.subject}"
+                f"{item.token}  step {item.step}  {address}  {len(content.lines)} lines"
+                f"{'  ' + ', '.join(extras) if extras else ''}  {composed.rendered.subject}"
             )
+        self.stdout.write(
+            f"Dry run: {would_send:,} of {len(rows):,} due emails would be sent "
+            f"({_by_step([item.step for item in rows])}). Nothing was sent."
+        )
