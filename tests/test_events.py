@@ -211,9 +211,9 @@ def test_order_records_purchases_once_and_updates_the_profile():
     assert "c@example.com" not in str(CustomerProfile.objects.values().get(customer_id=5))
 
 
-def test_order_closes_its_checkout_and_merges_the_guest_cart():
+def test_order_closes_its_checkout_and_merges_the_accounts_cart():
     anon = storefront_identity("shopper")
-    record_cart(cart((1, 11, 2), at=0, anonymous_id=anon, token="tok-9"))
+    record_cart(cart((1, 11, 2), at=0, anonymous_id=anon, token="tok-9", customer_id=4))
     record_order(order(customer_id=4, checkout_token="tok-9"))
 
     state = CartState.objects.get(token="tok-9")
@@ -280,7 +280,7 @@ def test_address_digests_are_keyed_and_normalised(settings):
 
 def test_erasure_removes_every_trace_of_the_customer_and_nobody_else():
     anon = storefront_identity("erase-me")
-    record_cart(cart((1, 11, 1), at=0, anonymous_id=anon, token="tok-e"))
+    record_cart(cart((1, 11, 1), at=0, anonymous_id=anon, token="tok-e", customer_id=3))
     record_order(order(customer_id=3, email="gone@example.com", checkout_token="tok-e"))
     record_order(order(order_id="o-guest", email="gone@example.com"))
     record_order(order(order_id="o-other", customer_id=99, email="stay@example.com"))
@@ -347,8 +347,27 @@ def test_storefront_id_linked_to_a_checkout_is_merged_when_the_order_is_placed()
         source_key="view-1",
     )
     assert link_checkout("tok-link", anon) == 0
+    record_cart(cart((5, 51, 1), at=0, token="tok-link", customer_id=21))
     record_order(order(order_id="o-link", customer_id=21, checkout_token="tok-link"))
     assert Interaction.objects.get(source_key="view-1").customer_id == 21
+
+
+def test_a_guest_checkout_given_to_an_account_at_completion_keeps_its_history():
+    """Saleor completes a guest checkout under the account whose address was typed."""
+    anon = storefront_identity("typed-someone-elses-email")
+    Interaction.objects.create(
+        anonymous_id=anon, product_id=5, kind=InteractionKind.VIEW, occurred_at=T0, source_key="v-x"
+    )
+    link_checkout("tok-x", anon)
+    record_cart(cart((5, 51, 1), at=0, token="tok-x", email="owner@example.com"))
+    record_order(
+        order(order_id="o-x", customer_id=22, email="owner@example.com", checkout_token="tok-x")
+    )
+    # The order is the account's, as Saleor says; the guest's browsing is not.
+    assert Interaction.objects.filter(customer_id=22, kind=InteractionKind.PURCHASE).count() == 2
+    assert Interaction.objects.get(source_key="v-x").customer_id is None
+    assert not Interaction.objects.filter(customer_id=22, kind=InteractionKind.ADD_TO_CART).exists()
+    assert not AnonymousIdentity.objects.filter(customer_id=22).exists()
 
 
 def test_linking_a_checkout_of_a_known_customer_merges_at_once():

@@ -214,9 +214,12 @@ def _guest_key(snapshot: OrderSnapshot) -> str:
 def record_order(snapshot: OrderSnapshot) -> RecordResult:
     """Record an order's lines as purchases and close the checkout it came from.
 
-    The purchases are the account's only if Saleor placed the order for it
-    (``order.user_id``); a guest order stays a guest's whatever its email, until
-    Saleor links it to an account (:func:`claim_orders`).
+    The purchases are the account's only if Saleor holds the order under it
+    (``order.user_id``); a guest order with no account stays a guest's whatever its
+    email, until Saleor links it (:func:`claim_orders`). The checkout's anonymous ids
+    join the account only if the checkout itself was the account's: Saleor also gives
+    a guest checkout to the account whose address was typed into it, at completion,
+    and that proves nothing about who browsed under the checkout's ids.
     """
     with transaction.atomic():
         state = None
@@ -224,10 +227,10 @@ def record_order(snapshot: OrderSnapshot) -> RecordResult:
             state = (
                 CartState.objects.select_for_update().filter(token=snapshot.checkout_token).first()
             )
-        identities = []
-        if state is not None:
-            identities = _cart_identities(state.token, state.anonymous_id)
         customer_id = snapshot.customer_id
+        identities = []
+        if state is not None and customer_id and state.customer_id == customer_id:
+            identities = _cart_identities(state.token, state.anonymous_id)
         keys = _tombstone_keys(customer_id, snapshot.email)
         if _is_erased(keys, snapshot.occurred_at, erased_before(keys)):
             return RecordResult(created=0)
@@ -239,10 +242,9 @@ def record_order(snapshot: OrderSnapshot) -> RecordResult:
         if state is not None and state.completed_at is None:
             state.completed_at = snapshot.occurred_at
             state.order_ref = (snapshot.number or snapshot.order_id)[:64]
-            state.customer_id = customer_id or state.customer_id
             # No reminder follows a completed checkout: its address is not kept.
             state.email = ""
-            state.save(update_fields=["completed_at", "order_ref", "customer_id", "email"])
+            state.save(update_fields=["completed_at", "order_ref", "email"])
 
         merged = 0
         if customer_id:
