@@ -178,6 +178,16 @@ def test_attaching_a_checkout_to_an_account_merges_its_storefront_history():
     assert result.merged == 2
     assert set(Interaction.objects.values_list("customer_id", flat=True)) == {41}
     assert CartState.objects.get(token="tok-att").customer_id == 41
+    # A storefront id tied after the attach (tasks can run out of order) joins too.
+    later = storefront_identity("second-tab")
+    Interaction.objects.create(
+        anonymous_id=later,
+        product_id=9,
+        kind=InteractionKind.VIEW,
+        occurred_at=T0,
+        source_key="v-t",
+    )
+    assert link_checkout("tok-att", later) == 1
     # Detached again: the cart is no longer the account's.
     record_cart(cart((1, 11, 1), at=2, token="tok-att"))
     assert CartState.objects.get(token="tok-att").customer_id is None

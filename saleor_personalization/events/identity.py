@@ -152,10 +152,11 @@ def erased_before(identities: Iterable[str]) -> dict[str, datetime]:
 def link_checkout(token: str, anonymous_id: str, customer_id: int | None = None) -> int:
     """Tie a storefront's anonymous id to a checkout; merge it if the checkout is an account's.
 
-    ``customer_id`` is the checkout's ``user`` as Saleor holds it now (proof); a guest
-    checkout merges nothing here. The id is merged later if the checkout is attached to
-    an account or its order is placed by one (``recording``). Returns how many events
-    changed hands.
+    ``customer_id`` is the checkout's ``user`` as Saleor holds it now (proof); else the
+    cart's recorded owner, which is also only ever the checkout's user (a worker may run
+    this after the snapshot of a ``checkoutCustomerAttach``). A guest checkout merges
+    nothing here: the id is merged later if the checkout is attached to an account or
+    its order is placed by one (``recording``). Returns how many events changed hands.
     """
     from ..models import CartState
 
@@ -164,6 +165,7 @@ def link_checkout(token: str, anonymous_id: str, customer_id: int | None = None)
         if state.anonymous_id != anonymous_id:
             state.anonymous_id = anonymous_id
             state.save(update_fields=["anonymous_id"])
-    if not customer_id:
+        customer = customer_id or state.customer_id
+    if not customer:
         return 0
-    return merge_identities([checkout_identity(token), anonymous_id], customer_id)
+    return merge_identities([checkout_identity(token), anonymous_id], customer)

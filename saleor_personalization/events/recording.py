@@ -266,7 +266,6 @@ def record_orders_bulk(snapshots: list[OrderSnapshot]) -> int:
     tombstones = erased_before(
         key for s in snapshots for key in _tombstone_keys(s.customer_id, s.email)
     )
-    linked: list[OrderClaim] = []
     for snapshot in snapshots:
         keys = _tombstone_keys(snapshot.customer_id, snapshot.email)
         if tombstones and _is_erased(keys, snapshot.occurred_at, tombstones):
@@ -275,17 +274,36 @@ def record_orders_bulk(snapshots: list[OrderSnapshot]) -> int:
         anonymous_id = ""
         if customer_id:
             customers.add(customer_id)
-            linked.append(OrderClaim(snapshot.order_id, customer_id, snapshot.checkout_token))
         else:
             anonymous_id = _guest_key(snapshot)
         events.extend(_purchase_events(snapshot, customer_id, anonymous_id))
     with transaction.atomic():
         created = _insert(events)
         _ensure_profiles(customers)
-        claim_orders(linked, refresh=False)
+        claim_orders(_recorded_as_guest(snapshots, events), refresh=False)
         if customers:
             refresh_customer_summaries(sorted(customers))
     return created
+
+
+def _recorded_as_guest(
+    snapshots: list[OrderSnapshot], events: list[Interaction]
+) -> list["OrderClaim"]:
+    """Orders now under an account whose purchases an earlier run recorded as a guest's."""
+    keys = [event.source_key for event in events if event.customer_id]
+    if not keys:
+        return []
+    guest_orders = {
+        key.split(":", 2)[1]
+        for key in Interaction.objects.filter(
+            source_key__in=keys, customer_id__isnull=True
+        ).values_list("source_key", flat=True)
+    }
+    return [
+        OrderClaim(s.order_id, s.customer_id, s.checkout_token)
+        for s in snapshots
+        if s.customer_id and s.order_id in guest_orders
+    ]
 
 
 @dataclass(frozen=True)
