@@ -331,7 +331,7 @@ def claim_orders(claims: list[OrderClaim], *, refresh: bool = True) -> int:
     if not by_order:
         return 0
     moved = 0
-    customers: set[int] = set()
+    claimed: list[OrderClaim] = []
     order_ids = sorted(by_order)
     with transaction.atomic():
         for start in range(0, len(order_ids), _CLAIM_CHUNK):
@@ -343,17 +343,20 @@ def claim_orders(claims: list[OrderClaim], *, refresh: bool = True) -> int:
                 prefixes, kind=InteractionKind.PURCHASE, customer_id__isnull=True
             )
             rows: dict[int, list[int]] = {}
+            found: set[str] = set()
             for pk, source_key in guest.values_list("pk", "source_key"):
-                rows.setdefault(by_order[source_key.split(":", 2)[1]].customer_id, []).append(pk)
+                order_id = source_key.split(":", 2)[1]
+                rows.setdefault(by_order[order_id].customer_id, []).append(pk)
+                found.add(order_id)
             for customer_id, pks in rows.items():
                 moved += Interaction.objects.filter(pk__in=pks, customer_id__isnull=True).update(
                     customer_id=customer_id
                 )
-                customers.add(customer_id)
-        if not customers:
+            claimed.extend(by_order[order_id] for order_id in sorted(found))
+        if not claimed:
             return 0
-        tokens = {c.checkout_token: c.customer_id for c in claims if c.customer_id in customers}
-        tokens.pop("", None)
+        customers = {claim.customer_id for claim in claimed}
+        tokens = {c.checkout_token: c.customer_id for c in claimed if c.checkout_token}
         for token, anonymous_id in CartState.objects.filter(token__in=list(tokens)).values_list(
             "token", "anonymous_id"
         ):
