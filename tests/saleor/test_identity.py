@@ -56,6 +56,10 @@ ACCOUNT_REGISTER = """
 mutation register($input: AccountRegisterInput!) {
   accountRegister(input: $input) { requiresConfirmation errors { field code message } }
 }"""
+ACCOUNT_UPDATE = """
+mutation update($input: AccountInput!) {
+  accountUpdate(input: $input) { errors { field code message } }
+}"""
 CONFIRM_ACCOUNT = """
 mutation confirm($email: String!, $token: String!, $password: String) {
   confirmAccount(email: $email, token: $token, password: $password) {
@@ -126,6 +130,11 @@ def test_a_guest_checkout_with_a_customers_email_moves_nothing_to_them(
     synced, api_client, user_api_client, customer_user, stock, channel_USD
 ):
     victim = customer_user
+    # The victim is a known customer: their account was synced by Saleor's hooks.
+    _ok(
+        user_api_client.post_graphql(ACCOUNT_UPDATE, {"input": {"firstName": "Vic"}}),
+        "accountUpdate",
+    )
     _view(_plugin_client(victim), channel_USD, synced[0])
     before = _history(victim.pk)
     assert before
