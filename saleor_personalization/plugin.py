@@ -259,6 +259,11 @@ class PersonalizationPlugin(BasePlugin):
     def customer_updated(self, customer, webhooks=None, **kwargs):
         enqueue(sync_customers_task, [customer.pk])
 
+    @_hook()
+    def account_confirmed(self, user, webhooks=None, **kwargs):
+        # confirmAccount: Saleor has just linked the address's past guest orders.
+        enqueue(sync_customers_task, [user.pk])
+
     @_hook(tracking=False)
     def customer_deleted(self, customer, webhooks=None, **kwargs):
         # Erasure does not depend on tracking being on: the data may predate the switch.

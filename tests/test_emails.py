@@ -74,7 +74,7 @@ def catalogue(settings):
 def cart(token="c1", customer_id=7, email="ayse@example.com", idle_hours=2, language="tr"):
     if customer_id:
         CustomerProfile.objects.update_or_create(
-            customer_id=customer_id, defaults={"email": email, "marketing_consent": True}
+            customer_id=customer_id, defaults={"marketing_consent": True}
         )
     return CartState.objects.create(
         token=token,

@@ -1,5 +1,6 @@
 """Cart snapshots and orders become the right events, exactly once."""
 
+import hashlib
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -7,13 +8,19 @@ import pytest
 
 from saleor_personalization.events.erasure import erase_customer
 from saleor_personalization.events.identity import (
+    address_digest,
     checkout_identity,
     email_identity,
     is_valid_storefront_id,
+    link_checkout,
     merge_identities,
+    same_address,
     storefront_identity,
 )
 from saleor_personalization.events.recording import (
+    OrderClaim,
+    claim_orders,
+    forget_cart_addresses,
     record_cart,
     record_order,
     record_orders_bulk,
@@ -118,11 +125,72 @@ def test_events_under_a_merged_id_go_to_the_customer_at_once():
     assert Interaction.objects.get().customer_id == 9
 
 
-def test_guest_cart_is_keyed_by_hashed_email():
+def test_guest_cart_is_keyed_by_its_checkout_not_by_the_typed_email():
     record_cart(cart((1, 11, 1), at=0, email="Guest@Example.com"))
     event = Interaction.objects.filter(kind=InteractionKind.ADD_TO_CART).get()
-    assert event.anonymous_id == email_identity("guest@example.com")
-    assert "example" not in event.anonymous_id
+    assert (event.customer_id, event.anonymous_id) == (None, checkout_identity("tok-1"))
+
+
+def test_a_typed_email_never_ties_a_cart_or_history_to_an_account():
+    """The attack: a guest types a customer's address into a checkout."""
+    victim = 31
+    record_order(order(order_id="o-victim", customer_id=victim, email="victim@example.com"))
+    # Even an email id merged by an older release stands for nobody.
+    AnonymousIdentity.objects.create(
+        anonymous_id=email_identity("victim@example.com"), customer_id=victim
+    )
+    anon = storefront_identity("attacker-browser")
+    Interaction.objects.create(
+        anonymous_id=anon, product_id=9, kind=InteractionKind.VIEW, occurred_at=T0, source_key="v-a"
+    )
+    record_cart(
+        cart((1, 11, 1), at=0, token="tok-a", email="victim@example.com", anonymous_id=anon)
+    )
+    record_cart(cart((1, 11, 2), at=1, token="tok-a", email="attacker@example.com"))
+
+    state = CartState.objects.get(token="tok-a")
+    assert state.customer_id is None
+    assert state.anonymous_id == anon
+    assert (
+        not Interaction.objects.filter(customer_id=victim)
+        .exclude(kind=InteractionKind.PURCHASE)
+        .exists()
+    )
+    assert Interaction.objects.get(source_key="v-a").customer_id is None
+    assert merge_identities([email_identity("victim@example.com")], victim) == 0
+    # A guest order with the victim's address is the guest's, not the victim's.
+    record_order(order(order_id="o-guest", email="victim@example.com", checkout_token="tok-a"))
+    assert CustomerProfile.objects.get(customer_id=victim).orders_count == 1
+    assert not Interaction.objects.filter(customer_id=victim, basket_ref="o-guest").exists()
+    assert Interaction.objects.get(source_key="v-a").customer_id is None
+
+
+def test_attaching_a_checkout_to_an_account_merges_its_storefront_history():
+    anon = storefront_identity("guest-then-login")
+    link_checkout("tok-att", anon)
+    Interaction.objects.create(
+        anonymous_id=anon, product_id=9, kind=InteractionKind.VIEW, occurred_at=T0, source_key="v-g"
+    )
+    record_cart(cart((1, 11, 1), at=0, token="tok-att"))
+    assert set(Interaction.objects.values_list("customer_id", flat=True)) == {None}
+    # checkoutCustomerAttach: the next snapshot carries the checkout's user.
+    result = record_cart(cart((1, 11, 1), at=1, token="tok-att", customer_id=41))
+    assert result.merged == 2
+    assert set(Interaction.objects.values_list("customer_id", flat=True)) == {41}
+    assert CartState.objects.get(token="tok-att").customer_id == 41
+    # A storefront id tied after the attach (tasks can run out of order) joins too.
+    later = storefront_identity("second-tab")
+    Interaction.objects.create(
+        anonymous_id=later,
+        product_id=9,
+        kind=InteractionKind.VIEW,
+        occurred_at=T0,
+        source_key="v-t",
+    )
+    assert link_checkout("tok-att", later) == 1
+    # Detached again: the cart is no longer the account's.
+    record_cart(cart((1, 11, 1), at=2, token="tok-att"))
+    assert CartState.objects.get(token="tok-att").customer_id is None
 
 
 def order(order_id="o-1", customer_id=None, email="", checkout_token="", at=10, lines=None):
@@ -150,12 +218,12 @@ def test_order_records_purchases_once_and_updates_the_profile():
     profile = CustomerProfile.objects.get(customer_id=5)
     assert profile.orders_count == 1
     assert profile.total_spent == Decimal("25.500")
-    assert profile.email == "c@example.com"
+    assert "c@example.com" not in str(CustomerProfile.objects.values().get(customer_id=5))
 
 
-def test_order_closes_its_checkout_and_merges_the_guest_cart():
+def test_order_closes_its_checkout_and_merges_the_accounts_cart():
     anon = storefront_identity("shopper")
-    record_cart(cart((1, 11, 2), at=0, anonymous_id=anon, token="tok-9"))
+    record_cart(cart((1, 11, 2), at=0, anonymous_id=anon, token="tok-9", customer_id=4))
     record_order(order(customer_id=4, checkout_token="tok-9"))
 
     state = CartState.objects.get(token="tok-9")
@@ -167,16 +235,62 @@ def test_order_closes_its_checkout_and_merges_the_guest_cart():
     assert not Interaction.objects.filter(kind=InteractionKind.REMOVE_FROM_CART).exists()
 
 
-def test_guest_order_then_registration_merges_by_email():
-    record_order(order(email="later@example.com"))
+def test_guest_orders_join_an_account_only_when_saleor_links_them():
+    anon = storefront_identity("guest-browser")
+    link_checkout("tok-g", anon)
+    Interaction.objects.create(
+        anonymous_id=anon, product_id=9, kind=InteractionKind.VIEW, occurred_at=T0, source_key="v-l"
+    )
+    record_order(order(order_id="o-linked", email="later@example.com", checkout_token="tok-g"))
+    record_order(order(order_id="o-unlinked", email="later@example.com", at=20))
     assert set(Interaction.objects.values_list("customer_id", flat=True)) == {None}
-    merge_identities([email_identity("later@example.com")], 12)
-    assert set(Interaction.objects.values_list("customer_id", flat=True)) == {12}
+    assert CartState.objects.get(token="tok-g").email == ""
+
+    # Saleor linked o-linked to account 12 (the address was confirmed): it alone moves,
+    # with its checkout's browsing, and the account's counts follow.
+    claims = [OrderClaim("o-linked", 12, "tok-g")]
+    assert claim_orders(claims) == 2
+    assert claim_orders(claims) == 0
+    assert Interaction.objects.get(source_key="v-l").customer_id == 12
+    unlinked = Interaction.objects.filter(source_key__startswith="order:o-unlinked:")
+    assert set(unlinked.values_list("customer_id", flat=True)) == {None}
+    profile = CustomerProfile.objects.get(customer_id=12)
+    assert (profile.orders_count, profile.total_spent) == (1, Decimal("25.500"))
+
+
+def test_bulk_recording_claims_orders_saleor_linked_since():
+    record_orders_bulk([order(order_id="o-b", email="b@example.com")])
+    assert record_orders_bulk([order(order_id="o-b", customer_id=13, email="b@example.com")]) == 0
+    assert set(Interaction.objects.values_list("customer_id", flat=True)) == {13}
+    assert CustomerProfile.objects.get(customer_id=13).orders_count == 1
+
+
+def test_addresses_of_closed_or_stale_carts_are_forgotten():
+    record_cart(cart((1, 11, 1), at=0, token="t-open", email="open@example.com"))
+    record_cart(cart((1, 11, 1), at=0, token="t-gone", email="gone@example.com"))
+    record_cart(cart((1, 11, 1), at=-60 * 24 * 30, token="t-old", email="old@example.com"))
+    forgotten = forget_cart_addresses(idle_before=T0 - timedelta(days=14), closed_tokens=["t-gone"])
+    assert forgotten == 2
+    assert dict(CartState.objects.values_list("token", "email")) == {
+        "t-open": "open@example.com",
+        "t-gone": "",
+        "t-old": "",
+    }
+
+
+def test_address_digests_are_keyed_and_normalised(settings):
+    digest = address_digest(" Ann@Example.com ")
+    assert digest == address_digest("ann@example.com")
+    assert digest != hashlib.sha256(b"ann@example.com").hexdigest()
+    assert same_address(digest, "ANN@example.com")
+    assert not same_address(digest, "bob@example.com")
+    settings.SECRET_KEY = "another-key"
+    assert address_digest("ann@example.com") != digest
 
 
 def test_erasure_removes_every_trace_of_the_customer_and_nobody_else():
     anon = storefront_identity("erase-me")
-    record_cart(cart((1, 11, 1), at=0, anonymous_id=anon, token="tok-e"))
+    record_cart(cart((1, 11, 1), at=0, anonymous_id=anon, token="tok-e", customer_id=3))
     record_order(order(customer_id=3, email="gone@example.com", checkout_token="tok-e"))
     record_order(order(order_id="o-guest", email="gone@example.com"))
     record_order(order(order_id="o-other", customer_id=99, email="stay@example.com"))
@@ -234,8 +348,6 @@ def test_erased_history_is_never_recorded_again_but_new_activity_is():
 
 
 def test_storefront_id_linked_to_a_checkout_is_merged_when_the_order_is_placed():
-    from saleor_personalization.events.identity import link_checkout
-
     anon = storefront_identity("browser-1")
     Interaction.objects.create(
         anonymous_id=anon,
@@ -245,13 +357,30 @@ def test_storefront_id_linked_to_a_checkout_is_merged_when_the_order_is_placed()
         source_key="view-1",
     )
     assert link_checkout("tok-link", anon) == 0
+    record_cart(cart((5, 51, 1), at=0, token="tok-link", customer_id=21))
     record_order(order(order_id="o-link", customer_id=21, checkout_token="tok-link"))
     assert Interaction.objects.get(source_key="view-1").customer_id == 21
 
 
-def test_linking_a_checkout_of_a_known_customer_merges_at_once():
-    from saleor_personalization.events.identity import link_checkout
+def test_a_guest_checkout_given_to_an_account_at_completion_keeps_its_history():
+    """Saleor completes a guest checkout under the account whose address was typed."""
+    anon = storefront_identity("typed-someone-elses-email")
+    Interaction.objects.create(
+        anonymous_id=anon, product_id=5, kind=InteractionKind.VIEW, occurred_at=T0, source_key="v-x"
+    )
+    link_checkout("tok-x", anon)
+    record_cart(cart((5, 51, 1), at=0, token="tok-x", email="owner@example.com"))
+    record_order(
+        order(order_id="o-x", customer_id=22, email="owner@example.com", checkout_token="tok-x")
+    )
+    # The order is the account's, as Saleor says; the guest's browsing is not.
+    assert Interaction.objects.filter(customer_id=22, kind=InteractionKind.PURCHASE).count() == 2
+    assert Interaction.objects.get(source_key="v-x").customer_id is None
+    assert not Interaction.objects.filter(customer_id=22, kind=InteractionKind.ADD_TO_CART).exists()
+    assert not AnonymousIdentity.objects.filter(customer_id=22).exists()
 
+
+def test_linking_a_checkout_of_a_known_customer_merges_at_once():
     anon = storefront_identity("browser-2")
     Interaction.objects.create(
         anonymous_id=anon, product_id=5, kind=InteractionKind.VIEW, occurred_at=T0, source_key="v2"

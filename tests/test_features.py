@@ -5,6 +5,7 @@ from decimal import Decimal
 
 import pytest
 
+from saleor_personalization.events.identity import address_digest
 from saleor_personalization.events.types import OrderSnapshot
 from saleor_personalization.features.customers import CustomerFeatures, upsert_customers
 from saleor_personalization.features.items import (
@@ -69,8 +70,8 @@ def test_delete_items_removes_profile_and_channels():
 def test_customer_upsert_keeps_consent_unless_the_source_says():
     upsert_customers([CustomerFeatures(7, "a@example.com", "DE", "de", T0, consent=True)])
     profile = CustomerProfile.objects.get()
-    assert (profile.email, profile.country, profile.marketing_consent) == (
-        "a@example.com",
+    assert (profile.email_digest, profile.country, profile.marketing_consent) == (
+        address_digest("a@example.com"),
         "DE",
         True,
     )

@@ -26,7 +26,7 @@ from ..models import (
     RecommendationList,
     SegmentMembership,
 )
-from .identity import customer_identity, email_identity, identities_of
+from .identity import address_digest, customer_identity, identities_of, identity_of_digest
 
 logger = logging.getLogger(__name__)
 
@@ -98,23 +98,26 @@ def _erase_behaviour(request: ErasureRequest) -> dict[str, int]:
 
 
 def erase_customer(customer_id: int, email: str = "") -> ErasureReport:
-    """Delete the customer's behaviour data and everything derived from it."""
-    if not email:
-        email = (
-            CustomerProfile.objects.filter(customer_id=customer_id)
-            .values_list("email", flat=True)
-            .first()
-            or ""
-        )
+    """Delete the customer's behaviour data and everything derived from it.
+
+    Without ``email`` (an account deleted behind the plugin's back) the profile's
+    keyed hash of the address still finds and tombstones their guest orders.
+    """
+    digest = address_digest(email) or (
+        CustomerProfile.objects.filter(customer_id=customer_id)
+        .values_list("email_digest", flat=True)
+        .first()
+        or ""
+    )
     request = ErasureRequest(
         customer_id=customer_id,
         email=email,
-        anonymous_ids=tuple(identities_of(customer_id, email)),
+        anonymous_ids=tuple(identities_of(customer_id, email, digest)),
     )
     report = ErasureReport()
     tombstones = [customer_identity(customer_id)]
-    if email:
-        tombstones.append(email_identity(email))
+    if digest:
+        tombstones.append(identity_of_digest(digest))
     now = timezone.now()
     with transaction.atomic():
         for eraser in _ERASERS:

@@ -1,23 +1,64 @@
-"""Identity: one shopper, many ids, merged into the customer as soon as we know them.
+"""Identity: one shopper, many ids, merged into a customer only on proof.
 
-Ids are namespaced so they can never collide: ``e:`` a guest's email (hashed, so the
-log holds no address), ``c:`` a checkout token, ``s:`` a storefront-supplied id.
+Ids are namespaced so they can never collide: ``e:`` a guest's email (a keyed hash,
+so the log holds no address), ``c:`` a checkout token, ``s:`` a storefront-supplied
+id, ``u:`` a customer (tombstones only).
+
+Proof that activity belongs to an account is an authenticated request (Saleor sets a
+checkout's ``user`` from the token, or on ``checkoutCustomerAttach``) or an order
+Saleor links to that account (``order.user_id``). A typed email is not proof: anyone
+can type anyone's address into a guest checkout, so an ``e:`` id is never merged into
+a customer. Guest orders join an account order by order, when Saleor links them.
 """
 
 import hashlib
+import hmac
 from collections.abc import Iterable
 from datetime import datetime
 
+from django.conf import settings
 from django.db import transaction
+from django.utils.crypto import salted_hmac
 
 from ..models import AnonymousIdentity, ErasedIdentity, Interaction, RecommendationClick
 
 MAX_STOREFRONT_ID = 48
+EMAIL_PREFIX = "e:"
+_DIGEST_SALT = "saleor_personalization.address"
+
+
+def address_digest(email: str) -> str:
+    """A keyed hash of an address (HMAC-SHA256 with ``SECRET_KEY``), or "" for none.
+
+    Keyed, so a leaked table cannot be reversed by hashing a list of known addresses;
+    stable for one ``SECRET_KEY``, so the same address always matches itself.
+    """
+    normalised = (email or "").strip().lower()
+    if not normalised:
+        return ""
+    return salted_hmac(
+        _DIGEST_SALT, normalised, secret=settings.SECRET_KEY, algorithm="sha256"
+    ).hexdigest()
+
+
+def same_address(digest: str, email: str) -> bool:
+    """Whether ``email`` is the address ``digest`` was made from (constant time)."""
+    return bool(digest) and hmac.compare_digest(digest, address_digest(email))
 
 
 def email_identity(email: str) -> str:
+    return identity_of_digest(address_digest(email))
+
+
+def identity_of_digest(digest: str) -> str:
+    """The ``e:`` id of an address known only by its :func:`address_digest`."""
+    return f"{EMAIL_PREFIX}{digest[:40]}" if digest else ""
+
+
+def legacy_email_identity(email: str) -> str:
+    """The unkeyed ``e:`` id of releases before 0002 (tombstones written then)."""
     digest = hashlib.sha256(email.strip().lower().encode()).hexdigest()
-    return f"e:{digest[:40]}"
+    return f"{EMAIL_PREFIX}{digest[:40]}"
 
 
 def checkout_identity(token: str) -> str:
@@ -36,9 +77,14 @@ def is_valid_storefront_id(anonymous_id: str) -> bool:
     )
 
 
+def _mergeable(anonymous_ids: Iterable[str]) -> list[str]:
+    """The ids that may stand for a customer: never a typed email."""
+    return sorted({i for i in anonymous_ids if i and not i.startswith(EMAIL_PREFIX)})
+
+
 def customer_for(anonymous_ids: Iterable[str]) -> int | None:
-    """The customer behind any of these ids, if one was merged before."""
-    ids = [i for i in anonymous_ids if i]
+    """The customer behind any of these ids, if one was merged before on proof."""
+    ids = _mergeable(anonymous_ids)
     if not ids:
         return None
     return (
@@ -51,10 +97,11 @@ def customer_for(anonymous_ids: Iterable[str]) -> int | None:
 def merge_identities(anonymous_ids: Iterable[str], customer_id: int) -> int:
     """Attribute everything recorded under these ids to the customer.
 
-    Returns the number of events that changed hands. Idempotent: a second merge finds
-    nothing left to move.
+    Call only with proof that the ids are the customer's (see the module docstring).
+    Email ids are skipped whatever the caller passes. Returns the number of events
+    that changed hands. Idempotent: a second merge finds nothing left to move.
     """
-    ids = sorted({i for i in anonymous_ids if i})
+    ids = _mergeable(anonymous_ids)
     if not ids:
         return 0
     with transaction.atomic():
@@ -70,15 +117,21 @@ def merge_identities(anonymous_ids: Iterable[str], customer_id: int) -> int:
         )
 
 
-def identities_of(customer_id: int, email: str = "") -> list[str]:
-    """Every anonymous id known to belong to the customer (for erasure)."""
+def identities_of(customer_id: int, email: str = "", email_digest: str = "") -> list[str]:
+    """Every anonymous id known to belong to the customer (for erasure).
+
+    The email ids are included so erasure also removes guest orders placed with the
+    customer's address.
+    """
     ids = set(
         AnonymousIdentity.objects.filter(customer_id=customer_id).values_list(
             "anonymous_id", flat=True
         )
     )
     if email:
-        ids.add(email_identity(email))
+        ids.update((email_identity(email), legacy_email_identity(email)))
+    if email_digest:
+        ids.add(identity_of_digest(email_digest))
     return sorted(ids)
 
 
@@ -97,11 +150,13 @@ def erased_before(identities: Iterable[str]) -> dict[str, datetime]:
 
 
 def link_checkout(token: str, anonymous_id: str, customer_id: int | None = None) -> int:
-    """Tie a storefront's anonymous id to a checkout (and its customer, if known).
+    """Tie a storefront's anonymous id to a checkout; merge it if the checkout is an account's.
 
-    The checkout's order later merges the id into the customer (see
-    ``recording.record_order``); if the checkout already has a customer the merge
-    happens now. Returns how many events changed hands.
+    ``customer_id`` is the checkout's ``user`` as Saleor holds it now (proof); else the
+    cart's recorded owner, which is also only ever the checkout's user (a worker may run
+    this after the snapshot of a ``checkoutCustomerAttach``). A guest checkout merges
+    nothing here: the id is merged later if the checkout is attached to an account or
+    its order is placed by one (``recording``). Returns how many events changed hands.
     """
     from ..models import CartState
 
@@ -111,4 +166,6 @@ def link_checkout(token: str, anonymous_id: str, customer_id: int | None = None)
             state.anonymous_id = anonymous_id
             state.save(update_fields=["anonymous_id"])
         customer = customer_id or state.customer_id
-    return merge_identities([anonymous_id], customer) if customer else 0
+    if not customer:
+        return 0
+    return merge_identities([checkout_identity(token), anonymous_id], customer)

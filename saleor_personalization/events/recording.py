@@ -7,9 +7,12 @@ one add or remove event per changed line. Every event carries a deterministic
 """
 
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 
 from django.db import transaction
+from django.db.models import Q
 
 from ..features.customers import refresh_customer_summaries
 from ..models import CartState, CustomerProfile, Interaction, InteractionKind
@@ -19,6 +22,7 @@ from .identity import (
     customer_identity,
     email_identity,
     erased_before,
+    legacy_email_identity,
     merge_identities,
 )
 from .types import CartSnapshot, LineSnapshot, OrderSnapshot
@@ -32,13 +36,9 @@ class RecordResult:
     merged: int = 0
 
 
-def _cart_identities(snapshot: CartSnapshot) -> list[str]:
-    ids = [checkout_identity(snapshot.token)]
-    if snapshot.anonymous_id:
-        ids.append(snapshot.anonymous_id)
-    if snapshot.email and snapshot.customer_id is None:
-        ids.append(email_identity(snapshot.email))
-    return ids
+def _cart_identities(token: str, anonymous_id: str) -> list[str]:
+    """The ids a checkout's activity may be known by; never its typed email."""
+    return [checkout_identity(token), *([anonymous_id] if anonymous_id else [])]
 
 
 def _tombstone_keys(customer_id: int | None, email: str) -> list[str]:
@@ -46,7 +46,7 @@ def _tombstone_keys(customer_id: int | None, email: str) -> list[str]:
     if customer_id:
         keys.append(customer_identity(customer_id))
     if email:
-        keys.append(email_identity(email))
+        keys.extend((email_identity(email), legacy_email_identity(email)))
     return keys
 
 
@@ -67,7 +67,14 @@ def _insert(events: list[Interaction]) -> int:
 
 
 def record_cart(snapshot: CartSnapshot) -> RecordResult:
-    """Turn a cart snapshot into add/remove/checkout-started events."""
+    """Turn a cart snapshot into add/remove/checkout-started events.
+
+    The cart belongs to an account only if Saleor says so (``snapshot.customer_id`` is
+    the checkout's ``user``): then its checkout and storefront ids are merged into the
+    account, which is how ``checkoutCustomerAttach`` brings a guest's browsing along.
+    ``CartState.customer_id`` follows the checkout's user and nothing else, so the
+    email and offer code that read it never act for an account on a typed address.
+    """
     with transaction.atomic():
         state, _ = CartState.objects.select_for_update().get_or_create(
             token=snapshot.token, defaults={"channel": snapshot.channel}
@@ -79,12 +86,14 @@ def record_cart(snapshot: CartSnapshot) -> RecordResult:
             # one already describes the cart.
             return RecordResult(created=0)
 
-        identities = _cart_identities(snapshot)
-        customer_id = snapshot.customer_id or customer_for(identities)
+        storefront_id = snapshot.anonymous_id or state.anonymous_id
+        identities = _cart_identities(snapshot.token, storefront_id)
+        owner = snapshot.customer_id
+        customer_id = owner or customer_for(identities)
         keys = _tombstone_keys(customer_id, snapshot.email)
         if _is_erased(keys, snapshot.occurred_at, erased_before(keys)):
             return RecordResult(created=0)
-        anonymous_id = "" if customer_id else (snapshot.anonymous_id or identities[-1])
+        anonymous_id = "" if customer_id else (storefront_id or identities[0])
 
         previous: dict[str, list[int]] = state.lines or {}
         current = _merge_lines(snapshot.lines)
@@ -126,8 +135,10 @@ def record_cart(snapshot: CartSnapshot) -> RecordResult:
         created = _insert(events)
 
         state.channel = snapshot.channel or state.channel
-        state.customer_id = customer_id
-        state.anonymous_id = snapshot.anonymous_id or state.anonymous_id
+        state.customer_id = owner
+        state.anonymous_id = storefront_id
+        # The address is kept while the checkout is open, for its reminder emails, and
+        # cleared when it completes or the reminder window closes.
         state.email = snapshot.email or state.email
         state.language_code = snapshot.language_code or state.language_code
         state.lines = current
@@ -137,7 +148,7 @@ def record_cart(snapshot: CartSnapshot) -> RecordResult:
             state.last_change_at = snapshot.occurred_at
         state.save()
 
-        merged = merge_identities(identities, customer_id) if customer_id else 0
+        merged = merge_identities(identities, owner) if owner else 0
     return RecordResult(created=created, merged=merged)
 
 
@@ -195,30 +206,35 @@ def _purchase_events(
     ]
 
 
+def _guest_key(snapshot: OrderSnapshot) -> str:
+    """A guest order's anonymous id: its address's keyed hash, else the order itself."""
+    return email_identity(snapshot.email) if snapshot.email else f"o:{snapshot.order_id}"
+
+
 def record_order(snapshot: OrderSnapshot) -> RecordResult:
-    """Record an order's lines as purchases and close the checkout it came from."""
+    """Record an order's lines as purchases and close the checkout it came from.
+
+    The purchases are the account's only if Saleor holds the order under it
+    (``order.user_id``); a guest order with no account stays a guest's whatever its
+    email, until Saleor links it (:func:`claim_orders`). The checkout's anonymous ids
+    join the account only if the checkout itself was the account's: Saleor also gives
+    a guest checkout to the account whose address was typed into it, at completion,
+    and that proves nothing about who browsed under the checkout's ids.
+    """
     with transaction.atomic():
         state = None
         if snapshot.checkout_token:
             state = (
                 CartState.objects.select_for_update().filter(token=snapshot.checkout_token).first()
             )
+        customer_id = snapshot.customer_id
         identities = []
-        if state is not None:
-            identities.append(checkout_identity(state.token))
-            if state.anonymous_id:
-                identities.append(state.anonymous_id)
-        if snapshot.email:
-            identities.append(email_identity(snapshot.email))
-        customer_id = snapshot.customer_id or customer_for(identities)
+        if state is not None and customer_id and state.customer_id == customer_id:
+            identities = _cart_identities(state.token, state.anonymous_id)
         keys = _tombstone_keys(customer_id, snapshot.email)
         if _is_erased(keys, snapshot.occurred_at, erased_before(keys)):
             return RecordResult(created=0)
-        anonymous_id = ""
-        if not customer_id:
-            anonymous_id = (
-                email_identity(snapshot.email) if snapshot.email else f"o:{snapshot.order_id}"
-            )
+        anonymous_id = "" if customer_id else _guest_key(snapshot)
 
         events = _purchase_events(snapshot, customer_id, anonymous_id)
         created = _insert(events)
@@ -226,15 +242,14 @@ def record_order(snapshot: OrderSnapshot) -> RecordResult:
         if state is not None and state.completed_at is None:
             state.completed_at = snapshot.occurred_at
             state.order_ref = (snapshot.number or snapshot.order_id)[:64]
-            state.customer_id = state.customer_id or customer_id
-            state.save(update_fields=["completed_at", "order_ref", "customer_id"])
+            # No reminder follows a completed checkout: its address is not kept.
+            state.email = ""
+            state.save(update_fields=["completed_at", "order_ref", "email"])
 
         merged = 0
         if customer_id:
             merged = merge_identities(identities, customer_id)
-            CustomerProfile.objects.get_or_create(
-                customer_id=customer_id, defaults={"email": snapshot.email}
-            )
+            CustomerProfile.objects.get_or_create(customer_id=customer_id)
             refresh_customer_summaries([customer_id])
     return RecordResult(created=created, merged=merged)
 
@@ -243,7 +258,8 @@ def record_orders_bulk(snapshots: list[OrderSnapshot]) -> int:
     """Record many historical orders at once (backfill, reconcile).
 
     Unlike :func:`record_order` it does not touch carts: historical orders' checkouts
-    are long gone. Customer summaries are refreshed once for the whole batch.
+    are long gone. An order Saleor has since linked to an account (recorded earlier as
+    a guest's) is claimed for it. Customer summaries are refreshed once for the batch.
     """
     events = []
     customers: set[int] = set()
@@ -259,21 +275,121 @@ def record_orders_bulk(snapshots: list[OrderSnapshot]) -> int:
         if customer_id:
             customers.add(customer_id)
         else:
-            anonymous_id = (
-                email_identity(snapshot.email) if snapshot.email else f"o:{snapshot.order_id}"
-            )
+            anonymous_id = _guest_key(snapshot)
         events.extend(_purchase_events(snapshot, customer_id, anonymous_id))
     with transaction.atomic():
         created = _insert(events)
+        _ensure_profiles(customers)
+        claim_orders(_recorded_as_guest(snapshots, events), refresh=False)
         if customers:
-            existing = set(
-                CustomerProfile.objects.filter(customer_id__in=customers).values_list(
-                    "customer_id", flat=True
-                )
-            )
-            CustomerProfile.objects.bulk_create(
-                [CustomerProfile(customer_id=c) for c in customers - existing],
-                ignore_conflicts=True,
-            )
             refresh_customer_summaries(sorted(customers))
     return created
+
+
+def _recorded_as_guest(
+    snapshots: list[OrderSnapshot], events: list[Interaction]
+) -> list["OrderClaim"]:
+    """Orders now under an account whose purchases an earlier run recorded as a guest's."""
+    keys = [event.source_key for event in events if event.customer_id]
+    if not keys:
+        return []
+    guest_orders = {
+        key.split(":", 2)[1]
+        for key in Interaction.objects.filter(
+            source_key__in=keys, customer_id__isnull=True
+        ).values_list("source_key", flat=True)
+    }
+    return [
+        OrderClaim(s.order_id, s.customer_id, s.checkout_token)
+        for s in snapshots
+        if s.customer_id and s.order_id in guest_orders
+    ]
+
+
+@dataclass(frozen=True)
+class OrderClaim:
+    """An order Saleor holds under an account (``order.user_id``): proof it is theirs."""
+
+    order_id: str
+    customer_id: int
+    checkout_token: str = ""
+
+
+_CLAIM_CHUNK = 200
+
+
+def claim_orders(claims: list[OrderClaim], *, refresh: bool = True) -> int:
+    """Give each account the purchases of orders Saleor has linked to it.
+
+    Saleor links a guest's past orders to an account once the account proves the
+    address (``confirmAccount``, ``setPassword``, ``confirmEmailChange``, staff
+    ``customerUpdate``); only such orders move, one by one, with their checkout's
+    anonymous ids, and the accounts' order counts are recomputed. Returns how many
+    purchase events changed hands.
+    """
+    by_order = {claim.order_id: claim for claim in claims}
+    if not by_order:
+        return 0
+    moved = 0
+    claimed: list[OrderClaim] = []
+    order_ids = sorted(by_order)
+    with transaction.atomic():
+        for start in range(0, len(order_ids), _CLAIM_CHUNK):
+            chunk = order_ids[start : start + _CLAIM_CHUNK]
+            prefixes = Q()
+            for order_id in chunk:
+                prefixes |= Q(source_key__startswith=f"order:{order_id}:")
+            guest = Interaction.objects.filter(
+                prefixes, kind=InteractionKind.PURCHASE, customer_id__isnull=True
+            )
+            rows: dict[int, list[int]] = {}
+            found: set[str] = set()
+            for pk, source_key in guest.values_list("pk", "source_key"):
+                order_id = source_key.split(":", 2)[1]
+                rows.setdefault(by_order[order_id].customer_id, []).append(pk)
+                found.add(order_id)
+            for customer_id, pks in rows.items():
+                moved += Interaction.objects.filter(pk__in=pks, customer_id__isnull=True).update(
+                    customer_id=customer_id
+                )
+            claimed.extend(by_order[order_id] for order_id in sorted(found))
+        if not claimed:
+            return 0
+        customers = {claim.customer_id for claim in claimed}
+        tokens = {c.checkout_token: c.customer_id for c in claimed if c.checkout_token}
+        for token, anonymous_id in CartState.objects.filter(token__in=list(tokens)).values_list(
+            "token", "anonymous_id"
+        ):
+            merge_identities(_cart_identities(token, anonymous_id), tokens[token])
+        _ensure_profiles(customers)
+        if refresh:
+            refresh_customer_summaries(sorted(customers))
+    return moved
+
+
+def _ensure_profiles(customers: set[int]) -> None:
+    if not customers:
+        return
+    existing = set(
+        CustomerProfile.objects.filter(customer_id__in=customers).values_list(
+            "customer_id", flat=True
+        )
+    )
+    CustomerProfile.objects.bulk_create(
+        [CustomerProfile(customer_id=c) for c in sorted(customers - existing)],
+        ignore_conflicts=True,
+    )
+
+
+def forget_cart_addresses(*, idle_before: datetime, closed_tokens: Iterable[str] = ()) -> int:
+    """Clear the address of carts whose reminder window is over or that are gone.
+
+    A checkout's address is kept for its reminder emails only: once it has been idle
+    longer than the last reminder can wait, or Saleor no longer has the checkout
+    (``closed_tokens``), the plugin forgets it. Returns how many carts were cleared.
+    """
+    stale = Q(last_change_at__lt=idle_before) | Q(last_change_at__isnull=True)
+    closed = list(closed_tokens)
+    if closed:
+        stale |= Q(token__in=closed)
+    return CartState.objects.exclude(email="").filter(stale).update(email="")

@@ -12,6 +12,7 @@ from django.db import transaction
 from django.db.models import Count, DecimalField, ExpressionWrapper, F, Max, Min, Sum
 from django.utils import timezone
 
+from ..events.identity import address_digest
 from ..models import CustomerProfile, Interaction, InteractionKind
 
 _CHUNK = 2000
@@ -99,7 +100,8 @@ class CustomerFeatures:
     """A customer as read from Saleor's account data.
 
     ``consent`` is ``None`` when the source says nothing about marketing consent, so a
-    sync never overwrites what the customer chose through the plugin's API.
+    sync never overwrites what the customer chose through the plugin's API. ``email``
+    passes through: the profile keeps only its keyed hash.
     """
 
     customer_id: int
@@ -136,7 +138,7 @@ def upsert_customers(customers: Iterable[CustomerFeatures]) -> int:
         CustomerProfile.objects.bulk_update(
             to_update,
             [
-                "email",
+                "email_digest",
                 "country",
                 "language_code",
                 "first_seen_at",
@@ -151,7 +153,7 @@ def upsert_customers(customers: Iterable[CustomerFeatures]) -> int:
 def _apply(profile: CustomerProfile, customer: CustomerFeatures, now: datetime) -> bool:
     changed = False
     for name, value in (
-        ("email", customer.email),
+        ("email_digest", address_digest(customer.email)),
         ("country", customer.country),
         ("language_code", customer.language_code),
     ):

@@ -5,10 +5,12 @@ from django.db.models import Q
 
 
 class AnonymousIdentity(models.Model):
-    """An anonymous id (storefront id, checkout, guest email hash) known to be a customer.
+    """An anonymous id (storefront id, checkout) proven to be a customer's.
 
-    Rows are written when a shopper logs in, registers or places an order; events
-    recorded later under the anonymous id are attributed to the customer at once.
+    Rows are written on proof only: a checkout the customer is logged in to or attached
+    to, or an order Saleor placed or linked under the account. Events recorded later
+    under the anonymous id are attributed to the customer at once. A guest's email id
+    is never one of them: anyone can type an address.
     """
 
     anonymous_id = models.CharField(max_length=64, primary_key=True)
@@ -28,6 +30,13 @@ class CartState(models.Model):
     ``lines`` maps a line key (variant id) to ``[product_id, quantity]``. ``version``
     grows with every change and is part of each event's source key, so a replayed
     snapshot produces no new events and a later real change always does.
+
+    ``customer_id`` is the account the checkout provably belongs to: the checkout's
+    ``user`` as Saleor set it (an authenticated request or ``checkoutCustomerAttach``),
+    or the account that placed its order; never an account matched by the typed email.
+    ``email`` is the checkout's own address, kept only while reminders may still be
+    sent: cleared when the checkout completes, when Saleor deletes it, or once it has
+    been idle past the reminder window (the nightly reconcile).
     """
 
     token = models.CharField(max_length=64, primary_key=True)

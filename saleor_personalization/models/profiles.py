@@ -74,10 +74,17 @@ class ItemChannel(models.Model):
 
 
 class CustomerProfile(models.Model):
-    """A customer's features and order summary, keyed by Saleor's user id."""
+    """A customer's features and order summary, keyed by Saleor's user id.
+
+    No address is stored: ``email_digest`` (a keyed hash, see
+    ``events.identity.address_digest``) is enough to match an address, and a sender
+    reads the current address from Saleor (``saleor_adapter.customers.customer_emails``).
+    """
 
     customer_id = models.BigIntegerField(primary_key=True)
-    email = models.EmailField(blank=True, default="")
+    email_digest = models.CharField(
+        max_length=64, blank=True, default="", help_text="Keyed hash of the account's email."
+    )
     country = models.CharField(max_length=2, blank=True, default="", help_text="ISO 3166-1 alpha-2")
     language_code = models.CharField(max_length=35, blank=True, default="")
     first_seen_at = models.DateTimeField(null=True, blank=True)
@@ -95,7 +102,7 @@ class CustomerProfile(models.Model):
     class Meta:
         app_label = "saleor_personalization"
         indexes = [
-            models.Index(fields=["email"], name="sp_customer_email"),
+            models.Index(fields=["email_digest"], name="sp_customer_email_digest"),
             models.Index(fields=["last_order_at"], name="sp_customer_last_order"),
         ]
         constraints = [

@@ -9,7 +9,8 @@ from datetime import datetime, timedelta
 from django.db import transaction
 
 from ..configuration import PersonalizationConfig
-from ..models import CustomerProfile, SegmentMembership, SegmentOffer
+from ..models import SegmentMembership, SegmentOffer
+from ..saleor_adapter.customers import customer_emails
 from .campaigns import Campaign, VoucherCodes, guardrail_refusal
 
 logger = logging.getLogger(__name__)
@@ -76,11 +77,7 @@ def issue_campaign(
     candidates = sorted(members - taken - _capped(now, config))
     if not candidates:
         return 0, 0
-    emails = dict(
-        CustomerProfile.objects.filter(customer_id__in=candidates).values_list(
-            "customer_id", "email"
-        )
-    )
+    emails = customer_emails(candidates)
     expires = now + timedelta(days=config.offer_validity_days)
     if campaign.ends_at and campaign.ends_at < expires:
         expires = campaign.ends_at

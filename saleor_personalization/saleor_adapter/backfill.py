@@ -9,18 +9,31 @@ be run any number of times.
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
+
+from django.utils import timezone
 
 from ..events.erasure import erase_customer
-from ..events.recording import record_cart, record_orders_bulk
+from ..events.recording import (
+    claim_orders,
+    forget_cart_addresses,
+    record_cart,
+    record_orders_bulk,
+)
 from ..features.customers import upsert_customers
 from ..features.items import delete_items, upsert_items
-from ..models import CustomerProfile, ItemProfile
+from ..models import CartState, CustomerProfile, Interaction, InteractionKind, ItemProfile
 from .catalogue import iter_product_ids, read_items
 from .configuration import load_configuration
 from .customers import iter_customer_ids, read_customers
 from .db import allow_writer
-from .history import existing_customer_ids, iter_checkout_batches, iter_order_batches
+from .history import (
+    existing_customer_ids,
+    iter_checkout_batches,
+    iter_order_batches,
+    open_checkout_tokens,
+    owners_of_orders,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -35,6 +48,8 @@ class BackfillReport:
     purchases_recorded: int = 0
     checkouts: int = 0
     cart_events_recorded: int = 0
+    guest_purchases_claimed: int = 0
+    cart_addresses_forgotten: int = 0
 
     def as_rows(self) -> list[tuple[str, int]]:
         return [
@@ -46,6 +61,8 @@ class BackfillReport:
             ("purchases recorded", self.purchases_recorded),
             ("open checkouts read", self.checkouts),
             ("cart events recorded", self.cart_events_recorded),
+            ("guest purchases claimed", self.guest_purchases_claimed),
+            ("cart addresses forgotten", self.cart_addresses_forgotten),
         ]
 
 
@@ -96,6 +113,12 @@ def run_backfill(
                 report.cart_events_recorded += record_cart(cart).created
         report.checkouts += len(carts)
     say(f"checkouts: {report.checkouts}")
+
+    report.guest_purchases_claimed = claim_linked_guest_orders(batch_size)
+    say(f"guest purchases claimed: {report.guest_purchases_claimed}")
+    report.cart_addresses_forgotten = forget_closed_cart_addresses(
+        timezone.now() - timedelta(days=config.abandoned_max_age_days), batch_size
+    )
     logger.info("Backfill finished: %s", report.as_rows())
     return report
 
@@ -111,3 +134,52 @@ def erase_deleted_customers(batch_size: int = 1000) -> int:
                 erase_customer(customer_id)
             erased += 1
     return erased
+
+
+def claim_linked_guest_orders(batch_size: int = 500) -> int:
+    """Claim guest purchases whose order Saleor has since linked to an account.
+
+    Saleor links past guest orders when an account proves the address, with a plain
+    UPDATE that fires no hook and leaves ``updated_at`` alone, so the reconcile looks
+    at every guest purchase, a batch at a time, and asks Saleor who owns its order now.
+    """
+    guest = Interaction.objects.filter(
+        kind=InteractionKind.PURCHASE, customer_id__isnull=True, source_key__startswith="order:"
+    )
+    claimed = 0
+    last = 0
+    while True:
+        rows = list(
+            guest.filter(pk__gt=last).order_by("pk").values_list("pk", "source_key")[:batch_size]
+        )
+        if not rows:
+            return claimed
+        last = rows[-1][0]
+        order_ids = sorted({key.split(":", 2)[1] for _, key in rows})
+        claims = owners_of_orders(order_ids)
+        if claims:
+            with allow_writer():
+                claimed += claim_orders(claims)
+
+
+def forget_closed_cart_addresses(idle_before: datetime, batch_size: int = 1000) -> int:
+    """Drop the addresses of carts past the reminder window or deleted in Saleor.
+
+    Saleor deletes checkouts (``checkoutDelete``, expiry) without a hook; a cart whose
+    checkout is gone will get no reminder, so its address is not kept.
+    """
+    open_with_address = CartState.objects.filter(completed_at__isnull=True).exclude(email="")
+    gone: list[str] = []
+    last = ""
+    while True:
+        tokens = list(
+            open_with_address.filter(token__gt=last)
+            .order_by("token")
+            .values_list("token", flat=True)[:batch_size]
+        )
+        if not tokens:
+            break
+        last = tokens[-1]
+        gone.extend(set(tokens) - open_checkout_tokens(tokens))
+    with allow_writer():
+        return forget_cart_addresses(idle_before=idle_before, closed_tokens=gone)

@@ -49,3 +49,31 @@ def iter_customer_ids(batch_size: int = 1000) -> Iterator[list[int]]:
     from saleor.account.models import User
 
     return iter_id_batches(User.objects.using(replica_name()).filter(is_staff=False), batch_size)
+
+
+def customer_emails(customer_ids: Sequence[int]) -> dict[int, str]:
+    """The current address of each of these customers, read from Saleor's accounts.
+
+    The plugin keeps no customer address of its own (only a keyed hash): whatever
+    sends to a customer asks Saleor here, so a changed address is used at once and
+    a deleted account gets nothing. Standalone there are no accounts: empty.
+    """
+    from .availability import saleor_available
+
+    ids = [customer_id for customer_id in customer_ids if customer_id]
+    if not ids or not saleor_available():
+        return {}
+    from saleor.account.models import User
+
+    return {
+        pk: email
+        for pk, email in User.objects.using(replica_name())
+        .filter(pk__in=ids, is_active=True)
+        .values_list("pk", "email")
+        if email
+    }
+
+
+def customer_email(customer_id: int) -> str:
+    """:func:`customer_emails` for one customer ("" when unknown)."""
+    return customer_emails([customer_id]).get(customer_id, "")

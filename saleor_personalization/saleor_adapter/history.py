@@ -6,6 +6,7 @@ read in constant memory and the read works behind pgbouncer, where server-side
 cursors are not available.
 """
 
+import uuid
 from collections import defaultdict
 from collections.abc import Iterator
 from datetime import datetime
@@ -13,6 +14,7 @@ from decimal import Decimal
 
 from django.db.models import Q
 
+from ..events.recording import OrderClaim
 from ..events.types import CartSnapshot, LineSnapshot, OrderSnapshot
 from .db import replica_name
 from .snapshots import ORDER_LINE_FIELDS, order_line
@@ -131,3 +133,56 @@ def existing_customer_ids(customer_ids: list[int]) -> set[int]:
     return set(
         User.objects.using(replica_name()).filter(pk__in=customer_ids).values_list("pk", flat=True)
     )
+
+
+def linked_order_claims(customer_ids: list[int]) -> list[OrderClaim]:
+    """The orders Saleor holds under these accounts (placed by them, or linked later)."""
+    from saleor.order.models import Order
+
+    if not customer_ids:
+        return []
+    return [
+        OrderClaim(str(order_id), user_id, str(token or ""))
+        for order_id, user_id, token in Order.objects.using(replica_name())
+        .filter(user_id__in=customer_ids)
+        .exclude(status__in=EXCLUDED_ORDER_STATUSES)
+        .values_list("id", "user_id", "checkout_token")
+    ]
+
+
+def owners_of_orders(order_ids: list[str]) -> list[OrderClaim]:
+    """Of these orders, those Saleor now holds under an account, with that account."""
+    from saleor.order.models import Order
+
+    valid = []
+    for order_id in order_ids:
+        try:
+            valid.append(uuid.UUID(order_id))
+        except ValueError:
+            continue  # not a Saleor order id (an order export's, standalone)
+    if not valid:
+        return []
+    return [
+        OrderClaim(str(order_id), user_id, str(token or ""))
+        for order_id, user_id, token in Order.objects.using(replica_name())
+        .filter(pk__in=valid, user_id__isnull=False)
+        .values_list("id", "user_id", "checkout_token")
+    ]
+
+
+def open_checkout_tokens(tokens: list[str]) -> set[str]:
+    """Of these checkout tokens, those Saleor still has."""
+    from saleor.checkout.models import Checkout
+
+    valid = []
+    for token in tokens:
+        try:
+            valid.append(uuid.UUID(token))
+        except ValueError:
+            continue
+    return {
+        str(token)
+        for token in Checkout.objects.using(replica_name())
+        .filter(token__in=valid)
+        .values_list("token", flat=True)
+    }

@@ -2,14 +2,16 @@
 
 from celery import shared_task
 
-from ..events.identity import email_identity, merge_identities
+from ..events.recording import claim_orders
 from ..features.customers import upsert_customers
 from ..features.items import delete_items, upsert_items
 from ..saleor_adapter.catalogue import read_items
 from ..saleor_adapter.configuration import load_configuration
 from ..saleor_adapter.customers import read_customers
 from ..saleor_adapter.db import allow_writer
+from ..saleor_adapter.history import linked_order_claims
 from .events import RETRY
+from .segments import request_segment_refresh
 
 
 @shared_task(name="saleor_personalization.sync_products", **RETRY)
@@ -31,12 +33,17 @@ def delete_products_task(product_ids: list[int]) -> int:
 
 @shared_task(name="saleor_personalization.sync_customers", **RETRY)
 def sync_customers_task(customer_ids: list[int]) -> int:
-    """Refresh customer profiles and claim their earlier guest activity by email."""
+    """Refresh customer profiles and claim the guest orders Saleor has linked to them.
+
+    Not by email: Saleor links a guest's orders to an account once the address is
+    proven (account confirmation, password reset, email change); those orders, and
+    their checkouts' browsing, become the customer's, and the order counts follow.
+    """
     config, _ = load_configuration()
     customers = read_customers(customer_ids, config.consent_metadata_key)
+    claims = linked_order_claims([customer.customer_id for customer in customers])
     with allow_writer():
         written = upsert_customers(customers)
-        for customer in customers:
-            if customer.email:
-                merge_identities([email_identity(customer.email)], customer.customer_id)
+        if claim_orders(claims):
+            request_segment_refresh()
     return written

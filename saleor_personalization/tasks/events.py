@@ -45,6 +45,7 @@ def record_order_task(payload: dict) -> int:
 
 @shared_task(name="saleor_personalization.merge_identity", **RETRY)
 def merge_identity_task(anonymous_ids: list[str], customer_id: int) -> int:
+    """Merge ids proven to be the customer's (email ids are never merged)."""
     with allow_writer():
         return merge_identities(anonymous_ids, customer_id)
 

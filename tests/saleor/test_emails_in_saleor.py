@@ -39,9 +39,7 @@ def abandoned(
     checkout_with_item.email = customer_user.email
     checkout_with_item.language_code = "hu"
     checkout_with_item.save(update_fields=["user", "email", "language_code"])
-    CustomerProfile.objects.create(
-        customer_id=customer_user.pk, email=customer_user.email, marketing_consent=True
-    )
+    CustomerProfile.objects.create(customer_id=customer_user.pk, marketing_consent=True)
     CartState.objects.create(
         token=str(checkout_with_item.token),
         channel=checkout_with_item.channel.slug,

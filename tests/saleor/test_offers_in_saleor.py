@@ -39,7 +39,7 @@ def segment_voucher(
         segment=segment, customer_id=customer_user.pk, entered_at=timezone.now()
     )
     for user in (customer_user, customer_user2):
-        CustomerProfile.objects.create(customer_id=user.pk, email=user.email)
+        CustomerProfile.objects.create(customer_id=user.pk)
     return voucher
 
 

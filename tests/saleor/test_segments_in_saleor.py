@@ -17,7 +17,6 @@ pytestmark = pytest.mark.django_db
 def test_segments_are_mirrored_into_customer_metadata(personalization_config, customer_user):
     profile = CustomerProfile.objects.create(
         customer_id=customer_user.pk,
-        email=customer_user.email,
         orders_count=3,
         total_spent=300,
         last_order_at=timezone.now(),
