@@ -1,4 +1,4 @@
-"""0002_identity: addresses become keyed hashes and unproven email merges are dropped."""
+"""0003_identity: addresses become keyed hashes and unproven email merges are dropped."""
 
 import hashlib
 from datetime import UTC, datetime
@@ -10,8 +10,8 @@ from django.db.migrations.executor import MigrationExecutor
 from saleor_personalization.events.identity import address_digest, email_identity
 
 APP = "saleor_personalization"
-BEFORE = [(APP, "0001_initial")]
-AFTER = [(APP, "0002_identity")]
+BEFORE = [(APP, "0002_email")]
+AFTER = [(APP, "0003_identity")]
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
 
 

@@ -13,6 +13,7 @@ from decimal import Decimal
 from django.conf import settings
 
 from ..emails.content import CheckoutContent, EmailLine, EmailProduct, ShopInfo
+from ..events.identity import same_address
 from ..models import CartState, CustomerProfile, ItemChannel, ItemProfile
 
 
@@ -72,14 +73,18 @@ class StandaloneCheckoutSource:
                     image_url=_image(profile),
                 )
             )
+        # Standalone keeps no account addresses, only their keyed digests: the cart's
+        # address counts as the account's own when it matches the account's digest.
         account_email = ""
         if cart.customer_id:
-            account_email = (
+            digest = (
                 CustomerProfile.objects.filter(customer_id=cart.customer_id)
-                .values_list("email", flat=True)
+                .values_list("email_digest", flat=True)
                 .first()
                 or ""
             )
+            if same_address(digest, cart.email):
+                account_email = cart.email
         return CheckoutContent(
             token=cart.token,
             email=cart.email,

@@ -59,7 +59,7 @@ def forward(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("saleor_personalization", "0001_initial"),
+        ("saleor_personalization", "0002_email"),
     ]
 
     operations = [
