@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from saleor_personalization.events.identity import address_digest
 from saleor_personalization.models import (
     AbandonedEmail,
     CartState,
@@ -30,7 +31,12 @@ def _shop():
     ItemChannel.objects.create(item=item, channel="c", price_amount=5, currency="EUR")
     now = timezone.now()
     CustomerProfile.objects.bulk_create(
-        CustomerProfile(customer_id=k, marketing_consent=True) for k in range(1, CHECKOUTS + 1)
+        CustomerProfile(
+            customer_id=k,
+            marketing_consent=True,
+            email_digest=address_digest(f"s{k}@example.com"),
+        )
+        for k in range(1, CHECKOUTS + 1)
     )
     CartState.objects.bulk_create(
         CartState(

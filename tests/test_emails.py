@@ -18,6 +18,7 @@ from saleor_personalization.emails.render import TemplateError, validate_templat
 from saleor_personalization.emails.sequence import create_due
 from saleor_personalization.emails.tracking import attribute_order, email_stats
 from saleor_personalization.events.erasure import erase_customer
+from saleor_personalization.events.identity import address_digest
 from saleor_personalization.models import (
     AbandonedEmail,
     CartState,
@@ -74,7 +75,8 @@ def catalogue(settings):
 def cart(token="c1", customer_id=7, email="ayse@example.com", idle_hours=2, language="tr"):
     if customer_id:
         CustomerProfile.objects.update_or_create(
-            customer_id=customer_id, defaults={"marketing_consent": True}
+            customer_id=customer_id,
+            defaults={"marketing_consent": True, "email_digest": address_digest(email)},
         )
     return CartState.objects.create(
         token=token,
