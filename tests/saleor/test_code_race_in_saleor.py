@@ -14,7 +14,7 @@ import threading  # noqa: E402
 
 import graphene  # noqa: E402
 import pytest  # noqa: E402
-from django.db import connection  # noqa: E402
+from django.db import connections  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
 from saleor_personalization.models import Segment, SegmentMembership, SegmentOffer  # noqa: E402
@@ -29,15 +29,20 @@ def _complete_together(user, checkout_ids: list[str]) -> list[dict]:
 
     barrier = threading.Barrier(len(checkout_ids))
     results: list[dict] = [{} for _ in checkout_ids]
+    # Test databases and Saleor's replica mirror are set on this thread's connections
+    # only; a new thread must connect to the same databases.
+    databases = {alias: connections[alias].settings_dict for alias in connections}
 
     def run(index: int, checkout_id: str) -> None:
+        for alias, settings_dict in databases.items():
+            connections[alias].settings_dict = settings_dict
         try:
             client = ApiClient(user=user)
             barrier.wait(timeout=30)
             body = client.post_graphql(COMPLETE, {"id": checkout_id}).json()
             results[index] = body
         finally:
-            connection.close()
+            connections.close_all()
 
     threads = [
         threading.Thread(target=run, args=(index, checkout_id))
@@ -59,7 +64,7 @@ def test_concurrent_completions_with_one_personal_code_give_one_order(
     product_price_0,
     address,
 ):
-    from saleor.account.models import User
+    from saleor.account.tests.fixtures.user import dangerously_create_test_user
     from saleor.graphql.tests.fixtures import ApiClient
     from saleor.order.models import Order
 
@@ -72,7 +77,7 @@ def test_concurrent_completions_with_one_personal_code_give_one_order(
     outcomes = []
     for round_number in range(ROUNDS):
         # A new member each round gets a fresh personal code from the issuing task.
-        owner = User.objects.create_user(f"racer{round_number}@example.com", "password")
+        owner = dangerously_create_test_user(f"racer{round_number}@example.com", "password")
         SegmentMembership.objects.create(
             segment=segment, customer_id=owner.pk, entered_at=timezone.now()
         )
