@@ -39,6 +39,7 @@ from .saleor_adapter.savepoint import guarded
 from .saleor_adapter.snapshots import cart_snapshot, order_snapshot
 from .saleor_adapter.vouchers import (
     order_exists_for_checkout,
+    release_refused_usage,
     shared_code_of_campaign,
     voucher_codes,
     voucher_targeted,
@@ -226,6 +227,11 @@ class PersonalizationPlugin(BasePlugin):
 
         result = guarded("checking a voucher code", check, CodeCheck(ours=False))
         if result.refusal:
+            guarded(
+                "giving back a refused voucher use",
+                lambda: release_refused_usage(checkout_info),
+                None,
+            )
             raise ValidationError(
                 {
                     "voucher_code": ValidationError(

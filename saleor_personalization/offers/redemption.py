@@ -6,10 +6,10 @@ code while it does so: two ``checkoutComplete`` with the same code at the same m
 would both pass. The claim here closes that gap: ``claim_code`` locks the offer's row
 and marks it redeemed by the checkout in the same statement sequence, so of two
 concurrent checkouts the second waits for the first and then sees the code taken.
-Where Saleor runs the hook inside the order's transaction (payment flow,
-``orderCreateFromCheckout``) a failed order rolls the claim back; in the transaction
-flow the hook runs just before the order's transaction, so a claim by a checkout whose
-order never came is released after ``CLAIM_HOLD``.
+Saleor calls the hook just before it creates the order (inside its own transaction
+where it has one, which then also covers the claim); a retry of the same checkout
+keeps its claim, and a claim by a checkout whose order never came (payment declined,
+stock gone) is released after ``CLAIM_HOLD``.
 """
 
 import hashlib

@@ -181,6 +181,32 @@ def shared_code_of_campaign(code: str, config: PersonalizationConfig) -> bool:
     )
 
 
+def release_refused_usage(checkout_info) -> None:
+    """Give back the use Saleor counted for an order the plugin then refused.
+
+    In Saleor's payment flow the voucher's use is counted (and a ``single_use`` code
+    switched off) before ``preprocess_order_creation`` runs, and Saleor commits that
+    even when the hook refuses the order. Without this, anyone holding a leaked code
+    could burn it for its owner by trying it once.
+    """
+    from saleor.discount.models import VoucherCode
+    from saleor.discount.utils.voucher import (
+        get_customer_email_for_voucher_usage,
+        release_voucher_code_usage,
+    )
+
+    checkout = checkout_info.checkout
+    if not checkout.is_voucher_usage_increased:
+        return
+    release_voucher_code_usage(
+        VoucherCode.objects.filter(code=checkout.voucher_code).first(),
+        checkout_info.voucher,
+        get_customer_email_for_voucher_usage(checkout_info),
+    )
+    checkout.is_voucher_usage_increased = False
+    checkout.save(update_fields=["is_voucher_usage_increased"])
+
+
 def order_exists_for_checkout(checkout_token: str) -> bool:
     from saleor.order.models import Order
 

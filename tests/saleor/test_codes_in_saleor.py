@@ -286,3 +286,51 @@ def test_with_the_plugins_tables_unavailable_both_kinds_of_voucher_still_sell(
         assert result["errors"] == [], (code, result)
         assert Order.objects.filter(voucher_code=code).count() == 1
     assert "Saleor carries on without it" in caplog.text
+
+
+def test_in_the_payment_flow_a_refused_stranger_does_not_burn_the_owners_code(
+    owner_code,
+    customer_user2,
+    checkout_with_item,
+    checkout_delivery,
+    payment_dummy,
+    address,
+    django_capture_on_commit_callbacks,
+):
+    """Saleor counts the use before the plugin refuses; the plugin gives it back."""
+    from saleor.checkout import calculations
+    from saleor.checkout.fetch import fetch_checkout_info, fetch_checkout_lines
+    from saleor.discount.models import VoucherCode
+    from saleor.graphql.tests.fixtures import ApiClient
+    from saleor.plugins.manager import get_plugins_manager
+
+    stranger = ApiClient(user=customer_user2)
+    checkout = checkout_with_item
+    checkout.user = customer_user2
+    checkout.email = customer_user2.email
+    checkout.shipping_address = address
+    checkout.billing_address = address
+    checkout.save()
+    checkout.assigned_delivery = checkout_delivery(checkout)
+    checkout.save()
+    checkout_id = graphene.Node.to_global_id("Checkout", checkout.pk)
+    added = stranger.post_graphql(ADD_CODE, {"id": checkout_id, "code": owner_code}).json()
+    assert added["data"]["checkoutAddPromoCode"]["errors"] == [], added
+    checkout.refresh_from_db()
+    manager = get_plugins_manager(allow_replica=False)
+    lines, _ = fetch_checkout_lines(checkout)
+    info = fetch_checkout_info(checkout, lines, manager)
+    total = calculations.calculate_checkout_total(manager=manager, checkout_info=info, lines=lines)
+    payment_dummy.is_active = True
+    payment_dummy.order = None
+    payment_dummy.total = total.gross.amount
+    payment_dummy.currency = total.gross.currency
+    payment_dummy.checkout = checkout
+    payment_dummy.save()
+
+    result = complete(stranger, checkout_id, django_capture_on_commit_callbacks)
+    assert result["errors"][0]["code"] == "VOUCHER_NOT_APPLICABLE", result
+    assert "another customer" in result["errors"][0]["message"]
+    assert VoucherCode.objects.get(code=owner_code).is_active  # still the owner's to use
+    checkout.refresh_from_db()
+    assert not checkout.is_voucher_usage_increased
