@@ -10,6 +10,7 @@ from tests.saleor.requirements import require_saleor
 require_saleor()
 
 import logging  # noqa: E402
+from decimal import Decimal  # noqa: E402
 
 import graphene  # noqa: E402
 import pytest  # noqa: E402
@@ -334,3 +335,77 @@ def test_in_the_payment_flow_a_refused_stranger_does_not_burn_the_owners_code(
     assert VoucherCode.objects.get(code=owner_code).is_active  # still the owner's to use
     checkout.refresh_from_db()
     assert not checkout.is_voucher_usage_increased
+
+
+def test_the_offer_report_keeps_a_redeemed_offers_revenue_after_a_new_round(
+    personalization_config,
+    set_plugin_setting,
+    voucher,
+    customer_user,
+    user_api_client,
+    channel_USD,
+    product_price_0,
+    address,
+    django_capture_on_commit_callbacks,
+):
+    """Win-back: a customer redeems, the automation moves to a new voucher, both offers count."""
+    from saleor.discount.models import Voucher, VoucherChannelListing, VoucherCode
+    from saleor.order.models import Order
+    from saleor.product.models import ProductVariantChannelListing
+
+    from saleor_personalization.offers.report import offer_report
+
+    channel_USD.allow_unpaid_orders = True
+    channel_USD.save(update_fields=["allow_unpaid_orders"])
+    ProductVariantChannelListing.objects.filter(
+        variant__product=product_price_0, channel=channel_USD
+    ).update(price_amount=50, discounted_price_amount=50)
+    segment = Segment.objects.create(key="lapsed", name="Lapsed")
+    SegmentMembership.objects.create(
+        segment=segment, customer_id=customer_user.pk, entered_at=timezone.now()
+    )
+    for name, value in (
+        ("offer_holdout_percent", "0"),
+        ("offer_frequency_days", "0"),
+        ("winback_enabled", True),
+        ("winback_voucher", voucher.codes.get().code),
+    ):
+        set_plugin_setting(name, value)
+    with django_capture_on_commit_callbacks(execute=True):
+        issue_offers_task.apply().get()
+    first = SegmentOffer.objects.get(customer_id=customer_user.pk)
+
+    checkout_id, errors = checkout_with_code(
+        user_api_client, customer_user, first.code, channel_USD, product_price_0, address
+    )
+    assert errors == []
+    assert (
+        complete(user_api_client, checkout_id, django_capture_on_commit_callbacks)["errors"] == []
+    )
+    order = Order.objects.get(voucher_code=first.code)
+    assert order.total_gross_amount == 30  # 50 less the voucher's 20
+    (before,) = offer_report()
+    assert before.redeemed == 1
+    assert before.revenue_with_offer > 0
+
+    # Months later the customer has lapsed again, and the automation names a new voucher.
+    SegmentMembership.objects.get_or_create(
+        segment=segment,
+        customer_id=customer_user.pk,
+        left_at=None,
+        defaults={"entered_at": timezone.now()},
+    )
+    renewed = Voucher.objects.create(name="We miss you, again")
+    VoucherChannelListing.objects.create(
+        voucher=renewed, channel=channel_USD, discount_value=10, currency="USD"
+    )
+    VoucherCode.objects.create(voucher=renewed, code="WINBACK-2")
+    set_plugin_setting("winback_voucher", "WINBACK-2")
+    with django_capture_on_commit_callbacks(execute=True):
+        result = issue_offers_task.apply().get()
+    assert result["issued"] == {"winback": 1}, result
+    (after,) = offer_report()
+    assert after.issued == 2
+    assert after.redeemed == 1
+    # The same purchase, now over two offers: nothing lost to the newer window.
+    assert after.revenue_with_offer == (before.revenue_with_offer / 2).quantize(Decimal("0.01"))
