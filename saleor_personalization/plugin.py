@@ -41,6 +41,7 @@ from .saleor_adapter.vouchers import (
     order_exists_for_checkout,
     release_refused_usage,
     shared_code_of_campaign,
+    signed_in_customer_id,
     voucher_codes,
     voucher_targeted,
 )
@@ -215,7 +216,7 @@ class PersonalizationPlugin(BasePlugin):
         def check() -> CodeCheck:
             result = claim_code(
                 code,
-                checkout.user_id,
+                signed_in_customer_id(checkout, self.requestor),
                 checkout.email or "",
                 str(checkout.token),
                 timezone.now(),

@@ -207,6 +207,24 @@ def release_refused_usage(checkout_info) -> None:
     checkout.save(update_fields=["is_voucher_usage_increased"])
 
 
+def signed_in_customer_id(checkout, requestor) -> int | None:
+    """The account a checkout belongs to: its user, or the signed-in customer completing it.
+
+    A guest checkout completed by a signed-in customer is theirs: the email typed into
+    it must not make it someone else's.
+    """
+    if checkout.user_id:
+        return checkout.user_id
+    from saleor.account.models import User
+
+    try:
+        if isinstance(requestor, User) and requestor.is_authenticated:
+            return requestor.pk
+    except Exception:
+        logger.exception("Could not read who completes the checkout")
+    return None
+
+
 def order_exists_for_checkout(checkout_token: str) -> bool:
     from saleor.order.models import Order
 

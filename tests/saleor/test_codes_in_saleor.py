@@ -69,6 +69,7 @@ def test_a_signed_in_customer_cannot_use_another_customers_code_by_typing_their_
     address,
     django_capture_on_commit_callbacks,
 ):
+    from saleor.checkout.models import Checkout
     from saleor.graphql.tests.fixtures import ApiClient
     from saleor.order.models import Order
 
@@ -84,6 +85,16 @@ def test_a_signed_in_customer_cannot_use_another_customers_code_by_typing_their_
     result = complete(attacker, checkout_id, django_capture_on_commit_callbacks)
     assert result["errors"][0]["code"] == "VOUCHER_NOT_APPLICABLE", result
     assert "another customer" in result["errors"][0]["message"]
+    # Nor with a guest checkout (no account on it) completed while signed in.
+    guest_id, errors = checkout_with_code(
+        attacker, customer_user2, owner_code, channel_USD, product_price_0, address
+    )
+    assert errors == []
+    Checkout.objects.filter(token=graphene.Node.from_global_id(guest_id)[1]).update(
+        user=None, email=customer_user.email
+    )
+    result = complete(attacker, guest_id, django_capture_on_commit_callbacks)
+    assert result["errors"][0]["code"] == "VOUCHER_NOT_APPLICABLE", result
     assert not Order.objects.filter(voucher_code=owner_code).exists()
     assert SegmentOffer.objects.get(code=owner_code).redeemed_at is None  # still the owner's
 
