@@ -320,3 +320,25 @@ def test_live_offer_is_the_api_for_other_features(members):
     assert claim(offer.code, 5).refusal == ""  # claimed by a checkout: no longer offered
     assert live_offer(5, NOW) is None
     assert live_offer(6, NOW + timedelta(days=30)) is None  # expired
+
+
+def test_the_voucher_status_says_what_targeting_did(members):
+    from saleor_personalization.offers.status import campaign_summary, status_text
+
+    unknown = status_text(campaign_summary("voucher:1", "rfm-at-risk"), ["SUMMER"])
+    assert unknown.startswith("unknown segment 'rfm-at-risk'; known: lapsed, repeat-buyers")
+    assert "shared code(s) SUMMER switched off" in unknown
+    Segment.objects.create(key="empty", name="Empty")
+    empty = status_text(campaign_summary("voucher:1", "empty"), [])
+    assert empty.startswith("segment 'empty' has no members: no codes issued")
+    refused = status_text(campaign_summary("voucher:1", "lapsed"), [], refusal="too generous")
+    assert refused.startswith("200 members, 0 codes issued (0 held out, 0 redeemed)")
+    assert "not issuing: too generous" in refused
+    issue_offers(
+        [campaign()], PersonalizationConfig(offer_holdout_percent=10), NOW, RecordingCodes()
+    )
+    summary = campaign_summary("voucher:1", "lapsed")
+    assert summary.issued + summary.held_out == 200
+    assert status_text(summary, []).startswith(f"200 members, {summary.issued} codes issued")
+    many = status_text(summary, [f"C{i}" for i in range(6)])
+    assert "C0, C1, C2, C3, C4 and more switched off" in many
