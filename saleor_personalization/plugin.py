@@ -8,7 +8,11 @@ Every hook returns ``previous_value`` (these are notification hooks) and never r
 an exception would turn the shopper's mutation into an "Internal Server Error" although
 Saleor saved the data, and after commit it would cancel Saleor's later callbacks such as
 the order confirmation email. Hooks build a small snapshot (one query at most) and hand
-it to Celery; the work happens there.
+it to Celery; the work happens there. The exceptions are the offers' bookkeeping (the
+code check and claim at ``preprocess_order_creation``, the redemption at
+``order_created``, sealing a targeted voucher), which must happen with the order or
+the voucher. Every hook body runs in a savepoint, so a plugin query that fails inside
+Saleor's transaction cannot abort it.
 """
 
 import functools
