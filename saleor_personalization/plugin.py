@@ -8,7 +8,11 @@ Every hook returns ``previous_value`` (these are notification hooks) and never r
 an exception would turn the shopper's mutation into an "Internal Server Error" although
 Saleor saved the data, and after commit it would cancel Saleor's later callbacks such as
 the order confirmation email. Hooks build a small snapshot (one query at most) and hand
-it to Celery; the work happens there.
+it to Celery; the work happens there. The exceptions are the offers' bookkeeping (the
+code check and claim at ``preprocess_order_creation``, the redemption at
+``order_created``, sealing a targeted voucher), which must happen with the order or
+the voucher. Every hook body runs in a savepoint, so a plugin query that fails inside
+Saleor's transaction cannot abort it.
 """
 
 import functools
@@ -32,17 +36,26 @@ from .configuration import (
     parse_configuration,
 )
 from .emails.render import TemplateError, validate_templates
-from .offers.redemption import check_code
+from .offers.redemption import PERSONAL_ONLY, CodeCheck, claim_code, record_order
 from .saleor_adapter.configuration import PLUGIN_ID
 from .saleor_adapter.metadata import storefront_id_of
+from .saleor_adapter.savepoint import guarded
 from .saleor_adapter.snapshots import cart_snapshot, order_snapshot
+from .saleor_adapter.vouchers import (
+    order_exists_for_checkout,
+    release_refused_usage,
+    shared_code_of_campaign,
+    signed_in_customer_id,
+    voucher_codes,
+    voucher_targeted,
+)
 from .tasks import (
     delete_products_task,
     erase_customer_task,
+    issue_offers_task,
     link_checkout_task,
     record_cart_task,
     record_order_task,
-    redeem_offer_task,
     sync_customers_task,
     sync_products_task,
 )
@@ -65,16 +78,23 @@ _FIELD_TYPES = {
 
 
 def _hook(*, tracking: bool = True):
-    """Make a hook safe: run it only when it applies, log any error, pass the value on."""
+    """Make a hook safe: run it only when it applies, log any error, pass the value on.
+
+    The body runs in a savepoint: Saleor calls some hooks inside its own transaction,
+    where a failed plugin query would otherwise abort the transaction and fail the
+    shopper's mutation although the error was caught (see ``saleor_adapter.savepoint``).
+    """
 
     def decorate(method):
         @functools.wraps(method)
         def wrapper(self, *args, previous_value=None, **kwargs):
             try:
-                if self.active and (not tracking or self.config.tracking_enabled):
-                    method(self, *args, **kwargs)
+                applies = self.active and (not tracking or self.config.tracking_enabled)
             except Exception:
                 logger.exception("Personalization hook %s failed", method.__name__)
+                return previous_value
+            if applies:
+                guarded(f"hook {method.__name__}", lambda: method(self, *args, **kwargs), None)
             return previous_value
 
         return wrapper
@@ -173,41 +193,59 @@ class PersonalizationPlugin(BasePlugin):
         if self._should_track(order.user_id, order.user_email):
             enqueue(record_order_task, order_snapshot(order).to_payload())
 
-    @_hook()
+    @_hook(tracking=False)
     def order_created(self, order, webhooks=None, **kwargs):
-        self._record_order(order)
-        if order.voucher_code:
-            # Offers are bookkeeping, not tracking: recorded even with tracking off.
-            enqueue(redeem_offer_task, order.voucher_code, str(order.pk))
+        if self.config.tracking_enabled:
+            self._record_order(order)
+        # Offers are bookkeeping, not tracking: recorded even with tracking off, here and
+        # now (not by a task), and the code switched off whatever the voucher says.
+        code = order.voucher_code
+        if code and record_order(code, order.checkout_token, str(order.pk), order.created_at):
+            voucher_codes().deactivate([code])
 
     def preprocess_order_creation(self, checkout_info, lines=None, previous_value=None):
-        """Refuse a segment code used by anyone but the customer it was issued to.
+        """Refuse a segment code used by anyone but its customer, or used before.
+
+        The check claims the code for this checkout (see ``offers.redemption``), so of
+        two concurrent orders with one code only the first passes. A shared code of a
+        targeted voucher is refused: only personal codes work there.
 
         This hook raises on purpose: Saleor turns the ValidationError into a
         ``checkoutComplete`` error and keeps the checkout. Any fault of the plugin's
-        own (database, bug) is logged and lets the order through: the shop keeps
-        selling, and the code's owner check is a guard, not the price.
+        own (database, bug) is confined to a savepoint, logged, and lets the order
+        through: the shop keeps selling, and Saleor's ``single_use`` still holds.
         """
         if not self.active:
             return previous_value
-        code = getattr(checkout_info.checkout, "voucher_code", None)
+        checkout = checkout_info.checkout
+        code = getattr(checkout, "voucher_code", None)
         if not code:
             return previous_value
-        try:
-            check = check_code(
+
+        def check() -> CodeCheck:
+            result = claim_code(
                 code,
-                checkout_info.checkout.user_id,
-                checkout_info.checkout.email or "",
+                signed_in_customer_id(checkout, self.requestor),
+                checkout.email or "",
+                str(checkout.token),
                 timezone.now(),
+                order_exists_for_checkout,
             )
-        except Exception:
-            logger.exception("Could not check voucher code ownership; letting the order through")
-            return previous_value
-        if check.refusal:
+            if not result.ours and shared_code_of_campaign(code, self.config):
+                return CodeCheck(True, PERSONAL_ONLY)
+            return result
+
+        result = guarded("checking a voucher code", check, CodeCheck(ours=False))
+        if result.refusal:
+            guarded(
+                "giving back a refused voucher use",
+                lambda: release_refused_usage(checkout_info),
+                None,
+            )
             raise ValidationError(
                 {
                     "voucher_code": ValidationError(
-                        check.refusal, code=CheckoutErrorCode.VOUCHER_NOT_APPLICABLE.value
+                        result.refusal, code=CheckoutErrorCode.VOUCHER_NOT_APPLICABLE.value
                     )
                 }
             )
@@ -272,6 +310,25 @@ class PersonalizationPlugin(BasePlugin):
     @_hook(tracking=False)
     def account_deleted(self, user, webhooks=None, **kwargs):
         enqueue(erase_customer_task, user.pk, user.email or "")
+
+    # Vouchers --------------------------------------------------------------------
+
+    def _voucher_changed(self, voucher) -> None:
+        """Seal a voucher targeted at a segment and issue its codes now, not next night."""
+        if voucher_targeted(voucher):
+            enqueue(issue_offers_task)
+
+    @_hook(tracking=False)
+    def voucher_created(self, voucher, code, webhooks=None, **kwargs):
+        self._voucher_changed(voucher)
+
+    @_hook(tracking=False)
+    def voucher_updated(self, voucher, code, webhooks=None, **kwargs):
+        self._voucher_changed(voucher)
+
+    @_hook(tracking=False)
+    def voucher_metadata_updated(self, voucher, webhooks=None, **kwargs):
+        self._voucher_changed(voucher)
 
     # HTTP ------------------------------------------------------------------------
 

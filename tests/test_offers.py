@@ -19,12 +19,23 @@ from saleor_personalization.models import (
 )
 from saleor_personalization.offers.campaigns import Campaign, guardrail_refusal
 from saleor_personalization.offers.issuing import in_holdout, issue_offers, new_code
-from saleor_personalization.offers.redemption import check_code, mark_redeemed
+from saleor_personalization.offers.redemption import (
+    CLAIM_HOLD,
+    claim_code,
+    owner_hash,
+    record_order,
+)
 from saleor_personalization.offers.report import offer_report
 
 pytestmark = pytest.mark.django_db
 
 NOW = timezone.now()
+
+
+def claim(code, customer_id, email="", token="t1", now=NOW, order_exists=lambda token: False):
+    """Claim inside a transaction, as the plugin's savepoint does in Saleor's."""
+    with transaction.atomic():
+        return claim_code(code, customer_id, email, token, now, order_exists)
 
 
 class RecordingCodes:
@@ -147,7 +158,8 @@ def test_frequency_cap_across_campaigns(members):
     assert later.issued["voucher:2"] == 200
 
 
-def test_expired_offers_close_their_codes_and_a_new_round_starts(members):
+def test_expired_offers_close_their_codes_and_nobody_gets_a_second_one(members):
+    """One code per customer per campaign voucher, ever (frequency cap 0 included)."""
     codes = RecordingCodes()
     config = PersonalizationConfig(
         offer_holdout_percent=0, offer_validity_days=7, offer_frequency_days=0
@@ -157,8 +169,27 @@ def test_expired_offers_close_their_codes_and_a_new_round_starts(members):
     report = issue_offers([campaign()], config, NOW + timedelta(days=8), codes)
     assert report.closed == 200
     assert codes.inactive == first
-    assert report.issued["voucher:1"] == 200
-    assert SegmentOffer.objects.filter(closed_at__isnull=True).count() == 200
+    assert report.issued["voucher:1"] == 0
+    assert SegmentOffer.objects.count() == 200
+    # A new voucher for the same automation is a new round.
+    renewed = Campaign(**{**campaign(key="winback").__dict__, "voucher_id": 2})
+    issue_offers([campaign(key="winback")], config, NOW, codes)
+    assert issue_offers([renewed], config, NOW, codes).issued["winback"] == 0  # still open
+    later = NOW + timedelta(days=8)
+    assert issue_offers([renewed], config, later, codes).issued["winback"] == 200
+
+
+def test_a_redeemer_gets_no_second_code_on_the_next_run(members):
+    codes = RecordingCodes()
+    config = PersonalizationConfig(offer_holdout_percent=0, offer_frequency_days=0)
+    issue_offers([campaign()], config, NOW, codes)
+    offer = SegmentOffer.objects.get(customer_id=4)
+    assert claim(offer.code, 4).refusal == ""
+    record_order(offer.code, "t1", "order-4", NOW)
+    assert issue_offers([campaign()], config, NOW + timedelta(days=1), codes).issued == {
+        "voucher:1": 0
+    }
+    assert SegmentOffer.objects.filter(customer_id=4).count() == 1
 
 
 def test_offer_expiry_follows_the_voucher_end_date(members):
@@ -172,19 +203,38 @@ def test_a_code_is_only_for_its_customer_and_only_once(members):
         [campaign()], PersonalizationConfig(offer_holdout_percent=0), NOW, RecordingCodes()
     )
     offer = SegmentOffer.objects.get(customer_id=7)
-    # Inside Saleor issuing reads the owner's address from the account; standalone
-    # has no accounts, so the test gives the offer its owner's address.
-    SegmentOffer.objects.filter(pk=offer.pk).update(email="c7@example.com")
-    assert check_code(offer.code, 7, "", NOW).refusal == ""
-    assert check_code(offer.code, None, "C7@example.com", NOW).refusal == ""  # guest, same email
-    assert "another customer" in check_code(offer.code, 8, "c8@example.com", NOW).refusal
-    assert "another customer" in check_code(offer.code, None, "", NOW).refusal
-    assert check_code("SOME-OTHER-CODE", 8, "", NOW).ours is False
-    assert mark_redeemed(offer.code, "order-1", NOW) is True
-    assert mark_redeemed(offer.code, "order-2", NOW) is False
-    assert "already been used" in check_code(offer.code, 7, "", NOW).refusal
+    assert not hasattr(offer, "email")  # no plain address kept
+    # Inside Saleor issuing hashes the owner's address read from the account; standalone
+    # has no accounts, so the test gives the offer its owner's hash.
+    SegmentOffer.objects.filter(pk=offer.pk).update(email_hash=owner_hash("c7@example.com"))
+    assert "another customer" in claim(offer.code, 8, "c8@example.com").refusal
+    assert "another customer" in claim(offer.code, None, "").refusal
+    # A signed-in customer typing the owner's address is still not the owner.
+    assert "another customer" in claim(offer.code, 8, "c7@example.com").refusal
+    assert claim("SOME-OTHER-CODE", 8).ours is False
+    assert claim(offer.code, None, "C7@example.com", token="guest").refusal == ""  # guest
+    assert claim(offer.code, None, "C7@example.com", token="guest").refusal == ""  # its retry
+    assert "already been used" in claim(offer.code, 7, token="t2").refusal
+    assert record_order(offer.code, "guest", "order-1", NOW) is True
+    assert SegmentOffer.objects.get(pk=offer.pk).order_ref == "order-1"
+    assert "already been used" in claim(offer.code, 7, token="t3").refusal
     late = SegmentOffer.objects.get(customer_id=9)
-    assert "expired" in check_code(late.code, 9, "", late.expires_at + timedelta(seconds=1)).refusal
+    expired = claim(late.code, 9, now=late.expires_at + timedelta(seconds=1))
+    assert "expired" in expired.refusal
+
+
+def test_a_claim_whose_order_never_came_is_released(members):
+    issue_offers(
+        [campaign()], PersonalizationConfig(offer_holdout_percent=0), NOW, RecordingCodes()
+    )
+    code = SegmentOffer.objects.get(customer_id=7).code
+    assert claim(code, 7, token="failed").refusal == ""
+    later = NOW + CLAIM_HOLD + timedelta(seconds=1)
+    # The first checkout did get its order: the code stays used.
+    assert "already" in claim(code, 7, token="new", now=later, order_exists=lambda t: True).refusal
+    # It did not: the code is the customer's again.
+    assert claim(code, 7, token="new", now=later).refusal == ""
+    assert SegmentOffer.objects.get(code=code).order_ref == "checkout:new"
 
 
 def test_report_compares_revenue_with_the_holdout(members):
@@ -203,13 +253,37 @@ def test_report_compares_revenue_with_the_holdout(members):
             occurred_at=NOW + timedelta(days=1),
             source_key=f"o{customer_id}",
         )
-    mark_redeemed(treated.code, "o", NOW + timedelta(days=1))
+    record_order(treated.code, None, "o", NOW + timedelta(days=1))
     (row,) = offer_report()
     assert row.issued + row.held_out == 200
     assert row.redeemed == 1
     assert row.revenue_with_offer == (Decimal(40) / row.issued).quantize(Decimal("0.01"))
     assert row.revenue_holdout == (Decimal(10) / row.held_out).quantize(Decimal("0.01"))
     assert row.uplift == row.revenue_with_offer - row.revenue_holdout
+
+
+def test_report_counts_every_offer_window_of_a_customer(members):
+    """A second offer (a new voucher round) must not hide what the first one brought."""
+    config = PersonalizationConfig(offer_holdout_percent=0, offer_frequency_days=0)
+    issue_offers([campaign(key="winback")], config, NOW, RecordingCodes())
+    first = SegmentOffer.objects.get(customer_id=3)
+    bought = NOW + timedelta(hours=2)
+    Interaction.objects.create(
+        customer_id=3,
+        product_id=1,
+        kind=InteractionKind.PURCHASE,
+        quantity=1,
+        unit_price=Decimal("219"),
+        occurred_at=bought,
+        source_key="o3",
+    )
+    record_order(first.code, None, "o3", bought)
+    renewed = Campaign(**{**campaign(key="winback").__dict__, "voucher_id": 2})
+    issue_offers([renewed], config, NOW + timedelta(days=1), RecordingCodes())  # first closed
+    assert SegmentOffer.objects.filter(customer_id=3).count() == 2
+    (row,) = offer_report()
+    assert row.redeemed == 1
+    assert row.revenue_with_offer == (Decimal(219) / row.issued).quantize(Decimal("0.01"))
 
 
 def test_erasure_removes_offers(members):
@@ -246,6 +320,28 @@ def test_live_offer_is_the_api_for_other_features(members):
     assert offer.code == SegmentOffer.objects.get(customer_id=5).code
     assert live_offer(5, NOW, campaign="winback") is None
     assert live_offer(999, NOW) is None
-    mark_redeemed(offer.code, "o", NOW)
+    assert claim(offer.code, 5).refusal == ""  # claimed by a checkout: no longer offered
     assert live_offer(5, NOW) is None
     assert live_offer(6, NOW + timedelta(days=30)) is None  # expired
+
+
+def test_the_voucher_status_says_what_targeting_did(members):
+    from saleor_personalization.offers.status import campaign_summary, status_text
+
+    unknown = status_text(campaign_summary("voucher:1", "rfm-at-risk"), ["SUMMER"])
+    assert unknown.startswith("unknown segment 'rfm-at-risk'; known: lapsed, repeat-buyers")
+    assert "shared code(s) SUMMER switched off" in unknown
+    Segment.objects.create(key="empty", name="Empty")
+    empty = status_text(campaign_summary("voucher:1", "empty"), [])
+    assert empty.startswith("segment 'empty' has no members: no codes issued")
+    refused = status_text(campaign_summary("voucher:1", "lapsed"), [], refusal="too generous")
+    assert refused.startswith("200 members, 0 codes issued (0 held out, 0 redeemed)")
+    assert "not issuing: too generous" in refused
+    issue_offers(
+        [campaign()], PersonalizationConfig(offer_holdout_percent=10), NOW, RecordingCodes()
+    )
+    summary = campaign_summary("voucher:1", "lapsed")
+    assert summary.issued + summary.held_out == 200
+    assert status_text(summary, []).startswith(f"200 members, {summary.issued} codes issued")
+    many = status_text(summary, [f"C{i}" for i in range(6)])
+    assert "C0, C1, C2, C3, C4 and more switched off" in many

@@ -10,14 +10,22 @@ class SegmentOffer(models.Model):
     A campaign is a Saleor voucher targeted at a segment (``voucher:<id>``) or a
     Dashboard automation (``winback``, ``abandoner``). While an offer is open
     (``closed_at`` empty) the customer gets no second one for that campaign: the
-    database refuses it, so two workers issuing at once cannot double up.
+    database refuses it, so two workers issuing at once cannot double up; issuing never
+    gives a customer a second offer of the same campaign voucher, open or not.
+
+    ``email_hash`` (SHA-256 of the lower-cased address at issue time) lets a guest
+    checkout with the owner's address use the code without keeping the address: the
+    code is sent by reading the customer's address from Saleor at send time.
+    ``redeemed_at`` is set when a checkout claims the code, inside the order's
+    transaction where Saleor has one; ``order_ref`` is then ``checkout:<token>`` until
+    the order exists, and the order's id after.
     """
 
     campaign = models.CharField(max_length=64)
     segment_key = models.SlugField(max_length=100)
     voucher_id = models.BigIntegerField()
     customer_id = models.BigIntegerField()
-    email = models.EmailField(blank=True, default="")
+    email_hash = models.CharField(max_length=64, blank=True, default="")
     code = models.CharField(max_length=64, null=True, blank=True, unique=True)
     holdout = models.BooleanField(default=False)
     issued_at = models.DateTimeField()

@@ -7,11 +7,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.db import transaction
+from django.db.models import Q
 
 from ..configuration import PersonalizationConfig
 from ..models import SegmentMembership, SegmentOffer
 from ..saleor_adapter.customers import customer_emails
 from .campaigns import Campaign, VoucherCodes, guardrail_refusal
+from .redemption import owner_hash
 
 logger = logging.getLogger(__name__)
 
@@ -37,7 +39,7 @@ def in_holdout(campaign_key: str, customer_id: int, share_percent: int) -> bool:
 
 
 def close_finished(now: datetime, codes: VoucherCodes) -> int:
-    """Close offers that expired (their codes stop working) so a new round can start."""
+    """Close offers that expired: their codes stop working."""
     finished = SegmentOffer.objects.filter(closed_at__isnull=True, expires_at__lte=now)
     expiring = list(
         finished.filter(redeemed_at__isnull=True, code__isnull=False).values_list("code", flat=True)
@@ -69,10 +71,13 @@ def issue_campaign(
             segment__key=campaign.segment_key, segment__is_active=True, left_at__isnull=True
         ).values_list("customer_id", flat=True)
     )
+    # One offer per customer per campaign voucher, ever: an expired or redeemed offer
+    # still counts. Offering again means a new voucher (or, for an automation, naming
+    # another voucher), which is a new campaign round with a fresh holdout.
     taken = set(
-        SegmentOffer.objects.filter(campaign=campaign.key, closed_at__isnull=True).values_list(
-            "customer_id", flat=True
-        )
+        SegmentOffer.objects.filter(campaign=campaign.key)
+        .filter(Q(voucher_id=campaign.voucher_id) | Q(closed_at__isnull=True))
+        .values_list("customer_id", flat=True)
     )
     candidates = sorted(members - taken - _capped(now, config))
     if not candidates:
@@ -90,7 +95,7 @@ def issue_campaign(
                 segment_key=campaign.segment_key,
                 voucher_id=campaign.voucher_id,
                 customer_id=customer_id,
-                email=emails.get(customer_id, ""),
+                email_hash=owner_hash(emails[customer_id]) if emails.get(customer_id) else "",
                 code=None if holdout else new_code(),
                 holdout=holdout,
                 issued_at=now,

@@ -1,9 +1,40 @@
-"""A code belongs to one customer: checked before Saleor creates the order."""
+"""A code belongs to one customer and works once: checked and claimed as the order is made.
 
+Saleor deactivates a code of a ``single_use`` voucher when an order uses it, so a code
+used once stops applying even with the plugin switched off. Saleor does not lock the
+code while it does so: two ``checkoutComplete`` with the same code at the same moment
+would both pass. The claim here closes that gap: ``claim_code`` locks the offer's row
+and marks it redeemed by the checkout in the same statement sequence, so of two
+concurrent checkouts the second waits for the first and then sees the code taken.
+Saleor calls the hook just before it creates the order (inside its own transaction
+where it has one, which then also covers the claim); a retry of the same checkout
+keeps its claim, and a claim by a checkout whose order never came (payment declined,
+stock gone) is released after ``CLAIM_HOLD``.
+"""
+
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
+from ..events.identity import address_digest, same_address
 from ..models import SegmentOffer
+
+CLAIM_HOLD = timedelta(minutes=15)
+CHECKOUT_REF = "checkout:"
+
+OTHER_CUSTOMER = "This voucher code was issued to another customer."
+ALREADY_USED = "This voucher code has already been used."
+EXPIRED = "This voucher code has expired."
+PERSONAL_ONLY = "This voucher is only for the customers it was issued to; use your personal code."
+
+
+def owner_hash(address: str) -> str:
+    """The stored form of an owner's address: only ever compared, never sent to.
+
+    The keyed digest customer profiles use, so a leaked table cannot be reversed by
+    hashing a list of likely addresses.
+    """
+    return address_digest(address)
 
 
 @dataclass(frozen=True)
@@ -12,34 +43,73 @@ class CodeCheck:
     refusal: str = ""
 
 
-def check_code(code: str, customer_id: int | None, email: str, now: datetime) -> CodeCheck:
-    """Whether this shopper may use ``code`` (codes that are not ours always pass)."""
-    offer = (
-        SegmentOffer.objects.filter(code=code)
-        .values("customer_id", "email", "redeemed_at", "expires_at", "closed_at")
-        .first()
-    )
+def is_owner(offer: SegmentOffer, customer_id: int | None, email: str) -> bool:
+    """A signed-in checkout belongs to its account; only a guest matches by address.
+
+    The checkout's email is typed by whoever holds the checkout: on a signed-in
+    checkout it proves nothing, so another customer's address there gets no code.
+    """
+    if customer_id is not None:
+        return customer_id == offer.customer_id
+    return bool(email.strip()) and same_address(offer.email_hash, email)
+
+
+def _stale_claim(offer: SegmentOffer, now: datetime, order_exists: Callable[[str], bool]) -> bool:
+    """A checkout claimed the code, but no order came of it within ``CLAIM_HOLD``."""
+    if not offer.order_ref.startswith(CHECKOUT_REF) or offer.redeemed_at is None:
+        return False
+    if offer.redeemed_at > now - CLAIM_HOLD:
+        return False
+    return not order_exists(offer.order_ref.removeprefix(CHECKOUT_REF))
+
+
+def claim_code(
+    code: str,
+    customer_id: int | None,
+    email: str,
+    checkout_token: str,
+    now: datetime,
+    order_exists: Callable[[str], bool],
+) -> CodeCheck:
+    """Whether this checkout may use ``code``; if so, the code is now taken by it.
+
+    Must run inside a transaction (a savepoint in Saleor's): the offer's row stays
+    locked until the order is committed or the hook's own block ends. Codes that are
+    not the plugin's pass unclaimed (``ours`` False).
+    """
+    offer = SegmentOffer.objects.select_for_update().filter(code=code).first()
     if offer is None:
         return CodeCheck(ours=False)
-    owner = customer_id == offer["customer_id"] or (
-        bool(email) and bool(offer["email"]) and email.strip().lower() == offer["email"].lower()
-    )
-    if not owner:
-        return CodeCheck(True, "This voucher code was issued to another customer.")
-    if offer["redeemed_at"] is not None:
-        return CodeCheck(True, "This voucher code has already been used.")
-    if offer["closed_at"] is not None or offer["expires_at"] <= now:
-        return CodeCheck(True, "This voucher code has expired.")
+    if not is_owner(offer, customer_id, email):
+        return CodeCheck(True, OTHER_CUSTOMER)
+    claim = f"{CHECKOUT_REF}{checkout_token}"
+    if offer.order_ref == claim:
+        return CodeCheck(True)  # the same checkout again (a retry): still its claim
+    if offer.redeemed_at is not None and not _stale_claim(offer, now, order_exists):
+        return CodeCheck(True, ALREADY_USED)
+    if offer.expires_at <= now or (offer.closed_at is not None and offer.redeemed_at is None):
+        return CodeCheck(True, EXPIRED)
+    offer.redeemed_at = offer.closed_at = now
+    offer.order_ref = claim
+    offer.save(update_fields=["redeemed_at", "closed_at", "order_ref"])
     return CodeCheck(True)
 
 
-def mark_redeemed(code: str, order_ref: str, at: datetime) -> bool:
-    """Record the order that used the code; True the first time."""
-    return bool(
-        SegmentOffer.objects.filter(code=code, redeemed_at__isnull=True).update(
-            redeemed_at=at, order_ref=order_ref, closed_at=at
-        )
-    )
+def record_order(code: str, checkout_token: str | None, order_ref: str, at: datetime) -> bool:
+    """Tie the code's claim to the order that used it; True if the code is ours.
+
+    Orders that did not pass the checkout check (a draft order a staff member
+    completed with the code) redeem an unclaimed code here.
+    """
+    offers = SegmentOffer.objects.filter(code=code)
+    claimed = offers.filter(order_ref=f"{CHECKOUT_REF}{checkout_token}") if checkout_token else None
+    if claimed is not None and claimed.update(order_ref=order_ref, redeemed_at=at, closed_at=at):
+        return True
+    if offers.filter(redeemed_at__isnull=True).update(
+        order_ref=order_ref, redeemed_at=at, closed_at=at
+    ):
+        return True
+    return offers.exists()
 
 
 @dataclass(frozen=True)

@@ -23,22 +23,27 @@ class CampaignReport:
 
 
 def _revenue(offers: list[dict]) -> Decimal:
-    """Purchases by these customers while their offer ran, per customer (one query)."""
+    """Purchases while each offer ran, per offer (one query).
+
+    A customer may hold several offers of a campaign over time (a redeemed one, an
+    expired one): every offer's window counts, so a later offer never hides the
+    revenue an earlier one brought.
+    """
     if not offers:
         return Decimal(0)
-    windows = {
-        o["customer_id"]: (o["issued_at"], o["closed_at"] or o["expires_at"]) for o in offers
-    }
+    windows: dict[int, list[tuple]] = defaultdict(list)
+    for o in offers:
+        windows[o["customer_id"]].append((o["issued_at"], o["closed_at"] or o["expires_at"]))
     purchases = Interaction.objects.filter(
         kind=InteractionKind.PURCHASE,
         customer_id__in=list(windows),
-        occurred_at__gte=min(start for start, _ in windows.values()),
+        occurred_at__gte=min(o["issued_at"] for o in offers),
     ).values_list("customer_id", "occurred_at", "unit_price", "quantity")
     total = Decimal(0)
     for customer_id, occurred_at, price, quantity in purchases.iterator(chunk_size=5000):
-        start, end = windows[customer_id]
-        if start <= occurred_at <= end:
-            total += (price or Decimal(0)) * quantity
+        for start, end in windows[customer_id]:
+            if start <= occurred_at <= end:
+                total += (price or Decimal(0)) * quantity
     return (total / len(offers)).quantize(Decimal("0.01"))
 
 

@@ -5,6 +5,12 @@ An admin targets a voucher at a segment by adding the metadata key
 Dashboard; the Dashboard's automations name a voucher by one of its codes. Saleor
 prices the discount, records it on the order and shows usage; the plugin issues one
 code per customer and checks ownership before the order is created.
+
+A campaign voucher is sealed as soon as the plugin sees it (its voucher hooks, every
+issuing run): ``single_use`` on, so Saleor itself switches each code off after one
+order, even with the plugin inactive; every code that is not a personal one (the
+shared code the Dashboard requires on create) switched off; and the outcome written
+to the voucher's ``personalization.status`` metadata, where the admin looks.
 """
 
 import logging
@@ -15,7 +21,10 @@ from django.db.models import Q
 from django.utils import timezone
 
 from ..configuration import PersonalizationConfig
+from ..models import SegmentOffer
 from ..offers.campaigns import ABANDONER, SEGMENT_METADATA_KEY, WINBACK, Campaign
+from ..offers.issuing import IssueReport
+from ..offers.status import SHOWN_CODES, STATUS_METADATA_KEY, campaign_summary, status_text
 from .availability import saleor_available
 from .db import replica_name
 
@@ -58,7 +67,7 @@ def targeted_campaigns(config: PersonalizationConfig) -> list[Campaign]:
         _campaign(voucher, f"voucher:{voucher.pk}", str(voucher.metadata[SEGMENT_METADATA_KEY]))
         for voucher in vouchers.filter(metadata__has_key=SEGMENT_METADATA_KEY)
     ]
-    automations = (
+    automations = (  # ``_automation_codes`` lists the same codes
         (config.winback_enabled, config.winback_voucher, WINBACK, "lapsed"),
         (
             config.abandoner_offer_enabled,
@@ -76,6 +85,150 @@ def targeted_campaigns(config: PersonalizationConfig) -> list[Campaign]:
             continue
         campaigns.append(_campaign(voucher, key, segment))
     return campaigns
+
+
+def _automation_codes(config: PersonalizationConfig) -> list[str]:
+    return [
+        code
+        for enabled, code in (
+            (config.winback_enabled, config.winback_voucher),
+            (config.abandoner_offer_enabled, config.abandoner_voucher),
+        )
+        if enabled and code
+    ]
+
+
+def _personal_codes(voucher_id: int):
+    return SegmentOffer.objects.filter(voucher_id=voucher_id, code__isnull=False).values("code")
+
+
+def seal_voucher(voucher) -> list[str]:
+    """Make only personal codes usable, once each; returns the shared codes (all off now).
+
+    The caller saves ``voucher`` (``single_use`` is set on the instance).
+    """
+    from saleor.discount.models import VoucherCode
+
+    shared = VoucherCode.objects.filter(voucher_id=voucher.pk).exclude(
+        code__in=_personal_codes(voucher.pk)
+    )
+    shared.filter(is_active=True).update(is_active=False)
+    voucher.single_use = True
+    return sorted(shared.values_list("code", flat=True)[: SHOWN_CODES + 1])
+
+
+def _write_status(voucher, campaign_key: str, segment_key: str, **status) -> str:
+    """Seal ``voucher`` and write what targeting did; returns the status written."""
+    switched_off = seal_voucher(voucher)
+    text = status_text(campaign_summary(campaign_key, segment_key), switched_off, **status)
+    voucher.store_value_in_metadata({STATUS_METADATA_KEY: text})
+    voucher.save(update_fields=["single_use", "metadata"])
+    return text
+
+
+def voucher_targeted(voucher) -> str:
+    """A voucher was created or changed in the Dashboard: seal it if it is targeted.
+
+    Returns the status written ("" for a voucher that is not targeted). Removing the
+    targeting removes the status; the codes stay as they are (the admin decides).
+    """
+    segment_key = str((voucher.metadata or {}).get(SEGMENT_METADATA_KEY, "")).strip()
+    if not segment_key:
+        if STATUS_METADATA_KEY in (voucher.metadata or {}):
+            voucher.delete_value_from_metadata(STATUS_METADATA_KEY)
+            voucher.save(update_fields=["metadata"])
+        return ""
+    return _write_status(voucher, f"voucher:{voucher.pk}", segment_key, pending=True)
+
+
+def report_campaigns(campaigns: list[Campaign], report: IssueReport) -> None:
+    """After an issuing run, seal each campaign's voucher and say what happened on it."""
+    from saleor.discount.models import Voucher
+
+    vouchers = Voucher.objects.in_bulk([campaign.voucher_id for campaign in campaigns])
+    for campaign in campaigns:
+        voucher = vouchers.get(campaign.voucher_id)
+        if voucher is None:
+            continue
+        try:
+            with transaction.atomic():
+                _write_status(
+                    voucher,
+                    campaign.key,
+                    campaign.segment_key,
+                    refusal=report.skipped.get(campaign.key, ""),
+                )
+        except Exception:
+            logger.exception("Could not write the status of voucher %s", campaign.voucher_id)
+
+
+def shared_code_of_campaign(code: str, config: PersonalizationConfig) -> bool:
+    """Whether ``code`` (not a personal one) belongs to a campaign voucher.
+
+    Such a code is switched off when the voucher is sealed; this refuses it at
+    checkout even if an admin switched it back on or the hooks have not run yet.
+    """
+    from saleor.discount.models import VoucherCode
+
+    row = VoucherCode.objects.filter(code=code).values("voucher_id", "voucher__metadata").first()
+    if row is None:
+        return False
+    if SEGMENT_METADATA_KEY in (row["voucher__metadata"] or {}):
+        return True
+    automation = _automation_codes(config)
+    return bool(automation) and (
+        VoucherCode.objects.filter(voucher_id=row["voucher_id"], code__in=automation).exists()
+    )
+
+
+def release_refused_usage(checkout_info) -> None:
+    """Give back the use Saleor counted for an order the plugin then refused.
+
+    In Saleor's payment flow the voucher's use is counted (and a ``single_use`` code
+    switched off) before ``preprocess_order_creation`` runs, and Saleor commits that
+    even when the hook refuses the order. Without this, anyone holding a leaked code
+    could burn it for its owner by trying it once.
+    """
+    from saleor.discount.models import VoucherCode
+    from saleor.discount.utils.voucher import (
+        get_customer_email_for_voucher_usage,
+        release_voucher_code_usage,
+    )
+
+    checkout = checkout_info.checkout
+    if not checkout.is_voucher_usage_increased:
+        return
+    release_voucher_code_usage(
+        VoucherCode.objects.filter(code=checkout.voucher_code).first(),
+        checkout_info.voucher,
+        get_customer_email_for_voucher_usage(checkout_info),
+    )
+    checkout.is_voucher_usage_increased = False
+    checkout.save(update_fields=["is_voucher_usage_increased"])
+
+
+def signed_in_customer_id(checkout, requestor) -> int | None:
+    """The account a checkout belongs to: its user, or the signed-in customer completing it.
+
+    A guest checkout completed by a signed-in customer is theirs: the email typed into
+    it must not make it someone else's.
+    """
+    if checkout.user_id:
+        return checkout.user_id
+    from saleor.account.models import User
+
+    try:
+        if isinstance(requestor, User) and requestor.is_authenticated:
+            return requestor.pk
+    except Exception:
+        logger.exception("Could not read who completes the checkout")
+    return None
+
+
+def order_exists_for_checkout(checkout_token: str) -> bool:
+    from saleor.order.models import Order
+
+    return Order.objects.filter(checkout_token=checkout_token).exists()
 
 
 def _tell_apps(event: str, codes: list) -> None:

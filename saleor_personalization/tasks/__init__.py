@@ -15,7 +15,7 @@ from .events import (
     record_order_task,
 )
 from .maintenance import reconcile_task
-from .offers import issue_offers_task, redeem_offer_task
+from .offers import issue_offers_task
 from .recommender import (
     score_all_task,
     score_customers_task,
@@ -34,7 +34,6 @@ __all__ = [
     "reconcile_task",
     "record_cart_task",
     "record_order_task",
-    "redeem_offer_task",
     "scan_abandoned_task",
     "score_all_task",
     "score_customers_task",

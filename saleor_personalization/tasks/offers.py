@@ -1,14 +1,14 @@
-"""Issue segment offers (after every segment recompute) and record redemptions."""
+"""Issue segment offers (after every segment recompute, and when a voucher is targeted)."""
 
 from celery import shared_task
 from django.core.cache import cache
 from django.utils import timezone
 
 from ..offers.issuing import issue_offers
-from ..offers.redemption import mark_redeemed
+from ..saleor_adapter.availability import saleor_available
 from ..saleor_adapter.configuration import load_configuration
 from ..saleor_adapter.db import allow_writer
-from ..saleor_adapter.vouchers import targeted_campaigns, voucher_codes
+from ..saleor_adapter.vouchers import report_campaigns, targeted_campaigns, voucher_codes
 
 ISSUE_LOCK = "saleor_personalization:issue-offers"
 
@@ -23,9 +23,10 @@ def issue_offers_task() -> dict:
         return {"skipped": "another issuing run is in progress"}
     try:
         with allow_writer():
-            report = issue_offers(
-                targeted_campaigns(config), config, timezone.now(), voucher_codes()
-            )
+            campaigns = targeted_campaigns(config)
+            report = issue_offers(campaigns, config, timezone.now(), voucher_codes())
+            if saleor_available():
+                report_campaigns(campaigns, report)
         return {
             "issued": report.issued,
             "held_out": report.held_out,
@@ -34,13 +35,3 @@ def issue_offers_task() -> dict:
         }
     finally:
         cache.delete(ISSUE_LOCK)
-
-
-@shared_task(name="saleor_personalization.redeem_offer")
-def redeem_offer_task(code: str, order_ref: str) -> bool:
-    """Record the order and switch the code off, whatever the voucher's own settings."""
-    with allow_writer():
-        redeemed = mark_redeemed(code, order_ref, timezone.now())
-        if redeemed:
-            voucher_codes().deactivate([code])
-    return redeemed
