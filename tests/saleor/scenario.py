@@ -58,7 +58,10 @@ mutation($id: ID!, $input: PaymentInput!) {
 CHECKOUT_COMPLETE = """
 mutation($id: ID!) {
   checkoutComplete(id: $id) {
-    order { id number voucherCode total { gross { amount } } undiscountedTotal { gross { amount } } }
+    order {
+      id number voucherCode
+      total { gross { amount } } undiscountedTotal { gross { amount } }
+    }
     errors { field code message } }
 }"""
 CHECKOUT_TOTAL = "query($id: ID!) { checkout(id: $id) { totalPrice { gross { amount } } } }"
@@ -127,7 +130,8 @@ def post(client, query: str, variables: dict | None = None, path: str = SALEOR_P
 
 def data_of(body: dict, field_name: str) -> dict:
     """The payload of a mutation that must succeed (the scenario's own steps)."""
-    assert body.get("data") and body["data"].get(field_name) is not None, body
+    assert body.get("data"), body
+    assert body["data"].get(field_name) is not None, body
     payload = body["data"][field_name]
     assert not payload.get("errors"), body
     return payload
@@ -189,7 +193,9 @@ class Shop:
             STOCKS_UPDATE,
             {
                 "variant": gid("ProductVariant", self.variant_of(product).pk),
-                "stocks": [{"warehouse": gid("Warehouse", self.warehouse.pk), "quantity": quantity}],
+                "stocks": [
+                    {"warehouse": gid("Warehouse", self.warehouse.pk), "quantity": quantity}
+                ],
             },
         )
         data_of(body, "productVariantStocksUpdate")
@@ -244,7 +250,9 @@ class Shop:
                         "sku": f"sku-{pk_of(product_id)}",
                         "attributes": [],
                         "trackInventory": True,
-                        "stocks": [{"warehouse": gid("Warehouse", self.warehouse.pk), "quantity": 500}],
+                        "stocks": [
+                            {"warehouse": gid("Warehouse", self.warehouse.pk), "quantity": 500}
+                        ],
                     }
                 },
             ),
@@ -323,7 +331,10 @@ class Shop:
                         "email": email,
                         "billingAddress": address or self.address,
                         "lines": [
-                            {"quantity": 1, "variantId": gid("ProductVariant", self.variant_of(p).pk)}
+                            {
+                                "quantity": 1,
+                                "variantId": gid("ProductVariant", self.variant_of(p).pk),
+                            }
                             for p in products
                         ],
                     }
@@ -502,7 +513,10 @@ class Truth:
         self.bought: dict[int, dict[int, datetime]] = defaultdict(dict)
         self.orders_of: dict[tuple[int, int], set] = defaultdict(set)
         lines = OrderLine.objects.exclude(order__status="draft").values_list(
-            "order__user_id", "order__user_email", "order_id", "variant__product_id",
+            "order__user_id",
+            "order__user_email",
+            "order_id",
+            "variant__product_id",
             "order__created_at",
         )
         for user_id, email, order_id, product_id, created_at in lines:
@@ -515,15 +529,15 @@ class Truth:
             self.orders_of[(customer, product_id)].add(order_id)
         # "Products customers reorder": anyone bought it in two orders (none in this shop's
         # data by construction, so the recent-purchase rule applies to every product).
-        self.reordered = {product for (_, product), orders in self.orders_of.items() if len(orders) > 1}
+        self.reordered = {
+            product for (_, product), orders in self.orders_of.items() if len(orders) > 1
+        }
         self.carts: dict[int, set[int]] = defaultdict(set)
         for checkout in Checkout.objects.prefetch_related("lines__variant"):
             owner = checkout.user_id or emails.get((checkout.email or "").lower())
             if owner:
                 self.carts[owner].update(line.variant.product_id for line in checkout.lines.all())
-        self.countries = {
-            c.user.pk: {c.country} for c in shop.customers
-        }
+        self.countries = {c.user.pk: {c.country} for c in shop.customers}
 
     def recently_bought(self, customer_id: int) -> set[int]:
         since = self.now - timedelta(days=RECENTLY_BOUGHT_DAYS)
@@ -588,10 +602,16 @@ class Violation(AssertionError):
 
 @dataclass
 class Ledger:
-    """Runs every invariant at every check point and remembers the first failures of each."""
+    """Runs every invariant at every check point; remembers what each found where.
+
+    A violated invariant does not stop the story: the report shows, per invariant, PASS
+    or FAIL with, for each failing check point, how many violations and the first two.
+    """
 
     names: list[str] = field(default_factory=list)
-    failures: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
+    failures: dict[str, list[tuple[str, int, list[str]]]] = field(
+        default_factory=lambda: defaultdict(list)
+    )
     runs: dict[str, int] = field(default_factory=lambda: defaultdict(int))
 
     def check(self, name: str, when: str, function: Callable[[], Iterable[str] | None]) -> None:
@@ -602,18 +622,22 @@ class Ledger:
             problems = list(function() or [])
         except Exception as error:  # an invariant that cannot even be evaluated fails
             problems = [f"{type(error).__name__}: {error}\n{traceback.format_exc(limit=4)}"]
-        for problem in problems:
-            if len(self.failures[name]) < 6:
-                self.failures[name].append(f"[{when}] {problem}")
-            elif len(self.failures[name]) == 6:
-                self.failures[name].append("... (more)")
+        if problems:
+            self.failures[name].append((when, len(problems), problems[:2]))
 
-    def report(self) -> str:
+    def report(self, check_points: int = 8) -> str:
         rows = []
         for name in self.names:
-            status = "FAIL" if self.failures.get(name) else "PASS"
-            rows.append(f"{status}  {name}  (checked {self.runs[name]}x)")
-            rows.extend(f"        {line}" for line in self.failures.get(name, []))
+            failures = self.failures.get(name, [])
+            status = "FAIL" if failures else "PASS"
+            rows.append(
+                f"{status}  {name}  (failed at {len(failures)} of {self.runs[name]} check points)"
+            )
+            for when, count, first in failures[:check_points]:
+                rows.append(f"        [{when}] {count} finding(s), first:")
+                rows.extend(f"            {line}" for line in first)
+            if len(failures) > check_points:
+                rows.append(f"        ... and {len(failures) - check_points} more check points")
         return "\n".join(rows)
 
     @property
@@ -622,32 +646,47 @@ class Ledger:
 
 
 def served(items: list[dict]) -> list[tuple[int, str, str]]:
-    return [(pk_of(i["product"]["id"]), i.get("reason") or "", i.get("source") or "") for i in items]
+    return [
+        (pk_of(i["product"]["id"]), i.get("reason") or "", i.get("source") or "") for i in items
+    ]
 
 
-def list_problems(
-    label: str,
-    entries: list[tuple[int, str, str]],
-    customer_id: int | None,
-    truth: Truth,
-    *,
-    anchors: set[str] = frozenset(),
-) -> list[str]:
-    """The README's rules for every list a shopper sees, product by product."""
-    problems = []
+RULES = (
+    "unpublished",  # not published, not visible in listings or not purchasable in the channel
+    "out_of_stock",
+    "in_cart",
+    "recently_bought",
+)
+
+
+def rule_breaches(
+    label: str, entries: list[tuple[int, str, str]], customer_id: int | None, truth: Truth
+) -> dict[str, list[str]]:
+    """The README's rules for every list a shopper sees, product by product, per rule."""
+    breaches: dict[str, list[str]] = {rule: [] for rule in RULES}
     cart = truth.carts.get(customer_id, set()) if customer_id else set()
     recent = truth.recently_bought(customer_id) if customer_id else set()
-    for product_id, _reason, _source in entries:
-        name = f"{label}: {truth.names.get(product_id, product_id)} ({product_id})"
+    for product_id, _reason, source in entries:
+        name = f"{label}: {truth.names.get(product_id, product_id)} ({product_id}, {source})"
         if product_id not in truth.visible:
-            problems.append(f"{name} is not published/visible/purchasable in the channel")
+            breaches["unpublished"].append(f"{name} is not published/visible/purchasable")
         if product_id not in truth.in_stock:
-            problems.append(f"{name} is out of stock")
+            breaches["out_of_stock"].append(f"{name} is out of stock")
         if product_id in cart:
-            problems.append(f"{name} is in the shopper's cart")
+            breaches["in_cart"].append(f"{name} is in the shopper's cart")
         if product_id in recent:
-            problems.append(f"{name} was bought in the last {RECENTLY_BOUGHT_DAYS} days")
-    return problems
+            breaches["recently_bought"].append(
+                f"{name} was bought in the last {RECENTLY_BOUGHT_DAYS} days"
+            )
+    return breaches
+
+
+def by_field(problems: list[str]) -> list[str]:
+    """One line per GraphQL field (``personalizedProducts for x: ...``) with a count."""
+    grouped: dict[str, list[str]] = defaultdict(list)
+    for problem in problems:
+        grouped[problem.split(" ", 1)[0]].append(problem)
+    return [f"{name}: {len(items)}, e.g. {items[0]}" for name, items in grouped.items()]
 
 
 def reason_problems(
@@ -671,7 +710,9 @@ def reason_problems(
 def message_id_problems(messages) -> list[str]:
     problems = []
     for message in messages:
-        message_id = str(message["Message-ID"] or "").strip()
+        # The raw header: the parsed one hides a stray ">".
+        raw = {k.lower(): v for k, v in message.raw_items()}
+        message_id = str(raw.get("message-id", "")).strip()
         if not re.fullmatch(r"<[^<>\s@]+@[^<>\s@]+>", message_id):
             problems.append(f"malformed Message-ID {message_id!r} ({message['Subject']!r})")
         html = next((p for p in message.walk() if p.get_content_type() == "text/html"), None)
@@ -722,9 +763,8 @@ def renamed_plugin_tables():
                     )
                     tables = [row[0] for row in cursor.fetchall()]
                     for table in tables:
-                        cursor.execute(
-                            f'ALTER TABLE "{table}" RENAME TO "{table.replace("saleor_personalization_", "sp_away_")}"'
-                        )
+                        away = table.replace("saleor_personalization_", "sp_away_")
+                        cursor.execute(f'ALTER TABLE "{table}" RENAME TO "{away}"')
                 yield tables
                 raise Undo
         except Undo:
