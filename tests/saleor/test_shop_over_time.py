@@ -407,7 +407,7 @@ class ShopInvariants:
                             f"— {entry.get('reason')!r}: {why}"
                         )
         if false:
-            problems.append(f"{false} of {total} written reasons are false")
+            problems.insert(0, f"{false} of {total} written reasons are false")
         return problems
 
     # 3. new orders reach the lists within a day ----------------------------------------------
@@ -805,7 +805,7 @@ class ShopInvariants:
 # The story ------------------------------------------------------------------------------------
 
 
-def test_the_shop_over_time(shop, set_plugin_setting, client, settings):
+def test_the_shop_over_time(shop, set_plugin_setting, client):
     from freezegun import freeze_time
 
     from saleor_personalization.saleor_adapter.backfill import run_backfill
