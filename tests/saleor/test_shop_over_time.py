@@ -199,12 +199,15 @@ def shop(
     permission_manage_users,
     permission_manage_plugins,
     permission_manage_checkouts,
+    settings,
+    tmp_path,
 ):
     from saleor.account.models import Address, User
     from saleor.graphql.tests.fixtures import ApiClient
 
     rng = random.Random(14)
     cache.clear()  # locks and scan times of earlier tests in this process
+    settings.MEDIA_ROOT = str(tmp_path)  # model artifacts of the runs go to Django's storage
     site_settings.site.domain = "shop.example.com"
     site_settings.site.save()
     staff_api_client.user.user_permissions.add(
