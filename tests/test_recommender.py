@@ -2,6 +2,7 @@
 
 import io
 import json
+from collections import Counter
 from datetime import timedelta
 from decimal import Decimal
 
@@ -359,3 +360,75 @@ def test_popularity_penalty_pushes_bestsellers_down_and_old_artifacts_keep_worki
     assert penalised[0, 1] > penalised[0, 0]  # the penalty breaks it for the niche one
     # Runs saved before the component existed load with no penalty.
     assert BlendWeights.from_dict({"repeat": 1.0}).popularity == 0.0
+
+
+def _assert_every_reason_is_true(model) -> int:
+    """The property: each written personal entry's reason holds for that customer."""
+    purchases = Interaction.objects.filter(kind=InteractionKind.PURCHASE, customer_id__isnull=False)
+    bought: dict[int, set[int]] = {}
+    buyers: dict[int, set[int]] = {}
+    for customer, product in purchases.values_list("customer_id", "product_id"):
+        bought.setdefault(customer, set()).add(product)
+        buyers.setdefault(product, set()).add(customer)
+    names = dict(ItemProfile.objects.values_list("product_id", "name"))
+    by_name: dict[str, set[int]] = {}
+    for product, name in names.items():
+        by_name.setdefault(name, set()).add(product)
+    trending = {int(p) for p, t in zip(model.item_ids, model.trend, strict=True) if t > 0}
+    fresh = set(
+        ItemProfile.objects.filter(
+            created_at__gte=END - timedelta(days=model.params.new_item_days)
+        ).values_list("product_id", flat=True)
+    )
+    checked = 0
+    for subject, items in RecommendationList.objects.filter(kind=ListKind.PERSONAL).values_list(
+        "subject", "items"
+    ):
+        own = bought.get(int(subject), set())
+        for entry in items:
+            product, reason = entry["product_id"], entry["reason"]
+            if reason == "You bought this before":
+                assert product in own, (subject, product)
+            elif reason.startswith("Because you bought "):
+                sources = by_name[reason.removeprefix("Because you bought ")] & own
+                assert product not in own, (subject, product, reason)
+                assert any(buyers.get(s, set()) & buyers.get(product, set()) for s in sources), (
+                    subject,
+                    product,
+                    reason,
+                )
+            elif reason == "Trending now":
+                assert product in trending, (subject, product)
+                assert product not in own, (subject, product)
+            elif reason == "New in the shop":
+                assert product in fresh, (subject, product)
+            else:
+                assert reason == "Picked for you", (subject, reason)
+                assert product not in own, (subject, product)
+            checked += 1
+    return checked
+
+
+def test_every_written_reason_is_true_of_the_shopper(scored):
+    model = live_model()[1]
+    assert _assert_every_reason_is_true(model) >= 240 * 40
+    reasons = Counter(
+        e["reason"].split(" ")[0]
+        for items in RecommendationList.objects.filter(kind=ListKind.PERSONAL).values_list(
+            "items", flat=True
+        )
+        for e in items
+    )
+    # The property is not vacuous: the list speaks of purchases, links and the rest.
+    for word in ("You", "Because", "Picked"):
+        assert reasons[word], reasons
+
+
+def test_reasons_stay_true_when_every_weighted_component_is_negative(scored):
+    """The bug: a zero-weight repeat score won when every weighted contribution was < 0."""
+    run, model = live_model()
+    from saleor_personalization.recommender.model import BlendWeights
+
+    model.weights_all = BlendWeights(repeat=0.0, copurchase=-1.0, factorisation=-1.0, trend=-1.0)
+    score_lists(now=END)
+    assert _assert_every_reason_is_true(model) >= 240 * 40
