@@ -123,6 +123,54 @@ def test_rollback_puts_the_previous_run_back(trained):
         rollback(999)
 
 
+def test_rolling_back_to_a_rejected_run_keeps_its_verdict(trained):
+    trained.metrics = {**trained.metrics, "all": {**trained.metrics["all"], "ndcg": 0.99}}
+    trained.save(update_fields=["metrics"])
+    rejected = train_run(start_run(FAST))
+    assert rejected.status == ModelRunStatus.REJECTED
+    assert rollback(rejected.pk).pk == rejected.pk
+    rejected.refresh_from_db()
+    assert rejected.is_live
+    assert rejected.status == ModelRunStatus.REJECTED  # history stays true
+    assert "below the live model" in rejected.metrics["gate"]["reason"]
+    assert live_model()[0].pk == rejected.pk
+    trained.refresh_from_db()
+    assert not trained.is_live
+    assert trained.status == ModelRunStatus.SUCCEEDED
+
+
+def test_a_rejected_run_still_brings_new_orders_into_lists(scored, trained):
+    from saleor_personalization.tasks import train_model_task
+
+    customer = 7
+    before = RecommendationList.objects.get(kind=ListKind.PERSONAL, subject=str(customer))
+    owned = set(
+        Interaction.objects.filter(customer_id=customer).values_list("product_id", flat=True)
+    )
+    product = next(e["product_id"] for e in before.items if e["product_id"] not in owned)
+    untouched = RecommendationList.objects.get(kind=ListKind.PERSONAL, subject="8")
+    Interaction.objects.create(
+        customer_id=customer,
+        product_id=product,
+        channel=CHANNEL,
+        kind=InteractionKind.PURCHASE,
+        basket_ref="late-order",
+        occurred_at=END - timedelta(hours=1),
+        source_key="late-order-1",
+    )
+    trained.metrics = {**trained.metrics, "all": {**trained.metrics["all"], "ndcg": 0.99}}
+    trained.save(update_fields=["metrics"])
+    result = train_model_task.apply(kwargs={"params": FAST}).get()
+    assert result["status"] == ModelRunStatus.REJECTED
+    after = RecommendationList.objects.get(kind=ListKind.PERSONAL, subject=str(customer))
+    assert after.generated_at > before.generated_at
+    assert after.model_run_id == trained.pk  # the live model, not the rejected one
+    reasons = {e["product_id"]: e["reason"] for e in after.items}
+    assert reasons[product] == "You bought this before"  # the new order reached the list
+    # Customers whose data did not change keep their lists.
+    assert RecommendationList.objects.get(pk=untouched.pk).generated_at == untouched.generated_at
+
+
 def test_rollback_refuses_a_run_without_artifact(trained):
     failed = ModelRun.objects.create(status=ModelRunStatus.FAILED, error="boom")
     with pytest.raises(ValueError, match="has no artifact"):
@@ -133,8 +181,57 @@ def test_rollback_refuses_a_run_without_artifact(trained):
 def test_no_data_fails_the_run_with_a_reason_not_an_exception(settings, tmp_path):
     run = train_run(start_run(FAST))
     assert run.status == ModelRunStatus.FAILED
-    assert "not enough data: no purchases recorded yet" in run.error
+    assert "not enough data: no orders by signed-in customers" in run.error
+    assert "the shop has no orders by signed-in customers yet" in run.error
+    assert "guest orders: 0" in run.error
     assert not run.is_live
+
+
+def _guest_shop(days: int = 20) -> None:
+    """A freshly populated shop: guest baskets (a mug with a teapot), a few customers."""
+    ItemProfile.objects.bulk_create(
+        ItemProfile(product_id=p, name=n, category_id=c, created_at=END - timedelta(days=60))
+        for p, n, c in ((1, "Teapot", 1), (2, "Mug", 2), (3, "Kite", 3), (4, "Spade", 4))
+    )
+    ItemChannel.objects.bulk_create(ItemChannel(item_id=p, channel=CHANNEL) for p in (1, 2, 3, 4))
+    events = []
+    for k in range(40):
+        when = END - timedelta(days=days * k / 40)
+        basket = [1, 2] if k % 2 else ([3, 4] if k % 4 == 0 else [1, 3])
+        for product in basket:
+            events.append(
+                Interaction(
+                    customer_id=1 + k % 2 if k < 4 else None,
+                    anonymous_id="" if k < 4 else f"email:guest-{k}",
+                    product_id=product,
+                    channel=CHANNEL,
+                    kind=InteractionKind.PURCHASE,
+                    basket_ref=f"order-{k}",
+                    occurred_at=when,
+                    source_key=f"young-{k}-{product}",
+                )
+            )
+    Interaction.objects.bulk_create(events)
+
+
+def test_a_young_shop_is_told_what_is_missing_and_still_served(media):
+    _guest_shop()
+    run = train_run(start_run(FAST))
+    assert run.status == ModelRunStatus.FAILED
+    # Exactly what is missing, in the merchant's terms, with what the shop has.
+    assert "more than 8 weeks" in run.error
+    assert "the shop has 4 orders by 2 signed-in customers over" in run.error
+    assert "guest orders: 36" in run.error
+    assert "no purchases recorded yet" not in run.error
+
+    written = score_lists(now=END + timedelta(seconds=1))
+    assert written["popular"] >= 1
+    assert written["bought_together"] >= 1
+    together = serving.bought_together([2], CHANNEL, 5, CONFIG)
+    assert [i.product_id for i in together] == [1]  # from guest baskets alone
+    shopper = serving.personalized(serving.Shopper(customer_id=1), CHANNEL, 3, CONFIG)
+    assert [i.product_id for i in shopper][:1] == [1]
+    assert shopper[0].source in {"popular", "popular_country"}
 
 
 def test_bad_parameters_are_rejected_clearly():

@@ -373,37 +373,45 @@ def bought_together(
     return out
 
 
-def write_product_lists(
-    run: ModelRun | None, model: RecommenderModel, events: EventRows, size: int, now: datetime
-) -> dict[str, int]:
+def _write_product_kind(
+    run: ModelRun | None, kind: str, lists: dict[int, list[tuple[int, float]]], template: str
+) -> int:
+    """Replace every list of ``kind``: the new ones upserted, the rest deleted."""
     stamp = timezone.now()
-    similar = similar_lists(model, size)
-    together = bought_together(events.before(now), size)
-    names = _names(set(similar) | set(together))
-    written = {"similar": 0, "bought_together": 0}
+    names = _names(lists)
     with transaction.atomic():
-        for kind, lists, template in (
-            (ListKind.SIMILAR, similar, "Similar to {}"),
-            (ListKind.BOUGHT_TOGETHER, together, "Often bought with {}"),
-        ):
-            written[kind] = _write(
-                RecommendationList(
-                    kind=kind,
-                    subject=str(product),
-                    items=[
-                        _entry(p, s, template.format(names.get(product, "this product")))
-                        for p, s in items
-                    ],
-                    model_run=run,
-                    generated_at=stamp,
-                )
-                for product, items in lists.items()
+        written = _write(
+            RecommendationList(
+                kind=kind,
+                subject=str(product),
+                items=[
+                    _entry(p, s, template.format(names.get(product, "this product")))
+                    for p, s in items
+                ],
+                model_run=run,
+                generated_at=stamp,
             )
-        stale = RecommendationList.objects.filter(
-            kind__in=[ListKind.SIMILAR, ListKind.BOUGHT_TOGETHER], generated_at__lt=stamp
+            for product, items in lists.items()
         )
-        stale.delete()
+        RecommendationList.objects.filter(kind=kind, generated_at__lt=stamp).delete()
     return written
+
+
+def write_similar_lists(run: ModelRun | None, model: RecommenderModel, size: int) -> dict[str, int]:
+    similar = similar_lists(model, size)
+    return {"similar": _write_product_kind(run, ListKind.SIMILAR, similar, "Similar to {}")}
+
+
+def write_bought_together_lists(
+    run: ModelRun | None, purchases: EventRows, size: int
+) -> dict[str, int]:
+    """From every order's basket, guests' included: a young shop has mostly guests."""
+    together = bought_together(purchases, size)
+    return {
+        "bought_together": _write_product_kind(
+            run, ListKind.BOUGHT_TOGETHER, together, "Often bought with {}"
+        )
+    }
 
 
 # Trending and popular ----------------------------------------------------------------
