@@ -12,7 +12,6 @@ against the shop's median customer), so its name is true of it.
 from dataclasses import dataclass, replace
 
 import numpy as np
-from scipy.spatial.distance import cdist
 
 SILHOUETTE_SAMPLE = 2000
 
@@ -53,6 +52,8 @@ def kmeans(
     points: np.ndarray, k: int, rng: np.random.Generator, iterations: int = 100
 ) -> tuple[np.ndarray, np.ndarray]:
     """Lloyd's algorithm from k-means++ seeds; returns (labels, centres)."""
+    from scipy.spatial.distance import cdist  # seconds to import: only where it is used
+
     centres = [points[rng.integers(len(points))]]
     for _ in range(1, k):
         distance = cdist(points, np.array(centres), "sqeuclidean").min(axis=1)
@@ -75,6 +76,8 @@ def kmeans(
 
 def silhouette(points: np.ndarray, labels: np.ndarray) -> float:
     """Mean silhouette, vectorised: per-cluster mean distances from one matrix product."""
+    from scipy.spatial.distance import cdist
+
     clusters = np.unique(labels)
     if len(clusters) < 2:
         return 0.0

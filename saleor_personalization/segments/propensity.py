@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import numpy as np
-from scipy.stats import rankdata
+
+from ..recommender.ranks import average_ranks
 
 HORIZON = timedelta(days=30)
 # A model drives the "likely buyers" segment only when it ranks the holdout's buyers
@@ -100,7 +101,7 @@ def auc(y: np.ndarray, scores: np.ndarray) -> float | None:
     n_pos, n_neg = int(positives.sum()), int((~positives).sum())
     if not n_pos or not n_neg:
         return None
-    ranks = rankdata(scores)
+    ranks = average_ranks(scores)
     return float((ranks[positives].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 
 

@@ -8,6 +8,9 @@ from ...recommender.report import run_summary
 
 
 class Command(BaseCommand):
+    # Django's system checks import Saleor's URL conf and so its whole GraphQL schema:
+    # seconds at every start. They belong to the deployment (`manage.py check`).
+    requires_system_checks: list[str] = []
     help = (
         "Train a model on the interaction log, evaluate it on a temporal holdout, promote it "
         "if it is not worse than popularity and the live model, then precompute lists (all of "
