@@ -128,3 +128,44 @@ def test_a_young_shop_hears_what_training_lacks_and_serves_guest_baskets(
     assert [graphene.Node.from_global_id(i["product"]["id"])[1] for i in items] == [str(second)]
     assert items[0]["reason"] == f"Often bought with {product_list[0].name}"
     assert {i["source"] for i in body["data"]["personalizedProducts"]["items"]} == {"popular"}
+
+
+def test_rolling_back_to_a_rejected_run_keeps_its_history(
+    personalization_config, staff_api_client, permission_manage_plugins, settings, tmp_path
+):
+    """Through the staff mutation: the run goes live and still says it was rejected."""
+    import graphene
+
+    from saleor_personalization.models import ModelRunStatus
+    from saleor_personalization.recommender.pipeline import start_run, train_run
+    from tests.shop import FAST, build_shop
+
+    settings.MEDIA_ROOT = str(tmp_path)
+    build_shop(customers=60, weeks=12)
+    live = train_run(start_run(FAST))
+    assert live.is_live, live.error
+    reason = "NDCG@10 0.1000 is below the live model's 0.2000"
+    rejected = ModelRun.objects.create(
+        status=ModelRunStatus.REJECTED,
+        artifact=live.artifact,
+        artifact_sha256=live.artifact_sha256,
+        metrics={"gate": {"promote": False, "reason": reason}},
+    )
+    staff_api_client.user.user_permissions.add(permission_manage_plugins)
+    staff_api_client.api_path = "/plugins/global/saleor.personalization/graphql/"
+    run_id = graphene.Node.to_global_id("PersonalizationModelRun", rejected.pk)
+    body = staff_api_client.post(
+        {"query": f'mutation {{ personalizationRollback(run: "{run_id}") {{ status isLive }} }}'}
+    ).json()
+    assert body["data"]["personalizationRollback"] == {"status": "rejected", "isLive": True}
+    runs = staff_api_client.post(
+        {"query": "{ personalizationModelRuns { id status isLive } }"}
+    ).json()["data"]["personalizationModelRuns"]
+    by_id = {run["id"]: (run["status"], run["isLive"]) for run in runs}
+    assert by_id[run_id] == ("rejected", True)
+    assert by_id[graphene.Node.to_global_id("PersonalizationModelRun", live.pk)] == (
+        "succeeded",
+        False,
+    )
+    rejected.refresh_from_db()
+    assert rejected.metrics["gate"]["reason"] == reason
