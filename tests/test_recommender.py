@@ -229,9 +229,16 @@ def test_a_young_shop_is_told_what_is_missing_and_still_served(media):
     assert written["bought_together"] >= 1
     together = serving.bought_together([2], CHANNEL, 5, CONFIG)
     assert [i.product_id for i in together] == [1]  # from guest baskets alone
+    # A customer who ordered: what goes with their purchases first, then bestsellers.
     shopper = serving.personalized(serving.Shopper(customer_id=1), CHANNEL, 3, CONFIG)
-    assert [i.product_id for i in shopper][:1] == [1]
-    assert shopper[0].source in {"popular", "popular_country"}
+    assert [(i.product_id, i.source) for i in shopper] == [
+        (2, "bought_together"),
+        (1, "popular"),
+        (3, "popular"),
+    ]
+    assert shopper[0].reason == "Often bought with Teapot"
+    newcomer = serving.personalized(serving.Shopper(customer_id=99), CHANNEL, 2, CONFIG)
+    assert [i.source for i in newcomer] == ["popular", "popular"]
 
 
 def test_bad_parameters_are_rejected_clearly():
@@ -340,10 +347,17 @@ def test_unknown_shopper_gets_popular_lists_with_a_reason(scored):
 def test_no_model_falls_back_to_popularity(shop):
     written = score_lists(now=END)
     assert "personal" not in written
-    items = serving.personalized(serving.Shopper(customer_id=3), CHANNEL, 5, CONFIG)
-    assert len(items) == 5
-    assert items[0].source == "popular_country"
-    assert items[0].reason == "Popular in GB" or items[0].reason.startswith("Popular in")
+    items = serving.personalized(serving.Shopper(customer_id=3), CHANNEL, 60, CONFIG)
+    assert len(items) == 60
+    # What goes with the customer's own purchases first, then their country's bestsellers.
+    sources = [i.source for i in items]
+    assert sources[0] == "bought_together"
+    assert set(sources) == {"bought_together", "popular_country"}
+    assert sources == sorted(sources)
+    owned = set(Interaction.objects.filter(customer_id=3).values_list("product_id", flat=True))
+    assert not {i.product_id for i in items if i.source == "bought_together"} & owned
+    country = next(i for i in items if i.source == "popular_country")
+    assert country.reason.startswith("Popular in")
 
 
 def test_serving_never_raises(monkeypatch, scored):

@@ -106,18 +106,54 @@ def _fallback_entries(shopper: Shopper, channel: str) -> tuple[list[dict], str]:
     return [{"product_id": p, "score": 0.0, "reason": "New in the shop"} for p in newest], "newest"
 
 
+RECENT_PURCHASES = 10
+
+
+def _complements_of_purchases(customer_id: int) -> list[dict]:
+    """ "Often bought with" entries for the customer's latest purchases, not already owned."""
+    bought = list(
+        dict.fromkeys(
+            Interaction.objects.filter(customer_id=customer_id, kind=InteractionKind.PURCHASE)
+            .order_by("-occurred_at")
+            .values_list("product_id", flat=True)[:100]
+        )
+    )
+    if not bought:
+        return []
+    best: dict[int, dict] = {}
+    rows = RecommendationList.objects.filter(
+        kind=ListKind.BOUGHT_TOGETHER,
+        subject__in=[str(p) for p in bought[:RECENT_PURCHASES]],
+        channel="",
+    ).values_list("items", flat=True)
+    owned = set(bought)
+    for items in rows:
+        for entry in items or []:
+            product = int(entry["product_id"])
+            current = best.get(product)
+            if product not in owned and (current is None or entry["score"] > current["score"]):
+                best[product] = entry
+    return sorted(best.values(), key=lambda e: -e["score"])
+
+
 @_safe()
 def personalized(
     shopper: Shopper, channel: str, first: int, config: PersonalizationConfig
 ) -> list[Recommendation]:
-    """The shopper's "for you" list, or the best fallback there is."""
+    """The shopper's "for you" list, or the best fallback there is.
+
+    Before any model has scored them, a customer who has ordered gets what is bought
+    with what they bought (from every basket, guests' included), then bestsellers.
+    """
     exclude = _cart_products(shopper) if config.exclude_in_cart else set()
     if shopper.customer_id:
-        entries = _list(ListKind.PERSONAL, str(shopper.customer_id))
+        entries, source = _list(ListKind.PERSONAL, str(shopper.customer_id)), "personal"
+        if not entries:
+            entries, source = _complements_of_purchases(shopper.customer_id), "bought_together"
         if entries:
             items = apply_rules(
                 entries,
-                source="personal",
+                source=source,
                 channel=channel,
                 first=first,
                 config=config,
@@ -125,10 +161,10 @@ def personalized(
             )
             if len(items) >= first:
                 return items
-            fallback, source = _fallback_entries(shopper, channel)
+            fallback, fallback_source = _fallback_entries(shopper, channel)
             more = apply_rules(
                 fallback,
-                source=source,
+                source=fallback_source,
                 channel=channel,
                 first=first,
                 config=config,
