@@ -2,6 +2,7 @@
 
 import io
 import json
+from collections import Counter
 from datetime import timedelta
 from decimal import Decimal
 
@@ -122,6 +123,54 @@ def test_rollback_puts_the_previous_run_back(trained):
         rollback(999)
 
 
+def test_rolling_back_to_a_rejected_run_keeps_its_verdict(trained):
+    trained.metrics = {**trained.metrics, "all": {**trained.metrics["all"], "ndcg": 0.99}}
+    trained.save(update_fields=["metrics"])
+    rejected = train_run(start_run(FAST))
+    assert rejected.status == ModelRunStatus.REJECTED
+    assert rollback(rejected.pk).pk == rejected.pk
+    rejected.refresh_from_db()
+    assert rejected.is_live
+    assert rejected.status == ModelRunStatus.REJECTED  # history stays true
+    assert "below the live model" in rejected.metrics["gate"]["reason"]
+    assert live_model()[0].pk == rejected.pk
+    trained.refresh_from_db()
+    assert not trained.is_live
+    assert trained.status == ModelRunStatus.SUCCEEDED
+
+
+def test_a_rejected_run_still_brings_new_orders_into_lists(scored, trained):
+    from saleor_personalization.tasks import train_model_task
+
+    customer = 7
+    before = RecommendationList.objects.get(kind=ListKind.PERSONAL, subject=str(customer))
+    owned = set(
+        Interaction.objects.filter(customer_id=customer).values_list("product_id", flat=True)
+    )
+    product = next(e["product_id"] for e in before.items if e["product_id"] not in owned)
+    untouched = RecommendationList.objects.get(kind=ListKind.PERSONAL, subject="8")
+    Interaction.objects.create(
+        customer_id=customer,
+        product_id=product,
+        channel=CHANNEL,
+        kind=InteractionKind.PURCHASE,
+        basket_ref="late-order",
+        occurred_at=END - timedelta(hours=1),
+        source_key="late-order-1",
+    )
+    trained.metrics = {**trained.metrics, "all": {**trained.metrics["all"], "ndcg": 0.99}}
+    trained.save(update_fields=["metrics"])
+    result = train_model_task.apply(kwargs={"params": FAST}).get()
+    assert result["status"] == ModelRunStatus.REJECTED
+    after = RecommendationList.objects.get(kind=ListKind.PERSONAL, subject=str(customer))
+    assert after.generated_at > before.generated_at
+    assert after.model_run_id == trained.pk  # the live model, not the rejected one
+    reasons = {e["product_id"]: e["reason"] for e in after.items}
+    assert reasons[product] == "You bought this before"  # the new order reached the list
+    # Customers whose data did not change keep their lists.
+    assert RecommendationList.objects.get(pk=untouched.pk).generated_at == untouched.generated_at
+
+
 def test_rollback_refuses_a_run_without_artifact(trained):
     failed = ModelRun.objects.create(status=ModelRunStatus.FAILED, error="boom")
     with pytest.raises(ValueError, match="has no artifact"):
@@ -132,8 +181,64 @@ def test_rollback_refuses_a_run_without_artifact(trained):
 def test_no_data_fails_the_run_with_a_reason_not_an_exception(settings, tmp_path):
     run = train_run(start_run(FAST))
     assert run.status == ModelRunStatus.FAILED
-    assert "not enough data: no purchases recorded yet" in run.error
+    assert "not enough data: no orders by signed-in customers" in run.error
+    assert "the shop has no orders by signed-in customers yet" in run.error
+    assert "guest orders: 0" in run.error
     assert not run.is_live
+
+
+def _guest_shop(days: int = 20) -> None:
+    """A freshly populated shop: guest baskets (a mug with a teapot), a few customers."""
+    ItemProfile.objects.bulk_create(
+        ItemProfile(product_id=p, name=n, category_id=c, created_at=END - timedelta(days=60))
+        for p, n, c in ((1, "Teapot", 1), (2, "Mug", 2), (3, "Kite", 3), (4, "Spade", 4))
+    )
+    ItemChannel.objects.bulk_create(ItemChannel(item_id=p, channel=CHANNEL) for p in (1, 2, 3, 4))
+    events = []
+    for k in range(40):
+        when = END - timedelta(days=days * k / 40)
+        basket = [1, 2] if k % 2 else ([3, 4] if k % 4 == 0 else [1, 3])
+        for product in basket:
+            events.append(
+                Interaction(
+                    customer_id=1 + k % 2 if k < 4 else None,
+                    anonymous_id="" if k < 4 else f"email:guest-{k}",
+                    product_id=product,
+                    channel=CHANNEL,
+                    kind=InteractionKind.PURCHASE,
+                    basket_ref=f"order-{k}",
+                    occurred_at=when,
+                    source_key=f"young-{k}-{product}",
+                )
+            )
+    Interaction.objects.bulk_create(events)
+
+
+def test_a_young_shop_is_told_what_is_missing_and_still_served(media):
+    _guest_shop()
+    run = train_run(start_run(FAST))
+    assert run.status == ModelRunStatus.FAILED
+    # Exactly what is missing, in the merchant's terms, with what the shop has.
+    assert "more than 8 weeks" in run.error
+    assert "the shop has 4 orders by 2 signed-in customers over" in run.error
+    assert "guest orders: 36" in run.error
+    assert "no purchases recorded yet" not in run.error
+
+    written = score_lists(now=END + timedelta(seconds=1))
+    assert written["popular"] >= 1
+    assert written["bought_together"] >= 1
+    together = serving.bought_together([2], CHANNEL, 5, CONFIG)
+    assert [i.product_id for i in together] == [1]  # from guest baskets alone
+    # A customer who ordered: what goes with their purchases first, then bestsellers.
+    shopper = serving.personalized(serving.Shopper(customer_id=1), CHANNEL, 3, CONFIG)
+    assert [(i.product_id, i.source) for i in shopper] == [
+        (2, "bought_together"),
+        (1, "popular"),
+        (3, "popular"),
+    ]
+    assert shopper[0].reason == "Often bought with Teapot"
+    newcomer = serving.personalized(serving.Shopper(customer_id=99), CHANNEL, 2, CONFIG)
+    assert [i.source for i in newcomer] == ["popular", "popular"]
 
 
 def test_bad_parameters_are_rejected_clearly():
@@ -242,10 +347,17 @@ def test_unknown_shopper_gets_popular_lists_with_a_reason(scored):
 def test_no_model_falls_back_to_popularity(shop):
     written = score_lists(now=END)
     assert "personal" not in written
-    items = serving.personalized(serving.Shopper(customer_id=3), CHANNEL, 5, CONFIG)
-    assert len(items) == 5
-    assert items[0].source == "popular_country"
-    assert items[0].reason == "Popular in GB" or items[0].reason.startswith("Popular in")
+    items = serving.personalized(serving.Shopper(customer_id=3), CHANNEL, 60, CONFIG)
+    assert len(items) == 60
+    # What goes with the customer's own purchases first, then their country's bestsellers.
+    sources = [i.source for i in items]
+    assert sources[0] == "bought_together"
+    assert set(sources) == {"bought_together", "popular_country"}
+    assert sources == sorted(sources)
+    owned = set(Interaction.objects.filter(customer_id=3).values_list("product_id", flat=True))
+    assert not {i.product_id for i in items if i.source == "bought_together"} & owned
+    country = next(i for i in items if i.source == "popular_country")
+    assert country.reason.startswith("Popular in")
 
 
 def test_serving_never_raises(monkeypatch, scored):
@@ -359,3 +471,75 @@ def test_popularity_penalty_pushes_bestsellers_down_and_old_artifacts_keep_worki
     assert penalised[0, 1] > penalised[0, 0]  # the penalty breaks it for the niche one
     # Runs saved before the component existed load with no penalty.
     assert BlendWeights.from_dict({"repeat": 1.0}).popularity == 0.0
+
+
+def _assert_every_reason_is_true(model) -> int:
+    """The property: each written personal entry's reason holds for that customer."""
+    purchases = Interaction.objects.filter(kind=InteractionKind.PURCHASE, customer_id__isnull=False)
+    bought: dict[int, set[int]] = {}
+    buyers: dict[int, set[int]] = {}
+    for customer, product in purchases.values_list("customer_id", "product_id"):
+        bought.setdefault(customer, set()).add(product)
+        buyers.setdefault(product, set()).add(customer)
+    names = dict(ItemProfile.objects.values_list("product_id", "name"))
+    by_name: dict[str, set[int]] = {}
+    for product, name in names.items():
+        by_name.setdefault(name, set()).add(product)
+    trending = {int(p) for p, t in zip(model.item_ids, model.trend, strict=True) if t > 0}
+    fresh = set(
+        ItemProfile.objects.filter(
+            created_at__gte=END - timedelta(days=model.params.new_item_days)
+        ).values_list("product_id", flat=True)
+    )
+    checked = 0
+    for subject, items in RecommendationList.objects.filter(kind=ListKind.PERSONAL).values_list(
+        "subject", "items"
+    ):
+        own = bought.get(int(subject), set())
+        for entry in items:
+            product, reason = entry["product_id"], entry["reason"]
+            if reason == "You bought this before":
+                assert product in own, (subject, product)
+            elif reason.startswith("Because you bought "):
+                sources = by_name[reason.removeprefix("Because you bought ")] & own
+                assert product not in own, (subject, product, reason)
+                assert any(buyers.get(s, set()) & buyers.get(product, set()) for s in sources), (
+                    subject,
+                    product,
+                    reason,
+                )
+            elif reason == "Trending now":
+                assert product in trending, (subject, product)
+                assert product not in own, (subject, product)
+            elif reason == "New in the shop":
+                assert product in fresh, (subject, product)
+            else:
+                assert reason == "Picked for you", (subject, reason)
+                assert product not in own, (subject, product)
+            checked += 1
+    return checked
+
+
+def test_every_written_reason_is_true_of_the_shopper(scored):
+    model = live_model()[1]
+    assert _assert_every_reason_is_true(model) >= 240 * 40
+    reasons = Counter(
+        e["reason"].split(" ")[0]
+        for items in RecommendationList.objects.filter(kind=ListKind.PERSONAL).values_list(
+            "items", flat=True
+        )
+        for e in items
+    )
+    # The property is not vacuous: the list speaks of purchases, links and the rest.
+    for word in ("You", "Because", "Picked"):
+        assert reasons[word], reasons
+
+
+def test_reasons_stay_true_when_every_weighted_component_is_negative(scored):
+    """The bug: a zero-weight repeat score won when every weighted contribution was < 0."""
+    run, model = live_model()
+    from saleor_personalization.recommender.model import BlendWeights
+
+    model.weights_all = BlendWeights(repeat=0.0, copurchase=-1.0, factorisation=-1.0, trend=-1.0)
+    score_lists(now=END)
+    assert _assert_every_reason_is_true(model) >= 240 * 40

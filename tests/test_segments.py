@@ -184,3 +184,17 @@ def test_new_orders_trigger_a_debounced_segment_refresh():
     request_segment_refresh(delay_seconds=60)  # within the window: already scheduled
     assert not Segment.objects.exists()
     cache.delete(REFRESH_PENDING)
+
+
+def test_average_ranks_match_scipy_with_ties():
+    """Segments and evaluation rank with numpy alone (scipy.stats costs seconds to import)."""
+    import numpy as np
+    from scipy.stats import rankdata
+
+    from saleor_personalization.recommender.ranks import average_ranks
+
+    rng = np.random.default_rng(0)
+    for size in (1, 2, 7, 50):
+        values = rng.integers(0, 4, size).astype(float)
+        assert np.array_equal(average_ranks(values), rankdata(values))
+    assert len(average_ranks([])) == 0

@@ -176,3 +176,98 @@ def test_clusters_with_the_same_words_get_told_apart():
         "Cooling occasional mid-spend customers (~36 days)",
         "Dormant one-off low-spend customers",
     ]
+
+
+def test_cluster_names_are_true_of_their_members():
+    """The property: every word of a cluster's name holds for its members' medians."""
+    from saleor_personalization.segments.clusters import (
+        DORMANT_DAYS,
+        FREQUENT_ORDERS,
+        HIGH_SPEND,
+        LOW_SPEND,
+        RECENT_DAYS,
+    )
+
+    for seed in range(12):
+        rng = np.random.default_rng(seed)
+        n = 300
+        recency = rng.gamma(1.5, 60, n).clip(0.5)
+        orders = rng.geometric(rng.uniform(0.15, 0.8), n).astype(np.float64)
+        spend = orders * rng.lognormal(3.5, 0.8, n)
+        clustering = cluster_customers(recency, orders, spend, max_k=6, seed=seed)
+        shop_median = float(np.median(spend))
+        for index, profile in enumerate(clustering.profiles):
+            members = clustering.labels == index
+            r, f, m = (float(np.median(x[members])) for x in (recency, orders, spend))
+            name = profile.name.lower()
+            assert ("recent" in name) == (r <= RECENT_DAYS), (seed, profile.name, r)
+            assert ("dormant" in name) == (r > DORMANT_DAYS), (seed, profile.name, r)
+            assert ("one-off" in name) == (f <= 1), (seed, profile.name, f)
+            assert ("frequent" in name) == (f >= FREQUENT_ORDERS), (seed, profile.name, f)
+            assert ("low-spend" in name) == (m <= LOW_SPEND * shop_median), (seed, profile.name)
+            assert ("high-spend" in name) == (m >= HIGH_SPEND * shop_median), (seed, profile.name)
+
+
+def test_a_median_of_four_orders_is_never_one_off():
+    # The running shop's case: quantile-based words called this cluster "one-off".
+    recency = np.array([10.0] * 30 + [200.0] * 30 + [50.0] * 30)
+    orders = np.array([12.0] * 30 + [4.0] * 30 + [6.0] * 30)
+    spend = orders * 30
+    names = [p.name for p in cluster_customers(recency, orders, spend, max_k=3).profiles]
+    assert all("one-off" not in name for name in names), names
+    assert any(name.startswith("Dormant occasional") for name in names), names
+
+
+def _random_buyers(customers: int = 200, days: int = 200) -> Purchases:
+    """Everyone buys at random times: nothing in the past predicts the next 30 days."""
+    rng = np.random.default_rng(5)
+    start = AS_OF.timestamp() - days * 86400
+    count = customers * 3
+    return Purchases(
+        customer=rng.integers(0, customers, count),
+        at=start + rng.uniform(0, days, count) * 86400,
+        value=np.full(count, 30.0),
+    )
+
+
+@pytest.mark.django_db
+def test_a_propensity_model_no_better_than_chance_drives_no_segment():
+    from saleor_personalization.segments.propensity import MIN_AUC, trust
+
+    purchases = _random_buyers()
+    result = purchase_propensity(purchases, AS_OF)
+    verdict = trust(result)
+    assert result.auc is not None
+    assert not verdict.trusted
+    assert verdict.interval[0] <= 0.5 or result.auc < MIN_AUC
+    for k, (customer, at, value) in enumerate(
+        zip(purchases.customer, purchases.at, purchases.value, strict=True)
+    ):
+        Interaction.objects.create(
+            customer_id=int(customer) + 1,
+            product_id=1,
+            kind="purchase",
+            unit_price=value,
+            basket_ref=f"r{k}",
+            occurred_at=datetime.fromtimestamp(at, tz=UTC),
+            source_key=f"r{k}",
+        )
+    CustomerProfile.objects.bulk_create(CustomerProfile(customer_id=c) for c in range(1, 201))
+    report = compute_learned_segments(as_of=AS_OF)
+    likely = Segment.objects.get(key="likely-buyers")
+    assert report.likely_buyers == 0
+    assert not SegmentMembership.objects.filter(segment=likely, left_at__isnull=True).exists()
+    # The segment says why it is empty, in words a merchant reads.
+    assert likely.description.startswith("Empty: the propensity model is no better than chance")
+    assert "holdout AUC" in likely.description
+    assert likely.definition["used"] is False
+    assert "is empty" in "\n".join(report.summary())
+    assert not CustomerProfile.objects.exclude(purchase_propensity=None).exists()
+
+
+def test_a_clearly_better_than_chance_model_is_trusted():
+    from saleor_personalization.segments.propensity import trust
+
+    verdict = trust(purchase_propensity(_regular_buyers(), AS_OF))
+    assert verdict.trusted
+    assert verdict.interval[0] > 0.5

@@ -16,8 +16,10 @@ class ModelRunStatus(models.TextChoices):
 class ModelRun(models.Model):
     """One training run: what it saw, how it was trained, how it scored, where it lives.
 
-    At most one run is live at a time (a partial unique constraint, so two workers
-    promoting at once cannot both win).
+    ``status`` is the run's own history (its evaluation verdict stays ``rejected`` even
+    if an admin later rolls back to it); ``is_live`` says which run serves lists. At
+    most one run is live at a time (a partial unique constraint, so two workers
+    promoting at once cannot both win), and only a trained run can be.
     """
 
     status = models.CharField(
@@ -45,8 +47,8 @@ class ModelRun(models.Model):
                 fields=["is_live"], condition=Q(is_live=True), name="sp_model_run_one_live"
             ),
             models.CheckConstraint(
-                condition=Q(is_live=False) | Q(status="succeeded"),
-                name="sp_model_run_live_succeeded",
+                condition=Q(is_live=False) | Q(status__in=["succeeded", "rejected"]),
+                name="sp_model_run_live_trained",
             ),
         ]
 

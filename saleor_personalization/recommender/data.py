@@ -70,6 +70,19 @@ class EventRows:
             .iterator(chunk_size=20_000)
         )
 
+    @classmethod
+    def all_purchases(cls, *, until: datetime | None = None) -> "EventRows":
+        """Every order line, guests' too (customer 0): baskets for co-purchase counts."""
+        events = Interaction.objects.filter(kind=InteractionKind.PURCHASE)
+        if until is not None:
+            events = events.filter(occurred_at__lt=until)
+        return cls.from_tuples(
+            (customer or 0, product, kind, basket, when)
+            for customer, product, kind, basket, when in events.order_by()
+            .values_list("customer_id", "product_id", "kind", "basket_ref", "occurred_at")
+            .iterator(chunk_size=20_000)
+        )
+
     def __len__(self) -> int:
         return len(self.customers)
 

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.stats import rankdata
 
 from .data import EventRows, InteractionData
+from .ranks import average_ranks
 
 K = 10
 Scorer = Callable[[InteractionData, np.ndarray], np.ndarray]
@@ -154,7 +154,7 @@ def _auc(scores: np.ndarray, truth: set[int]) -> float:
     n_pos, n_neg = positives.sum(), (finite & ~positives).sum()
     if not n_pos or not n_neg:
         return 0.5
-    ranks = rankdata(scores[finite])
+    ranks = average_ranks(scores[finite])
     return float((ranks[positives[finite]].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 
 

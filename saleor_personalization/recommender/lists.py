@@ -80,6 +80,7 @@ class ScoringContext:
     new_item_vectors: np.ndarray
     new_item_biases: np.ndarray
     reorder: np.ndarray
+    linked: sp.csr_matrix  # co-purchase weights of pairs that share at least one buyer
 
 
 def scoring_context(
@@ -113,7 +114,30 @@ def scoring_context(
         new_item_vectors=vectors,
         new_item_biases=biases,
         reorder=model.repeat_rates >= REORDER_RATE,
+        linked=shared_buyer_links(model, events.before(now)),
     )
+
+
+def shared_buyer_links(model: RecommenderModel, events: EventRows) -> sp.csr_matrix:
+    """The model's co-purchase weights, kept only where some customer bought both products.
+
+    The ridge model can link two products that were never bought by the same customer
+    (through a third); "Because you bought X" must not claim a link nobody made.
+    """
+    purchases = events.purchases()
+    columns = {int(p): k for k, p in enumerate(model.item_ids)}
+    cols = np.fromiter((columns.get(int(p), -1) for p in purchases.products), dtype=np.int64)
+    known = cols >= 0
+    customers, rows = np.unique(purchases.customers[known], return_inverse=True)
+    n_items = len(model.item_ids)
+    bought = sp.csr_matrix(
+        (np.ones(int(known.sum()), dtype=np.float32), (rows, cols[known])),
+        shape=(len(customers), n_items),
+    )
+    bought.data[:] = 1.0
+    shared = (bought.T @ bought).tocsr()
+    links = model.copurchase.tocsr().multiply(shared > 0)
+    return sp.csr_matrix(links, dtype=np.float32)
 
 
 def personal_lists(
@@ -145,49 +169,91 @@ def personal_lists(
         vectors, biases = model.user_factors(users, feature_rows)
         new_scores = vectors @ ctx.new_item_vectors.T + ctx.new_item_biases + biases[:, None]
 
-    copurchase = model.copurchase.tocsc()
     owned = history.baskets[rows].tocsr()
+    explain = ReasonWriter(ctx, parts, weights, names)
     out = []
     for j, user_id in enumerate(users):
-        entries = []
-        own = owned[j].indices
-        for col in top[j]:
-            score = scores[j, col]
-            if not np.isfinite(score):
-                continue
-            reason = _reason(parts, weights, j, col, own, copurchase, ctx.item_ids, names)
-            entries.append(_entry(ctx.item_ids[col], score, reason))
+        cols = top[j][np.isfinite(scores[j, top[j]])]
+        reasons = explain.reasons(j, cols, owned[j].indices)
+        entries = [
+            _entry(ctx.item_ids[col], scores[j, col], reason)
+            for col, reason in zip(cols, reasons, strict=True)
+        ]
         if new_scores is not None:
             best = np.argsort(-new_scores[j])[: model.params.new_item_slots]
             for slot, k in enumerate(best):
                 product = int(ctx.new_item_columns[k])
                 position = min(4 + 3 * slot, len(entries))
                 entries = [e for e in entries if e["product_id"] != product]
-                entries.insert(
-                    position, _entry(product, new_scores[j, k], "New in the shop", new=True)
-                )
+                entries.insert(position, _entry(product, new_scores[j, k], NEW_IN_SHOP, new=True))
         out.append((int(user_id), entries[: options.size]))
     return out
 
 
-def _reason(parts, weights, row, col, own, copurchase, item_ids, names) -> str:
-    contributions = {
-        # A component may be one row shared by every customer (the trend).
-        name: getattr(weights, name) * parts[name][min(row, len(parts[name]) - 1), col]
-        for name in COMPONENTS
-    }
-    main = max(contributions, key=contributions.get)
-    if main == "repeat" or (main == "copurchase" and col in set(own.tolist())):
-        return "You bought this before"
-    if main == "copurchase" and len(own):
-        column = copurchase[:, col]
-        strengths = column[own].toarray().ravel()
-        if strengths.size and strengths.max() > 0:
-            source = int(item_ids[own[int(strengths.argmax())]])
-            return f"Because you bought {names.get(source, 'a product you liked')}"
-    if main == "trend":
-        return "Trending now"
-    return "Picked for you"
+BOUGHT_BEFORE = "You bought this before"
+BECAUSE_YOU_BOUGHT = "Because you bought {}"
+TRENDING = "Trending now"
+PICKED = "Picked for you"
+NEW_IN_SHOP = "New in the shop"
+
+
+class ReasonWriter:
+    """Says why a product is on a customer's list, and only what is true of them.
+
+    "You bought this before" only for products the customer bought; "Because you
+    bought X" only when they bought X, X and the product share a buyer, and the
+    co-purchase model links X to it; "Trending now" only for products sold in the
+    model's trend window. Otherwise the component that lifted the product most (a
+    positive weighted contribution) is named, or nothing specific ("Picked for you").
+
+    One customer at a time, all of their entries at once: the co-purchase rows of
+    what they own are sliced once, not once per entry.
+    """
+
+    def __init__(self, ctx: ScoringContext, parts, weights, names: dict[int, str]):
+        self.ctx, self.parts, self.names = ctx, parts, names
+        self.weights = np.array([getattr(weights, n) for n in COMPONENTS], dtype=np.float32)
+        self.trending = ctx.model.trend > 0
+
+    def reasons(self, row: int, cols: np.ndarray, own: np.ndarray) -> list[str]:
+        if not len(cols):
+            return []
+        contributions = (
+            np.stack(
+                [self.parts[name][min(row, len(self.parts[name]) - 1), cols] for name in COMPONENTS]
+            )
+            * self.weights[:, np.newaxis]
+        )
+        contributions[self.weights <= 0] = -np.inf  # a component with no weight lifted nothing
+        contributions[COMPONENTS.index("repeat")] = -np.inf  # said only of owned products
+        main = contributions.argmax(axis=0)
+        lifted = contributions.max(axis=0) > 0
+        bought = np.isin(cols, own)
+        sources = self._sources(cols, own)
+        out = []
+        for k, col in enumerate(cols):
+            component = COMPONENTS[main[k]] if lifted[k] else ""
+            if bought[k]:
+                out.append(BOUGHT_BEFORE)
+            elif component == "copurchase" and sources[k] >= 0:
+                source = int(self.ctx.item_ids[sources[k]])
+                out.append(BECAUSE_YOU_BOUGHT.format(self.names.get(source, "a product you liked")))
+            elif component == "trend" and self.trending[col]:
+                out.append(TRENDING)
+            else:
+                out.append(PICKED)
+        return out
+
+    def _sources(self, cols: np.ndarray, own: np.ndarray) -> np.ndarray:
+        """For each column, the owned product linking to it most strongly (-1: none)."""
+        found = np.full(len(cols), -1, dtype=np.int64)
+        if not len(own):
+            return found
+        strengths = self.ctx.linked[own][:, cols].toarray()
+        best = strengths.argmax(axis=0)
+        has = strengths[best, np.arange(len(cols))] > 0
+        found[has] = own[best[has]]
+        return found
 
 
 def write_personal_lists(
@@ -307,37 +373,45 @@ def bought_together(
     return out
 
 
-def write_product_lists(
-    run: ModelRun | None, model: RecommenderModel, events: EventRows, size: int, now: datetime
-) -> dict[str, int]:
+def _write_product_kind(
+    run: ModelRun | None, kind: str, lists: dict[int, list[tuple[int, float]]], template: str
+) -> int:
+    """Replace every list of ``kind``: the new ones upserted, the rest deleted."""
     stamp = timezone.now()
-    similar = similar_lists(model, size)
-    together = bought_together(events.before(now), size)
-    names = _names(set(similar) | set(together))
-    written = {"similar": 0, "bought_together": 0}
+    names = _names(lists)
     with transaction.atomic():
-        for kind, lists, template in (
-            (ListKind.SIMILAR, similar, "Similar to {}"),
-            (ListKind.BOUGHT_TOGETHER, together, "Often bought with {}"),
-        ):
-            written[kind] = _write(
-                RecommendationList(
-                    kind=kind,
-                    subject=str(product),
-                    items=[
-                        _entry(p, s, template.format(names.get(product, "this product")))
-                        for p, s in items
-                    ],
-                    model_run=run,
-                    generated_at=stamp,
-                )
-                for product, items in lists.items()
+        written = _write(
+            RecommendationList(
+                kind=kind,
+                subject=str(product),
+                items=[
+                    _entry(p, s, template.format(names.get(product, "this product")))
+                    for p, s in items
+                ],
+                model_run=run,
+                generated_at=stamp,
             )
-        stale = RecommendationList.objects.filter(
-            kind__in=[ListKind.SIMILAR, ListKind.BOUGHT_TOGETHER], generated_at__lt=stamp
+            for product, items in lists.items()
         )
-        stale.delete()
+        RecommendationList.objects.filter(kind=kind, generated_at__lt=stamp).delete()
     return written
+
+
+def write_similar_lists(run: ModelRun | None, model: RecommenderModel, size: int) -> dict[str, int]:
+    similar = similar_lists(model, size)
+    return {"similar": _write_product_kind(run, ListKind.SIMILAR, similar, "Similar to {}")}
+
+
+def write_bought_together_lists(
+    run: ModelRun | None, purchases: EventRows, size: int
+) -> dict[str, int]:
+    """From every order's basket, guests' included: a young shop has mostly guests."""
+    together = bought_together(purchases, size)
+    return {
+        "bought_together": _write_product_kind(
+            run, ListKind.BOUGHT_TOGETHER, together, "Often bought with {}"
+        )
+    }
 
 
 # Trending and popular ----------------------------------------------------------------

@@ -11,17 +11,26 @@ from datetime import datetime
 
 import numpy as np
 from django.db import transaction
+from django.db.models import Max
 from django.utils import timezone
 
-from ..models import ModelRun, ModelRunStatus
+from ..models import (
+    Interaction,
+    InteractionKind,
+    ListKind,
+    ModelRun,
+    ModelRunStatus,
+    RecommendationList,
+)
 from .artifact import ArtifactError, load_artifact, save_artifact
 from .data import EventRows
 from .lists import (
     ListOptions,
     scoring_context,
+    write_bought_together_lists,
     write_personal_lists,
     write_popular_and_trending,
-    write_product_lists,
+    write_similar_lists,
 )
 from .model import ModelParams, RecommenderModel
 from .training import NotEnoughData, train_and_evaluate
@@ -79,7 +88,7 @@ def train_run(run: ModelRun, *, events: EventRows | None = None) -> ModelRun:
             live_metrics=live_run.metrics if live_run else None,
         )
     except NotEnoughData as exc:
-        return _fail(run, f"not enough data: {exc}")
+        return _fail(run, f"not enough data: {exc}; {_guest_orders()}")
     except Exception as exc:
         logger.exception("Model run %s failed", run.pk)
         return _fail(run, f"{type(exc).__name__}: {exc}")
@@ -101,6 +110,19 @@ def train_run(run: ModelRun, *, events: EventRows | None = None) -> ModelRun:
     return run
 
 
+def _guest_orders() -> str:
+    guest = (
+        Interaction.objects.filter(kind=InteractionKind.PURCHASE, customer_id__isnull=True)
+        .values("basket_ref")
+        .distinct()
+        .count()
+    )
+    return (
+        f"guest orders: {guest} (they feed the bestseller, trending and bought-together "
+        "lists served until a model is live, not training)"
+    )
+
+
 def _fail(run: ModelRun, error: str) -> ModelRun:
     run.status = ModelRunStatus.FAILED
     run.error = error[:5000]
@@ -110,17 +132,20 @@ def _fail(run: ModelRun, error: str) -> ModelRun:
 
 
 def promote(run: ModelRun) -> ModelRun:
-    """Make ``run`` the live model (exactly one live run, enforced by the database)."""
+    """Make ``run`` the live model (exactly one live run, enforced by the database).
+
+    The run's status is its history and stays as evaluated: a rejected run an admin
+    rolls back to is live *and* still says it was rejected, and why.
+    """
     if run.status != ModelRunStatus.SUCCEEDED and run.status != ModelRunStatus.REJECTED:
         raise ValueError(f"run {run.pk} is {run.status}; only trained runs can go live")
     with transaction.atomic():
         ModelRun.objects.select_for_update().filter(is_live=True).exclude(pk=run.pk).update(
             is_live=False
         )
-        run.status = ModelRunStatus.SUCCEEDED
         run.is_live = True
         run.promoted_at = timezone.now()
-        run.save(update_fields=["status", "is_live", "promoted_at"])
+        run.save(update_fields=["is_live", "promoted_at"])
     clear_model_cache()
     return run
 
@@ -194,14 +219,23 @@ def score_lists(
     events: EventRows | None = None,
     product_lists: bool = True,
 ) -> dict[str, int]:
-    """Write lists from the live model (personal for the given or all customers)."""
+    """Write lists from the live model (personal for the given or all customers).
+
+    Bestsellers, trending and bought-together lists need no model and count guest
+    orders too, so a young shop serves them before its first model goes live.
+    """
     options = options or ListOptions()
     now = now or timezone.now()
     events = events if events is not None else EventRows.from_database()
-    written = write_popular_and_trending(None, now=now, size=options.size)
     loaded = live_model()
+    run = loaded[0] if loaded else None
+    written = write_popular_and_trending(None, now=now, size=options.size)
+    if product_lists:
+        written.update(
+            write_bought_together_lists(run, EventRows.all_purchases(until=now), options.size)
+        )
     if loaded is None:
-        logger.warning("No usable live model: only popularity and trending lists were written")
+        logger.warning("No usable live model: bestseller, trending and bought-together only")
         return written
     run, model = loaded
     ids = customer_ids if customer_ids is not None else sorted(set(map(int, events.customers)))
@@ -209,5 +243,46 @@ def score_lists(
         ctx = scoring_context(model, events, ids, now)
         written["personal"] = write_personal_lists(run, ctx, np.arange(len(ids)), options, now)
     if product_lists:
-        written.update(write_product_lists(run, model, events, options.size, now))
+        written.update(write_similar_lists(run, model, options.size))
     return written
+
+
+def changed_customers() -> list[int]:
+    """Customers whose personal list is missing, from another model, or older than their data.
+
+    After a run that was not promoted the live model is unchanged, but customers who
+    ordered since their list was written must still see it (and the recent-purchase
+    rule must apply to what they just bought).
+    """
+    live = ModelRun.objects.filter(is_live=True).values_list("pk", flat=True).first()
+    written = {
+        subject: (generated_at, run_id)
+        for subject, generated_at, run_id in RecommendationList.objects.filter(
+            kind=ListKind.PERSONAL
+        ).values_list("subject", "generated_at", "model_run_id")
+    }
+    latest = (
+        Interaction.objects.filter(customer_id__isnull=False)
+        .values("customer_id")
+        .annotate(latest=Max("recorded_at"))
+        .order_by()
+        .values_list("customer_id", "latest")
+    )
+    changed = []
+    for customer_id, recorded in latest:
+        generated_at, run_id = written.get(str(customer_id), (None, None))
+        if generated_at is None or run_id != live or recorded > generated_at:
+            changed.append(int(customer_id))
+    return sorted(changed)
+
+
+def score_after_run(
+    run: ModelRun | None,
+    *,
+    options: ListOptions | None = None,
+    now: datetime | None = None,
+) -> dict[str, int]:
+    """After any run, promoted or not: everyone if the live model changed, else who changed."""
+    if run is not None and run.is_live:
+        return score_lists(options=options, now=now)
+    return score_lists(options=options, now=now, customer_ids=changed_customers())

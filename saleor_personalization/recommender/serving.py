@@ -1,15 +1,15 @@
 """Read precomputed lists, apply the business rules, fall back when there is nothing.
 
-Serving never scores a model: it reads one list row by its unique key, then one
-query for the candidates' channel state. Every function returns a list (possibly
+Serving never scores a model: it reads one list row by its unique key, then applies
+the shopper-facing rules of :mod:`.rules` (channel state and live stock of the
+candidates). Every function returns a list (possibly
 empty) and never raises to its caller; a database error is logged and answered with
 an empty list, so a storefront page renders without its recommendations rather than
 failing.
 """
 
 import logging
-from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -22,23 +22,14 @@ from ..models import (
     Interaction,
     InteractionKind,
     ItemChannel,
-    ItemProfile,
     ListKind,
     RecommendationList,
 )
+from .rules import Recommendation, apply_rules
+
+__all__ = ["Recommendation", "Shopper", "apply_rules"]
 
 logger = logging.getLogger(__name__)
-
-DIVERSITY_WINDOW = 10
-
-
-@dataclass(frozen=True)
-class Recommendation:
-    product_id: int
-    score: float
-    reason: str
-    source: str
-    is_new: bool = False
 
 
 @dataclass(frozen=True)
@@ -58,15 +49,6 @@ def _list(kind: str, subject: str, channel: str = "") -> list[dict]:
     return list(row or [])
 
 
-def _available(product_ids: Sequence[int], channel: str, config: PersonalizationConfig) -> set[int]:
-    rows = ItemChannel.objects.filter(
-        item_id__in=list(product_ids), channel=channel, is_available=True
-    )
-    if config.exclude_out_of_stock:
-        rows = rows.filter(in_stock=True)
-    return set(rows.values_list("item_id", flat=True))
-
-
 def _cart_products(shopper: Shopper) -> set[int]:
     carts = CartState.objects.filter(completed_at__isnull=True)
     if shopper.customer_id:
@@ -79,66 +61,6 @@ def _cart_products(shopper: Shopper) -> set[int]:
     for lines in carts.order_by("-last_change_at").values_list("lines", flat=True)[:3]:
         products.update(int(product) for product, _ in (lines or {}).values())
     return products
-
-
-def diversify(items: list[Recommendation], limit: int, categories: dict[int, object]) -> list:
-    """At most ``limit`` products of one category in the first ten; the rest move down.
-
-    When every category in the list has reached its limit before ten places are
-    filled, the remaining places take the best of what moved down: a page shows ten
-    products rather than fewer.
-    """
-    if not limit:
-        return items
-    head, tail, seen = [], [], Counter()
-    for item in items:
-        category = categories.get(item.product_id)
-        if len(head) < DIVERSITY_WINDOW and (category is None or seen[category] < limit):
-            head.append(item)
-            if category is not None:
-                seen[category] += 1
-        else:
-            tail.append(item)
-    return head + tail
-
-
-def apply_rules(
-    entries: Iterable[dict],
-    *,
-    source: str,
-    channel: str,
-    first: int,
-    config: PersonalizationConfig,
-    exclude: set[int] = frozenset(),
-) -> list[Recommendation]:
-    candidates = [e for e in entries if int(e["product_id"]) not in exclude]
-    ids = [int(e["product_id"]) for e in candidates]
-    available = _available(ids, channel, config)
-    items = [
-        Recommendation(
-            product_id=int(e["product_id"]),
-            score=float(e.get("score", 0.0)),
-            reason=e.get("reason", ""),
-            source=source,
-            is_new=bool(e.get("new", False)),
-        )
-        for e in candidates
-        if int(e["product_id"]) in available
-    ]
-    seen: set[int] = set()
-    unique = []
-    for item in items:
-        if item.product_id not in seen:
-            seen.add(item.product_id)
-            unique.append(item)
-    if config.max_per_category:
-        categories = dict(
-            ItemProfile.objects.filter(product_id__in=[i.product_id for i in unique[:50]])
-            .exclude(category_id__isnull=True)
-            .values_list("product_id", "category_id")
-        )
-        unique = diversify(unique, config.max_per_category, categories)
-    return unique[:first]
 
 
 def _safe(default=list):
@@ -184,18 +106,54 @@ def _fallback_entries(shopper: Shopper, channel: str) -> tuple[list[dict], str]:
     return [{"product_id": p, "score": 0.0, "reason": "New in the shop"} for p in newest], "newest"
 
 
+RECENT_PURCHASES = 10
+
+
+def _complements_of_purchases(customer_id: int) -> list[dict]:
+    """ "Often bought with" entries for the customer's latest purchases, not already owned."""
+    bought = list(
+        dict.fromkeys(
+            Interaction.objects.filter(customer_id=customer_id, kind=InteractionKind.PURCHASE)
+            .order_by("-occurred_at")
+            .values_list("product_id", flat=True)[:100]
+        )
+    )
+    if not bought:
+        return []
+    best: dict[int, dict] = {}
+    rows = RecommendationList.objects.filter(
+        kind=ListKind.BOUGHT_TOGETHER,
+        subject__in=[str(p) for p in bought[:RECENT_PURCHASES]],
+        channel="",
+    ).values_list("items", flat=True)
+    owned = set(bought)
+    for items in rows:
+        for entry in items or []:
+            product = int(entry["product_id"])
+            current = best.get(product)
+            if product not in owned and (current is None or entry["score"] > current["score"]):
+                best[product] = entry
+    return sorted(best.values(), key=lambda e: -e["score"])
+
+
 @_safe()
 def personalized(
     shopper: Shopper, channel: str, first: int, config: PersonalizationConfig
 ) -> list[Recommendation]:
-    """The shopper's "for you" list, or the best fallback there is."""
+    """The shopper's "for you" list, or the best fallback there is.
+
+    Before any model has scored them, a customer who has ordered gets what is bought
+    with what they bought (from every basket, guests' included), then bestsellers.
+    """
     exclude = _cart_products(shopper) if config.exclude_in_cart else set()
     if shopper.customer_id:
-        entries = _list(ListKind.PERSONAL, str(shopper.customer_id))
+        entries, source = _list(ListKind.PERSONAL, str(shopper.customer_id)), "personal"
+        if not entries:
+            entries, source = _complements_of_purchases(shopper.customer_id), "bought_together"
         if entries:
             items = apply_rules(
                 entries,
-                source="personal",
+                source=source,
                 channel=channel,
                 first=first,
                 config=config,
@@ -203,10 +161,10 @@ def personalized(
             )
             if len(items) >= first:
                 return items
-            fallback, source = _fallback_entries(shopper, channel)
+            fallback, fallback_source = _fallback_entries(shopper, channel)
             more = apply_rules(
                 fallback,
-                source=source,
+                source=fallback_source,
                 channel=channel,
                 first=first,
                 config=config,

@@ -249,17 +249,65 @@ def train_and_evaluate(
     features: FeatureSource | None = None,
     final_fit: bool = True,
 ) -> TrainingOutcome:
+    try:
+        return _train_and_evaluate(
+            events,
+            params,
+            end=end,
+            live_model=live_model,
+            live_metrics=live_metrics,
+            features=features,
+            final_fit=final_fit,
+        )
+    except NotEnoughData as exc:
+        raise NotEnoughData(
+            f"{exc}. {training_requirement(params)}; {history_summary(events)}"
+        ) from None
+
+
+def training_requirement(params: ModelParams) -> str:
+    """What a shop must have before the first model, in the merchant's terms."""
+    weeks = params.holdout_weeks
+    return (
+        f"Training needs orders by signed-in customers spanning more than {2 * weeks} weeks: "
+        f"purchases by at least 2 customers before the last {2 * weeks} weeks, and customers "
+        f"who buy again in each of the two {weeks}-week windows (the last {weeks} weeks "
+        f"evaluate the model, the {weeks} before them tune it)"
+    )
+
+
+def history_summary(events: EventRows) -> str:
+    purchases = events.purchases()
+    if not len(purchases):
+        return "the shop has no orders by signed-in customers yet"
+    days = (purchases.times.max() - purchases.times.min()) / 86_400
+    return (
+        f"the shop has {len(np.unique(purchases.baskets))} orders by "
+        f"{len(np.unique(purchases.customers))} signed-in customers over {days:.0f} days"
+    )
+
+
+def _train_and_evaluate(
+    events: EventRows,
+    params: ModelParams,
+    *,
+    end: datetime | None,
+    live_model: RecommenderModel | None,
+    live_metrics: dict | None,
+    features: FeatureSource | None,
+    final_fit: bool,
+) -> TrainingOutcome:
     features = features or FeatureSource()
     if not len(events.purchases()):
-        raise NotEnoughData("no purchases recorded yet")
+        raise NotEnoughData("no orders by signed-in customers")
     end = end or (events.last_time + timedelta(seconds=1))
     start = events.first_time
     holdout_start = end - timedelta(weeks=params.holdout_weeks)
     validation_start = holdout_start - timedelta(weeks=params.holdout_weeks)
     if validation_start <= start:
         raise NotEnoughData(
-            f"history from {start:%Y-%m-%d} to {end:%Y-%m-%d} is shorter than the "
-            f"{2 * params.holdout_weeks} weeks that validation and holdout windows need"
+            f"customer history from {start:%Y-%m-%d} to {end:%Y-%m-%d} is "
+            f"{(end - start).days} days, not more than {2 * params.holdout_weeks} weeks"
         )
     timings = {}
 

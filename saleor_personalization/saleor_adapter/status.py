@@ -10,15 +10,19 @@ logger = logging.getLogger(__name__)
 
 def describe(run: ModelRun) -> str:
     metrics = run.metrics or {}
-    text = f"Run {run.pk}: {run.status}"
+    text = f"Run {run.pk}: {run.status}{' (live)' if run.is_live else ''}"
     if "all" in metrics:
         text += (
             f"; NDCG@10 {metrics['all']['ndcg']:.3f} (popularity "
             f"{metrics['popularity_all']['ndcg']:.3f}), discovery NDCG@10 "
             f"{metrics['new']['ndcg']:.3f}"
         )
+    gate = metrics.get("gate")
+    if gate and not gate.get("promote"):
+        text += f"; not promoted: {gate['reason']}"
     if run.error:
-        text += f"; {run.error[:200]}"
+        # The whole "not enough data" message: it tells a young shop what it lacks.
+        text += f"; {run.error[:600]}"
     live = ModelRun.objects.filter(is_live=True).first()
     text += f". Live: run {live.pk}." if live else ". No live model."
     return text

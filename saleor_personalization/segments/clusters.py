@@ -4,14 +4,14 @@ Features per customer with orders: log recency, log order count, log spend, log
 average order value (the RFM view), plus, when a model is live, the first principal
 components of the customer's factorisation vector (what they buy, not only how
 much). Columns are standardised so no unit dominates. k runs over 3..``max_k``;
-the k with the best silhouette on a fixed sample wins. Each cluster is described in
-words from its medians relative to everyone's, so an admin can read what it is.
+the k with the best silhouette on a fixed sample wins. Each cluster is named from its
+members' medians against fixed thresholds (days since the last order, orders; spend
+against the shop's median customer), so its name is true of it.
 """
 
 from dataclasses import dataclass, replace
 
 import numpy as np
-from scipy.spatial.distance import cdist
 
 SILHOUETTE_SAMPLE = 2000
 
@@ -52,6 +52,8 @@ def kmeans(
     points: np.ndarray, k: int, rng: np.random.Generator, iterations: int = 100
 ) -> tuple[np.ndarray, np.ndarray]:
     """Lloyd's algorithm from k-means++ seeds; returns (labels, centres)."""
+    from scipy.spatial.distance import cdist  # seconds to import: only where it is used
+
     centres = [points[rng.integers(len(points))]]
     for _ in range(1, k):
         distance = cdist(points, np.array(centres), "sqeuclidean").min(axis=1)
@@ -74,6 +76,8 @@ def kmeans(
 
 def silhouette(points: np.ndarray, labels: np.ndarray) -> float:
     """Mean silhouette, vectorised: per-cluster mean distances from one matrix product."""
+    from scipy.spatial.distance import cdist
+
     clusters = np.unique(labels)
     if len(clusters) < 2:
         return 0.0
@@ -95,18 +99,39 @@ def _count(n: int, noun: str) -> str:
     return f"{n:,} {noun}" + ("" if n == 1 else "s")
 
 
-def _level(value: float, overall: np.ndarray, words: tuple[str, str, str]) -> str:
-    low, high = np.quantile(overall, [1 / 3, 2 / 3])
-    return words[0] if value <= low else words[2] if value > high else words[1]
+# Cluster names are claims about the members' medians, so they use fixed thresholds
+# (not quantiles over everyone, which once named a median of 4 orders "one-off").
+RECENT_DAYS = 30  # last order at most this long ago: recent; beyond DORMANT_DAYS: dormant
+DORMANT_DAYS = 90
+FREQUENT_ORDERS = 5  # median orders: 1 one-off, 2..4 occasional, 5 and more frequent
+# Spend compares with the shop's median customer (currencies and price levels differ):
+# at most half of it is low-spend, at least twice it high-spend.
+LOW_SPEND, HIGH_SPEND = 0.5, 2.0
+
+
+def recency_word(days: float) -> str:
+    return "recent" if days <= RECENT_DAYS else "dormant" if days > DORMANT_DAYS else "cooling"
+
+
+def orders_word(orders: float) -> str:
+    return "one-off" if orders <= 1 else "frequent" if orders >= FREQUENT_ORDERS else "occasional"
+
+
+def spend_word(spend: float, shop_median: float) -> str:
+    if shop_median <= 0:
+        return "mid-spend"
+    ratio = spend / shop_median
+    return (
+        "low-spend" if ratio <= LOW_SPEND else "high-spend" if ratio >= HIGH_SPEND else "mid-spend"
+    )
 
 
 def describe(
     index: int, recency: np.ndarray, orders: np.ndarray, spend: np.ndarray, mask: np.ndarray
 ) -> ClusterProfile:
     r, f, m = (float(np.median(x[mask])) for x in (recency, orders, spend))
-    when = _level(r, recency, ("recent", "cooling", "dormant"))
-    often = _level(f, orders, ("one-off", "occasional", "frequent"))
-    worth = _level(m, spend, ("low-spend", "mid-spend", "high-spend"))
+    when, often = recency_word(r), orders_word(f)
+    worth = spend_word(m, float(np.median(spend)))
     name = f"{when.capitalize()} {often} {worth} customers"
     size = int(mask.sum())
     description = (

@@ -16,7 +16,7 @@ from django.utils import timezone
 from ..models import CustomerProfile, Interaction, InteractionKind, SegmentKind
 from .clusters import cluster_customers
 from .compute import sync_segments
-from .propensity import Purchases, features_at, purchase_propensity
+from .propensity import Purchases, features_at, purchase_propensity, trust
 
 logger = logging.getLogger(__name__)
 
@@ -31,6 +31,7 @@ class LearnedReport:
     propensity_auc: float | None
     likely_buyers: int
     scored: int
+    propensity_note: str = ""
 
     def summary(self) -> list[str]:
         """The report as a merchant reads it (the CLI and the demo print it)."""
@@ -43,6 +44,8 @@ class LearnedReport:
             f"  Purchase propensity (next 30 days): holdout AUC {auc}; "
             f"{self.likely_buyers:,} of {self.scored:,} customers in 'Likely buyers'"
         )
+        if self.propensity_note:
+            lines.append(f"  'Likely buyers' is empty: {self.propensity_note}")
         return lines
 
 
@@ -108,27 +111,40 @@ def compute_learned_segments(as_of: datetime | None = None, max_k: int = 6) -> L
         members[profile.key] = {int(c) for c in customers[clustering.labels == index]}
 
     propensity = purchase_propensity(purchases, as_of)
+    verdict = trust(propensity)
     likely: set[int] = set()
-    if len(propensity.customers):
+    if verdict.trusted and len(propensity.customers):
         cut = np.quantile(propensity.scores, 1 - LIKELY_BUYERS_SHARE)
         likely = {int(c) for c in propensity.customers[propensity.scores >= cut]}
         if propensity.scores.max() == propensity.scores.min():
             likely = set()
     auc_text = f"{propensity.auc:.3f}" if propensity.auc is not None else "n/a"
+    # A model no better than chance drives nothing, and the segment says why it is empty.
+    description = (
+        f"Top {LIKELY_BUYERS_SHARE:.0%} by chance of ordering in the next 30 days "
+        f"({verdict.reason})."
+        if verdict.trusted
+        else f"Empty: {verdict.reason}."
+    )
     definitions["likely-buyers"] = (
         "Likely buyers",
-        f"Top {LIKELY_BUYERS_SHARE:.0%} by chance of ordering in the next 30 days "
-        f"(holdout AUC {auc_text}).",
+        description,
         {
             "method": "logistic regression, 30-day horizon",
             "auc": propensity.auc,
+            "auc_ci95": [round(x, 4) for x in verdict.interval] if verdict.interval else None,
+            "used": verdict.trusted,
+            "status": verdict.reason,
             "holdout_customers": propensity.holdout_customers,
             "base_rate": round(propensity.base_rate, 4),
         },
     )
     members["likely-buyers"] = likely
     sync_segments(definitions, members, SegmentKind.LEARNED, as_of)
-    _store_scores(propensity.customers, propensity.scores)
+    if verdict.trusted:
+        _store_scores(propensity.customers, propensity.scores)
+    else:
+        CustomerProfile.objects.exclude(purchase_propensity=None).update(purchase_propensity=None)
     logger.info(
         "Learned segments: k=%s (silhouette %.3f), propensity AUC %s",
         clustering.k,
@@ -142,6 +158,7 @@ def compute_learned_segments(as_of: datetime | None = None, max_k: int = 6) -> L
         propensity_auc=propensity.auc,
         likely_buyers=len(likely),
         scored=len(propensity.customers),
+        propensity_note="" if verdict.trusted else verdict.reason,
     )
 
 

@@ -12,9 +12,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import numpy as np
-from scipy.stats import rankdata
+
+from ..recommender.ranks import average_ranks
 
 HORIZON = timedelta(days=30)
+# A model drives the "likely buyers" segment only when it ranks the holdout's buyers
+# clearly better than chance: AUC at least this, and its 95 % interval above 0.5.
+MIN_AUC = 0.55
 
 
 @dataclass(frozen=True)
@@ -33,6 +37,8 @@ class PropensityResult:
     auc: float | None  # None when the holdout has only one class
     holdout_customers: int
     base_rate: float
+    holdout_positives: int = 0
+    holdout_negatives: int = 0
 
 
 def features_at(purchases: Purchases, cutoff: float) -> tuple[np.ndarray, np.ndarray]:
@@ -95,8 +101,51 @@ def auc(y: np.ndarray, scores: np.ndarray) -> float | None:
     n_pos, n_neg = int(positives.sum()), int((~positives).sum())
     if not n_pos or not n_neg:
         return None
-    ranks = rankdata(scores)
+    ranks = average_ranks(scores)
     return float((ranks[positives].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+
+
+def auc_interval(value: float, positives: int, negatives: int) -> tuple[float, float]:
+    """95 % confidence interval of an AUC (Hanley & McNeil's standard error)."""
+    q1 = value / (2 - value)
+    q2 = 2 * value**2 / (1 + value)
+    variance = (
+        value * (1 - value) + (positives - 1) * (q1 - value**2) + (negatives - 1) * (q2 - value**2)
+    ) / max(positives * negatives, 1)
+    error = 1.96 * float(np.sqrt(max(variance, 0.0)))
+    return max(0.0, value - error), min(1.0, value + error)
+
+
+@dataclass(frozen=True)
+class Trust:
+    """Whether a propensity model may drive a segment, and the merchant-readable why."""
+
+    trusted: bool
+    reason: str
+    interval: tuple[float, float] | None = None
+
+
+def trust(result: PropensityResult) -> Trust:
+    if result.auc is None:
+        return Trust(
+            False,
+            "no holdout to judge the propensity model on yet (it needs at least 10 "
+            "customers with orders 30 and 60 days ago, and both buyers and non-buyers "
+            "in the 30 days after)",
+        )
+    low, high = auc_interval(result.auc, result.holdout_positives, result.holdout_negatives)
+    judged = (
+        f"holdout AUC {result.auc:.3f} (95 % CI {low:.3f}-{high:.3f}, "
+        f"{result.holdout_positives} buyers, {result.holdout_negatives} non-buyers)"
+    )
+    if result.auc < MIN_AUC or low <= 0.5:
+        return Trust(
+            False,
+            f"the propensity model is no better than chance: {judged}; a segment needs "
+            f"AUC of at least {MIN_AUC} with the interval above 0.5",
+            (low, high),
+        )
+    return Trust(True, judged, (low, high))
 
 
 def purchase_propensity(purchases: Purchases, as_of: datetime) -> PropensityResult:
@@ -123,4 +172,6 @@ def purchase_propensity(purchases: Purchases, as_of: datetime) -> PropensityResu
         auc=holdout_auc,
         holdout_customers=len(test_customers),
         base_rate=float(test_y.mean()),
+        holdout_positives=int(test_y.sum()),
+        holdout_negatives=int(len(test_y) - test_y.sum()),
     )

@@ -10,7 +10,8 @@ from datetime import datetime
 from decimal import Decimal
 
 import numpy as np
-from scipy.stats import rankdata
+
+from ..recommender.ranks import average_ranks
 
 
 @dataclass(frozen=True)
@@ -87,7 +88,7 @@ def _quintiles(values: np.ndarray) -> np.ndarray:
     """Scores 1-5 by rank; ties share the average rank."""
     if not len(values):
         return np.zeros(0, dtype=int)
-    percentile = (rankdata(values, method="average") - 0.5) / len(values)
+    percentile = (average_ranks(values) - 0.5) / len(values)
     return np.minimum(5, 1 + np.floor(percentile * 5)).astype(int)
 
 

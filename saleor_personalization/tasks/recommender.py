@@ -18,7 +18,13 @@ from ..conf import get_settings
 from ..models import ModelRun, ModelRunStatus
 from ..recommender.data import EventRows
 from ..recommender.lists import ListOptions, scoring_context, write_personal_lists
-from ..recommender.pipeline import live_model, score_lists, start_run, train_run
+from ..recommender.pipeline import (
+    changed_customers,
+    live_model,
+    score_lists,
+    start_run,
+    train_run,
+)
 from ..saleor_adapter.configuration import load_configuration
 from ..saleor_adapter.db import allow_writer
 from ..saleor_adapter.status import write_model_status
@@ -42,6 +48,12 @@ def train_model_task(
 ) -> dict:
     """Train (a queued run, or a new one), evaluate, promote if good, then score lists.
 
+    Scoring follows every run, promoted or not: a promoted run rescores everyone; a
+    rejected or failed one still rescores, with the live model, the customers whose
+    data changed since their lists were written (and, before any model exists, writes
+    the bestseller, trending and bought-together lists a young shop serves). Without
+    this a customer's new orders never reached their list while retrains were rejected.
+
     A cache lock keeps two trainings from running at once (a tick and a manual
     ``train`` mutation, say); the second returns at once.
     """
@@ -54,6 +66,8 @@ def train_model_task(
             write_model_status(run)
         if score and run.is_live:
             score_all_task.apply_async(kwargs={"run_id": run.pk})
+        elif score:
+            score_all_task.apply_async(kwargs={"changed_only": True})
         return {"run": run.pk, "status": run.status, "live": run.is_live}
     finally:
         cache.delete(TRAINING_LOCK)
@@ -67,14 +81,25 @@ def scoring_time(value: str | None = None) -> datetime:
 
 
 @shared_task(name="saleor_personalization.score_all", time_limit=3 * 3600)
-def score_all_task(run_id: int | None = None) -> dict:
-    """Popular, trending and per-product lists here; personal lists fanned out in chunks."""
+def score_all_task(run_id: int | None = None, changed_only: bool = False) -> dict:
+    """Popular, trending and per-product lists here; personal lists fanned out in chunks.
+
+    ``changed_only``: personal lists only for customers whose data changed since their
+    list was written (or whose list came from another model).
+    """
     with allow_writer():
         events = EventRows.from_database()
         options = _options()
         now = scoring_time()
         written = score_lists(options=options, customer_ids=[], events=events, now=now)
-    customers = sorted(set(map(int, events.customers)))
+        loaded = live_model()
+        if loaded is None:
+            customers = []  # nothing to score them with: serving falls back to bestsellers
+        elif changed_only:
+            customers = changed_customers()
+            run_id = loaded[0].pk
+        else:
+            customers = sorted(set(map(int, events.customers)))
     for start in range(0, len(customers), SCORE_CHUNK):
         score_customers_task.apply_async(
             args=[customers[start : start + SCORE_CHUNK]],

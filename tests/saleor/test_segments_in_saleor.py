@@ -37,3 +37,48 @@ def test_segments_are_mirrored_into_customer_metadata(personalization_config, cu
     keys = customer_user.metadata[SEGMENTS_KEY].split(",")
     assert "repeat-buyers" not in keys
     assert "new-customers" in keys
+
+
+def test_a_propensity_model_no_better_than_chance_fills_no_segment(
+    personalization_config, customer_user
+):
+    """Random buying: the model cannot beat chance, so nobody is tagged a likely buyer."""
+    from datetime import timedelta
+
+    import numpy as np
+
+    from saleor_personalization.models import (
+        Interaction,
+        InteractionKind,
+        Segment,
+        SegmentMembership,
+    )
+
+    rng = np.random.default_rng(5)
+    now = timezone.now()
+    customers = 200
+    Interaction.objects.bulk_create(
+        Interaction(
+            customer_id=int(rng.integers(1, customers + 1)),
+            product_id=1,
+            kind=InteractionKind.PURCHASE,
+            unit_price=30,
+            basket_ref=f"r{k}",
+            occurred_at=now - timedelta(days=float(rng.uniform(0, 200))),
+            source_key=f"random-{k}",
+        )
+        for k in range(customers * 3)
+    )
+    CustomerProfile.objects.bulk_create(
+        CustomerProfile(customer_id=c) for c in range(1, customers + 1)
+    )
+    result = compute_segments_task.apply().get()
+    likely = Segment.objects.get(key="likely-buyers")
+    assert result["propensity_auc"] is not None
+    assert not SegmentMembership.objects.filter(segment=likely, left_at__isnull=True).exists()
+    assert likely.description.startswith("Empty: the propensity model is no better than chance")
+    assert likely.definition["used"] is False
+    # Cluster names are true of their members: "one-off" only where the median is 1 order.
+    for segment in Segment.objects.filter(key__startswith="cluster-"):
+        if "one-off" in segment.name:
+            assert segment.definition["median_orders"] <= 1, segment.name

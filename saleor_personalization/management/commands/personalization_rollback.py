@@ -5,6 +5,9 @@ from ...recommender.pipeline import rollback, score_lists
 
 
 class Command(BaseCommand):
+    # Django's system checks import Saleor's URL conf and so its whole GraphQL schema:
+    # seconds at every start. They belong to the deployment (`manage.py check`).
+    requires_system_checks: list[str] = []
     help = "Put an earlier model run back live (default: the one live before the current)."
 
     def add_arguments(self, parser):

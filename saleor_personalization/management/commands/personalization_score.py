@@ -4,6 +4,9 @@ from ...recommender.pipeline import score_lists
 
 
 class Command(BaseCommand):
+    # Django's system checks import Saleor's URL conf and so its whole GraphQL schema:
+    # seconds at every start. They belong to the deployment (`manage.py check`).
+    requires_system_checks: list[str] = []
     help = "Precompute every list from the live model (popularity and trending without one)."
 
     def handle(self, *args, **options):

@@ -9,6 +9,9 @@ from ..arguments import day
 
 
 class Command(BaseCommand):
+    # Django's system checks import Saleor's URL conf and so its whole GraphQL schema:
+    # seconds at every start. They belong to the deployment (`manage.py check`).
+    requires_system_checks: list[str] = []
     help = "Recompute customer segments and print their sizes."
 
     def add_arguments(self, parser):

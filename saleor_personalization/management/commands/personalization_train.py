@@ -3,14 +3,18 @@ import json
 from django.core.management.base import BaseCommand, CommandError
 
 from ...recommender.model import InvalidParameters
-from ...recommender.pipeline import score_lists, start_run, train_run
+from ...recommender.pipeline import score_after_run, start_run, train_run
 from ...recommender.report import run_summary
 
 
 class Command(BaseCommand):
+    # Django's system checks import Saleor's URL conf and so its whole GraphQL schema:
+    # seconds at every start. They belong to the deployment (`manage.py check`).
+    requires_system_checks: list[str] = []
     help = (
         "Train a model on the interaction log, evaluate it on a temporal holdout, promote it "
-        "if it is not worse than popularity and the live model, then precompute lists."
+        "if it is not worse than popularity and the live model, then precompute lists (all of "
+        "them if it went live, else those of customers whose data changed)."
     )
 
     def add_arguments(self, parser):
@@ -35,8 +39,9 @@ class Command(BaseCommand):
         run = train_run(run)
         for line in run_summary(run):
             self.stdout.write(line)
+        if not no_score:
+            # After any run: everyone when it went live, else customers whose data changed.
+            written = score_after_run(run)
+            self.stdout.write("lists written: " + ", ".join(f"{k} {v}" for k, v in written.items()))
         if run.status == "failed":
             raise CommandError(f"training failed: {run.error}")
-        if run.is_live and not no_score:
-            written = score_lists()
-            self.stdout.write("lists written: " + ", ".join(f"{k} {v}" for k, v in written.items()))
