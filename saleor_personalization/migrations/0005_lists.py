@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('saleor_personalization', '0001_initial'),
+        ('saleor_personalization', '0004_codes'),
     ]
 
     operations = [
