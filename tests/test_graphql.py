@@ -208,6 +208,48 @@ def test_similar_bought_together_trending_and_rerank(client):
     assert products_of(body, "rerank") == ["Product:3", "Product:5", "Product:9"]
 
 
+def test_no_list_offers_the_cart_or_a_recent_purchase_unless_customers_reorder_it(client):
+    now = timezone.now()
+    for product, days_ago in ((8, 2), (16, 2), (7, 60)):
+        Interaction.objects.create(
+            customer_id=1,
+            product_id=product,
+            channel=CHANNEL,
+            kind=InteractionKind.PURCHASE,
+            occurred_at=now - timedelta(days=days_ago),
+            source_key=f"rules-test-{product}",
+        )
+    RecommendationList.objects.create(
+        generated_at=now,
+        kind=ListKind.REORDER,
+        subject="",
+        items=[{"product_id": 16, "score": 0.5, "reason": ""}],
+    )
+    query = f"""{{
+      similar: similarProducts(product: "{gid("Product", 2)}", channel: "{CHANNEL}") {{ {ITEMS} }}
+      fbt: frequentlyBoughtTogether(product: "{gid("Product", 3)}", channel: "{CHANNEL}")
+        {{ {ITEMS} }}
+      trending: trendingProducts(channel: "{CHANNEL}") {{ {ITEMS} }}
+      rerank: rerankProducts(
+        products: ["{gid("Product", 9)}", "{gid("Product", 2)}", "{gid("Product", 8)}",
+                   "{gid("Product", 5)}"],
+        channel: "{CHANNEL}") {{ {ITEMS} }}
+    }}"""
+    status, body = gql(client, query, token=CUSTOMER_1)
+    assert status == 200, body
+    # 8 was bought two days ago; 7 two months ago is fair game again.
+    assert products_of(body, "similar") == ["Product:7"]
+    assert products_of(body, "fbt") == ["Product:12", "Product:9"]
+    # 16 was bought two days ago too, but customers reorder it.
+    assert products_of(body, "trending") == ["Product:15", "Product:16", "Product:17"]
+    # 2 is in the customer's cart, 8 a recent purchase.
+    assert products_of(body, "rerank") == ["Product:5", "Product:9"]
+    # Another customer, with no cart and no purchases, sees the lists whole.
+    status, body = gql(client, query, token=CUSTOMER_2)
+    assert products_of(body, "similar") == ["Product:7", "Product:8"]
+    assert products_of(body, "rerank") == ["Product:9", "Product:2", "Product:8", "Product:5"]
+
+
 def test_bought_together_for_a_checkout_belongs_to_its_owner(client):
     query = (
         f'{{ frequentlyBoughtTogether(checkout: "cart-1", channel: "{CHANNEL}") {{ {ITEMS} }} }}'

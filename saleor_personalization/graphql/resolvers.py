@@ -162,9 +162,10 @@ def personalized_products(backend, info, *, channel, first=None, anonymous_id=No
 
 def similar_products(backend, info, *, product, channel, first=None, anonymous_id=None) -> dict:
     slug, size, warnings, config = _list_query(backend, info, channel, first)
-    served = served_to(backend.requestor(info), anonymous_id)
+    requestor = backend.requestor(info)
+    served = served_to(requestor, anonymous_id)
     product_id = visible_product_id(backend, info, product, slug)
-    items = serving.similar(product_id, slug, size, config)
+    items = serving.similar(product_id, slug, size, config, shopper_for(requestor, anonymous_id))
     return product_list(backend, info, items, slug, warnings, served)
 
 
@@ -172,7 +173,8 @@ def frequently_bought_together(
     backend, info, *, channel, product=None, checkout=None, first=None, anonymous_id=None
 ) -> dict:
     slug, size, warnings, config = _list_query(backend, info, channel, first)
-    served = served_to(backend.requestor(info), anonymous_id)
+    requestor = backend.requestor(info)
+    served = served_to(requestor, anonymous_id)
     if bool(product) == bool(checkout):
         raise PersonalizationError(
             ErrorCode.INVALID_ARGUMENT, "Give exactly one of product or checkout.", "product"
@@ -180,8 +182,9 @@ def frequently_bought_together(
     if product:
         product_ids = [visible_product_id(backend, info, product, slug)]
     else:
-        product_ids = backend.checkout_products(info, checkout, backend.requestor(info))
-    items = serving.bought_together(product_ids, slug, size, config)
+        product_ids = backend.checkout_products(info, checkout, requestor)
+    shopper = shopper_for(requestor, anonymous_id)
+    items = serving.bought_together(product_ids, slug, size, config, shopper)
     return product_list(backend, info, items, slug, warnings, served)
 
 
@@ -197,9 +200,11 @@ def trending_products(
     backend, info, *, channel, category=None, first=None, anonymous_id=None
 ) -> dict:
     slug, size, warnings, config = _list_query(backend, info, channel, first)
-    served = served_to(backend.requestor(info), anonymous_id)
+    requestor = backend.requestor(info)
+    served = served_to(requestor, anonymous_id)
     category_id = backend.category_id(info, category) if category else None
-    items = serving.trending(slug, size, config, category_id=category_id)
+    shopper = shopper_for(requestor, anonymous_id)
+    items = serving.trending(slug, size, config, category_id=category_id, shopper=shopper)
     return product_list(backend, info, items, slug, warnings, served)
 
 

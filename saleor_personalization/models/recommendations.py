@@ -62,6 +62,7 @@ class ListKind(models.TextChoices):
     BOUGHT_TOGETHER = "bought_together", "Frequently bought together (per product)"
     TRENDING = "trending", "Trending (per channel and category)"
     POPULAR = "popular", "Popular (per channel and country)"
+    REORDER = "reorder", "Products customers reorder (one list for the shop)"
 
 
 class RecommendationList(models.Model):

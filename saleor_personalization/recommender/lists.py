@@ -397,6 +397,32 @@ def _write_product_kind(
     return written
 
 
+def write_reorder_list(run: ModelRun | None, model: RecommenderModel) -> dict[str, int]:
+    """The products customers reorder, so serving can keep them in view after a purchase.
+
+    Every list a shopper sees leaves out what they bought recently, except these
+    (:func:`~saleor_personalization.recommender.rules.shopper_exclusions`).
+    """
+    reorder = model.repeat_rates >= REORDER_RATE
+    items = [
+        _entry(int(product), float(rate), "")
+        for product, rate in zip(model.item_ids[reorder], model.repeat_rates[reorder], strict=True)
+    ]
+    with transaction.atomic():
+        written = _write(
+            [
+                RecommendationList(
+                    kind=ListKind.REORDER,
+                    subject="",
+                    items=items,
+                    model_run=run,
+                    generated_at=timezone.now(),
+                )
+            ]
+        )
+    return {"reorder": written}
+
+
 def write_similar_lists(run: ModelRun | None, model: RecommenderModel, size: int) -> dict[str, int]:
     similar = similar_lists(model, size)
     return {"similar": _write_product_kind(run, ListKind.SIMILAR, similar, "Similar to {}")}

@@ -30,6 +30,7 @@ from .lists import (
     write_bought_together_lists,
     write_personal_lists,
     write_popular_and_trending,
+    write_reorder_list,
     write_similar_lists,
 )
 from .model import ModelParams, RecommenderModel
@@ -238,6 +239,7 @@ def score_lists(
         logger.warning("No usable live model: bestseller, trending and bought-together only")
         return written
     run, model = loaded
+    written.update(write_reorder_list(run, model))
     ids = customer_ids if customer_ids is not None else sorted(set(map(int, events.customers)))
     if ids:
         ctx = scoring_context(model, events, ids, now)

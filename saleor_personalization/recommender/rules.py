@@ -11,19 +11,94 @@ here, for the page's candidates only:
   (:func:`~saleor_personalization.saleor_adapter.availability.live_in_stock`), so a
   product that sells out, or is restocked, changes the next answer; standalone, the
   synced ``in_stock`` flag;
-- **cart**: products in the shopper's open cart are left out where asked;
+- **cart**: products in the shopper's open cart are left out (Dashboard switch);
+- **recent purchases**: what the shopper bought in the last N days is left out unless
+  it is a product customers reorder (Dashboard setting; the reorder list is written
+  with the live model's lists);
 - **diversity**: at most N products of one category in the first ten.
+
+The shopper's exclusions are read once per answer (:func:`shopper_exclusions`: two
+indexed queries and one list row) and apply to every list kind, so no list offers
+what is already in the cart or was just bought.
 """
 
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
+
+from django.utils import timezone
 
 from ..configuration import PersonalizationConfig
-from ..models import ItemChannel, ItemProfile
+from ..models import (
+    CartState,
+    Interaction,
+    InteractionKind,
+    ItemChannel,
+    ItemProfile,
+    ListKind,
+    RecommendationList,
+)
 from ..saleor_adapter.availability import live_in_stock
 
 DIVERSITY_WINDOW = 10
+RECENT_CARTS = 3
+
+
+@dataclass(frozen=True)
+class Shopper:
+    """Who is asking: a customer id, an anonymous id (``s:...``), or neither."""
+
+    customer_id: int | None = None
+    anonymous_id: str = ""
+
+
+def cart_products(shopper: Shopper) -> set[int]:
+    """Products in the shopper's open carts (the latest few)."""
+    carts = CartState.objects.filter(completed_at__isnull=True)
+    if shopper.customer_id:
+        carts = carts.filter(customer_id=shopper.customer_id)
+    elif shopper.anonymous_id:
+        carts = carts.filter(anonymous_id=shopper.anonymous_id)
+    else:
+        return set()
+    products: set[int] = set()
+    for lines in carts.order_by("-last_change_at").values_list("lines", flat=True)[:RECENT_CARTS]:
+        products.update(int(product) for product, _ in (lines or {}).values())
+    return products
+
+
+def reorder_products() -> set[int]:
+    """Products customers reorder, as the live model's lists last recorded them."""
+    items = (
+        RecommendationList.objects.filter(kind=ListKind.REORDER, subject="", channel="")
+        .values_list("items", flat=True)
+        .first()
+    )
+    return {int(entry["product_id"]) for entry in items or []}
+
+
+def recent_purchases(shopper: Shopper, days: int) -> set[int]:
+    """What the shopper bought in the last ``days`` days, products customers reorder aside."""
+    if not days or not (shopper.customer_id or shopper.anonymous_id):
+        return set()
+    bought = Interaction.objects.filter(
+        kind=InteractionKind.PURCHASE, occurred_at__gte=timezone.now() - timedelta(days=days)
+    )
+    if shopper.customer_id:
+        bought = bought.filter(customer_id=shopper.customer_id)
+    else:
+        bought = bought.filter(anonymous_id=shopper.anonymous_id)
+    products = set(bought.values_list("product_id", flat=True).distinct()[:500])
+    return products - reorder_products() if products else products
+
+
+def shopper_exclusions(shopper: Shopper | None, config: PersonalizationConfig) -> set[int]:
+    """What no list may show this shopper now: their cart and their recent purchases."""
+    if shopper is None:
+        return set()
+    excluded = cart_products(shopper) if config.exclude_in_cart else set()
+    return excluded | recent_purchases(shopper, config.recently_bought_days)
 
 
 @dataclass(frozen=True)

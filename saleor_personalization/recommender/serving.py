@@ -10,14 +10,12 @@ failing.
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import timedelta
 
 from django.utils import timezone
 
 from ..configuration import PersonalizationConfig
 from ..models import (
-    CartState,
     CustomerProfile,
     Interaction,
     InteractionKind,
@@ -25,19 +23,11 @@ from ..models import (
     ListKind,
     RecommendationList,
 )
-from .rules import Recommendation, apply_rules
+from .rules import Recommendation, Shopper, apply_rules, shopper_exclusions
 
 __all__ = ["Recommendation", "Shopper", "apply_rules"]
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Shopper:
-    """Who is asking: a customer id, an anonymous id (``s:...``), or neither."""
-
-    customer_id: int | None = None
-    anonymous_id: str = ""
 
 
 def _list(kind: str, subject: str, channel: str = "") -> list[dict]:
@@ -47,20 +37,6 @@ def _list(kind: str, subject: str, channel: str = "") -> list[dict]:
         .first()
     )
     return list(row or [])
-
-
-def _cart_products(shopper: Shopper) -> set[int]:
-    carts = CartState.objects.filter(completed_at__isnull=True)
-    if shopper.customer_id:
-        carts = carts.filter(customer_id=shopper.customer_id)
-    elif shopper.anonymous_id:
-        carts = carts.filter(anonymous_id=shopper.anonymous_id)
-    else:
-        return set()
-    products: set[int] = set()
-    for lines in carts.order_by("-last_change_at").values_list("lines", flat=True)[:3]:
-        products.update(int(product) for product, _ in (lines or {}).values())
-    return products
 
 
 def _safe(default=list):
@@ -145,7 +121,7 @@ def personalized(
     Before any model has scored them, a customer who has ordered gets what is bought
     with what they bought (from every basket, guests' included), then bestsellers.
     """
-    exclude = _cart_products(shopper) if config.exclude_in_cart else set()
+    exclude = shopper_exclusions(shopper, config)
     if shopper.customer_id:
         entries, source = _list(ListKind.PERSONAL, str(shopper.customer_id)), "personal"
         if not entries:
@@ -179,7 +155,11 @@ def personalized(
 
 @_safe()
 def similar(
-    product_id: int, channel: str, first: int, config: PersonalizationConfig
+    product_id: int,
+    channel: str,
+    first: int,
+    config: PersonalizationConfig,
+    shopper: Shopper | None = None,
 ) -> list[Recommendation]:
     return apply_rules(
         _list(ListKind.SIMILAR, str(product_id)),
@@ -187,13 +167,17 @@ def similar(
         channel=channel,
         first=first,
         config=config,
-        exclude={product_id},
+        exclude={product_id} | shopper_exclusions(shopper, config),
     )
 
 
 @_safe()
 def bought_together(
-    product_ids: Sequence[int], channel: str, first: int, config: PersonalizationConfig
+    product_ids: Sequence[int],
+    channel: str,
+    first: int,
+    config: PersonalizationConfig,
+    shopper: Shopper | None = None,
 ) -> list[Recommendation]:
     """Complements of one product, or of a whole cart (best score per product wins)."""
     best: dict[int, dict] = {}
@@ -209,13 +193,17 @@ def bought_together(
         channel=channel,
         first=first,
         config=config,
-        exclude=set(product_ids),
+        exclude=set(product_ids) | shopper_exclusions(shopper, config),
     )
 
 
 @_safe()
 def trending(
-    channel: str, first: int, config: PersonalizationConfig, category_id: int | None = None
+    channel: str,
+    first: int,
+    config: PersonalizationConfig,
+    category_id: int | None = None,
+    shopper: Shopper | None = None,
 ) -> list[Recommendation]:
     subject = "" if category_id is None else str(category_id)
     return apply_rules(
@@ -224,6 +212,7 @@ def trending(
         channel=channel,
         first=first,
         config=config,
+        exclude=shopper_exclusions(shopper, config),
     )
 
 
@@ -251,6 +240,7 @@ def recently_viewed(
         channel=channel,
         first=first,
         config=PersonalizationConfig(**{**config.__dict__, "max_per_category": 0}),
+        exclude=shopper_exclusions(shopper, config),
     )
 
 
@@ -261,7 +251,8 @@ def rerank(
     """The storefront's own list, most relevant to this shopper first.
 
     Products on the shopper's precomputed list move up in its order; the rest keep
-    their original order behind them. Unavailable products are dropped as elsewhere.
+    their original order behind them. Unavailable products, the shopper's cart and
+    recent purchases are dropped as from every list.
     """
     personal = _list(ListKind.PERSONAL, str(shopper.customer_id)) if shopper.customer_id else []
     rank = {int(e["product_id"]): (k, e) for k, e in enumerate(personal)}
@@ -273,5 +264,10 @@ def rerank(
     ]
     relaxed = PersonalizationConfig(**{**config.__dict__, "max_per_category": 0})
     return apply_rules(
-        entries, source="rerank", channel=channel, first=len(entries), config=relaxed
+        entries,
+        source="rerank",
+        channel=channel,
+        first=len(entries),
+        config=relaxed,
+        exclude=shopper_exclusions(shopper, config),
     )
