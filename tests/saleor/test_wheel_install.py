@@ -18,8 +18,10 @@ import os  # noqa: E402
 import shutil  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
+import time  # noqa: E402
 import uuid  # noqa: E402
 from pathlib import Path  # noqa: E402
+from urllib.parse import quote  # noqa: E402
 
 import psycopg  # noqa: E402
 import pytest  # noqa: E402
@@ -91,6 +93,23 @@ def _server(dbname: str) -> psycopg.Connection:
     )
 
 
+def _copy_database(template: str, name: str) -> None:
+    """``CREATE DATABASE name TEMPLATE template``, waiting for the template's last sessions.
+
+    PostgreSQL refuses to copy a database others are connected to; a worker another
+    test started may still be closing its connection.
+    """
+    for attempt in range(20):
+        try:
+            with _server("postgres") as server:
+                server.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+            return
+        except psycopg.errors.ObjectInUse:
+            if attempt == 19:
+                raise
+            time.sleep(0.5)
+
+
 @pytest.fixture
 def shop_database(django_db_setup, django_db_blocker):
     """A copy of the migrated Saleor test database, as if this plugin was never installed.
@@ -104,8 +123,7 @@ def shop_database(django_db_setup, django_db_blocker):
     name = f"{template}_wheel_{uuid.uuid4().hex[:8]}"
     with django_db_blocker.unblock():
         connections.close_all()  # a template database must have no open sessions
-        with _server("postgres") as server:
-            server.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+        _copy_database(template, name)
         try:
             with _server(name) as shop:
                 tables = shop.execute(
@@ -116,9 +134,9 @@ def shop_database(django_db_setup, django_db_blocker):
                 for (table,) in tables:
                     shop.execute(f'DROP TABLE IF EXISTS "{table}" CASCADE')
                 shop.execute("DELETE FROM django_migrations WHERE app = %s", (APP,))
+            password = f":{quote(db['PASSWORD'], safe='')}" if db["PASSWORD"] else ""
             host = db["HOST"] or "127.0.0.1"
-            port = db["PORT"] or 5432
-            yield f"postgres://{db['USER']}@{host}:{port}/{name}"
+            yield f"postgres://{db['USER']}{password}@{host}:{db['PORT'] or 5432}/{name}"
         finally:
             with _server("postgres") as server:
                 server.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
