@@ -1,8 +1,10 @@
-# Two commands do all set-up on a fresh machine:
-#   make demo   -> creates .venv, installs the package, runs the standalone demo
+# Two commands do all set-up on a fresh clone (nothing else needs to be beside it):
+#   make demo   -> creates .venv, installs the package, runs the standalone demo on the
+#                  Online Retail export shipped in data/online_retail/
 #   make test   -> creates .venv, installs the package with test tools (and Chromium via apt
-#                  for the email rendering test), runs the tests
+#                  for the browser tests), runs the tests
 # PostgreSQL (127.0.0.1:5432) and Redis (127.0.0.1:6379) must be running for `make test`.
+# `make help` lists every target.
 
 PYTHON ?= python3.12
 VENV := .venv
@@ -11,7 +13,15 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/personalization
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: demo test lint format wheel benchmark benchmark-emails clean browser
+SERVE_ADDR ?= 127.0.0.1:8000
+
+.DEFAULT_GOAL := help
+.PHONY: help demo serve test lint format wheel benchmark benchmark-emails clean browser
+
+help: ## list the targets
+	@echo "make <target>, e.g. make demo:"
+	@awk 'BEGIN {FS = ":[^#]*## "} /^[a-z][a-z-]*:.*## / {printf "  %-18s %s\n", $$1, $$2}' \
+		$(MAKEFILE_LIST)
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,42 +30,45 @@ $(STAMP): pyproject.toml
 	rm -f $(VENV)/.installed-*
 	touch $@
 
-demo: $(STAMP)
+demo: $(STAMP) ## load the shipped Online Retail export, train, segment, render an email (~3 min)
 	$(BIN)/saleor-personalization demo
 
+serve: $(STAMP) ## GraphiQL on the demo's data at /graphql/ (SERVE_ADDR=127.0.0.1:8000)
+	$(BIN)/saleor-personalization serve $(SERVE_ADDR)
+
 # Headless Chromium renders the abandoned-checkout email in a test (Debian package).
-browser:
+browser: ## install Chromium (apt) for the browser tests, if missing
 	@command -v chromium >/dev/null 2>&1 || { \
 		echo "Installing Chromium (apt) for the email rendering test"; \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null 2>&1 || \
 		{ apt-get update -q >/dev/null && \
 		  DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null; }; }
 
-test: $(STAMP) browser
+test: $(STAMP) browser ## core tests on PostgreSQL + Redis, then ruff (PYTEST_ARGS narrows)
 	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) \
 		$(BIN)/python -m pytest $(PYTEST_ARGS)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-lint: $(STAMP)
+lint: $(STAMP) ## ruff check and format check
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-format: $(STAMP)
+format: $(STAMP) ## ruff fix and format
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-wheel: $(STAMP)
+wheel: $(STAMP) ## build dist/saleor_personalization-*.whl (what you install into Saleor)
 	$(BIN)/python -m build --wheel --outdir dist .
 
-benchmark: $(STAMP)
+benchmark: $(STAMP) ## recommendation quality on the Online Retail export
 	$(BIN)/python -m pip install --quiet -e '.[dev,benchmarks]'
 	$(BIN)/python benchmarks/quality.py
 
-benchmark-emails: $(STAMP)
+benchmark-emails: $(STAMP) ## abandoned-checkout scan speed
 	$(BIN)/python benchmarks/abandoned_scan.py
 
-clean:
+clean: ## remove .venv, build output and the demo's .personalization/
 	rm -rf $(VENV) dist build *.egg-info .personalization
 
 # Saleor integration tests (tests/saleor/) inside an existing Saleor 3.23 checkout
@@ -78,11 +91,11 @@ SALEOR_BENCH = $(SALEOR_PYTEST) -p tests.saleor.conftest -o python_functions='be
 .PHONY: test-saleor benchmark-saleor benchmark-graphql
 # SALEOR_TESTS narrows the run, e.g. SALEOR_TESTS=tests/saleor/test_hooks.py
 SALEOR_TESTS ?= tests/saleor
-test-saleor:
+test-saleor: ## tests/saleor inside a Saleor 3.23 checkout (SALEOR_DIR, SALEOR_TESTS)
 	$(SALEOR_PYTEST) $(SALEOR_TESTS) $(PYTEST_ARGS)
 
-benchmark-saleor:
+benchmark-saleor: ## Saleor request overhead with the plugin (SALEOR_DIR)
 	$(SALEOR_BENCH) -o python_files=saleor_overhead.py benchmarks/saleor_overhead.py $(PYTEST_ARGS)
 
-benchmark-graphql:
+benchmark-graphql: ## GraphQL latency inside Saleor (SALEOR_DIR)
 	$(SALEOR_BENCH) -o python_files=graphql_latency.py benchmarks/graphql_latency.py $(PYTEST_ARGS)

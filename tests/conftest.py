@@ -5,19 +5,17 @@ from pathlib import Path
 import pytest
 
 import saleor_personalization.standalone.celery  # noqa: F401  binds shared tasks
-from saleor_personalization.standalone.datasets import find_online_retail
+from saleor_personalization.standalone.datasets import find_online_retail, missing_dataset_message
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="session")
 def online_retail_path() -> Path:
+    """The repository's Online Retail export (or ``PERSONALIZATION_DATASET``)."""
     path = find_online_retail(ROOT)
     if path is None or not path.is_file():
-        pytest.fail(
-            "The shared Online Retail dataset is missing: expected "
-            "../shared/datasets/online_retail/online_retail_2010_2011.csv.gz"
-        )
+        pytest.fail(missing_dataset_message())
     return path
 
 

@@ -29,7 +29,7 @@ def test_full_dataset_counts_match_its_readme(online_retail_path):
         cancellation_rows += line.is_cancellation
         lines.append(line)
 
-    # Counts stated in ../shared/datasets/online_retail/README.md.
+    # Counts stated in data/online_retail/README.md.
     assert report.rows_read == 541_909
     assert len(invoices) == 25_900
     assert len(codes) == 4_070

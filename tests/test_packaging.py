@@ -1,4 +1,4 @@
-"""The wheel a merchant installs carries everything Django needs at run time."""
+"""The wheel a merchant installs carries everything Django needs at run time, and no data."""
 
 import subprocess
 import sys
@@ -27,6 +27,11 @@ def test_wheel_contains_migrations_templates_and_entry_points(tmp_path):
         str(p.relative_to(ROOT)) for p in (PACKAGE / "templates").rglob("*") if p.is_file()
     }
     assert templates <= names
+    # GraphiQL's assets (the standalone page works offline) ship; the demo data does not.
+    static = {str(p.relative_to(ROOT)) for p in (PACKAGE / "static").rglob("*") if p.is_file()}
+    assert "saleor_personalization/static/saleor_personalization/graphiql/graphiql.min.js" in static
+    assert static <= names
+    assert not [n for n in names if n.startswith("data/") or n.endswith((".csv", ".csv.gz"))]
 
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
     text = zipfile.ZipFile(wheel).read(entry_points).decode()

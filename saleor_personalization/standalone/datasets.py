@@ -1,29 +1,44 @@
-"""Where the shared Online Retail dataset lives.
+"""Where the demo's order export comes from.
 
-The project reads it from ``../shared/datasets/online_retail/`` relative to the
-project root and never copies it; ``PERSONALIZATION_DATASET`` points elsewhere.
+The repository carries the UCI Online Retail export (CC BY 4.0) in
+``data/online_retail/`` so that ``make demo`` and the tests work from any fresh
+clone. The file is not part of the wheel: a merchant's installed package has no
+copy, and points the demo at their own export with ``--data`` or
+``PERSONALIZATION_DATASET``.
 """
 
 import os
 from pathlib import Path
 
-ONLINE_RETAIL = Path("shared/datasets/online_retail/online_retail_2010_2011.csv.gz")
+DATASET_VARIABLE = "PERSONALIZATION_DATASET"
+# Relative to the root of a source checkout (the folder holding pyproject.toml).
+ONLINE_RETAIL = Path("data/online_retail/online_retail_2010_2011.csv.gz")
 
 
 def find_online_retail(start: Path | None = None) -> Path | None:
-    """The dataset file: ``PERSONALIZATION_DATASET``, else ``shared/`` beside a parent folder.
+    """The demo's dataset: ``PERSONALIZATION_DATASET``, else the repository's copy.
 
-    The search starts at ``start`` (default: the working directory) and then at the
-    source checkout this package was installed from, so ``make demo`` finds it from
-    anywhere in the project.
+    The repository copy is looked for above ``start`` (default: the working
+    directory) and then above this module, so ``make demo`` finds it from any
+    folder of the checkout and from an editable install. ``None`` when there is
+    neither (an installed wheel run outside a checkout).
     """
-    configured = os.environ.get("PERSONALIZATION_DATASET")
+    configured = os.environ.get(DATASET_VARIABLE)
     if configured:
         return Path(configured)
-    starts = [(start or Path.cwd()).resolve(), Path(__file__).resolve().parent]
-    for origin in starts:
+    origins = [(start or Path.cwd()).resolve(), Path(__file__).resolve().parent]
+    for origin in origins:
         for folder in (origin, *origin.parents):
             candidate = folder / ONLINE_RETAIL
             if candidate.is_file():
                 return candidate
     return None
+
+
+def missing_dataset_message() -> str:
+    """What to do when :func:`find_online_retail` found nothing."""
+    return (
+        f"The Online Retail dataset was not found: it ships in a source checkout as "
+        f"{ONLINE_RETAIL} (run the demo from the repository), or give your own export "
+        f"with --data PATH or {DATASET_VARIABLE}=PATH."
+    )

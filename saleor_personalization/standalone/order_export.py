@@ -1,6 +1,6 @@
 """Read and clean an order export with the Online Retail columns.
 
-The UCI Online Retail file (``../shared/datasets/online_retail/``) is the reference
+The UCI Online Retail file (``data/online_retail/`` in the repository) is the reference
 export; any CSV (optionally gzipped) with the same columns works. Reading is strict:
 a missing file, a wrong header or a malformed row is reported with its line number,
 because a silently skipped row is lost data the merchant never hears about.

@@ -5,7 +5,7 @@ from django.urls import path
 from django.views.decorators.csrf import csrf_exempt
 
 from ..emails.views import email_endpoint
-from .graphql_view import graphql_view
+from .graphql_view import graphiql_asset, graphql_view
 
 
 @csrf_exempt
@@ -20,5 +20,6 @@ def health(request):
 urlpatterns = [
     path("health/", health, name="health"),
     path("graphql/", graphql_view, name="graphql"),
+    path("graphql/assets/<str:name>", graphiql_asset, name="graphiql-asset"),
     path("email/<path:rest>", email_links, name="email-links"),
 ]

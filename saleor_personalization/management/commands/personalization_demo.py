@@ -5,15 +5,15 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
 from ...conf import get_settings
-from ...standalone.datasets import find_online_retail
+from ...standalone.datasets import find_online_retail, missing_dataset_message
 from ...standalone.demo import DemoContext, run_demo
 from ...standalone.order_export import OrderExportError
 
 
 class Command(BaseCommand):
     help = (
-        "Run the whole pipeline on a real order export (the shared Online Retail dataset by "
-        "default) in the standalone database and print a short report."
+        "Run the whole pipeline on a real order export (the Online Retail dataset in the "
+        "repository by default) in the standalone database and print a short report."
     )
 
     def add_arguments(self, parser):
@@ -23,11 +23,7 @@ class Command(BaseCommand):
     def handle(self, *args, data, output_dir, **options):
         dataset = data or find_online_retail()
         if dataset is None:
-            raise CommandError(
-                "The Online Retail dataset was not found: expected "
-                "../shared/datasets/online_retail/online_retail_2010_2011.csv.gz beside the "
-                "project, or give --data PATH (or set PERSONALIZATION_DATASET)."
-            )
+            raise CommandError(missing_dataset_message())
         output_dir = output_dir or Path(getattr(settings, "HOME", Path.cwd())) / "demo-output"
         output_dir.mkdir(parents=True, exist_ok=True)
         call_command("migrate", verbosity=0, interactive=False)
