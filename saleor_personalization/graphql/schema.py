@@ -1,6 +1,7 @@
 """The schema: root fields of the personalization API, bound to one shop backend."""
 
 import graphene
+from django.db import transaction
 
 from ..saleor_adapter.db import allow_writer
 from . import resolvers
@@ -54,7 +55,9 @@ def build_root_types(backend: ShopBackend) -> tuple[type, type]:
             # view tracked a moment ago must show in recentlyViewed, and replica lag
             # must not hide a fresh consent. Saleor's rows are read from its replica
             # (the backend passes the alias), as Saleor's own resolvers do.
-            with allow_writer():
+            # Each field in a savepoint: should a query of ours fail, Saleor's fields
+            # in the same request (and transaction) still read and answer.
+            with allow_writer(), transaction.atomic():
                 backend.admit(info)
                 return function(backend, info, **kwargs)
 

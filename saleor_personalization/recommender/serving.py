@@ -12,6 +12,7 @@ import logging
 from collections.abc import Sequence
 from datetime import timedelta
 
+from django.db import transaction
 from django.utils import timezone
 
 from ..configuration import PersonalizationConfig
@@ -43,7 +44,10 @@ def _safe(default=list):
     def decorate(function):
         def wrapper(*args, **kwargs):
             try:
-                return function(*args, **kwargs)
+                # A savepoint: a failed query (the plugin's tables unavailable, say)
+                # must not abort the transaction Saleor's own fields then read in.
+                with transaction.atomic():
+                    return function(*args, **kwargs)
             except Exception:
                 logger.exception("Serving %s failed; answering with nothing", function.__name__)
                 return default()

@@ -56,6 +56,7 @@ HISTORY_WEEKS = 10
 DAYS = 8
 SEGMENT = "repeat-buyers"  # three or more orders
 RECOVERY_URL = "https://shop.example.com/cart/{token}"
+PRODUCT_URL = "https://shop.example.com/products/{slug}"
 CATALOGUE = {
     "Tea": ["Green Tea", "Earl Grey", "Rooibos", "Chamomile", "Oolong", "Sencha"],
     "Coffee": ["Espresso Beans", "Filter Roast", "Decaf Blend", "Cold Brew", "Mocha Java", "Kona"],
@@ -306,7 +307,9 @@ class ShopInvariants:
             who = customer.user.email if customer else "anonymous"
             customer_id = customer.user.pk if customer else None
             bought = sorted(truth.bought.get(customer_id, {}), key=lambda p: -p) if customer else []
-            page = bought[0] if bought else self.shop.products[0].pk
+            # A product page the storefront can show: a hidden product has none.
+            visible = [p.pk for p in self.shop.products if p.pk in truth.visible]
+            page = next((p for p in bought if p in truth.visible), visible[0])
             page_id = gid("Product", page)
             queries = {
                 "personalizedProducts": f'personalizedProducts(channel: "{channel}", first: 20)',
@@ -489,11 +492,14 @@ class ShopInvariants:
         cart = RECOVERY_URL.format(token=self.abandoned_token)
         for message in self.mailbox.messages[1:]:  # steps 2 and 3 carry recommendations
             targets = click_targets(self.client, message)
-            others = [t for t in targets if t != cart and "unsubscribe" not in t]
-            if targets and not others:
+            products = [t for t in targets if t.startswith(PRODUCT_URL.split("{")[0])]
+            if targets and not products:
                 problems.append(
-                    f"every link of {message['Subject']!r} leads to the cart ({len(targets)} links)"
+                    f"no link of {message['Subject']!r} leads to a product page "
+                    f"({len(targets)} links: {sorted(set(targets))[:3]})"
                 )
+            elif any(t != cart and "unsubscribe" not in t and t not in products for t in targets):
+                problems.append(f"a link of {message['Subject']!r} leads somewhere unexpected")
         return problems
 
     # 5. codes --------------------------------------------------------------------------------
@@ -840,6 +846,7 @@ def test_the_shop_over_time(shop, set_plugin_setting, client):
                 "offer_frequency_days": "0",
                 "abandoned_emails_enabled": "true",
                 "abandoned_recovery_url": RECOVERY_URL,
+                "storefront_product_url": PRODUCT_URL,
                 "abandoned_step_hours": "1,24,72",
                 "smtp_host": "127.0.0.1",
                 "smtp_port": str(port),
