@@ -494,6 +494,13 @@ def test_query_cost_counts_every_operation_list_items_and_fragments(client):
     # A: field, items and product once per item (20); B: the field once per product (3).
     assert query_cost(schema(), document, {"n": 20}).cost == 20 * 3 + 3
     assert query_cost(schema(), document, {"n": 5000}).cost == 100 * 3 + 3  # capped as served
+    # A variable's default counts as if it were sent.
+    defaulted = parse(
+        'query A($n: Int = 100) { trendingProducts(channel: "c", first: $n) '
+        "{ items { product { id } } } }"
+    )
+    assert query_cost(schema(), defaulted).cost == query_cost(schema(), defaulted, {"n": 100}).cost
+    assert query_cost(schema(), defaulted, {"n": 2}).cost < query_cost(schema(), defaulted).cost
     # The operation the client does not name is counted too.
     unnamed = f'query A {{ trendingProducts(channel: "{CHANNEL}") {{ warnings }} }}'
     hidden = " ".join(
@@ -552,6 +559,26 @@ def test_a_batch_shares_one_cost_budget(client):
         ),
         (
             {"query": "{ mySegments { key } } { myOffers { code } }"},
+            "INVALID_OPERATION",
+        ),
+        (
+            {
+                "query": 'query($n: Int) { trendingProducts(channel: "c", first: $n) '
+                "{ warnings } }",
+                "variables": {"n": 1.5},
+            },
+            "INVALID_VARIABLES",
+        ),
+        (
+            {
+                "query": '{ personalizedProducts(channel: "c") { ...A } } '
+                "fragment A on PersonalizationProductList { ...B } "
+                "fragment B on PersonalizationProductList { ...A }"
+            },
+            "GRAPHQL_ERROR",
+        ),
+        (
+            {"query": "{ mySegments { key } }" + " " * 3_000_000},
             "GRAPHQL_ERROR",
         ),
         (
@@ -570,7 +597,17 @@ def test_a_batch_shares_one_cost_budget(client):
             "INVALID_ARGUMENT",
         ),
     ],
-    ids=["int-2^31", "unknown-operation", "two-operations", "two-unnamed", "nul-var", "nul-lit"],
+    ids=[
+        "int-2^31",
+        "unknown-operation",
+        "two-operations",
+        "two-unnamed",
+        "int-fraction",
+        "fragment-cycle",
+        "over-django-upload-limit",
+        "nul-var",
+        "nul-lit",
+    ],
 )
 def test_client_mistakes_are_400_with_a_code(client, payload, code):
     status, body = gql_raw(client, payload)
@@ -635,6 +672,9 @@ def test_a_recommendation_id_counts_one_click_from_its_shopper_before_it_expires
     rid = gql(client, anonymous)[1]["data"]["personalizedProducts"]["items"][0]["recommendationId"]
     assert codes(send(rid, anonymousId="web-2")) == ["INVALID_ID"]
     assert send(rid, CUSTOMER_2, anonymousId="web-1")["data"]["trackEvent"] == {"recorded": True}
+    # The same served item sent by others who know the storefront id: still one click.
+    assert send(rid, CUSTOMER_1, anonymousId="web-1")["data"]["trackEvent"] == {"recorded": False}
+    assert send(rid, anonymousId="web-1", eventId="x")["data"]["trackEvent"] == {"recorded": False}
     # Expired: served more than a day ago.
     old = served_recommendation_id("personal", 3, timezone.now() - timedelta(hours=25), "u1")
     body = send(old, CUSTOMER_1)

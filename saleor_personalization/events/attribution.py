@@ -98,13 +98,22 @@ def record_click(
     channel: str,
     *,
     event_id: str = "",
+    served_key: str = "",
     occurred_at: datetime | None = None,
 ) -> bool:
-    """Write a click on a served recommendation (and the product view it leads to)."""
+    """Write a click on a served recommendation (and the product view it leads to).
+
+    ``served_key`` names the served item itself: given, the item counts one click
+    whoever sends it (a list served to a shared anonymous id, or replayed by several
+    accounts, cannot inflate clicks); otherwise one click per shopper and event.
+    """
     when = occurred_at or timezone.now()
-    key = event_id or f"{ref.source}.{ref.product_id}.{int(ref.served_at.timestamp())}"
+    key = (
+        served_key or event_id or f"{ref.source}.{ref.product_id}.{int(ref.served_at.timestamp())}"
+    )
+    source_key = f"click:{served_key}" if served_key else _event_key("click", shopper, key)
     _, created = RecommendationClick.objects.get_or_create(
-        source_key=_event_key("click", shopper, key),
+        source_key=source_key,
         defaults={
             "source": ref.source,
             "product_id": ref.product_id,

@@ -31,6 +31,8 @@ from graphql.type import (
     GraphQLObjectType,
     GraphQLUnionType,
 )
+from graphql.utils.type_from_ast import type_from_ast
+from graphql.utils.value_from_ast import value_from_ast
 
 MAX_FIRST = 100
 DEFAULT_FIRST = 10
@@ -215,11 +217,29 @@ def query_cost(
         )
         if root is None:
             continue
+        costing.variables = _with_defaults(schema, definition, variables or {})
         selection_set = definition.selection_set
         if root_fields is not None:
             selection_set = _only(selection_set, root_fields, fragments)
         total += costing.selection(root, selection_set, 1, 0)
     return QueryCost(cost=total, depth=costing.deepest)
+
+
+def _with_defaults(schema, operation: ast.OperationDefinition, variables: dict) -> dict:
+    """The variables as the operation will run: a default counts as if it were sent.
+
+    Otherwise ``query($n: Int = 100) { ... first: $n ... }`` would be costed at the
+    default page size and served at 100.
+    """
+    values = dict(variables)
+    for definition in operation.variable_definitions or []:
+        name = definition.variable.name.value
+        if name in values or definition.default_value is None:
+            continue
+        variable_type = type_from_ast(schema, definition.type)
+        if variable_type is not None:
+            values[name] = value_from_ast(definition.default_value, variable_type)
+    return values
 
 
 def _only(selection_set, names: frozenset[str], fragments: dict):

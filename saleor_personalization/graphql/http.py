@@ -11,12 +11,14 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, JsonResponse
 from graphql import GraphQLError, parse, validate
 from graphql.error import GraphQLSyntaxError
 from graphql.execution import execute
 from graphql.execution.values import get_variable_values
 from graphql.language import ast
+from graphql.validation.rules import NoFragmentCycles
 
 from .cost import COST_MAP, QueryTooComplex, query_cost
 from .errors import ErrorCode, PersonalizationError
@@ -61,7 +63,11 @@ def format_error(error: Exception) -> dict:
 
 
 def parse_body(request: HttpRequest) -> dict | list:
-    if len(request.body) > MAX_BODY:
+    try:
+        size = len(request.body)
+    except RequestDataTooBig as error:  # over Django's DATA_UPLOAD_MAX_MEMORY_SIZE
+        raise ValueError("The request body is too large.") from error
+    if size > MAX_BODY:
         raise ValueError("The request body is too large.")
     if request.content_type == "application/graphql":
         return {"query": request.body.decode("utf-8")}
@@ -107,6 +113,27 @@ def _document_has_nul(node: Any) -> bool:
     if isinstance(node, list):
         return any(_document_has_nul(item) for item in node)
     return False
+
+
+def _unnamed_among_several(document: ast.Document) -> bool:
+    operations = [d for d in document.definitions if isinstance(d, ast.OperationDefinition)]
+    return len(operations) > 1 and any(operation.name is None for operation in operations)
+
+
+def _loose_int(operation: ast.OperationDefinition, variables: dict) -> str:
+    """The first Int variable sent as a fraction or a boolean (graphql-core 2 rounds it)."""
+    for definition in operation.variable_definitions or []:
+        node = definition.type
+        while not isinstance(node, ast.NamedType):
+            node = node.type
+        if node.name.value != "Int":
+            continue
+        name = definition.variable.name.value
+        values = variables.get(name)
+        for value in values if isinstance(values, list) else [values]:
+            if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+                return name
+    return ""
 
 
 def _operation(document: ast.Document, name: str | None):
@@ -159,12 +186,29 @@ def prepare(schema, data: Any, cost_map: dict) -> Prepared:
                 "Strings must not contain NUL characters.", ErrorCode.INVALID_ARGUMENT
             )
         )
-    errors = validate(schema, document)
+    if _unnamed_among_several(document):
+        return Prepared(
+            error=_client_error(
+                "Several operations in one document must each be named; send operationName "
+                "to pick one.",
+                ErrorCode.INVALID_OPERATION,
+            )
+        )
+    # Fragment cycles first: the full validation recurses through them without end.
+    errors = validate(schema, document, [NoFragmentCycles]) or validate(schema, document)
     if errors:
         return Prepared(error=({"errors": [format_error(e) for e in errors]}, 400))
     operation, problem = _operation(document, operation_name)
     if operation is None:
         return Prepared(error=_client_error(problem, ErrorCode.INVALID_OPERATION))
+    loose = _loose_int(operation, variables)
+    if loose:
+        return Prepared(
+            error=_client_error(
+                f"Invalid variables: ${loose} is an Int; send a whole number.",
+                ErrorCode.INVALID_VARIABLES,
+            )
+        )
     try:
         get_variable_values(schema, operation.variable_definitions or [], variables)
     except Exception as error:  # graphql-core raises a bare Exception for 2**31 in an Int

@@ -309,9 +309,9 @@ def track_event(backend, info, *, input: PersonalizationTrackEventInput) -> dict
     _throttle(requestor, config.track_rate_limit)
     if not config.tracking_enabled:
         return {"recorded": False}
-    # One click per served item and shopper, whatever eventIds a replay invents.
+    # One click per served item, whoever sends it and whatever eventIds a replay invents.
     served = hashlib.sha256(input.recommendation_id.encode()).hexdigest()[:40]
-    return {"recorded": record_click(shopper, ref, slug, event_id=f"served-{served}")}
+    return {"recorded": record_click(shopper, ref, slug, served_key=f"served-{served}")}
 
 
 def click_candidates(requestor: Requestor, anonymous_id: str | None) -> list[str]:
