@@ -25,11 +25,13 @@ from saleor.plugins.error_codes import PluginErrorCode
 
 from .configuration import (
     FIELDS,
+    FIELDS_BY_ATTR,
     FIELDS_BY_NAME,
     ConfigurationError,
     PersonalizationConfig,
     default_configuration,
     parse_configuration,
+    upgrade_items,
 )
 from .emails.render import TemplateError, validate_templates
 from .offers.redemption import check_code
@@ -112,16 +114,33 @@ class PersonalizationPlugin(BasePlugin):
             return parse_configuration({})
 
     @classmethod
+    def _update_configuration_structure(cls, configuration):
+        """Settings saved under their 0.1 names keep their values (Saleor drops unknown names)."""
+        return super()._update_configuration_structure(upgrade_items(configuration or []))
+
+    @classmethod
+    def _update_config_items(cls, configuration_to_update, current_config):
+        """``pluginUpdate`` with a 0.1 setting name updates the renamed setting."""
+        current_config[:] = upgrade_items(current_config)
+        super()._update_config_items(upgrade_items(configuration_to_update), current_config)
+
+    @classmethod
     def validate_plugin_configuration(cls, plugin_configuration, **kwargs):
-        """Refuse a Dashboard save whose values the plugin could not use."""
+        """Refuse a Dashboard save whose values the plugin could not use.
+
+        The error is keyed by the setting's Dashboard name: Saleor camel-cases the key
+        into the error's ``field`` and the names have no underscores, so ``field`` is
+        exactly the ``name`` of the configuration item the admin has to fix.
+        """
         try:
             config = parse_configuration(plugin_configuration.configuration)
             validate_templates(config.email_subject_template, config.email_body_template)
         except TemplateError as error:
+            spec = FIELDS_BY_ATTR["email_body_template"]
             raise ValidationError(
                 {
-                    "email_body_template": ValidationError(
-                        f"Email templates: {error}", code=PluginErrorCode.INVALID.value
+                    spec.name: ValidationError(
+                        f"{spec.label}: {error}", code=PluginErrorCode.INVALID.value
                     )
                 }
             ) from None
@@ -134,6 +153,26 @@ class PersonalizationPlugin(BasePlugin):
                     )
                 }
             ) from None
+
+    def resolve_plugin_configuration(self, request):
+        """The settings as the Dashboard shows them, with the status composed now.
+
+        Saleor calls this only to answer the staff ``plugin``/``plugins`` queries, so
+        the report queries run when an admin opens the page, not on every request. A
+        failure leaves the last stored status: the settings page must always open.
+        """
+        configuration = super().resolve_plugin_configuration(request)
+        try:
+            from .saleor_adapter.admin_status import admin_status
+
+            status = admin_status()
+        except Exception:
+            logger.exception("Could not compose the personalization status")
+            return configuration
+        return [
+            {**item, "value": status[item["name"]]} if item.get("name") in status else item
+            for item in configuration
+        ]
 
     def _should_track(self, customer_id: Any, email: str | None) -> bool:
         return bool(customer_id) or self.config.track_anonymous
