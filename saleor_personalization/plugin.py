@@ -134,16 +134,18 @@ class PersonalizationPlugin(BasePlugin):
         """
         try:
             config = parse_configuration(plugin_configuration.configuration)
-            validate_templates(config.email_subject_template, config.email_body_template)
-        except TemplateError as error:
-            spec = FIELDS_BY_ATTR["email_body_template"]
-            raise ValidationError(
-                {
-                    spec.name: ValidationError(
-                        f"{spec.label}: {error}", code=PluginErrorCode.INVALID.value
-                    )
-                }
-            ) from None
+            for attr in ("email_subject_template", "email_body_template"):
+                spec = FIELDS_BY_ATTR[attr]
+                try:
+                    validate_templates(getattr(config, attr), "")
+                except TemplateError as error:
+                    raise ValidationError(
+                        {
+                            spec.name: ValidationError(
+                                f"{spec.label}: {error}", code=PluginErrorCode.INVALID.value
+                            )
+                        }
+                    ) from None
         except ConfigurationError as error:
             label = FIELDS_BY_NAME[error.field].label
             raise ValidationError(
@@ -163,9 +165,14 @@ class PersonalizationPlugin(BasePlugin):
         """
         configuration = super().resolve_plugin_configuration(request)
         try:
+            from saleor.core.db.connection import allow_writer
+
             from .saleor_adapter.admin_status import admin_status
 
-            status = admin_status()
+            # The plugin's own tables, read once per page view (Saleor restricts the
+            # writer inside GraphQL queries to catch accidental reads).
+            with allow_writer():
+                status = admin_status()
         except Exception:
             logger.exception("Could not compose the personalization status")
             return configuration
