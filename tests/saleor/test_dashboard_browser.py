@@ -142,9 +142,11 @@ class _ShopServer:
         return self._static(path, start_response)
 
     def _run_on_commit(self):
-        callbacks, self.connection.run_on_commit = self.connection.run_on_commit, []
-        for _, callback, _ in callbacks:
-            callback()
+        """Run them as a commit would, including those the callbacks register in turn."""
+        while self.connection.run_on_commit:
+            callbacks, self.connection.run_on_commit = self.connection.run_on_commit, []
+            for _, callback, _ in callbacks:
+                callback()
 
     def _static(self, path, start_response):
         target = (self.root / path.lstrip("/")).resolve()
@@ -234,7 +236,8 @@ def _metadata_dialog(page, path: str):
     """Open an object's metadata dialog (the Dashboard's ``<>`` button) and its public card."""
     page.goto(f"{page.base_url}{path}?action=view-metadata", wait_until="domcontentloaded")
     editor = page.locator('[data-test-id="metadata-editor"][data-test-is-private="false"]')
-    editor.wait_for()
+    editor.locator('[data-test-id="expand"]').click()  # the card opens collapsed
+    editor.locator('[data-test-id="add-field"]').wait_for()
     return editor
 
 
@@ -362,12 +365,15 @@ def test_admin_finds_a_segments_customers_in_the_customer_list(segment_members, 
     importlib.util.find_spec("saleor_personalization.offers.status") is None,
     reason="targeted-voucher status (personalization.status) is not in this build",
 )
+@pytest.fixture
+def no_holdout(set_plugin_setting):
+    set_plugin_setting("offersHoldoutPercent", "0")  # the one member gets a code
+
+
 def test_admin_targets_a_voucher_at_a_segment_and_reads_its_status(
-    voucher, segment_members, set_plugin_setting, page
+    voucher, segment_members, no_holdout, page
 ):
     import graphene
-
-    set_plugin_setting("offersHoldoutPercent", "0")  # the one member gets a code
 
     voucher_id = graphene.Node.to_global_id("Voucher", voucher.pk)
     editor = _metadata_dialog(page, f"/discounts/vouchers/{voucher_id}")
