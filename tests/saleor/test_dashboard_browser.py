@@ -83,14 +83,27 @@ class _QuietHandler(WSGIRequestHandler):
 class _AliasOf:
     """One database session under a second alias.
 
-    Everything (cursor, transaction state, savepoints) is the wrapped connection's, so
-    an atomic block on the alias is a savepoint in the test's transaction; only
-    ``alias`` differs, which Django compares with a queryset's ``using()``.
+    Everything (session, transaction state, savepoints) is the wrapped connection's, so
+    an atomic block on the alias is a savepoint in the test's transaction; ``alias``
+    differs, which Django compares with a queryset's ``using()``, and so do the execute
+    wrappers, as Saleor's writer guard applies to the writer only.
     """
 
     def __init__(self, connection, alias: str):
         object.__setattr__(self, "_connection", connection)
         object.__setattr__(self, "alias", alias)
+        # Saleor guards the writer with execute wrappers; a replica has none of its own.
+        object.__setattr__(self, "execute_wrappers", [])
+
+    def _as_alias(self, cursor):
+        cursor.db = self
+        return cursor
+
+    def cursor(self):
+        return self._as_alias(self._connection.cursor())
+
+    def chunked_cursor(self):
+        return self._as_alias(self._connection.chunked_cursor())
 
     def __getattr__(self, name):
         return getattr(self._connection, name)
@@ -121,9 +134,13 @@ class _ShopServer:
 
     def _serve(self):
         from django.db import connections
+        from saleor.celeryconf import app
 
         for alias in connections:
             connections[alias] = self._same_session(alias)
+        # Celery's current app is per thread: without this, a task queued here would go
+        # to an unconfigured default app instead of Saleor's (eager in tests).
+        app.set_current()
         self.server.serve_forever(poll_interval=0.1)
 
     def _same_session(self, alias: str):
