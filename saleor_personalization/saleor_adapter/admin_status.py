@@ -59,7 +59,7 @@ def _why_kept(run: ModelRun) -> str:
         return f"last retrain ({_day(run.finished_at or run.created_at)}) failed: {reason}"
     metrics = run.metrics or {}
     new, popular = _ndcg(metrics, "all"), _ndcg(metrics, "popularity_all")
-    live = _ndcg(metrics, "live")
+    live = _ndcg(metrics.get("live") or {}, "all")  # the live model, scored on this run's data
     when = _day(run.finished_at or run.created_at)
     if new is not None and popular is not None and new < popular:
         because = (

@@ -115,9 +115,9 @@ def test_the_dashboard_refuses_a_broken_email_template(personalization_config):
     from saleor_personalization.plugin import PersonalizationPlugin
 
     for item in personalization_config.configuration:
-        if item["name"] == "email_body_template":
+        if item["name"] == "emailsBodyTemplate":
             item["value"] = "{{#if first_name}}Hello{{/each}}"
-    with pytest.raises(ValidationError, match="Email templates"):
+    with pytest.raises(ValidationError, match=r"Emails · HTML \(Handlebars\)"):
         PersonalizationPlugin.validate_plugin_configuration(personalization_config)
 
 
