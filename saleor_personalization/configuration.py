@@ -25,8 +25,16 @@ class ConfigurationError(ValueError):
 
 @dataclass(frozen=True)
 class FieldSpec:
-    """How a setting is shown in the Dashboard and parsed for the core."""
+    """How a setting is shown in the Dashboard and parsed for the core.
 
+    ``name`` is what Saleor stores and the Dashboard shows; it is camelCase without
+    underscores because Saleor camel-cases the key of a ``pluginUpdate`` error into its
+    ``field``, and only a name that survives that unchanged lets a client point at the
+    setting. ``attr`` is the :class:`PersonalizationConfig` attribute the core reads,
+    and also the setting's name before 0.2 (still accepted, see :func:`upgrade_items`).
+    """
+
+    attr: str
     name: str
     kind: str  # boolean, int, float, string, multiline, password, output, steps, url_template,
     # networks
@@ -38,59 +46,80 @@ class FieldSpec:
     placeholders: tuple[str, ...] = ("{token}",)  # url_template: needs one of these
 
 
+# The Dashboard (3.23) shows text fields in this order, then every checkbox in this
+# order, then password fields on a card of their own. Labels start with the feature so
+# each feature's text fields and checkboxes still read together in those two blocks.
 FIELDS: tuple[FieldSpec, ...] = (
     FieldSpec(
-        "tracking_enabled",
-        "boolean",
-        True,
-        "Record shopper behaviour",
-        "Record views, cart changes and purchases from Saleor events. Switching it off stops "
-        "new data; existing data stays until a customer is erased.",
+        "model_status",
+        "model_status",
+        "output",
+        "No model trained yet.",
+        "Status · Recommendation model (read-only)",
+        "The live model, how it compares with bestsellers, and why the last retrain was kept "
+        "or not. The status fields are filled in when this page is opened.",
     ),
     FieldSpec(
-        "track_anonymous",
-        "boolean",
-        True,
-        "Record anonymous shoppers",
-        "Record guests by checkout or storefront id; merged into the customer on login or order.",
+        "statusSegments",
+        "statusSegments",
+        "output",
+        "",
+        "Status · Segments: key = name (customers) (read-only)",
+        "Segment keys to put in a voucher's personalization.segment metadata, with their "
+        "plain names and current sizes.",
     ),
     FieldSpec(
-        "training_interval_hours",
-        "int",
-        24,
-        "Training interval (hours)",
-        "Retrain the model when the live one is older than this. 0 disables scheduled training.",
-        minimum=0,
-        maximum=24 * 30,
+        "statusOffers",
+        "statusOffers",
+        "output",
+        "",
+        "Status · Offers (read-only)",
+        "Per campaign and segment: personal codes issued and redeemed, and the spend per "
+        "customer with a code against the holdout.",
     ),
+    FieldSpec(
+        "statusEmails",
+        "statusEmails",
+        "output",
+        "",
+        "Status · Abandoned-checkout emails (read-only)",
+        "Emails sent, opened and clicked, and the checkouts and revenue they recovered.",
+    ),
+    FieldSpec(
+        "statusRecommendations",
+        "statusRecommendations",
+        "output",
+        "",
+        "Status · Recommendations (read-only)",
+        "Clicks on recommendations per list and the orders and revenue that followed.",
+    ),
+    # Recommendations ---------------------------------------------------------
     FieldSpec(
         "list_size",
+        "recommendationsListSize",
         "int",
         50,
-        "Precomputed list length",
+        "Recommendations · Products per precomputed list",
         "Products kept per precomputed list; storefront pages are cut from it after the rules.",
         minimum=10,
         maximum=500,
     ),
     FieldSpec(
-        "exclude_out_of_stock",
-        "boolean",
-        True,
-        "Hide out-of-stock products",
-        "Never recommend a product with no stock in the channel.",
-    ),
-    FieldSpec(
-        "exclude_in_cart",
-        "boolean",
-        True,
-        "Hide products already in the cart",
-        "Leave out what the shopper already has in the current checkout.",
+        "training_interval_hours",
+        "recommendationsRetrainHours",
+        "int",
+        24,
+        "Recommendations · Retrain after (hours)",
+        "Retrain the model when the live one is older than this. 0 disables scheduled training.",
+        minimum=0,
+        maximum=24 * 30,
     ),
     FieldSpec(
         "recently_bought_days",
+        "recommendationsHideBoughtDays",
         "int",
         30,
-        "Hide recent purchases (days)",
+        "Recommendations · Hide purchases of the last (days)",
         "Leave out products the customer bought within this many days, unless the product is "
         "one customers reorder. 0 keeps them.",
         minimum=0,
@@ -98,54 +127,72 @@ FIELDS: tuple[FieldSpec, ...] = (
     ),
     FieldSpec(
         "max_per_category",
+        "recommendationsMaxPerCategory",
         "int",
         3,
-        "Most products of one category in the top 10",
+        "Recommendations · Most products of one category in the top 10",
         "Diversity rule for the first ten positions. 0 turns the rule off.",
         minimum=0,
         maximum=10,
     ),
+    # Segments ----------------------------------------------------------------
     FieldSpec(
         "lapse_days",
+        "segmentsLapseDays",
         "int",
         300,
-        "Lapse window (days)",
+        "Segments · Lapsed after (days without an order)",
         "A customer with no order for this many days is 'lapsed' (about 10 months by default).",
         minimum=7,
         maximum=3650,
     ),
     FieldSpec(
         "abandoner_min_carts",
+        "segmentsAbandonerCarts",
         "int",
         3,
-        "Abandoned carts for 'frequent abandoner'",
+        "Segments · Abandoned carts that make a 'frequent abandoner'",
         "Carts left with products for over a day in the last 90 days that make a customer a "
         "frequent abandoner.",
         minimum=1,
         maximum=100,
     ),
+    # Offers ------------------------------------------------------------------
     FieldSpec(
-        "consent_metadata_key",
+        "winback_voucher",
+        "offersWinbackVoucher",
         "string",
-        "marketing_consent",
-        "Consent metadata key",
-        "Customer metadata key whose value 'true' imports marketing consent, for shops that "
-        "already keep consent there. Empty: consent is set only through the plugin's API.",
+        "",
+        "Offers · Win-back voucher code",
+        "A code of the voucher (created in Discounts > Vouchers) whose discount win-back "
+        "offers give; each lapsed customer gets a code of their own. Tick 'Offers · Win-back "
+        "offers' below to start.",
+    ),
+    FieldSpec(
+        "abandoner_voucher",
+        "offersAbandonerVoucher",
+        "string",
+        "",
+        "Offers · Frequent-abandoner voucher code",
+        "A code of the voucher whose discount frequent abandoners are offered. Tick "
+        "'Offers · Frequent-abandoner incentive' below to start.",
     ),
     FieldSpec(
         "max_offer_percent",
+        "offersMaxPercent",
         "int",
         30,
-        "Maximum offer (%)",
+        "Offers · Largest percentage off (%)",
         "Segment vouchers giving a larger percentage off issue no codes (guardrail).",
         minimum=0,
         maximum=100,
     ),
     FieldSpec(
         "max_offer_amount",
+        "offersMaxAmount",
         "float",
         50.0,
-        "Maximum fixed offer",
+        "Offers · Largest fixed amount off",
         "Segment vouchers giving more than this amount off (any currency) issue no codes. "
         "0: no limit.",
         minimum=0,
@@ -153,18 +200,20 @@ FIELDS: tuple[FieldSpec, ...] = (
     ),
     FieldSpec(
         "offer_validity_days",
+        "offersValidityDays",
         "int",
         14,
-        "Offer validity (days)",
+        "Offers · Personal code valid for (days)",
         "A personal code expires after this many days (or at the voucher's end date).",
         minimum=1,
         maximum=365,
     ),
     FieldSpec(
         "offer_frequency_days",
+        "offersFrequencyDays",
         "int",
         30,
-        "At most one offer per customer in (days)",
+        "Offers · At most one offer per customer in (days)",
         "Frequency cap across campaigns: a customer who got a code gets no other within this "
         "window. 0: no cap.",
         minimum=0,
@@ -172,167 +221,153 @@ FIELDS: tuple[FieldSpec, ...] = (
     ),
     FieldSpec(
         "offer_holdout_percent",
+        "offersHoldoutPercent",
         "int",
         10,
-        "Holdout share (%)",
+        "Offers · Holdout share (%)",
         "Share of each segment that gets no code, so that reports can measure the uplift.",
         minimum=0,
         maximum=90,
     ),
-    FieldSpec(
-        "winback_enabled",
-        "boolean",
-        False,
-        "Win-back offers for lapsed customers",
-        "Give every lapsed customer a personal code of the win-back voucher.",
-    ),
-    FieldSpec(
-        "winback_voucher",
-        "string",
-        "",
-        "Win-back voucher code",
-        "A code of the voucher (created in Discounts > Vouchers) whose discount win-back "
-        "offers give; each customer gets a code of their own.",
-    ),
-    FieldSpec(
-        "abandoner_offer_enabled",
-        "boolean",
-        False,
-        "Incentive for frequent abandoners",
-        "Give frequent cart abandoners a personal code (also used by abandoned-cart emails).",
-    ),
-    FieldSpec(
-        "abandoner_voucher",
-        "string",
-        "",
-        "Abandoner incentive voucher code",
-        "A code of the voucher whose discount frequent abandoners are offered.",
-    ),
-    FieldSpec(
-        "abandoned_emails_enabled",
-        "boolean",
-        False,
-        "Send abandoned-checkout emails",
-        "Remind shoppers who left a checkout with products and an email address.",
-    ),
-    FieldSpec(
-        "abandoned_scan_minutes",
-        "int",
-        15,
-        "Look for abandoned checkouts every (minutes)",
-        "How often the scan for due reminder emails runs.",
-        minimum=5,
-        maximum=1440,
-    ),
-    FieldSpec(
-        "abandoned_step_hours",
-        "steps",
-        "1,24,72",
-        "Reminder steps (hours idle)",
-        "Hours a checkout must be idle before each email: step 1 reminds, step 2 adds "
-        "recommendations, step 3 adds the shopper's offer. Comma-separated, increasing, 1-3 steps.",
-    ),
-    FieldSpec(
-        "abandoned_include_offer",
-        "boolean",
-        True,
-        "Offer in the last step",
-        "Put the customer's live segment offer code (e.g. the frequent-abandoner incentive) "
-        "in the last email, when they have one.",
-    ),
-    FieldSpec(
-        "abandoned_require_consent",
-        "boolean",
-        True,
-        "Only with marketing consent",
-        "Send only to customers who gave marketing consent (GraphQL marketingConsentUpdate or "
-        "the consent metadata key). Off: send to every shopper who did not unsubscribe.",
-    ),
+    # Abandoned-checkout emails -----------------------------------------------
     FieldSpec(
         "abandoned_recovery_url",
+        "emailsRecoveryUrl",
         "url_template",
         "",
-        "Checkout recovery URL",
+        "Emails · Checkout recovery URL",
         "Storefront URL that restores the cart, with {token} for the checkout token, e.g. "
-        "https://shop.example.com/cart?checkout={token}. Required to send.",
+        "https://shop.example.com/cart?checkout={token}. Required to send; tick 'Emails · "
+        "Send abandoned-checkout emails' below to start.",
     ),
     FieldSpec(
         "storefront_product_url",
+        "emailsProductUrl",
         "url_template",
         "",
-        "Storefront product URL",
+        "Emails · Storefront product URL",
         "Where a recommended product in an email links to, with {slug} (or {id}, Saleor's "
         "product ID), e.g. https://shop.example.com/products/{slug}. Empty: recommended "
         "products are shown without a link.",
         placeholders=("{slug}", "{id}"),
     ),
     FieldSpec(
+        "abandoned_step_hours",
+        "emailsStepHours",
+        "steps",
+        "1,24,72",
+        "Emails · Reminder steps (hours idle)",
+        "Hours a checkout must be idle before each email: step 1 reminds, step 2 adds "
+        "recommendations, step 3 adds the shopper's offer. Comma-separated, increasing, 1-3 steps.",
+    ),
+    FieldSpec(
         "abandoned_recommendations",
+        "emailsRecommendations",
         "int",
         4,
-        "Recommendations per email",
+        "Emails · Recommendations per email",
         "Products suggested in steps 2 and 3. 0: none.",
         minimum=0,
         maximum=12,
     ),
     FieldSpec(
         "abandoned_max_age_days",
+        "emailsMaxAgeDays",
         "int",
         14,
-        "Forget checkouts idle for more than (days)",
+        "Emails · Forget checkouts idle for more than (days)",
         "Checkouts idle longer than this get no more emails.",
         minimum=1,
         maximum=90,
     ),
     FieldSpec(
+        "abandoned_scan_minutes",
+        "emailsScanMinutes",
+        "int",
+        15,
+        "Emails · Look for abandoned checkouts every (minutes)",
+        "How often the scan for due reminder emails runs.",
+        minimum=5,
+        maximum=1440,
+    ),
+    FieldSpec(
+        "consent_metadata_key",
+        "emailsConsentMetadataKey",
+        "string",
+        "marketing_consent",
+        "Emails · Consent metadata key",
+        "Customer metadata key whose value 'true' imports marketing consent, for shops that "
+        "already keep consent there. Empty: consent is set only through the plugin's API.",
+    ),
+    FieldSpec(
         "email_subject_template",
+        "emailsSubjectTemplate",
         "string",
         "",
-        "Email subject (Handlebars)",
+        "Emails · Subject (Handlebars)",
         "Empty: the built-in subject in the checkout's language (English, Turkish, Hungarian). "
         "Variables: first_name, step, shop_name, line_count.",
     ),
     FieldSpec(
         "email_body_template",
+        "emailsBodyTemplate",
         "multiline",
         "",
-        "Email HTML (Handlebars)",
+        "Emails · HTML (Handlebars)",
         "Empty: the built-in template in the checkout's language. Variables: first_name, lines "
         "(name, variant, quantity, price, image_url), total, recovery_url, recommendations, "
         "voucher_code, voucher_expires, unsubscribe_url, open_pixel_url, step, shop_name.",
     ),
     FieldSpec(
-        "email_send_via_smtp",
-        "boolean",
-        True,
-        "Send through SMTP",
-        "Off: only the notify event below is emitted, for an email app to deliver.",
+        "sender_name",
+        "emailsSenderName",
+        "string",
+        "",
+        "Emails · Sender name",
+        "Empty: the shop's name.",
     ),
     FieldSpec(
-        "email_emit_notify_event",
-        "boolean",
-        True,
-        "Emit a notify event",
-        "Also emit 'personalization_abandoned_checkout' to apps subscribed to NOTIFY_USER "
-        "(SendGrid, Klaviyo, SMTP apps).",
+        "sender_address",
+        "emailsSenderAddress",
+        "string",
+        "",
+        "Emails · Sender address",
+        "Empty: Saleor's DEFAULT_FROM_EMAIL.",
     ),
-    FieldSpec("smtp_host", "string", "", "SMTP host", "Empty: Saleor's USER_EMAIL_URL settings."),
     FieldSpec(
-        "smtp_port", "int", 587, "SMTP port", "Port of the SMTP host.", minimum=1, maximum=65535
+        "smtp_host",
+        "emailsSmtpHost",
+        "string",
+        "",
+        "Emails · SMTP host",
+        "Empty: Saleor's USER_EMAIL_URL settings. Security: the 'Emails · SMTP' checkboxes "
+        "below; password: the card under the settings.",
     ),
-    FieldSpec("smtp_user", "string", "", "SMTP user", "Login for the SMTP host, if it needs one."),
-    FieldSpec("smtp_password", "password", "", "SMTP password", "Password for the SMTP user."),
-    FieldSpec("smtp_use_tls", "boolean", True, "SMTP STARTTLS", "Upgrade the connection (587)."),
-    FieldSpec("smtp_use_ssl", "boolean", False, "SMTP SSL", "Implicit TLS (port 465)."),
-    FieldSpec("sender_name", "string", "", "Sender name", "Empty: the shop's name."),
     FieldSpec(
-        "sender_address", "string", "", "Sender address", "Empty: Saleor's DEFAULT_FROM_EMAIL."
+        "smtp_port",
+        "emailsSmtpPort",
+        "int",
+        587,
+        "Emails · SMTP port",
+        "Port of the SMTP host (587 with STARTTLS, 465 with SSL).",
+        minimum=1,
+        maximum=65535,
     ),
+    FieldSpec(
+        "smtp_user",
+        "emailsSmtpUser",
+        "string",
+        "",
+        "Emails · SMTP user",
+        "Login for the SMTP host, if it needs one.",
+    ),
+    # API ---------------------------------------------------------------------
     FieldSpec(
         "track_rate_limit",
+        "apiTrackRateLimit",
         "int",
         120,
-        "Tracked events per client per minute",
+        "API · Tracked events per client per minute",
         "trackEvent calls accepted per customer, app or anonymous id (and address) per minute; "
         "more are refused with RATE_LIMITED so a script cannot flood the log.",
         minimum=1,
@@ -340,9 +375,10 @@ FIELDS: tuple[FieldSpec, ...] = (
     ),
     FieldSpec(
         "graphql_max_cost",
+        "apiMaxQueryCost",
         "int",
         5000,
-        "Query cost limit",
+        "API · Query cost limit",
         "Largest query cost the personalization endpoint executes (a product costs one, "
         "lists cost their length), as Saleor limits its own API.",
         minimum=100,
@@ -350,32 +386,185 @@ FIELDS: tuple[FieldSpec, ...] = (
     ),
     FieldSpec(
         "trusted_proxies",
+        "apiTrustedProxies",
         "networks",
         "",
-        "Trusted proxy addresses",
+        "API · Trusted proxy addresses",
         "Comma-separated addresses or networks (e.g. 10.0.0.0/8) of the reverse proxies in "
         "front of Saleor. X-Forwarded-For is believed only when the connection comes from one "
         "of them; empty: the connecting address is the client, for rate limits by address.",
     ),
+    # Checkboxes (the Dashboard shows them after every text field) -------------
     FieldSpec(
-        "single_endpoint",
+        "tracking_enabled",
+        "trackingEnabled",
+        "boolean",
+        True,
+        "Tracking · Record shopper behaviour",
+        "Record views, cart changes and purchases from Saleor events. Switching it off stops "
+        "new data; existing data stays until a customer is erased.",
+    ),
+    FieldSpec(
+        "track_anonymous",
+        "trackingAnonymous",
+        "boolean",
+        True,
+        "Tracking · Also record anonymous shoppers",
+        "Record guests by checkout or storefront id; merged into the customer on login or order.",
+    ),
+    FieldSpec(
+        "exclude_out_of_stock",
+        "recommendationsHideOutOfStock",
+        "boolean",
+        True,
+        "Recommendations · Hide out-of-stock products",
+        "Never recommend a product with no stock in the channel.",
+    ),
+    FieldSpec(
+        "exclude_in_cart",
+        "recommendationsHideInCart",
+        "boolean",
+        True,
+        "Recommendations · Hide products already in the cart",
+        "Leave out what the shopper already has in the current checkout.",
+    ),
+    FieldSpec(
+        "winback_enabled",
+        "offersWinbackEnabled",
         "boolean",
         False,
-        "Also serve the queries on Saleor's /graphql/",
+        "Offers · Win-back offers for lapsed customers",
+        "Give every lapsed customer a personal code of 'Offers · Win-back voucher code'.",
+    ),
+    FieldSpec(
+        "abandoner_offer_enabled",
+        "offersAbandonerEnabled",
+        "boolean",
+        False,
+        "Offers · Frequent-abandoner incentive",
+        "Give frequent cart abandoners a personal code of 'Offers · Frequent-abandoner voucher "
+        "code' (also used by abandoned-checkout emails).",
+    ),
+    FieldSpec(
+        "abandoned_emails_enabled",
+        "emailsEnabled",
+        "boolean",
+        False,
+        "Emails · Send abandoned-checkout emails",
+        "Remind shoppers who left a checkout with products and an email address, using the "
+        "'Emails · …' settings above.",
+    ),
+    FieldSpec(
+        "abandoned_include_offer",
+        "emailsIncludeOffer",
+        "boolean",
+        True,
+        "Emails · Offer in the last step",
+        "Put the customer's live segment offer code (e.g. the frequent-abandoner incentive) "
+        "in the last email, when they have one.",
+    ),
+    FieldSpec(
+        "abandoned_require_consent",
+        "emailsRequireConsent",
+        "boolean",
+        True,
+        "Emails · Only with marketing consent",
+        "Send only to customers who gave marketing consent (GraphQL marketingConsentUpdate or "
+        "the consent metadata key). Off: send to every shopper who did not unsubscribe.",
+    ),
+    FieldSpec(
+        "email_send_via_smtp",
+        "emailsViaSmtp",
+        "boolean",
+        True,
+        "Emails · Send through SMTP",
+        "Off: only the notify event is emitted, for an email app to deliver.",
+    ),
+    FieldSpec(
+        "email_emit_notify_event",
+        "emailsNotifyEvent",
+        "boolean",
+        True,
+        "Emails · Emit a notify event",
+        "Also emit 'personalization_abandoned_checkout' to apps subscribed to NOTIFY_USER "
+        "(SendGrid, Klaviyo, SMTP apps).",
+    ),
+    FieldSpec(
+        "smtp_use_tls",
+        "emailsSmtpStarttls",
+        "boolean",
+        True,
+        "Emails · SMTP STARTTLS",
+        "Upgrade the connection to the SMTP host (usually port 587).",
+    ),
+    FieldSpec(
+        "smtp_use_ssl",
+        "emailsSmtpSsl",
+        "boolean",
+        False,
+        "Emails · SMTP SSL",
+        "Implicit TLS to the SMTP host (usually port 465).",
+    ),
+    FieldSpec(
+        "single_endpoint",
+        "apiOnSaleorGraphql",
+        "boolean",
+        False,
+        "API · Also serve the queries on Saleor's /graphql/",
         "Adds the personalization fields to Saleor's own schema when Saleor starts (restart "
         "to apply). Saleor has no supported hook for this; a Saleor upgrade may need a plugin "
         "upgrade. The plugin endpoint /plugins/global/<id>/graphql/ always works.",
     ),
+    # Password fields (the Dashboard shows them on a card of their own) --------
     FieldSpec(
-        "model_status",
-        "output",
-        "No model trained yet.",
-        "Model status",
-        "The live model run and its metrics, written by the training task.",
+        "smtp_password",
+        "emailsSmtpPassword",
+        "password",
+        "",
+        "Emails · SMTP password",
+        "Password for the SMTP user.",
     ),
 )
 
 FIELDS_BY_NAME = {spec.name: spec for spec in FIELDS}
+FIELDS_BY_ATTR = {spec.attr: spec for spec in FIELDS}
+# The read-only fields the plugin fills with its status (saleor_adapter.admin_status).
+STATUS_FIELD = FIELDS_BY_ATTR["model_status"].name
+STATUS_SEGMENTS_FIELD = "statusSegments"
+STATUS_OFFERS_FIELD = "statusOffers"
+STATUS_EMAILS_FIELD = "statusEmails"
+STATUS_RECOMMENDATIONS_FIELD = "statusRecommendations"
+STATUS_FIELDS = (
+    STATUS_FIELD,
+    STATUS_SEGMENTS_FIELD,
+    STATUS_OFFERS_FIELD,
+    STATUS_EMAILS_FIELD,
+    STATUS_RECOMMENDATIONS_FIELD,
+)
+# Names saved before the settings were regrouped (0.1): the snake_case attribute names.
+LEGACY_NAMES = {spec.attr: spec.name for spec in FIELDS if spec.attr != spec.name}
+
+
+def upgrade_items(items: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Saleor's item list with settings saved under their 0.1 names renamed.
+
+    A configuration saved before the rename keeps its values: the migration
+    ``0002_dashboard`` rewrites stored rows once, and the plugin applies this to what
+    Saleor hands it, so a row written later under an old name (an older script, a
+    fixture) still counts. When both names are present the new one wins.
+    """
+    items = [dict(item) for item in items]
+    present = {item.get("name") for item in items}
+    upgraded = []
+    for item in items:
+        new_name = LEGACY_NAMES.get(item.get("name"))
+        if new_name is None:
+            upgraded.append(item)
+        elif new_name not in present:
+            upgraded.append({**item, "name": new_name})
+            present.add(new_name)
+    return upgraded
+
 
 _TRUE = {"true", "1", "yes", "on"}
 _FALSE = {"false", "0", "no", "off", ""}
@@ -525,15 +714,20 @@ class PersonalizationConfig:
 def parse_configuration(
     items: Iterable[Mapping[str, Any]] | Mapping[str, Any],
 ) -> PersonalizationConfig:
-    """Typed settings from Saleor's item list (or a plain mapping); unknown names are ignored."""
+    """Typed settings from Saleor's item list (or a plain mapping); unknown names are ignored.
+
+    Both the Dashboard names (``recommendationsListSize``) and the 0.1 names, which are
+    the attribute names (``list_size``), are accepted; the Dashboard name wins.
+    """
     if isinstance(items, Mapping):
         raw = dict(items)
     else:
         raw = {item["name"]: item.get("value") for item in items}
     values = {}
     for field in fields(PersonalizationConfig):
-        spec = FIELDS_BY_NAME[field.name]
-        values[field.name] = parse_value(spec, raw.get(field.name))
+        spec = FIELDS_BY_ATTR[field.name]
+        value = raw[spec.name] if spec.name in raw else raw.get(spec.attr)
+        values[field.name] = parse_value(spec, value)
     return PersonalizationConfig(**values)
 
 

@@ -29,11 +29,13 @@ from saleor.plugins.error_codes import PluginErrorCode
 
 from .configuration import (
     FIELDS,
+    FIELDS_BY_ATTR,
     FIELDS_BY_NAME,
     ConfigurationError,
     PersonalizationConfig,
     default_configuration,
     parse_configuration,
+    upgrade_items,
 )
 from .emails.render import TemplateError, validate_templates
 from .offers.redemption import PERSONAL_ONLY, CodeCheck, claim_code, record_order
@@ -132,20 +134,37 @@ class PersonalizationPlugin(BasePlugin):
             return parse_configuration({})
 
     @classmethod
+    def _update_configuration_structure(cls, configuration):
+        """Settings saved under their 0.1 names keep their values (Saleor drops unknown names)."""
+        return super()._update_configuration_structure(upgrade_items(configuration or []))
+
+    @classmethod
+    def _update_config_items(cls, configuration_to_update, current_config):
+        """``pluginUpdate`` with a 0.1 setting name updates the renamed setting."""
+        current_config[:] = upgrade_items(current_config)
+        super()._update_config_items(upgrade_items(configuration_to_update), current_config)
+
+    @classmethod
     def validate_plugin_configuration(cls, plugin_configuration, **kwargs):
-        """Refuse a Dashboard save whose values the plugin could not use."""
+        """Refuse a Dashboard save whose values the plugin could not use.
+
+        The error is keyed by the setting's Dashboard name: Saleor camel-cases the key
+        into the error's ``field`` and the names have no underscores, so ``field`` is
+        exactly the ``name`` of the configuration item the admin has to fix.
+        """
         try:
             config = parse_configuration(plugin_configuration.configuration)
             # Rendered against sample data: pybars compiles an unclosed block and then
             # renders nothing, so compiling alone would accept an empty email.
             validate_templates(config.email_subject_template, config.email_body_template, config)
         except TemplateError as error:
-            field = "email_subject_template" if error.part == "subject" else "email_body_template"
+            spec = FIELDS_BY_ATTR[
+                "email_subject_template" if error.part == "subject" else "email_body_template"
+            ]
             raise ValidationError(
                 {
-                    field: ValidationError(
-                        f"{FIELDS_BY_NAME[field].label}: {error}",
-                        code=PluginErrorCode.INVALID.value,
+                    spec.name: ValidationError(
+                        f"{spec.label}: {error}", code=PluginErrorCode.INVALID.value
                     )
                 }
             ) from None
@@ -158,6 +177,31 @@ class PersonalizationPlugin(BasePlugin):
                     )
                 }
             ) from None
+
+    def resolve_plugin_configuration(self, request):
+        """The settings as the Dashboard shows them, with the status composed now.
+
+        Saleor calls this only to answer the staff ``plugin``/``plugins`` queries, so
+        the report queries run when an admin opens the page, not on every request. A
+        failure leaves the last stored status: the settings page must always open.
+        """
+        configuration = super().resolve_plugin_configuration(request)
+        try:
+            from saleor.core.db.connection import allow_writer
+
+            from .saleor_adapter.admin_status import admin_status
+
+            # The plugin's own tables, read once per page view (Saleor restricts the
+            # writer inside GraphQL queries to catch accidental reads).
+            with allow_writer():
+                status = admin_status()
+        except Exception:
+            logger.exception("Could not compose the personalization status")
+            return configuration
+        return [
+            {**item, "value": status[item["name"]]} if item.get("name") in status else item
+            for item in configuration
+        ]
 
     def _should_track(self, customer_id: Any, email: str | None) -> bool:
         return bool(customer_id) or self.config.track_anonymous

@@ -16,46 +16,68 @@ def storefront_id_of(checkout) -> str:
     return storefront_identity(value) if is_valid_storefront_id(value) else ""
 
 
-SEGMENTS_KEY = "personalization.segments"
+# One public metadata key per segment a customer belongs to, e.g.
+# ``personalization.segment.rfm-champions = "Champions"``: Saleor's metadata filter
+# (the Dashboard's customer list, ``customers(filter: {metadata: [{key: …}]})``) matches
+# a key, or a key and its whole value, so a key per segment is what makes "customers
+# in segment X" a filter an admin can set. The value is the segment's plain name.
+SEGMENT_KEY_PREFIX = "personalization.segment."
+# Until 0.1 the keys were one comma-separated value, which no filter can match; it is
+# removed from a customer the next time their segments are written.
+LEGACY_SEGMENTS_KEY = "personalization.segments"
+
+
+def segment_metadata_key(segment_key: str) -> str:
+    return f"{SEGMENT_KEY_PREFIX}{segment_key}"
+
+
+def _segment_entries(metadata: dict) -> dict[str, str]:
+    return {k: v for k, v in metadata.items() if k.startswith(SEGMENT_KEY_PREFIX)}
 
 
 def write_customer_segments(batch_size: int = 2000) -> int:
-    """Mirror current segment keys into each customer's public metadata.
+    """Mirror current segment memberships into each customer's public metadata.
 
-    ``personalization.segments`` holds the keys comma-separated (Saleor metadata
-    values are strings), so apps, webhooks and Dashboard filters can use them. Only
-    customers whose value changes are written, in batches, without firing Saleor's
-    customer webhooks for what is derived data. Returns how many were updated.
+    Only customers whose segments (or a segment's name) changed are written, in
+    batches, with ``bulk_update`` so that Saleor's customer webhooks do not fire for
+    what is derived data. Keys of segments a customer left are deleted. Returns how
+    many customers were updated.
     """
     if not saleor_available():
         return 0
+    from django.db.models import Q
     from saleor.account.models import User
 
-    from ..models import SegmentMembership
+    from ..models import Segment, SegmentMembership
     from .db import iter_id_batches
 
-    keys: dict[int, list[str]] = {}
-    for customer_id, key in (
+    wanted: dict[int, dict[str, str]] = {}
+    for customer_id, key, name in (
         SegmentMembership.objects.filter(left_at__isnull=True, segment__is_active=True)
-        .order_by("segment__key")
-        .values_list("customer_id", "segment__key")
+        .values_list("customer_id", "segment__key", "segment__name")
         .iterator(chunk_size=10000)
     ):
-        keys.setdefault(customer_id, []).append(key)
-    relevant = User.objects.filter(pk__in=list(keys)) | User.objects.filter(
-        metadata__has_key=SEGMENTS_KEY
+        wanted.setdefault(customer_id, {})[segment_metadata_key(key)] = name
+    # Customers who may carry a key to delete: segments are deactivated, never
+    # deleted, so every key the plugin ever wrote is one of these.
+    every_key = [segment_metadata_key(key) for key in Segment.objects.values_list("key", flat=True)]
+    relevant = User.objects.filter(pk__in=list(wanted)) | User.objects.filter(
+        Q(metadata__has_key=LEGACY_SEGMENTS_KEY) | Q(metadata__has_any_keys=every_key)
     )
     updated = 0
     for ids in iter_id_batches(relevant, batch_size):
         changed = []
         for user in User.objects.filter(pk__in=ids).only("pk", "metadata"):
-            value = ",".join(keys.get(user.pk, []))
-            if value and user.metadata.get(SEGMENTS_KEY) != value:
-                user.store_value_in_metadata({SEGMENTS_KEY: value})
-                changed.append(user)
-            elif not value and SEGMENTS_KEY in user.metadata:
-                user.delete_value_from_metadata(SEGMENTS_KEY)
-                changed.append(user)
+            target = wanted.get(user.pk, {})
+            current = _segment_entries(user.metadata)
+            if current == target and LEGACY_SEGMENTS_KEY not in user.metadata:
+                continue
+            for key in current.keys() - target.keys():
+                user.delete_value_from_metadata(key)
+            user.delete_value_from_metadata(LEGACY_SEGMENTS_KEY)
+            if target:
+                user.store_value_in_metadata(target)
+            changed.append(user)
         User.objects.bulk_update(changed, ["metadata"])
         updated += len(changed)
     return updated

@@ -31,10 +31,17 @@ if saleor_unavailable_reason() is None:
 
     @pytest.fixture
     def set_plugin_setting(personalization_config):
+        """Set one saved setting, by its Dashboard name or its 0.1 (attribute) name."""
+        from saleor_personalization.configuration import LEGACY_NAMES
+
         def set_value(name, value):
+            name = LEGACY_NAMES.get(name, name)
             for item in personalization_config.configuration:
                 if item["name"] == name:
                     item["value"] = value
+                    break
+            else:
+                raise KeyError(f"no setting {name!r} in the saved configuration")
             personalization_config.save(update_fields=["configuration"])
 
         return set_value

@@ -139,16 +139,16 @@ def _save_setting(client, name, value):
 def test_the_dashboard_refuses_a_template_that_cannot_render(
     personalization_config, staff_api_client, permission_manage_plugins, field, template, message
 ):
-    from graphene.utils.str_converters import to_camel_case
+    from saleor_personalization.configuration import FIELDS_BY_ATTR
 
     staff_api_client.user.user_permissions.add(permission_manage_plugins)
     (error,) = _save_setting(staff_api_client, field, template)
-    assert error["field"] == to_camel_case(field)
+    assert error["field"] == FIELDS_BY_ATTR[field].name  # the setting the admin must fix
     assert error["code"] == "INVALID"
     assert message in error["message"]
     personalization_config.refresh_from_db()
     saved = {i["name"]: i["value"] for i in personalization_config.configuration}
-    assert saved[field] == ""  # nothing was saved
+    assert saved[FIELDS_BY_ATTR[field].name] == ""  # nothing was saved
     complete = '{{#each lines}}<p>{{name}}</p>{{/each}}<a href="{{unsubscribe_url}}">x</a>'
     assert _save_setting(staff_api_client, "email_body_template", complete) == []
 
@@ -158,7 +158,7 @@ def test_a_broken_template_saved_earlier_never_sends_an_empty_email(abandoned, s
 
     config = PluginConfiguration.objects.get(identifier="saleor.personalization")
     for item in config.configuration:  # written before the check existed
-        if item["name"] == "email_body_template":
+        if item["name"] == "emailsBodyTemplate":
             item["value"] = "{{#each lines}}<p>{{name}}"
     config.save(update_fields=["configuration"])
     with smtp_server() as (mailbox, port):

@@ -42,12 +42,12 @@ def test_plugins_query_lists_the_plugin_with_its_configuration(
     assert node["name"] == "Personalization"
     assert node["globalConfiguration"]["active"] is False
     fields = {item["name"]: item for item in node["globalConfiguration"]["configuration"]}
-    assert fields["tracking_enabled"]["type"] == "BOOLEAN"
-    assert fields["tracking_enabled"]["value"] == "true"
-    assert fields["training_interval_hours"]["type"] == "STRING"
-    assert fields["training_interval_hours"]["value"] == "24"
+    assert fields["trackingEnabled"]["type"] == "BOOLEAN"
+    assert fields["trackingEnabled"]["value"] == "true"
+    assert fields["recommendationsRetrainHours"]["type"] == "STRING"
+    assert fields["recommendationsRetrainHours"]["value"] == "24"
     assert fields["model_status"]["type"] == "OUTPUT"
-    assert fields["list_size"]["helpText"]
+    assert fields["recommendationsListSize"]["helpText"]
 
 
 PLUGIN_UPDATE = """
@@ -67,7 +67,7 @@ def test_admin_activates_and_configures_it(staff_api_client, permission_manage_p
         "id": PLUGIN_ID,
         "input": {
             "active": True,
-            "configuration": [{"name": "list_size", "value": "80"}],
+            "configuration": [{"name": "recommendationsListSize", "value": "80"}],
         },
     }
     content = staff_api_client.post_graphql(PLUGIN_UPDATE, variables).json()
@@ -75,7 +75,7 @@ def test_admin_activates_and_configures_it(staff_api_client, permission_manage_p
     assert data["errors"] == []
     config = data["plugin"]["globalConfiguration"]
     assert config["active"] is True
-    assert {"name": "list_size", "value": "80"} in config["configuration"]
+    assert {"name": "recommendationsListSize", "value": "80"} in config["configuration"]
 
 
 @pytest.mark.django_db
@@ -85,10 +85,12 @@ def test_invalid_setting_is_refused_with_the_field_named(
     staff_api_client.user.user_permissions.add(permission_manage_plugins)
     variables = {
         "id": PLUGIN_ID,
-        "input": {"configuration": [{"name": "list_size", "value": "lots"}]},
+        "input": {"configuration": [{"name": "recommendationsListSize", "value": "lots"}]},
     }
     content = staff_api_client.post_graphql(PLUGIN_UPDATE, variables).json()
     (error,) = content["data"]["pluginUpdate"]["errors"]
-    assert error["field"] == "listSize"  # Saleor camel-cases every plugin field name
+    assert error["field"] == "recommendationsListSize"
     assert error["code"] == "INVALID"
-    assert error["message"] == "Precomputed list length: 'lots' is not a whole number"
+    assert error["message"] == (
+        "Recommendations · Products per precomputed list: 'lots' is not a whole number"
+    )

@@ -8,7 +8,7 @@ import pytest  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
 from saleor_personalization.models import CustomerProfile  # noqa: E402
-from saleor_personalization.saleor_adapter.metadata import SEGMENTS_KEY  # noqa: E402
+from saleor_personalization.saleor_adapter.metadata import SEGMENT_KEY_PREFIX  # noqa: E402
 from saleor_personalization.tasks import compute_segments_task  # noqa: E402
 
 pytestmark = pytest.mark.django_db
@@ -25,18 +25,16 @@ def test_segments_are_mirrored_into_customer_metadata(personalization_config, cu
     result = compute_segments_task.apply().get()
     assert result["metadata_written"] == 1
     customer_user.refresh_from_db()
-    keys = customer_user.metadata[SEGMENTS_KEY].split(",")
-    assert "repeat-buyers" in keys
-    assert "country-pl" in keys
+    assert customer_user.metadata[f"{SEGMENT_KEY_PREFIX}repeat-buyers"] == "Repeat buyers"
+    assert f"{SEGMENT_KEY_PREFIX}country-pl" in customer_user.metadata
     # Unchanged segments: nothing is rewritten.
     assert compute_segments_task.apply().get()["metadata_written"] == 0
     profile.orders_count = 1
     profile.save(update_fields=["orders_count"])
     compute_segments_task.apply().get()
     customer_user.refresh_from_db()
-    keys = customer_user.metadata[SEGMENTS_KEY].split(",")
-    assert "repeat-buyers" not in keys
-    assert "new-customers" in keys
+    assert f"{SEGMENT_KEY_PREFIX}repeat-buyers" not in customer_user.metadata
+    assert customer_user.metadata[f"{SEGMENT_KEY_PREFIX}new-customers"] == "New customers"
 
 
 def test_a_propensity_model_no_better_than_chance_fills_no_segment(
