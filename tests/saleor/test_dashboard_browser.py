@@ -330,14 +330,12 @@ def segment_members(customer_user, customer_user2):
 
     CustomerProfile.objects.create(
         customer_id=customer_user.pk,
-        email=customer_user.email,
         orders_count=3,
         total_spent=300,
         last_order_at=timezone.now(),
     )
     CustomerProfile.objects.create(
         customer_id=customer_user2.pk,
-        email=customer_user2.email,
         orders_count=1,
         total_spent=20,
         last_order_at=timezone.now(),
