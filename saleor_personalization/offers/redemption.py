@@ -199,7 +199,7 @@ def catch_up_redemptions(codes: "VoucherCodes") -> int:
     """
     pending = SegmentOffer.objects.filter(
         holdout=False, code__isnull=False, redeemed_at__isnull=True
-    ).values("code")
+    ).values_list("code", flat=True)
     recorded = []
     for use in codes.uses(pending):
         if SegmentOffer.objects.filter(code=use.code, redeemed_at__isnull=True).update(
