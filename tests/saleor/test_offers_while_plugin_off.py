@@ -20,6 +20,14 @@ from saleor_personalization.tasks import issue_offers_task  # noqa: E402
 from saleor_personalization.tasks.maintenance import reconcile_task  # noqa: E402
 from tests.saleor.scenario import run_task  # noqa: E402
 from tests.saleor.test_codes_in_saleor import checkout_with_code, complete  # noqa: E402
+from tests.saleor.test_email_recipients_in_saleor import (  # noqa: E402, F401
+    CODE,
+    _checkout,
+    _html,
+    _run_sequence,
+    clients,
+    owner_history,
+)
 from tests.saleor.test_offers_in_saleor import segment_voucher  # noqa: E402, F401
 
 pytestmark = pytest.mark.django_db
@@ -145,3 +153,27 @@ def test_a_code_saleor_no_longer_takes_is_not_offered(
     # Nothing was recorded as redeemed: no order was made with the code.
     assert run_task(reconcile_task)["offers redeemed while the plugin was off"] == 0
     assert SegmentOffer.objects.get(pk=offer.pk).redeemed_at is None
+
+
+def test_the_abandoned_cart_email_leaves_out_a_code_saleor_took_meanwhile(
+    owner_history,  # noqa: F811
+    clients,  # noqa: F811
+    channel_USD,
+    customer_user,
+    settings,
+    set_plugin_setting,
+):
+    """The offer step of the sequence, for the owner's own checkout, after the code was used."""
+    from saleor.discount.models import VoucherCode
+
+    from saleor_personalization.models import AbandonedEmail
+
+    set_plugin_setting("abandoned_require_consent", "false")
+    VoucherCode.objects.filter(code=CODE).update(is_active=False, used=1)  # single use spent
+    checkout = _checkout("owner's own checkout", clients, owner_history, channel_USD, customer_user)
+    messages = _run_sequence(settings, checkout["token"])
+    assert [m["To"] for m in messages] == [customer_user.email] * 2
+    last = _html(messages[1])
+    assert owner_history["personal"].name in last  # still the owner's personal email
+    assert CODE not in last
+    assert [r.voucher_code for r in AbandonedEmail.objects.order_by("step")] == ["", ""]
