@@ -57,6 +57,27 @@ class RecordingCodes:
         removed = [c for c in codes if self.created.pop(c, None) is not None]
         return len(removed)
 
+    # The shop's side: codes it applies, and orders made with them.
+    orders: dict[str, tuple[str, object]]
+
+    def accepted(self, codes, now):
+        return {c for c in codes if c in self.created and c not in self.inactive}
+
+    def uses(self, codes):
+        from saleor_personalization.offers.campaigns import CodeUse
+
+        wanted = set(codes)
+        return [
+            CodeUse(code, ref, at)
+            for code, (ref, at) in getattr(self, "orders", {}).items()
+            if code in wanted
+        ]
+
+    def sell(self, code, order_ref, at):
+        """An order the shop made with ``code`` without the plugin (single use: off)."""
+        self.orders = {**getattr(self, "orders", {}), code: (order_ref, at)}
+        self.inactive.add(code)
+
 
 def campaign(key="voucher:1", segment="lapsed", kind="percentage", value="10", **extra):
     return Campaign(
@@ -345,3 +366,56 @@ def test_the_voucher_status_says_what_targeting_did(members):
     assert status_text(summary, []).startswith(f"200 members, {summary.issued} codes issued")
     many = status_text(summary, [f"C{i}" for i in range(6)])
     assert "C0, C1, C2, C3, C4 and more switched off" in many
+
+
+def test_a_code_the_shop_no_longer_takes_is_not_a_live_offer(members):
+    from saleor_personalization.offers.redemption import live_offer, live_offers
+
+    codes = RecordingCodes()
+    config = PersonalizationConfig(offer_holdout_percent=0, offer_frequency_days=0)
+    issue_offers([campaign()], config, NOW, codes)
+    code = SegmentOffer.objects.get(customer_id=5).code
+    assert [o.code for o in live_offers(5, NOW, codes=codes)] == [code]
+    codes.deactivate([code])  # used in the shop, or switched off by an admin
+    assert live_offers(5, NOW, codes=codes) == []
+    assert live_offer(5, NOW, campaign="voucher:1", codes=codes) is None
+    assert live_offer(6, NOW, codes=codes) is not None  # the others' codes still work
+
+
+def test_redemptions_the_plugin_missed_are_recorded_once(members):
+    from saleor_personalization.offers.redemption import catch_up_redemptions, live_offer
+
+    codes = RecordingCodes()
+    config = PersonalizationConfig(offer_holdout_percent=0, offer_frequency_days=0)
+    issue_offers([campaign()], config, NOW, codes)
+    used = SegmentOffer.objects.get(customer_id=5).code
+    expired_since = SegmentOffer.objects.get(customer_id=6).code
+    sold_at = NOW + timedelta(hours=3)
+    codes.sell(used, "order-1", sold_at)
+    codes.sell(expired_since, "order-2", sold_at)
+    issue_offers([], config, NOW + timedelta(days=60), codes)  # closes 6's offer (and all)
+    assert catch_up_redemptions(codes) == 2
+    offer = SegmentOffer.objects.get(code=used)
+    assert (offer.order_ref, offer.redeemed_at, offer.closed_at) == ("order-1", sold_at, sold_at)
+    assert SegmentOffer.objects.get(code=expired_since).order_ref == "order-2"
+    assert live_offer(5, NOW, codes=codes) is None
+    (report,) = offer_report()
+    assert report.redeemed == 2
+    assert catch_up_redemptions(codes) == 0  # the next night: nothing new
+    assert offer_report()[0].redeemed == 2
+    assert SegmentOffer.objects.get(code=used).redeemed_at == sold_at
+
+
+def test_standalone_the_offer_table_is_the_code_store(members):
+    """No shop applies codes: an open offer's code is live, and nothing is caught up."""
+    from saleor_personalization.offers.redemption import catch_up_redemptions, live_offer
+    from saleor_personalization.saleor_adapter.vouchers import NoVoucherCodes, voucher_codes
+
+    assert isinstance(voucher_codes(), NoVoucherCodes)
+    config = PersonalizationConfig(offer_holdout_percent=0, offer_frequency_days=0)
+    issue_offers([campaign()], config, NOW, voucher_codes())
+    code = SegmentOffer.objects.get(customer_id=5).code
+    assert live_offer(5, NOW).code == code
+    assert catch_up_redemptions(voucher_codes()) == 0
+    assert record_order(code, None, "order-9", NOW)
+    assert live_offer(5, NOW) is None

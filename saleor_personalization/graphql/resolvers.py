@@ -31,8 +31,8 @@ from ..models import (
     RecommendationList,
     Segment,
     SegmentMembership,
-    SegmentOffer,
 )
+from ..offers.redemption import live_offers
 from ..offers.report import offer_report
 from ..recommender import serving
 from ..recommender.artifact import ArtifactError
@@ -462,15 +462,7 @@ def _discount_text(summary: dict | None) -> tuple[str | None, str | None]:
 def my_offers(backend, info) -> list[dict]:
     customer_id = _customer(backend, info)
     now = timezone.now()
-    offers = list(
-        SegmentOffer.objects.filter(
-            customer_id=customer_id,
-            holdout=False,
-            closed_at__isnull=True,
-            redeemed_at__isnull=True,
-            expires_at__gt=now,
-        ).order_by("expires_at")
-    )
+    offers = live_offers(customer_id, now)
     summaries = voucher_summaries(sorted({o.voucher_id for o in offers}))
     result = []
     for offer in offers:

@@ -1,5 +1,6 @@
 """What a campaign is, and the guardrails that can stop one."""
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -26,14 +27,36 @@ class Campaign:
     active: bool = True
 
 
+@dataclass(frozen=True)
+class CodeUse:
+    """An order the shop made with one of the plugin's codes."""
+
+    code: str
+    order_ref: str
+    at: datetime
+
+
 class VoucherCodes(Protocol):
-    """Where codes live (Saleor's ``VoucherCode`` rows)."""
+    """Where codes live (Saleor's ``VoucherCode`` rows).
+
+    The shop, not the offer table, has the last word on whether a code still works:
+    Saleor switches a single-use code off after its order even while the plugin is
+    inactive, and an admin may delete or end the voucher at any time.
+    """
 
     def create(self, voucher_id: int, codes: list[str]) -> None: ...
 
     def deactivate(self, codes: list[str]) -> None: ...
 
     def delete_unused(self, codes: list[str]) -> int: ...
+
+    def accepted(self, codes: list[str], now: datetime) -> set[str]:
+        """Those of ``codes`` the shop would take at checkout now (one query)."""
+        ...
+
+    def uses(self, codes: Iterable[str]) -> list[CodeUse]:
+        """The first order the shop made with each of ``codes`` that has one."""
+        ...
 
 
 def guardrail_refusal(campaign: Campaign, config: PersonalizationConfig) -> str:

@@ -15,9 +15,13 @@ stock gone) is released after ``CLAIM_HOLD``.
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from ..events.identity import address_digest, same_address
 from ..models import SegmentOffer
+
+if TYPE_CHECKING:
+    from .campaigns import VoucherCodes
 
 CLAIM_HOLD = timedelta(minutes=15)
 CHECKOUT_REF = "checkout:"
@@ -119,30 +123,89 @@ class LiveOffer:
     segment_key: str
     voucher_id: int
     expires_at: datetime
+    issued_at: datetime | None = None
 
 
-def live_offer(customer_id: int, now: datetime, campaign: str | None = None) -> LiveOffer | None:
-    """The customer's usable code (of one campaign, or the one expiring first).
+def live_offers(
+    customer_id: int,
+    now: datetime,
+    campaign: str | None = None,
+    codes: "VoucherCodes | None" = None,
+) -> list[LiveOffer]:
+    """The customer's usable codes, the one expiring first first.
 
-    This is the offer API other features use: the abandoned-checkout email shows it,
-    the storefront shows ``myOffers``. Held-out customers have none, by design.
+    An open offer is not enough: Saleor may have taken the code out of use while the
+    plugin did not hear of it (an order with the plugin inactive, an admin switching
+    the code off, deleting or ending the voucher). The shop is asked about all the
+    customer's open codes in one query, and only the codes it still accepts count.
     """
     offers = SegmentOffer.objects.filter(
         customer_id=customer_id,
         holdout=False,
+        code__isnull=False,
         closed_at__isnull=True,
         redeemed_at__isnull=True,
         expires_at__gt=now,
     )
     if campaign:
         offers = offers.filter(campaign=campaign)
-    offer = offers.order_by("expires_at").first()
-    if offer is None:
-        return None
-    return LiveOffer(
-        code=offer.code,
-        campaign=offer.campaign,
-        segment_key=offer.segment_key,
-        voucher_id=offer.voucher_id,
-        expires_at=offer.expires_at,
-    )
+    candidates = list(offers.order_by("expires_at", "pk"))
+    if not candidates:
+        return []
+    if codes is None:
+        from ..saleor_adapter.vouchers import voucher_codes  # it imports this package
+
+        codes = voucher_codes()
+    accepted = codes.accepted([offer.code for offer in candidates], now)
+    return [
+        LiveOffer(
+            code=offer.code,
+            campaign=offer.campaign,
+            segment_key=offer.segment_key,
+            voucher_id=offer.voucher_id,
+            expires_at=offer.expires_at,
+            issued_at=offer.issued_at,
+        )
+        for offer in candidates
+        if offer.code in accepted
+    ]
+
+
+def live_offer(
+    customer_id: int,
+    now: datetime,
+    campaign: str | None = None,
+    codes: "VoucherCodes | None" = None,
+) -> LiveOffer | None:
+    """The customer's usable code (of one campaign, or the one expiring first).
+
+    This is the offer API other features use: the abandoned-checkout email shows it,
+    the storefront shows ``myOffers``. Held-out customers have none, by design.
+    """
+    offers = live_offers(customer_id, now, campaign, codes)
+    return offers[0] if offers else None
+
+
+def catch_up_redemptions(codes: "VoucherCodes") -> int:
+    """Record orders the shop made with the plugin's codes without the plugin hearing.
+
+    With the plugin inactive Saleor still sells with a personal code (once: the
+    voucher is single-use) but no hook records it, so the offer would stay open and
+    the report would miss the redemption. Every code not yet redeemed is looked up in
+    the shop's orders in one query, including offers that expired since: the order
+    came while they ran. Each is recorded as ``order_created`` would have (order id
+    and time, code switched off); a second run finds nothing left to record.
+    Returns how many redemptions were recorded.
+    """
+    pending = SegmentOffer.objects.filter(
+        holdout=False, code__isnull=False, redeemed_at__isnull=True
+    ).values_list("code", flat=True)
+    recorded = []
+    for use in codes.uses(pending):
+        if SegmentOffer.objects.filter(code=use.code, redeemed_at__isnull=True).update(
+            order_ref=use.order_ref, redeemed_at=use.at, closed_at=use.at
+        ):
+            recorded.append(use.code)
+    if recorded:
+        codes.deactivate(recorded)
+    return len(recorded)

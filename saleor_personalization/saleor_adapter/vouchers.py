@@ -14,6 +14,8 @@ to the voucher's ``personalization.status`` metadata, where the admin looks.
 """
 
 import logging
+from collections.abc import Iterable
+from datetime import datetime
 from decimal import Decimal
 
 from django.db import transaction
@@ -22,7 +24,7 @@ from django.utils import timezone
 
 from ..configuration import PersonalizationConfig
 from ..models import SegmentOffer
-from ..offers.campaigns import ABANDONER, SEGMENT_METADATA_KEY, WINBACK, Campaign
+from ..offers.campaigns import ABANDONER, SEGMENT_METADATA_KEY, WINBACK, Campaign, CodeUse
 from ..offers.issuing import IssueReport
 from ..offers.status import SHOWN_CODES, STATUS_METADATA_KEY, campaign_summary, status_text
 from .availability import saleor_available
@@ -269,9 +271,45 @@ class SaleorVoucherCodes:
         deleted, _ = VoucherCode.objects.filter(pk__in=[code.pk for code in unused]).delete()
         return deleted
 
+    def accepted(self, codes: list[str], now: datetime) -> set[str]:
+        """Codes Saleor would still apply: switched on, not used up, voucher running.
+
+        The same conditions as Saleor's ``Voucher.objects.active`` (dates, usage
+        limit) plus the code's own state; a deleted voucher takes its codes with it.
+        Channel availability is left to checkout, where the channel is known.
+        """
+        from saleor.discount.models import Voucher, VoucherCode
+
+        if not codes:
+            return set()
+        rows = (
+            VoucherCode.objects.using(replica_name())
+            .filter(code__in=codes, is_active=True, voucher__in=Voucher.objects.active(now))
+            .exclude(voucher__single_use=True, used__gt=0)
+        )
+        return set(rows.values_list("code", flat=True))
+
+    def uses(self, codes: Iterable[str]) -> list[CodeUse]:
+        """The first non-draft order per code (``codes`` may be a queryset: one query)."""
+        from saleor.order import OrderStatus
+        from saleor.order.models import Order
+
+        rows = (
+            Order.objects.filter(voucher_code__in=codes)
+            .exclude(status=OrderStatus.DRAFT)
+            .order_by("voucher_code", "created_at")
+            .distinct("voucher_code")
+            .values_list("voucher_code", "pk", "created_at")
+        )
+        return [CodeUse(code, str(pk), created_at) for code, pk, created_at in rows]
+
 
 class NoVoucherCodes:
-    """Standalone: there is no Saleor to hold codes; nothing to write."""
+    """Standalone: the offer table is the only code store; no shop applies codes.
+
+    A code is then as good as its offer (open, unredeemed, not expired, which the
+    callers check), and no order is ever made with one outside the plugin's view.
+    """
 
     def create(self, voucher_id: int, codes: list[str]) -> None:
         return None
@@ -281,6 +319,12 @@ class NoVoucherCodes:
 
     def delete_unused(self, codes: list[str]) -> int:
         return 0
+
+    def accepted(self, codes: list[str], now: datetime) -> set[str]:
+        return set(codes)
+
+    def uses(self, codes: Iterable[str]) -> list[CodeUse]:
+        return []
 
 
 def voucher_codes():

@@ -26,8 +26,12 @@ def reconcile_task() -> dict:
     _, active = load_configuration()
     if not active:
         return {"skipped": "plugin inactive"}
+    from ..offers.redemption import catch_up_redemptions
     from ..saleor_adapter.backfill import run_backfill
+    from ..saleor_adapter.vouchers import voucher_codes
 
     with allow_writer():
         report = run_backfill(since=timezone.now() - RECONCILE_WINDOW)
-    return dict(report.as_rows())
+        # Codes Saleor took while the plugin was off, whenever that was.
+        redeemed = catch_up_redemptions(voucher_codes())
+    return {**dict(report.as_rows()), "offers redeemed while the plugin was off": redeemed}

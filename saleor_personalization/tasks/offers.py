@@ -5,6 +5,7 @@ from django.core.cache import cache
 from django.utils import timezone
 
 from ..offers.issuing import issue_offers
+from ..offers.redemption import catch_up_redemptions
 from ..saleor_adapter.availability import saleor_available
 from ..saleor_adapter.configuration import load_configuration
 from ..saleor_adapter.db import allow_writer
@@ -23,8 +24,12 @@ def issue_offers_task() -> dict:
         return {"skipped": "another issuing run is in progress"}
     try:
         with allow_writer():
+            codes = voucher_codes()
+            # Before the status is written: its "redeemed" counts orders made while
+            # the plugin was off too.
+            redeemed = catch_up_redemptions(codes)
             campaigns = targeted_campaigns(config)
-            report = issue_offers(campaigns, config, timezone.now(), voucher_codes())
+            report = issue_offers(campaigns, config, timezone.now(), codes)
             if saleor_available():
                 report_campaigns(campaigns, report)
         return {
@@ -32,6 +37,7 @@ def issue_offers_task() -> dict:
             "held_out": report.held_out,
             "skipped": report.skipped,
             "closed": report.closed,
+            "redeemed_while_off": redeemed,
         }
     finally:
         cache.delete(ISSUE_LOCK)

@@ -77,10 +77,18 @@ def owner_history(
         items=[{"product_id": popular.pk, "score": 1.0, "reason": "Popular"}],
         generated_at=now,
     )
+    # A code Saleor takes: the email shows only codes the shop would still accept.
+    from saleor.discount.models import Voucher, VoucherChannelListing, VoucherCode
+
+    voucher = Voucher.objects.create(name="Come back", single_use=True)
+    VoucherChannelListing.objects.create(
+        voucher=voucher, channel=channel_USD, discount_value=10, currency="USD"
+    )
+    VoucherCode.objects.create(voucher=voucher, code=CODE)
     SegmentOffer.objects.create(
         campaign="abandoner",
         segment_key="frequent-abandoners",
-        voucher_id=1,
+        voucher_id=voucher.pk,
         customer_id=customer_user.pk,
         code=CODE,
         issued_at=now,
