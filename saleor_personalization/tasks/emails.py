@@ -24,6 +24,30 @@ STALE_PENDING = timedelta(minutes=10)
 MAX_RETRIES = 5
 
 
+SCAN_LOCK = "sp:abandoned-scan-lock"
+
+
+def _take_scan_lock() -> bool:
+    """One scan at a time across workers (the shared cache; Redis in Saleor).
+
+    Rows are unique per checkout and step and every send locks its row, so two
+    concurrent scans never mail twice; the lock keeps each scan's count of the rows
+    it created true. Without a usable cache the scan runs anyway.
+    """
+    try:
+        return bool(cache.add(SCAN_LOCK, 1, timeout=900))
+    except Exception:
+        logger.warning("Cache unavailable; scanning without the scan lock")
+        return True
+
+
+def _release_scan_lock() -> None:
+    try:
+        cache.delete(SCAN_LOCK)
+    except Exception:
+        logger.warning("Cache unavailable; the scan lock expires by itself")
+
+
 @shared_task(name="saleor_personalization.scan_abandoned_checkouts", time_limit=900)
 def scan_abandoned_task(force: bool = False) -> dict:
     """Create due emails and queue them; also requeue pending ones whose task was lost.
@@ -35,18 +59,28 @@ def scan_abandoned_task(force: bool = False) -> dict:
     config, active = load_configuration()
     if not (active and config.abandoned_emails_enabled):
         return {"skipped": "abandoned-checkout emails are off"}
-    now = timezone.now()
     last = cache.get(LAST_SCAN)
-    if not force and last and now - last < timedelta(minutes=config.abandoned_scan_minutes):
+    if (
+        not force
+        and last
+        and timezone.now() - last < timedelta(minutes=config.abandoned_scan_minutes)
+    ):
         return {"skipped": "not due"}
-    cache.set(LAST_SCAN, now, timeout=24 * 3600)
-    with allow_writer():
-        created = create_due(now, config)
-        stale = list(
-            AbandonedEmail.objects.filter(
-                status=EmailStatus.PENDING, created_at__lt=now - STALE_PENDING
-            ).values_list("pk", flat=True)[:10_000]
-        )
+    if not _take_scan_lock():
+        return {"created": 0, "requeued": 0, "skipped": "another scan is running"}
+    try:
+        # Taken after the lock: a scan that waited sees the rows the last one created.
+        now = timezone.now()
+        cache.set(LAST_SCAN, now, timeout=24 * 3600)
+        with allow_writer():
+            created = create_due(now, config)
+            stale = list(
+                AbandonedEmail.objects.filter(
+                    status=EmailStatus.PENDING, created_at__lt=now - STALE_PENDING
+                ).values_list("pk", flat=True)[:10_000]
+            )
+    finally:
+        _release_scan_lock()
     if created or stale:
         for warning in email_source().shop().warnings:
             logger.warning("Abandoned-checkout emails: %s", warning)
