@@ -549,7 +549,7 @@ def upgrade_items(items: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """Saleor's item list with settings saved under their 0.1 names renamed.
 
     A configuration saved before the rename keeps its values: the migration
-    ``0002_dashboard`` rewrites stored rows once, and the plugin applies this to what
+    ``0007_dashboard`` rewrites stored rows once, and the plugin applies this to what
     Saleor hands it, so a row written later under an old name (an older script, a
     fixture) still counts. When both names are present the new one wins.
     """

@@ -39,6 +39,7 @@ from ..recommender.artifact import ArtifactError
 from ..recommender.model import InvalidParameters
 from ..recommender.pipeline import rollback, start_run
 from ..saleor_adapter.vouchers import voucher_summaries
+from ..segments.compute import current_sizes
 from ..tasks import score_all_task, train_model_task
 from ..tasks.dispatch import enqueue
 from .backend import Requestor, ShopBackend
@@ -485,12 +486,7 @@ def my_offers(backend, info) -> list[dict]:
 
 def segments(backend, info) -> list[dict]:
     require_manager(backend, info)
-    counts = dict(
-        SegmentMembership.objects.filter(left_at__isnull=True)
-        .values("segment_id")
-        .annotate(n=Count("id"))
-        .values_list("segment_id", "n")
-    )
+    counts = current_sizes()
     return [
         {
             "segment": segment,

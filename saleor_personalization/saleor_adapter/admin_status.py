@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from django.db.models import Count
 from django.utils import timezone
 
 from ..configuration import (
@@ -23,8 +22,9 @@ from ..configuration import (
 )
 from ..emails.tracking import email_stats
 from ..events.attribution import attribution_report
-from ..models import ModelRun, ModelRunStatus, Segment, SegmentMembership
+from ..models import ModelRun, ModelRunStatus, Segment
 from ..offers.report import offer_report
+from ..segments.compute import current_sizes
 from .metadata import SEGMENT_KEY_PREFIX
 
 TIMES = "\N{MULTIPLICATION SIGN}"
@@ -105,12 +105,7 @@ def model_sentence() -> str:
 
 
 def segment_lines() -> list[SegmentLine]:
-    sizes = dict(
-        SegmentMembership.objects.filter(left_at__isnull=True)
-        .values("segment_id")
-        .annotate(n=Count("id"))
-        .values_list("segment_id", "n")
-    )
+    sizes = current_sizes()
     return [
         SegmentLine(segment.key, segment.name, segment.description, sizes.get(segment.pk, 0))
         for segment in Segment.objects.filter(is_active=True).order_by("kind", "key")

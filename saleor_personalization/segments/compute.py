@@ -145,3 +145,13 @@ def segments_of(customer_id: int) -> list[Segment]:
             memberships__customer_id=customer_id, memberships__left_at__isnull=True
         ).order_by("key")
     )
+
+
+def current_sizes() -> dict[int, int]:
+    """Members now, per segment id (one grouped query; segments without members absent)."""
+    return dict(
+        SegmentMembership.objects.filter(left_at__isnull=True)
+        .values("segment_id")
+        .annotate(n=Count("id"))
+        .values_list("segment_id", "n")
+    )
