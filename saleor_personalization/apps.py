@@ -23,9 +23,10 @@ class PersonalizationConfig(AppConfig):
         if isinstance(schedule, dict):
             install_beat_schedule(schedule)
 
-        from .saleor_adapter.availability import saleor_available
+        from .shop import select_shop
 
-        if saleor_available():
+        shop = select_shop()
+        if shop.name == "saleor":
             from django.core.signals import request_started
 
             from .saleor_adapter.schema_patch import install_if_enabled

@@ -409,13 +409,14 @@ def test_redemptions_the_plugin_missed_are_recorded_once(members):
 def test_standalone_the_offer_table_is_the_code_store(members):
     """No shop applies codes: an open offer's code is live, and nothing is caught up."""
     from saleor_personalization.offers.redemption import catch_up_redemptions, live_offer
-    from saleor_personalization.saleor_adapter.vouchers import NoVoucherCodes, voucher_codes
+    from saleor_personalization.shop import get_shop
 
-    assert isinstance(voucher_codes(), NoVoucherCodes)
+    assert get_shop().name == "standalone"
+    codes = get_shop().vouchers.codes()
     config = PersonalizationConfig(offer_holdout_percent=0, offer_frequency_days=0)
-    issue_offers([campaign()], config, NOW, voucher_codes())
+    issue_offers([campaign()], config, NOW, codes)
     code = SegmentOffer.objects.get(customer_id=5).code
     assert live_offer(5, NOW).code == code
-    assert catch_up_redemptions(voucher_codes()) == 0
+    assert catch_up_redemptions(codes) == 0
     assert record_order(code, None, "order-9", NOW)
     assert live_offer(5, NOW) is None

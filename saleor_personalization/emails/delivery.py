@@ -42,6 +42,20 @@ class SmtpSettings:
     use_ssl: bool
 
 
+def plugin_smtp_settings(config: PersonalizationConfig) -> SmtpSettings | None:
+    """The SMTP server the admin set in the plugin's own settings, if any."""
+    if not config.smtp_host:
+        return None
+    return SmtpSettings(
+        host=config.smtp_host,
+        port=config.smtp_port,
+        username=config.smtp_user,
+        password=config.smtp_password,
+        use_tls=config.smtp_use_tls,
+        use_ssl=config.smtp_use_ssl,
+    )
+
+
 @dataclass(frozen=True)
 class SendResult:
     status: str  # "sent", "skipped", "failed", "busy", "not-pending"

@@ -38,8 +38,8 @@ from ..recommender import serving
 from ..recommender.artifact import ArtifactError
 from ..recommender.model import InvalidParameters
 from ..recommender.pipeline import rollback, start_run
-from ..saleor_adapter.vouchers import voucher_summaries
 from ..segments.compute import current_sizes
+from ..shop import VoucherSummary, get_shop
 from ..tasks import score_all_task, train_model_task
 from ..tasks.dispatch import enqueue
 from .backend import Requestor, ShopBackend
@@ -451,11 +451,13 @@ def rollback_model(backend, info, *, run=None) -> PersonalizationModelRun:
 # Segments and offers ----------------------------------------------------------------
 
 
-def _discount_text(summary: dict | None) -> tuple[str | None, str | None]:
-    if not summary or not summary["discount_values"]:
-        return (summary or {}).get("discount_type"), None
-    currency, value = max(summary["discount_values"].items(), key=lambda item: item[1])
-    if summary["discount_type"] == "percentage":
+def _discount_text(summary: VoucherSummary | None) -> tuple[str | None, str | None]:
+    if summary is None:
+        return None, None
+    if not summary.discount_values:
+        return summary.discount_type, None
+    currency, value = max(summary.discount_values.items(), key=lambda item: item[1])
+    if summary.discount_type == "percentage":
         return "percentage", f"{value.normalize():f}%"
     return "fixed", f"{value:.2f} {currency}"
 
@@ -464,7 +466,7 @@ def my_offers(backend, info) -> list[dict]:
     customer_id = _customer(backend, info)
     now = timezone.now()
     offers = live_offers(customer_id, now)
-    summaries = voucher_summaries(sorted({o.voucher_id for o in offers}))
+    summaries = get_shop().vouchers.summaries(sorted({o.voucher_id for o in offers}))
     result = []
     for offer in offers:
         summary = summaries.get(offer.voucher_id)
@@ -472,7 +474,7 @@ def my_offers(backend, info) -> list[dict]:
         result.append(
             {
                 "code": offer.code,
-                "voucher_name": (summary or {}).get("name", ""),
+                "voucher_name": summary.name if summary else "",
                 "discount_type": discount_type,
                 "discount": discount,
                 "segment": offer.segment_key,

@@ -2,13 +2,14 @@
 
 Saleor defines its own ``Date``, ``DateTime`` and ``JSONString`` (subclasses of graphene's); a
 schema holding both Saleor's ``Product`` and graphene's scalars of the same name is
-refused by graphene, so inside Saleor the API uses Saleor's.
+refused by graphene, so the API uses the shop's own (chosen once, with the shop).
 """
 
-try:
-    from saleor.graphql.core.fields import JSONString
-    from saleor.graphql.core.scalars import Date, DateTime
-except ImportError:
-    from graphene import Date, DateTime, JSONString
+from ..shop import get_shop
+
+_scalars = get_shop().graphql_scalars()
+Date = _scalars.date
+DateTime = _scalars.date_time
+JSONString = _scalars.json_string
 
 __all__ = ["Date", "DateTime", "JSONString"]

@@ -3,7 +3,7 @@
 import graphene
 from django.db import transaction
 
-from ..saleor_adapter.db import allow_writer
+from ..shop import get_shop
 from . import resolvers
 from .backend import ShopBackend
 from .cost import DEFAULT_FIRST
@@ -57,7 +57,7 @@ def build_root_types(backend: ShopBackend) -> tuple[type, type]:
             # (the backend passes the alias), as Saleor's own resolvers do.
             # Each field in a savepoint: should a query of ours fail, Saleor's fields
             # in the same request (and transaction) still read and answer.
-            with allow_writer(), transaction.atomic():
+            with get_shop().database.writer(), transaction.atomic():
                 backend.admit(info)
                 return function(backend, info, **kwargs)
 

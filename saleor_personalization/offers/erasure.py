@@ -2,7 +2,7 @@
 
 from ..events.erasure import ErasureRequest, register_eraser
 from ..models import SegmentOffer
-from ..saleor_adapter.vouchers import voucher_codes
+from ..shop import get_shop
 
 
 @register_eraser
@@ -11,6 +11,6 @@ def erase_offers(request: ErasureRequest) -> dict[str, int]:
     unused = list(
         offers.filter(redeemed_at__isnull=True, code__isnull=False).values_list("code", flat=True)
     )
-    deleted_codes = voucher_codes().delete_unused(unused) if unused else 0
+    deleted_codes = get_shop().vouchers.codes().delete_unused(unused) if unused else 0
     deleted, _ = offers.delete()
     return {"offers": deleted, "voucher_codes": deleted_codes}

@@ -11,7 +11,7 @@ from django.db.models import Q
 
 from ..configuration import PersonalizationConfig
 from ..models import SegmentMembership, SegmentOffer
-from ..saleor_adapter.customers import customer_emails
+from ..shop import get_shop
 from .campaigns import Campaign, VoucherCodes, guardrail_refusal
 from .redemption import owner_hash
 
@@ -82,7 +82,7 @@ def issue_campaign(
     candidates = sorted(members - taken - _capped(now, config))
     if not candidates:
         return 0, 0
-    emails = customer_emails(candidates)
+    emails = get_shop().customers.emails(candidates)
     expires = now + timedelta(days=config.offer_validity_days)
     if campaign.ends_at and campaign.ends_at < expires:
         expires = campaign.ends_at

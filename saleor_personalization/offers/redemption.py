@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 from ..events.identity import address_digest, same_address
 from ..models import SegmentOffer
+from ..shop import get_shop
 
 if TYPE_CHECKING:
     from .campaigns import VoucherCodes
@@ -153,9 +154,7 @@ def live_offers(
     if not candidates:
         return []
     if codes is None:
-        from ..saleor_adapter.vouchers import voucher_codes  # it imports this package
-
-        codes = voucher_codes()
+        codes = get_shop().vouchers.codes()
     accepted = codes.accepted([offer.code for offer in candidates], now)
     return [
         LiveOffer(

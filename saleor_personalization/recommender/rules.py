@@ -39,7 +39,7 @@ from ..models import (
     ListKind,
     RecommendationList,
 )
-from ..saleor_adapter.availability import live_in_stock
+from ..shop import get_shop
 
 DIVERSITY_WINDOW = 10
 RECENT_CARTS = 3
@@ -120,7 +120,7 @@ def available(product_ids: Sequence[int], channel: str, config: PersonalizationC
     if not config.exclude_out_of_stock:
         return {product for product, _ in listed}
     candidates = [product for product, _ in listed]
-    live = live_in_stock(candidates, channel)
+    live = get_shop().catalogue.in_stock(candidates, channel)
     if live is None:
         return {product for product, in_stock in listed if in_stock}
     return live.intersection(candidates)

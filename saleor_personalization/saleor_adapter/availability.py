@@ -1,20 +1,10 @@
-"""Whether this process runs inside Saleor, and what Saleor says is in stock right now."""
+"""What Saleor says is in stock right now."""
 
 from collections.abc import Sequence
-from functools import cache
 
 
-@cache
-def saleor_available() -> bool:
-    try:
-        import saleor.plugins  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
-def live_in_stock(product_ids: Sequence[int], channel: str) -> set[int] | None:
-    """Which of these products Saleor can sell in ``channel`` now; None outside Saleor.
+def live_in_stock(product_ids: Sequence[int], channel: str) -> set[int]:
+    """Which of these products Saleor can sell in ``channel`` now.
 
     Saleor 3.23 tells webhooks, not plugins, when stock changes
     (``productVariantStocksUpdate``, orders allocating the last unit), so the
@@ -23,8 +13,6 @@ def live_in_stock(product_ids: Sequence[int], channel: str) -> set[int] | None:
     variants with unallocated stock in one of the channel's warehouses and variants
     that do not track inventory), the same rule the catalogue sync applies.
     """
-    if not saleor_available():
-        return None
     if not product_ids:
         return set()
     from django.db.models import F

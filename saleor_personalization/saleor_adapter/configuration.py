@@ -8,18 +8,11 @@ PLUGIN_ID = "saleor.personalization"
 def load_configuration() -> tuple[PersonalizationConfig, bool]:
     """The plugin's settings and whether it is active.
 
-    Inside Saleor they come from the ``PluginConfiguration`` row (defaults when the
-    admin never saved the form, and then the plugin is inactive as Saleor treats it);
-    standalone there is no Dashboard: ``settings.PERSONALIZATION_CONFIGURATION`` (a dict,
-    from the ``PERSONALIZATION_CONFIGURATION`` environment variable as JSON) overrides
-    the defaults, and the plugin counts as active.
+    They come from the ``PluginConfiguration`` row (defaults when the admin never saved
+    the form, and then the plugin is inactive as Saleor treats it).
     """
-    try:
-        from saleor.plugins.models import PluginConfiguration
-    except ImportError:
-        from django.conf import settings
+    from saleor.plugins.models import PluginConfiguration
 
-        return parse_configuration(getattr(settings, "PERSONALIZATION_CONFIGURATION", {})), True
     from .db import replica_name
 
     row = (

@@ -1,25 +1,23 @@
-"""Database access rules that differ between Saleor and standalone mode."""
+"""Saleor's database access rules: writer access in tasks, reads from the replica."""
 
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import AbstractContextManager
 
 from django.conf import settings
 
 
 def allow_writer() -> AbstractContextManager:
-    """Saleor's ``allow_writer`` where Saleor runs, a no-op elsewhere.
+    """Saleor's ``allow_writer``.
 
     Saleor's Celery tasks refuse (in tests) or log (in production) writer-database
     access outside this context; every task of ours that writes enters it.
     """
-    try:
-        from saleor.core.db.connection import allow_writer as saleor_allow_writer
-    except ImportError:
-        return nullcontext()
+    from saleor.core.db.connection import allow_writer as saleor_allow_writer
+
     return saleor_allow_writer()
 
 
 def replica_name() -> str:
-    """The connection Saleor reads from (its replica alias); ``default`` standalone."""
+    """The connection Saleor reads from (its replica alias)."""
     return getattr(settings, "DATABASE_CONNECTION_REPLICA_NAME", "default")
 
 

@@ -9,7 +9,7 @@ from django.conf import settings
 
 from ..configuration import PersonalizationConfig
 from ..emails.content import CheckoutContent, EmailLine, EmailProduct, ShopInfo
-from ..emails.delivery import SmtpSettings
+from ..emails.delivery import SmtpSettings, plugin_smtp_settings
 from .configuration import PLUGIN_ID
 
 THUMBNAIL_SIZE = 256
@@ -164,15 +164,9 @@ def site_domain_warnings(domain: str) -> tuple[str, ...]:
 
 def smtp_settings(config: PersonalizationConfig) -> SmtpSettings | None:
     """The plugin's SMTP settings, else Saleor's USER_EMAIL_URL ones, else Django's."""
-    if config.smtp_host:
-        return SmtpSettings(
-            host=config.smtp_host,
-            port=config.smtp_port,
-            username=config.smtp_user,
-            password=config.smtp_password,
-            use_tls=config.smtp_use_tls,
-            use_ssl=config.smtp_use_ssl,
-        )
+    own = plugin_smtp_settings(config)
+    if own is not None:
+        return own
     host = getattr(settings, "USER_EMAIL_HOST", "")
     if host:
         return SmtpSettings(
@@ -183,23 +177,4 @@ def smtp_settings(config: PersonalizationConfig) -> SmtpSettings | None:
             use_tls=bool(getattr(settings, "USER_EMAIL_USE_TLS", False)),
             use_ssl=bool(getattr(settings, "USER_EMAIL_USE_SSL", False)),
         )
-    return None
-
-
-def email_source():
-    """Saleor's checkouts inside Saleor, the plugin's cart mirror standalone."""
-    from .availability import saleor_available
-
-    if saleor_available():
-        return SaleorCheckoutSource()
-    from ..standalone.email_source import StandaloneCheckoutSource
-
-    return StandaloneCheckoutSource()
-
-
-def smtp_settings_for(config: PersonalizationConfig) -> SmtpSettings | None:
-    from .availability import saleor_available
-
-    if saleor_available() or config.smtp_host:
-        return smtp_settings(config)
     return None

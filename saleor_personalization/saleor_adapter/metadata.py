@@ -1,7 +1,6 @@
 """Saleor metadata: ids a storefront leaves for the plugin, segments the plugin writes."""
 
 from ..events.identity import is_valid_storefront_id, storefront_identity
-from .availability import saleor_available
 
 # Public checkout metadata key a storefront sets (``updateMetadata``) to tie its own
 # anonymous shopper id to the checkout.
@@ -43,8 +42,6 @@ def write_customer_segments(batch_size: int = 2000) -> int:
     what is derived data. Keys of segments a customer left are deleted. Returns how
     many customers were updated.
     """
-    if not saleor_available():
-        return 0
     from django.db.models import Q
     from saleor.account.models import User
 

@@ -29,11 +29,9 @@ def describe(run: ModelRun) -> str:
 
 
 def write_model_status(run: ModelRun) -> None:
-    """Update the OUTPUT field inside Saleor (the only way to set one); no-op standalone."""
-    try:
-        from saleor.plugins.models import PluginConfiguration
-    except ImportError:
-        return
+    """Update the OUTPUT field inside Saleor (the only way to set one)."""
+    from saleor.plugins.models import PluginConfiguration
+
     from ..configuration import default_configuration
 
     row, _ = PluginConfiguration.objects.get_or_create(

@@ -27,7 +27,7 @@ from ..models import SegmentOffer
 from ..offers.campaigns import ABANDONER, SEGMENT_METADATA_KEY, WINBACK, Campaign, CodeUse
 from ..offers.issuing import IssueReport
 from ..offers.status import SHOWN_CODES, STATUS_METADATA_KEY, campaign_summary, status_text
-from .availability import saleor_available
+from ..shop.port import VoucherSummary
 from .db import replica_name
 
 logger = logging.getLogger(__name__)
@@ -60,8 +60,6 @@ def _campaign(voucher, key: str, segment_key: str) -> Campaign:
 
 def targeted_campaigns(config: PersonalizationConfig) -> list[Campaign]:
     """Vouchers targeted through metadata, plus the enabled Dashboard automations."""
-    if not saleor_available():
-        return []
     from saleor.discount.models import Voucher
 
     vouchers = Voucher.objects.using(replica_name()).prefetch_related("channel_listings")
@@ -304,36 +302,9 @@ class SaleorVoucherCodes:
         return [CodeUse(code, str(pk), created_at) for code, pk, created_at in rows]
 
 
-class NoVoucherCodes:
-    """Standalone: the offer table is the only code store; no shop applies codes.
-
-    A code is then as good as its offer (open, unredeemed, not expired, which the
-    callers check), and no order is ever made with one outside the plugin's view.
-    """
-
-    def create(self, voucher_id: int, codes: list[str]) -> None:
-        return None
-
-    def deactivate(self, codes: list[str]) -> None:
-        return None
-
-    def delete_unused(self, codes: list[str]) -> int:
-        return 0
-
-    def accepted(self, codes: list[str], now: datetime) -> set[str]:
-        return set(codes)
-
-    def uses(self, codes: Iterable[str]) -> list[CodeUse]:
-        return []
-
-
-def voucher_codes():
-    return SaleorVoucherCodes() if saleor_available() else NoVoucherCodes()
-
-
-def voucher_summaries(voucher_ids: list[int]) -> dict[int, dict]:
+def voucher_summaries(voucher_ids: list[int]) -> dict[int, VoucherSummary]:
     """Name and discount of vouchers, for showing offers to their customers."""
-    if not saleor_available() or not voucher_ids:
+    if not voucher_ids:
         return {}
     from saleor.discount.models import Voucher
 
@@ -344,9 +315,9 @@ def voucher_summaries(voucher_ids: list[int]) -> dict[int, dict]:
         .prefetch_related("channel_listings")
     ):
         campaign = _campaign(voucher, "", "")
-        summaries[voucher.pk] = {
-            "name": campaign.voucher_name,
-            "discount_type": campaign.discount_type,
-            "discount_values": campaign.discount_values,
-        }
+        summaries[voucher.pk] = VoucherSummary(
+            name=campaign.voucher_name,
+            discount_type=campaign.discount_type,
+            discount_values=campaign.discount_values,
+        )
     return summaries

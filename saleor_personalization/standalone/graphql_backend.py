@@ -18,7 +18,7 @@ from ..graphql.client_address import client_address
 from ..graphql.errors import ErrorCode, PersonalizationError
 from ..graphql.ids import database_id
 from ..models import CartState, ItemChannel, ItemProfile
-from ..saleor_adapter.configuration import load_configuration
+from ..shop import get_shop
 
 TOKEN_SALT = "saleor_personalization.standalone.token"
 TOKEN_MAX_AGE = 7 * 24 * 3600
@@ -130,7 +130,7 @@ class StandaloneBackend:
         return requestor
 
     def config(self, info) -> PersonalizationConfig:
-        return load_configuration()[0]
+        return get_shop().configuration.load()[0]
 
     def channel(self, info, slug: str) -> str:
         if not ItemChannel.objects.filter(channel=slug).exists():

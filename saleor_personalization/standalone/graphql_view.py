@@ -16,7 +16,7 @@ from django.views.decorators.http import require_safe
 
 from ..graphql.http import execute_request
 from ..graphql.schema import build_schema
-from ..saleor_adapter.configuration import load_configuration
+from ..shop import get_shop
 from .graphql_backend import StandaloneBackend
 
 GRAPHIQL_DIR = (
@@ -40,7 +40,7 @@ def schema():
 def graphql_view(request: HttpRequest) -> HttpResponse:
     if request.method == "GET" and "text/html" in request.headers.get("Accept", ""):
         return render(request, "saleor_personalization/graphiql.html")
-    max_cost = load_configuration()[0].graphql_max_cost
+    max_cost = get_shop().configuration.load()[0].graphql_max_cost
     return execute_request(request, schema(), request, max_cost)
 
 

@@ -5,11 +5,7 @@ from celery import shared_task
 from ..events.recording import claim_orders
 from ..features.customers import upsert_customers
 from ..features.items import delete_items, upsert_items
-from ..saleor_adapter.catalogue import read_items
-from ..saleor_adapter.configuration import load_configuration
-from ..saleor_adapter.customers import read_customers
-from ..saleor_adapter.db import allow_writer
-from ..saleor_adapter.history import linked_order_claims
+from ..shop import get_shop
 from .events import RETRY
 from .segments import request_segment_refresh
 
@@ -17,9 +13,9 @@ from .segments import request_segment_refresh
 @shared_task(name="saleor_personalization.sync_products", **RETRY)
 def sync_products_task(product_ids: list[int]) -> int:
     """Refresh profiles of these products; those Saleor no longer has are removed."""
-    items = read_items(product_ids)
+    items = get_shop().catalogue.items(product_ids)
     gone = set(product_ids) - {item.product_id for item in items}
-    with allow_writer():
+    with get_shop().database.writer():
         written = upsert_items(items)
         delete_items(gone)
     return written
@@ -27,7 +23,7 @@ def sync_products_task(product_ids: list[int]) -> int:
 
 @shared_task(name="saleor_personalization.delete_products", **RETRY)
 def delete_products_task(product_ids: list[int]) -> int:
-    with allow_writer():
+    with get_shop().database.writer():
         return delete_items(product_ids)
 
 
@@ -39,10 +35,12 @@ def sync_customers_task(customer_ids: list[int]) -> int:
     proven (account confirmation, password reset, email change); those orders, and
     their checkouts' browsing, become the customer's, and the order counts follow.
     """
-    config, _ = load_configuration()
-    customers = read_customers(customer_ids, config.consent_metadata_key)
-    claims = linked_order_claims([customer.customer_id for customer in customers])
-    with allow_writer():
+    config, _ = get_shop().configuration.load()
+    customers = get_shop().customers.features(customer_ids, config.consent_metadata_key)
+    claims = get_shop().customers.linked_order_claims(
+        [customer.customer_id for customer in customers]
+    )
+    with get_shop().database.writer():
         written = upsert_customers(customers)
         if claim_orders(claims):
             request_segment_refresh()

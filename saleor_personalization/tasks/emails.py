@@ -12,9 +12,7 @@ from django.utils import timezone
 from ..emails.delivery import mark_failed, send_abandoned_email
 from ..emails.sequence import create_due
 from ..models import AbandonedEmail, EmailStatus
-from ..saleor_adapter.configuration import load_configuration
-from ..saleor_adapter.db import allow_writer
-from ..saleor_adapter.email_content import email_source, smtp_settings_for
+from ..shop import get_shop
 
 logger = logging.getLogger(__name__)
 
@@ -56,7 +54,7 @@ def scan_abandoned_task(force: bool = False) -> dict:
     scans. A duplicate scan (two beats, a manual run) is harmless: rows are unique
     per checkout and step, and the sender locks each row.
     """
-    config, active = load_configuration()
+    config, active = get_shop().configuration.load()
     if not (active and config.abandoned_emails_enabled):
         return {"skipped": "abandoned-checkout emails are off"}
     last = cache.get(LAST_SCAN)
@@ -72,7 +70,7 @@ def scan_abandoned_task(force: bool = False) -> dict:
         # Taken after the lock: a scan that waited sees the rows the last one created.
         now = timezone.now()
         cache.set(LAST_SCAN, now, timeout=24 * 3600)
-        with allow_writer():
+        with get_shop().database.writer():
             created = create_due(now, config)
             stale = list(
                 AbandonedEmail.objects.filter(
@@ -82,7 +80,7 @@ def scan_abandoned_task(force: bool = False) -> dict:
     finally:
         _release_scan_lock()
     if created or stale:
-        for warning in email_source().shop().warnings:
+        for warning in get_shop().mail.checkouts().shop().warnings:
             logger.warning("Abandoned-checkout emails: %s", warning)
     for email_id in [*created, *stale]:
         send_abandoned_email_task.delay(email_id)
@@ -96,19 +94,19 @@ def scan_abandoned_task(force: bool = False) -> dict:
     acks_late=True,
 )
 def send_abandoned_email_task(self, email_id: int) -> str:
-    config, _ = load_configuration()
+    config, _ = get_shop().configuration.load()
     try:
-        with allow_writer():
+        with get_shop().database.writer():
             result = send_abandoned_email(
                 email_id,
-                source=email_source(),
+                source=get_shop().mail.checkouts(),
                 config=config,
-                smtp=smtp_settings_for(config),
+                smtp=get_shop().mail.smtp(config),
                 now=timezone.now(),
             )
     except (smtplib.SMTPException, OSError) as error:
         if self.request.retries >= MAX_RETRIES:
-            with allow_writer():
+            with get_shop().database.writer():
                 mark_failed(email_id, f"{type(error).__name__}: {error}")
             logger.error("Abandoned email %s failed after retries: %s", email_id, error)
             return "failed"

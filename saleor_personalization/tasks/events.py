@@ -10,7 +10,7 @@ from ..events.erasure import erase_customer
 from ..events.identity import link_checkout, merge_identities
 from ..events.recording import record_cart, record_order
 from ..events.types import CartSnapshot, OrderSnapshot
-from ..saleor_adapter.db import allow_writer
+from ..shop import get_shop
 from .segments import request_segment_refresh
 
 logger = logging.getLogger(__name__)
@@ -25,14 +25,14 @@ RETRY = {
 
 @shared_task(name="saleor_personalization.record_cart", **RETRY)
 def record_cart_task(payload: dict) -> int:
-    with allow_writer():
+    with get_shop().database.writer():
         return record_cart(CartSnapshot.from_payload(payload)).created
 
 
 @shared_task(name="saleor_personalization.record_order", **RETRY)
 def record_order_task(payload: dict) -> int:
     snapshot = OrderSnapshot.from_payload(payload)
-    with allow_writer():
+    with get_shop().database.writer():
         created = record_order(snapshot).created
         if snapshot.checkout_token:
             attribute_order(
@@ -46,17 +46,17 @@ def record_order_task(payload: dict) -> int:
 @shared_task(name="saleor_personalization.merge_identity", **RETRY)
 def merge_identity_task(anonymous_ids: list[str], customer_id: int) -> int:
     """Merge ids proven to be the customer's (email ids are never merged)."""
-    with allow_writer():
+    with get_shop().database.writer():
         return merge_identities(anonymous_ids, customer_id)
 
 
 @shared_task(name="saleor_personalization.erase_customer", **RETRY)
 def erase_customer_task(customer_id: int, email: str = "") -> dict:
-    with allow_writer():
+    with get_shop().database.writer():
         return erase_customer(customer_id, email).deleted
 
 
 @shared_task(name="saleor_personalization.link_checkout", **RETRY)
 def link_checkout_task(token: str, anonymous_id: str, customer_id: int | None = None) -> int:
-    with allow_writer():
+    with get_shop().database.writer():
         return link_checkout(token, anonymous_id, customer_id)

@@ -6,10 +6,7 @@ from django.utils import timezone
 
 from ..offers.issuing import issue_offers
 from ..offers.redemption import catch_up_redemptions
-from ..saleor_adapter.availability import saleor_available
-from ..saleor_adapter.configuration import load_configuration
-from ..saleor_adapter.db import allow_writer
-from ..saleor_adapter.vouchers import report_campaigns, targeted_campaigns, voucher_codes
+from ..shop import get_shop
 
 ISSUE_LOCK = "saleor_personalization:issue-offers"
 
@@ -17,21 +14,20 @@ ISSUE_LOCK = "saleor_personalization:issue-offers"
 @shared_task(name="saleor_personalization.issue_offers", time_limit=1800)
 def issue_offers_task() -> dict:
     """One issuing run at a time; the database's one-open-offer rule backs the lock."""
-    config, active = load_configuration()
+    config, active = get_shop().configuration.load()
     if not active:
         return {"skipped": "plugin inactive"}
     if not cache.add(ISSUE_LOCK, "1", timeout=1800):
         return {"skipped": "another issuing run is in progress"}
     try:
-        with allow_writer():
-            codes = voucher_codes()
+        with get_shop().database.writer():
+            codes = get_shop().vouchers.codes()
             # Before the status is written: its "redeemed" counts orders made while
             # the plugin was off too.
             redeemed = catch_up_redemptions(codes)
-            campaigns = targeted_campaigns(config)
+            campaigns = get_shop().vouchers.campaigns(config)
             report = issue_offers(campaigns, config, timezone.now(), codes)
-            if saleor_available():
-                report_campaigns(campaigns, report)
+            get_shop().vouchers.report(campaigns, report)
         return {
             "issued": report.issued,
             "held_out": report.held_out,

@@ -25,9 +25,7 @@ from ..recommender.pipeline import (
     start_run,
     train_run,
 )
-from ..saleor_adapter.configuration import load_configuration
-from ..saleor_adapter.db import allow_writer
-from ..saleor_adapter.status import write_model_status
+from ..shop import get_shop
 
 logger = logging.getLogger(__name__)
 
@@ -36,7 +34,7 @@ SCORE_CHUNK = 2000
 
 
 def _options() -> ListOptions:
-    config, _ = load_configuration()
+    config, _ = get_shop().configuration.load()
     return ListOptions(size=config.list_size, recently_bought_days=config.recently_bought_days)
 
 
@@ -60,10 +58,10 @@ def train_model_task(
     if not cache.add(TRAINING_LOCK, "1", timeout=4 * 3600):
         return {"skipped": "another training is running"}
     try:
-        with allow_writer():
+        with get_shop().database.writer():
             run = ModelRun.objects.get(pk=run_id) if run_id else start_run(params)
             run = train_run(run)
-            write_model_status(run)
+            get_shop().configuration.write_model_status(run)
         if score and run.is_live:
             score_all_task.apply_async(kwargs={"run_id": run.pk})
         elif score:
@@ -87,7 +85,7 @@ def score_all_task(run_id: int | None = None, changed_only: bool = False) -> dic
     ``changed_only``: personal lists only for customers whose data changed since their
     list was written (or whose list came from another model).
     """
-    with allow_writer():
+    with get_shop().database.writer():
         events = EventRows.from_database()
         options = _options()
         now = scoring_time()
@@ -114,7 +112,7 @@ def score_customers_task(
     customer_ids: list[int], run_id: int | None = None, now: str | None = None
 ) -> int:
     """Personal lists for these customers from the live model (skipped if it changed)."""
-    with allow_writer():
+    with get_shop().database.writer():
         loaded = live_model()
         if loaded is None:
             return 0
@@ -130,12 +128,12 @@ def score_customers_task(
 @shared_task(name="saleor_personalization.training_tick")
 def training_tick_task() -> dict:
     """Cheap and frequent: start a training when the Dashboard's interval has passed."""
-    config, active = load_configuration()
+    config, active = get_shop().configuration.load()
     if not active:
         return {"skipped": "plugin inactive"}
     if not config.training_interval_hours:
         return {"skipped": "scheduled training is off"}
-    with allow_writer():
+    with get_shop().database.writer():
         latest = (
             ModelRun.objects.exclude(status=ModelRunStatus.FAILED).order_by("-created_at").first()
         )

@@ -5,12 +5,10 @@ import logging
 from celery import shared_task
 from django.core.cache import cache
 
-from ..saleor_adapter.configuration import load_configuration
-from ..saleor_adapter.db import allow_writer
-from ..saleor_adapter.metadata import write_customer_segments
 from ..segments.compute import compute_segments
 from ..segments.learned import compute_learned_segments
 from ..segments.rules import SegmentRules
+from ..shop import get_shop
 from .dispatch import enqueue
 from .offers import issue_offers_task
 
@@ -21,11 +19,11 @@ REFRESH_PENDING = "saleor_personalization:segments-refresh-pending"
 
 @shared_task(name="saleor_personalization.compute_segments", time_limit=3600)
 def compute_segments_task() -> dict:
-    config, _ = load_configuration()
+    config, _ = get_shop().configuration.load()
     rules = SegmentRules(
         lapse_days=config.lapse_days, abandoner_min_carts=config.abandoner_min_carts
     )
-    with allow_writer():
+    with get_shop().database.writer():
         report = compute_segments(rules=rules)
         try:
             learned = compute_learned_segments()
@@ -34,7 +32,7 @@ def compute_segments_task() -> dict:
             # learned ones; the failure is logged and the next run tries again.
             logger.exception("Learned segments failed")
             learned = None
-        written = write_customer_segments()
+        written = get_shop().customers.write_segments()
     # Offers follow membership: new members of targeted segments get their codes.
     enqueue(issue_offers_task)
     return {

@@ -4,7 +4,7 @@ import pytest
 
 from .requirements import saleor_unavailable_reason
 
-PLUGIN_PATH = "saleor_personalization.plugin.PersonalizationPlugin"
+PLUGIN_PATH = "saleor_personalization.saleor_adapter.plugin.PersonalizationPlugin"
 
 if saleor_unavailable_reason() is None:
 

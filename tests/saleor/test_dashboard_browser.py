@@ -377,7 +377,7 @@ def test_admin_finds_a_segments_customers_in_the_customer_list(segment_members, 
 
 
 def _plugin_reacts_to_voucher_metadata() -> bool:
-    from saleor_personalization.plugin import PersonalizationPlugin
+    from saleor_personalization.saleor_adapter.plugin import PersonalizationPlugin
 
     return "voucher_metadata_updated" in vars(PersonalizationPlugin)
 

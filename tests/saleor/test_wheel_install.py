@@ -30,7 +30,7 @@ from django.db import connections  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = "saleor_personalization"
-PLUGIN_PATH = "saleor_personalization.plugin.PersonalizationPlugin"
+PLUGIN_PATH = "saleor_personalization.saleor_adapter.plugin.PersonalizationPlugin"
 # Variables of this test run that must not leak into the merchant's processes.
 LEAKY = ("PYTHONPATH", "DJANGO_SETTINGS_MODULE", "VIRTUAL_ENV", "UV_PROJECT_ENVIRONMENT")
 

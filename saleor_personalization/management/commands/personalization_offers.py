@@ -3,9 +3,7 @@ from django.utils import timezone
 
 from ...offers.issuing import issue_offers
 from ...offers.report import offer_report
-from ...saleor_adapter.configuration import load_configuration
-from ...saleor_adapter.db import allow_writer
-from ...saleor_adapter.vouchers import targeted_campaigns, voucher_codes
+from ...shop import get_shop
 
 
 class Command(BaseCommand):
@@ -19,10 +17,13 @@ class Command(BaseCommand):
 
     def handle(self, *args, issue, **options):
         if issue:
-            config, _ = load_configuration()
-            with allow_writer():
+            config, _ = get_shop().configuration.load()
+            with get_shop().database.writer():
                 result = issue_offers(
-                    targeted_campaigns(config), config, timezone.now(), voucher_codes()
+                    get_shop().vouchers.campaigns(config),
+                    config,
+                    timezone.now(),
+                    get_shop().vouchers.codes(),
                 )
             for campaign, count in result.issued.items():
                 held = result.held_out.get(campaign, 0)

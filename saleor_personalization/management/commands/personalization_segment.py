@@ -1,10 +1,10 @@
 from django.core.management.base import BaseCommand
 
 from ...models import Segment
-from ...saleor_adapter.configuration import load_configuration
 from ...segments.compute import compute_segments
 from ...segments.learned import compute_learned_segments
 from ...segments.rules import SegmentRules
+from ...shop import get_shop
 from ..arguments import day
 
 
@@ -24,7 +24,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, as_of, **options):
         when = as_of
-        config, _ = load_configuration()
+        config, _ = get_shop().configuration.load()
         rules = SegmentRules(
             lapse_days=config.lapse_days, abandoner_min_carts=config.abandoner_min_carts
         )

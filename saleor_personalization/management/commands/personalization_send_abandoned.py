@@ -7,9 +7,7 @@ from ...emails.delivery import compose, content_refusal
 from ...emails.render import TemplateError
 from ...emails.sequence import create_due, due
 from ...models import AbandonedEmail, EmailStatus
-from ...saleor_adapter.configuration import load_configuration
-from ...saleor_adapter.db import allow_writer
-from ...saleor_adapter.email_content import email_source
+from ...shop import get_shop
 from ...tasks.emails import send_abandoned_email_task
 
 SUMMARY_LABELS = {
@@ -37,7 +35,7 @@ class Command(BaseCommand):
         parser.add_argument("--dry-run", action="store_true", help="show, do not send")
 
     def handle(self, *args, dry_run, **options):
-        config, active = load_configuration()
+        config, active = get_shop().configuration.load()
         if not (active and config.abandoned_emails_enabled):
             raise CommandError(
                 "Abandoned-checkout emails are switched off (Dashboard: 'Send abandoned-"
@@ -45,14 +43,14 @@ class Command(BaseCommand):
             )
         if not config.abandoned_recovery_url:
             raise CommandError("Set the 'Checkout recovery URL' first: emails link to it.")
-        source = email_source()
+        source = get_shop().mail.checkouts()
         for warning in source.shop().warnings:
             self.stderr.write(f"Warning: {warning}")
         now = timezone.now()
         if dry_run:
             self._dry_run(now, config, source)
             return
-        with allow_writer():
+        with get_shop().database.writer():
             created = create_due(now, config)
         if not created:
             self.stdout.write(

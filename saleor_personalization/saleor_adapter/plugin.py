@@ -27,7 +27,7 @@ from saleor.checkout.error_codes import CheckoutErrorCode
 from saleor.plugins.base_plugin import BasePlugin, ConfigurationTypeField
 from saleor.plugins.error_codes import PluginErrorCode
 
-from .configuration import (
+from ..configuration import (
     FIELDS,
     FIELDS_BY_ATTR,
     FIELDS_BY_NAME,
@@ -37,13 +37,13 @@ from .configuration import (
     parse_configuration,
     upgrade_items,
 )
-from .emails.render import TemplateError, validate_templates
-from .offers.redemption import PERSONAL_ONLY, CodeCheck, claim_code, record_order
-from .saleor_adapter.configuration import PLUGIN_ID
-from .saleor_adapter.metadata import storefront_id_of
-from .saleor_adapter.savepoint import guarded
-from .saleor_adapter.snapshots import cart_snapshot, order_snapshot
-from .saleor_adapter.vouchers import (
+from ..emails.render import TemplateError, validate_templates
+from ..offers.redemption import PERSONAL_ONLY, CodeCheck, claim_code, record_order
+from .configuration import PLUGIN_ID
+from .metadata import storefront_id_of
+from .savepoint import guarded
+from .snapshots import cart_snapshot, order_snapshot
+from .vouchers import (
     order_exists_for_checkout,
     release_refused_usage,
     shared_code_of_campaign,
@@ -51,7 +51,7 @@ from .saleor_adapter.vouchers import (
     voucher_codes,
     voucher_targeted,
 )
-from .tasks import (
+from ..tasks import (
     delete_products_task,
     erase_customer_task,
     issue_offers_task,
@@ -61,7 +61,7 @@ from .tasks import (
     sync_customers_task,
     sync_products_task,
 )
-from .tasks.dispatch import enqueue
+from ..tasks.dispatch import enqueue
 
 logger = logging.getLogger(__name__)
 
@@ -189,7 +189,7 @@ class PersonalizationPlugin(BasePlugin):
         try:
             from saleor.core.db.connection import allow_writer
 
-            from .saleor_adapter.admin_status import admin_status
+            from .admin_status import admin_status
 
             # The plugin's own tables, read once per page view (Saleor restricts the
             # writer inside GraphQL queries to catch accidental reads).
@@ -388,17 +388,17 @@ class PersonalizationPlugin(BasePlugin):
         route = path.strip("/")
         if not self.active:
             if route == "graphql":
-                from .saleor_adapter.graphql_endpoint import unavailable
+                from .graphql_endpoint import unavailable
 
                 return unavailable()
             return HttpResponseNotFound()
         try:
             if route == "graphql":
-                from .saleor_adapter.graphql_endpoint import serve
+                from .graphql_endpoint import serve
 
                 return serve(request, self.config)
             if route.startswith("email/"):
-                from .emails.views import email_endpoint
+                from ..emails.views import email_endpoint
 
                 return email_endpoint(request, route)
         except Exception:
