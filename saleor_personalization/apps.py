@@ -1,8 +1,8 @@
 from django.apps import AppConfig
 
 
-class PersonalizationConfig(AppConfig):
-    """App config for both modes.
+class PersonalizationAppConfig(AppConfig):
+    """The composition root: the one place that picks the shop this process runs in.
 
     Inside Saleor the app is added to ``INSTALLED_APPS`` by Saleor itself, under the
     entry point's name, so its label must stay ``saleor_personalization``.
@@ -25,10 +25,4 @@ class PersonalizationConfig(AppConfig):
 
         from .shop import select_shop
 
-        shop = select_shop()
-        if shop.name == "saleor":
-            from django.core.signals import request_started
-
-            from .saleor_adapter.schema_patch import install_if_enabled
-
-            request_started.connect(install_if_enabled, dispatch_uid="personalization-schema")
+        select_shop().ready()

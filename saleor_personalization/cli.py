@@ -29,6 +29,10 @@ COMMANDS = {
     "train": "personalization_train",
 }
 
+# Commands of the standalone front end (``saleor_personalization.standalone``'s own app):
+# inside Saleor the data comes from the shop and the API from the plugin's URL.
+STANDALONE_ONLY = {"demo", "load", "serve", "token"}
+
 USAGE = """usage: saleor-personalization <command> [options]
 
 commands:
@@ -76,6 +80,15 @@ def main(argv: list[str] | None = None) -> int:
 
     command = COMMANDS.get(argv[0], argv[0])
     standalone = os.environ["DJANGO_SETTINGS_MODULE"] == STANDALONE_SETTINGS
+    if not standalone and argv[0] in STANDALONE_ONLY:
+        print(
+            f"'{argv[0]}' belongs to the standalone server (run it without "
+            "DJANGO_SETTINGS_MODULE). Inside Saleor the API is at "
+            "/plugins/global/saleor.personalization/graphql/ and the data comes from the shop "
+            "('backfill').",
+            file=sys.stderr,
+        )
+        return 2
     if standalone and command in COMMANDS.values() and "--help" not in argv[1:]:
         _prepare_standalone_database()
     try:

@@ -39,6 +39,17 @@ from ..configuration import (
 )
 from ..emails.render import TemplateError, validate_templates
 from ..offers.redemption import PERSONAL_ONLY, CodeCheck, claim_code, record_order
+from ..tasks import (
+    delete_products_task,
+    erase_customer_task,
+    issue_offers_task,
+    link_checkout_task,
+    record_cart_task,
+    record_order_task,
+    sync_customers_task,
+    sync_products_task,
+)
+from ..tasks.dispatch import enqueue
 from .configuration import PLUGIN_ID
 from .metadata import storefront_id_of
 from .savepoint import guarded
@@ -51,17 +62,6 @@ from .vouchers import (
     voucher_codes,
     voucher_targeted,
 )
-from ..tasks import (
-    delete_products_task,
-    erase_customer_task,
-    issue_offers_task,
-    link_checkout_task,
-    record_cart_task,
-    record_order_task,
-    sync_customers_task,
-    sync_products_task,
-)
-from ..tasks.dispatch import enqueue
 
 logger = logging.getLogger(__name__)
 

@@ -135,6 +135,15 @@ class SaleorShop:
         self.history = SaleorHistory()
         self._backend: ShopBackend | None = None
 
+    def ready(self) -> None:
+        # The optional single-endpoint patch needs Saleor's built schema, which exists
+        # only once Saleor serves requests.
+        from django.core.signals import request_started
+
+        from .schema_patch import install_if_enabled
+
+        request_started.connect(install_if_enabled, dispatch_uid="personalization-schema")
+
     def graphql_backend(self) -> ShopBackend:
         if self._backend is None:
             from .graphql_backend import SaleorBackend

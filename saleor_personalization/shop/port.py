@@ -155,6 +155,9 @@ class Shop(Protocol):
     mail: Mail
     history: History
 
+    def ready(self) -> None:
+        """Called once from ``AppConfig.ready()``: connect what the shop needs (signals)."""
+
     def graphql_backend(self) -> "ShopBackend":
         """The GraphQL product type and request handling of this shop."""
 

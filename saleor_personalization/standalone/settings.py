@@ -23,6 +23,7 @@ INSTALLED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.auth",
     "saleor_personalization",
+    "saleor_personalization.standalone",
 ]
 
 MIDDLEWARE = [

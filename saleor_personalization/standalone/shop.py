@@ -163,6 +163,9 @@ class StandaloneShop:
         self.history = StandaloneHistory()
         self._backend: ShopBackend | None = None
 
+    def ready(self) -> None:
+        """Nothing to connect: the standalone server's URLs are its own."""
+
     def graphql_backend(self) -> ShopBackend:
         if self._backend is None:
             from .graphql_backend import StandaloneBackend

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from ...standalone.graphql_backend import TOKEN_MAX_AGE, issue_token
+from ...graphql_backend import TOKEN_MAX_AGE, issue_token
 
 
 class Command(BaseCommand):

@@ -1,12 +1,11 @@
-from django.conf import settings
 from django.core.management import call_command
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand
 
 
 class Command(BaseCommand):
     help = (
-        "Serve the personalization GraphQL API with GraphiQL at /graphql/ (standalone mode; "
-        "inside Saleor the API is served by the plugin's own URL)."
+        "Serve the personalization GraphQL API with GraphiQL at /graphql/ (the standalone "
+        "server; inside Saleor the API is served by the plugin's own URL)."
     )
 
     def add_arguments(self, parser):
@@ -14,11 +13,6 @@ class Command(BaseCommand):
         parser.add_argument("--no-migrate", action="store_true", help="do not apply migrations")
 
     def handle(self, *args, addrport, no_migrate, **options):
-        if "saleor" in settings.INSTALLED_APPS or getattr(settings, "PLUGINS", None) is not None:
-            raise CommandError(
-                "Inside Saleor the API is at /plugins/global/saleor.personalization/graphql/; "
-                "'serve' is for the standalone mode."
-            )
         if not no_migrate:
             call_command("migrate", interactive=False, verbosity=0)
         self.stdout.write(f"GraphiQL: http://{addrport}/graphql/  (Ctrl+C to stop)")

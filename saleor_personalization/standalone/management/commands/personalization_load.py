@@ -2,9 +2,9 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from ...conf import get_settings
-from ...standalone.importer import import_order_export
-from ...standalone.order_export import OrderExportError
+from ....conf import get_settings
+from ...importer import import_order_export
+from ...order_export import OrderExportError
 
 
 class Command(BaseCommand):

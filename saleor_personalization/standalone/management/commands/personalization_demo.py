@@ -4,10 +4,10 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
-from ...conf import get_settings
-from ...standalone.datasets import find_online_retail, missing_dataset_message
-from ...standalone.demo import DemoContext, run_demo
-from ...standalone.order_export import OrderExportError
+from ....conf import get_settings
+from ...datasets import find_online_retail, missing_dataset_message
+from ...demo import DemoContext, run_demo
+from ...order_export import OrderExportError
 
 
 class Command(BaseCommand):
