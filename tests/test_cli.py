@@ -130,7 +130,8 @@ def test_serve_answers_graphql_with_tokens_from_the_token_command(tmp_path, onli
             return json.load(error)
 
     try:
-        for _ in range(100):
+        # Up to a minute: serve migrates first, and a CI machine may be loaded.
+        for _ in range(300):
             try:
                 body = post('{ trendingProducts(channel: "nope") { warnings } }')
                 break

@@ -9,6 +9,8 @@ standalone one. "Can ``saleor`` be imported" is not asked anywhere: a Saleor
 checkout on the path of a standalone process is not a Saleor shop.
 """
 
+from collections.abc import Sequence
+
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
@@ -27,18 +29,21 @@ __all__ = [
     "Shop",
     "ShopCapabilityMissing",
     "VoucherSummary",
+    "default_shop",
     "get_shop",
     "select_shop",
     "shop_path",
 ]
 
 
+def default_shop(installed_apps: Sequence[str]) -> str:
+    """The shop the installed apps imply: Saleor's when Saleor's plugin app is installed."""
+    return SALEOR_SHOP if SALEOR_APP in installed_apps else STANDALONE_SHOP
+
+
 def shop_path() -> str:
     """The configured shop class, or the default the installed apps imply."""
-    configured = getattr(settings, "PERSONALIZATION_SHOP", None)
-    if configured:
-        return configured
-    return SALEOR_SHOP if SALEOR_APP in settings.INSTALLED_APPS else STANDALONE_SHOP
+    return getattr(settings, "PERSONALIZATION_SHOP", None) or default_shop(settings.INSTALLED_APPS)
 
 
 def select_shop() -> Shop:

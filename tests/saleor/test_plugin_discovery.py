@@ -26,7 +26,14 @@ query {
 
 def test_entry_point_adds_the_app_and_the_plugin():
     assert "saleor_personalization" in settings.INSTALLED_APPS
-    assert "saleor_personalization.saleor_adapter.plugin.PersonalizationPlugin" in settings.EXTERNAL_PLUGINS
+    plugin = "saleor_personalization.saleor_adapter.plugin.PersonalizationPlugin"
+    assert plugin in settings.EXTERNAL_PLUGINS
+
+
+def test_inside_saleor_the_saleor_shop_is_chosen():
+    from saleor_personalization.shop import get_shop
+
+    assert get_shop().name == "saleor"
 
 
 @pytest.mark.django_db
