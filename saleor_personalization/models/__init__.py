@@ -6,6 +6,7 @@ from .offers import SegmentOffer
 from .profiles import CustomerProfile, ItemChannel, ItemProfile
 from .recommendations import ListKind, ModelRun, ModelRunStatus, RecommendationList
 from .segments import Segment, SegmentKind, SegmentMembership, SegmentSize
+from .session import ItemNeighbours
 
 __all__ = [
     "AbandonedEmail",
@@ -18,6 +19,7 @@ __all__ = [
     "Interaction",
     "InteractionKind",
     "ItemChannel",
+    "ItemNeighbours",
     "ItemProfile",
     "ListKind",
     "ModelRun",

@@ -1,0 +1,441 @@
+"""Session recommendations on the Online Retail dataset (issue 13's protocol).
+
+    make benchmark            # or: .venv/bin/python benchmarks/session.py [--fast]
+
+Protocol: the last 4 weeks are held out as in ``benchmarks/quality.py``. Every invoice
+after the cut-off (guest invoices included: they are anonymous sessions) with at least
+3 distinct products known in training is a session; its first 2 distinct known
+products in file order are "viewed", the rest are the truth; viewed products are not
+ranked. HR@10 and NDCG@10 for:
+
+- popularity: the bestseller list anonymous visitors get without a session;
+- item co-occurrence cosine and EASE (the model's co-purchase weights) over the 2
+  viewed products, scoring the whole catalogue;
+- this project's serving code, :func:`session_list` (what the resolvers call), on the
+  lists the project writes: as an anonymous visitor (bestsellers + context) and, for
+  sessions of customers with history, as the customer (their personal list + context),
+  against their list without the session and the session-only ranking, with paired
+  bootstrap 95 % confidence intervals of the differences.
+
+The session weights (the neighbours' embedding weight, the blend weight of personal
+lists and of fallbacks) are chosen on the validation window, the 4 weeks before the
+holdout, with a model trained before it; the holdout is scored once with the choice.
+"""
+
+import argparse
+import os
+import sys
+import time
+from collections import Counter, defaultdict
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import scipy.sparse as sp
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "saleor_personalization.standalone.settings")
+os.environ.setdefault("PERSONALIZATION_HOME", str(ROOT / ".personalization" / "benchmark-session"))
+
+import django  # noqa: E402
+
+django.setup()
+
+from django.core.management import call_command  # noqa: E402
+from quality import feature_source  # noqa: E402
+
+from saleor_personalization.recommender.data import EventRows, build_interactions  # noqa: E402
+from saleor_personalization.recommender.evaluation import make_holdout  # noqa: E402
+from saleor_personalization.recommender.lists import (  # noqa: E402
+    REORDER_RATE,
+    ListOptions,
+    ScoringContext,
+    personal_lists,
+    shared_buyer_links,
+)
+from saleor_personalization.recommender.model import ModelParams, RecommenderModel  # noqa: E402
+from saleor_personalization.recommender.neighbours import (  # noqa: E402
+    NeighbourParams,
+    neighbour_lists,
+)
+from saleor_personalization.recommender.session import (  # noqa: E402
+    FALLBACK_WEIGHT,
+    SessionEvent,
+    SessionSettings,
+    context_from_events,
+    session_list,
+)
+from saleor_personalization.recommender.training import (  # noqa: E402
+    fit_model,
+    tune_weights,
+)
+from saleor_personalization.standalone.datasets import find_online_retail  # noqa: E402
+from saleor_personalization.standalone.order_export import (  # noqa: E402
+    country_code,
+    read_order_export,
+)
+
+K = 10
+VIEWED = 2
+POPULAR_DAYS = 90  # as the bestseller list is written (lists.write_popular_and_trending)
+DISCOUNT = 1.0 / np.log2(np.arange(2, K + 2))
+
+
+@dataclass(frozen=True)
+class Invoice:
+    number: str
+    customer: int | None
+    time: datetime
+    products: tuple[int, ...]  # distinct, in file order
+
+
+@dataclass(frozen=True)
+class Session:
+    invoice: Invoice
+    viewed: tuple[int, ...]
+    truth: frozenset[int]
+
+
+def load(path: Path):
+    """Customers' purchase events (the model's input) and every invoice, guests' too."""
+    codes: dict[str, int] = {}
+    names: dict[int, str] = {}
+    countries: dict[int, Counter] = defaultdict(Counter)
+    lines: dict[str, list] = {}
+    meta: dict[str, tuple] = {}
+    for line in read_order_export(path):
+        if line.is_cancellation or line.quantity <= 0 or line.unit_price <= 0:
+            continue
+        if not line.is_product:
+            continue
+        product = codes.setdefault(line.stock_code, len(codes) + 1)
+        names.setdefault(product, line.description)
+        if line.customer_id is not None:
+            countries[line.customer_id][line.country] += 1
+        lines.setdefault(line.invoice, []).append(product)
+        meta.setdefault(line.invoice, (line.customer_id, line.invoiced_at))
+    invoices = [
+        Invoice(number, meta[number][0], meta[number][1], tuple(dict.fromkeys(products)))
+        for number, products in lines.items()
+    ]
+    rows = [
+        (inv.customer, product, "purchase", inv.number, inv.time)
+        for inv in invoices
+        if inv.customer is not None
+        for product in inv.products
+    ]
+    customer_country = {c: country_code(n.most_common(1)[0][0]) for c, n in countries.items()}
+    return EventRows.from_tuples(rows), invoices, names, customer_country
+
+
+def sessions_in(invoices, start: datetime, end: datetime, known: dict[int, int]) -> list[Session]:
+    out = []
+    for inv in invoices:
+        if not start <= inv.time < end:
+            continue
+        products = [p for p in inv.products if p in known]
+        if len(products) < VIEWED + 1:
+            continue
+        out.append(Session(inv, tuple(products[:VIEWED]), frozenset(products[VIEWED:])))
+    return out
+
+
+def popular_list(invoices, as_of: datetime, size: int) -> list[dict]:
+    """Bestsellers as the project writes them: order lines of the last 90 days, guests too."""
+    since = as_of - timedelta(days=POPULAR_DAYS)
+    counts = Counter(p for inv in invoices if since <= inv.time < as_of for p in inv.products)
+    return [
+        {"product_id": p, "score": float(c), "reason": "Bestseller"}
+        for p, c in counts.most_common(size)
+    ]
+
+
+def ndcg_hit(ranked: list[int], truth: frozenset[int]) -> tuple[float, float]:
+    hits = np.array([p in truth for p in ranked[:K]], dtype=float)
+    ideal = DISCOUNT[: min(len(truth), K)].sum()
+    return float((hits * DISCOUNT[: len(hits)]).sum() / ideal), float(hits.any())
+
+
+def full_scorer(matrix: sp.csr_matrix, item_ids: np.ndarray, index: dict[int, int]):
+    """Rank the whole catalogue by summed rows of an item-to-item matrix."""
+
+    def rank(session: Session) -> list[int]:
+        rows = [index[p] for p in session.viewed]
+        scores = np.asarray(matrix[rows].sum(axis=0)).ravel().astype(np.float64)
+        scores[rows] = -np.inf
+        top = np.argsort(-scores, kind="stable")[: K + VIEWED]
+        return [int(item_ids[c]) for c in top if np.isfinite(scores[c])][:K]
+
+    return rank
+
+
+def cooccurrence_cosine(invoices, as_of: datetime, index: dict[int, int]) -> sp.csr_matrix:
+    """Cosine of products over the baskets they were bought in (guests' included)."""
+    rows, cols, r = [], [], 0
+    for inv in invoices:
+        if inv.time >= as_of:
+            continue
+        known = [index[p] for p in inv.products if p in index]
+        if len(known) < 2:
+            continue
+        rows += [r] * len(known)
+        cols += known
+        r += 1
+    baskets = sp.csr_matrix(
+        (np.ones(len(rows), dtype=np.float32), (rows, cols)), shape=(r, len(index))
+    )
+    norms = np.sqrt(np.asarray(baskets.sum(axis=0)).ravel()) + 1e-9
+    co = (baskets.T @ baskets).tocsr()
+    co = (sp.diags(1 / norms) @ co @ sp.diags(1 / norms)).tocsr()
+    co.setdiag(0)
+    co.eliminate_zeros()
+    return co
+
+
+def personal_entries(
+    model: RecommenderModel, events: EventRows, customers: list[int], as_of: datetime, size: int
+) -> dict[int, list[dict]]:
+    """Customers' personal lists written by the project's list code, as of ``as_of``."""
+    history = build_interactions(
+        events,
+        as_of=as_of,
+        item_ids=model.item_ids,
+        user_ids=np.asarray(customers, dtype=np.int64),
+        decay_days=model.params.decay_days,
+    )
+    dims = model.factorisation.item_vectors.shape[1]
+    ctx = ScoringContext(
+        model=model,
+        item_ids=model.item_ids,
+        history=history,
+        new_item_columns=np.zeros(0, dtype=np.int64),
+        new_item_vectors=np.zeros((0, dims), dtype=np.float32),
+        new_item_biases=np.zeros(0, dtype=np.float32),
+        reorder=model.repeat_rates >= REORDER_RATE,
+        linked=shared_buyer_links(model, events.before(as_of)),
+    )
+    out: dict[int, list[dict]] = {}
+    options = ListOptions(size=size)
+    for start in range(0, len(customers), 1000):
+        rows = np.arange(start, min(start + 1000, len(customers)))
+        for customer, entries in personal_lists(ctx, rows, options, {}):
+            out[customer] = entries
+    return out
+
+
+def context_of(session: Session):
+    # Newest first: the second product was viewed after the first.
+    return context_from_events(SessionEvent(p, "view") for p in reversed(session.viewed))
+
+
+def served(base, session: Session, neighbours, settings: SessionSettings, *, personal, fallback):
+    entries = session_list(
+        base,
+        context_of(session),
+        neighbours,
+        settings,
+        personal=personal,
+        fallback_weight=fallback,
+    )
+    return [e.product_id for e in entries if e.product_id not in session.viewed][:K]
+
+
+def score(rank, sessions) -> np.ndarray:
+    return np.array([ndcg_hit(rank(s), s.truth) for s in sessions])
+
+
+@dataclass
+class Window:
+    """A model trained before ``start`` and the sessions of [start, end)."""
+
+    model: RecommenderModel
+    sessions: list[Session]
+    customer_sessions: list[Session]
+    popular: list[dict]
+    personal: dict[int, list[dict]]
+
+
+def prepare(events, invoices, start, end, params, features, weights=None, size=50) -> Window:
+    """Fit before ``start``; without ``weights``, tune the blend on [start, end) as training
+    does on its validation window."""
+    clock = time.monotonic()
+    model, data = fit_model(events, start, params, features=features, **(weights or {}))
+    if weights is None:
+        weights_all, weights_new, _ = tune_weights(
+            model,
+            make_holdout(data, events.between(start, end)),
+            events=events,
+            features=features,
+            max_users=params.tune_users,
+            min_coverage=params.min_coverage,
+            tolerance=params.tuning_tolerance,
+        )
+        model = replace(model, weights_all=weights_all, weights_new=weights_new)
+    index = {int(p): k for k, p in enumerate(model.item_ids)}
+    sessions = sessions_in(invoices, start, end, index)
+    known_customers = set(map(int, model.user_ids))
+    customer_sessions = [s for s in sessions if s.invoice.customer in known_customers]
+    customers = sorted({s.invoice.customer for s in customer_sessions})
+    personal = personal_entries(model, events, customers, start, size)
+    print(
+        f"  model before {start:%Y-%m-%d}: {len(model.item_ids):,} products, "
+        f"{len(model.user_ids):,} customers, {time.monotonic() - clock:.0f}s; "
+        f"{len(sessions):,} sessions ({len(customer_sessions):,} by customers with history)"
+    )
+    return Window(model, sessions, customer_sessions, popular_list(invoices, start, size), personal)
+
+
+def bootstrap_ci(diff: np.ndarray, rounds: int = 2000, seed: int = 0) -> tuple[float, float]:
+    rng = np.random.default_rng(seed)
+    means = diff[rng.integers(0, len(diff), size=(rounds, len(diff)))].mean(axis=1)
+    return float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))
+
+
+def tune(window: Window) -> tuple[float, float, float, list]:
+    """Embedding weight, fallback weight and personal weight that rank validation best."""
+    trace = []
+    best_anon = (-1.0, 0.0, FALLBACK_WEIGHT)
+    neighbours_by = {}
+    for beta in (0.0, 0.25, 0.5, 1.0, 2.0):
+        neighbours_by[beta] = neighbour_lists(window.model, NeighbourParams(embedding_weight=beta))
+        for fallback in (0.7, 0.8, 0.9, 0.95, 1.0):
+            ndcg = score(
+                lambda s, n=neighbours_by[beta], f=fallback: served(
+                    window.popular, s, n, SessionSettings(), personal=False, fallback=f
+                ),
+                window.sessions,
+            )[:, 0].mean()
+            trace.append(("anonymous", beta, fallback, round(float(ndcg), 4)))
+            if ndcg > best_anon[0]:
+                best_anon = (ndcg, beta, fallback)
+    _, beta, fallback = best_anon
+    best_personal = (-1.0, 0.5)
+    for weight in (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8):
+        settings = SessionSettings(weight=weight)
+        ndcg = score(
+            lambda s, st=settings: served(
+                window.personal.get(s.invoice.customer, []),
+                s,
+                neighbours_by[beta],
+                st,
+                personal=True,
+                fallback=fallback,
+            ),
+            window.customer_sessions,
+        )[:, 0].mean()
+        trace.append(("customer", beta, weight, round(float(ndcg), 4)))
+        if ndcg > best_personal[0]:
+            best_personal = (ndcg, weight)
+    return beta, fallback, best_personal[1], trace
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", type=Path, default=None)
+    parser.add_argument("--fast", action="store_true", help="fewer epochs, for a quick look")
+    args = parser.parse_args()
+    path = args.data or find_online_retail(ROOT)
+    if path is None:
+        sys.exit("Online Retail dataset not found; pass --data PATH")
+    Path(os.environ["PERSONALIZATION_HOME"]).mkdir(parents=True, exist_ok=True)
+    call_command("migrate", verbosity=0)  # the list code reads customer features
+
+    clock = time.monotonic()
+    events, invoices, names, countries = load(path)
+    guests = sum(1 for inv in invoices if inv.customer is None)
+    print(
+        f"loaded {len(events):,} customer purchases, {len(invoices):,} invoices "
+        f"({guests:,} guest) in {time.monotonic() - clock:.1f}s"
+    )
+    features = feature_source(names, countries)
+    params = ModelParams()
+    if args.fast:
+        params = replace(params, factorisation=replace(params.factorisation, epochs=5))
+    end = max(inv.time for inv in invoices) + timedelta(seconds=1)
+    cut = end - timedelta(weeks=params.holdout_weeks)
+    validation_start = cut - timedelta(weeks=params.holdout_weeks)
+
+    print(f"validation window {validation_start:%Y-%m-%d}..{cut:%Y-%m-%d}:")
+    validation = prepare(events, invoices, validation_start, cut, params, features)
+    beta, fallback, weight, trace = tune(validation)
+    print("  validation NDCG@10 (kind, embedding weight, blend weight, NDCG):")
+    for row in trace:
+        print(f"    {row}")
+    print(
+        f"  chosen: embedding weight {beta}, fallback (anonymous) weight {fallback}, "
+        f"personal-list session weight {weight}"
+    )
+
+    print(f"holdout {cut:%Y-%m-%d}..{end:%Y-%m-%d}:")
+    holdout = prepare(
+        events,
+        invoices,
+        cut,
+        end,
+        params,
+        features,
+        weights={
+            "weights_all": validation.model.weights_all,
+            "weights_new": validation.model.weights_new,
+        },
+    )
+    model = holdout.model
+    index = {int(p): k for k, p in enumerate(model.item_ids)}
+    neighbours = neighbour_lists(model, NeighbourParams(embedding_weight=beta))
+    settings = SessionSettings(weight=weight)
+    popular = holdout.popular
+    cosine = cooccurrence_cosine(invoices, cut, index)
+
+    def popularity(s):
+        return [e["product_id"] for e in popular if e["product_id"] not in s.viewed][:K]
+
+    def anonymous(s):
+        return served(popular, s, neighbours, settings, personal=False, fallback=fallback)
+
+    def customer(s):
+        base = holdout.personal.get(s.invoice.customer, [])
+        return served(base, s, neighbours, settings, personal=True, fallback=fallback)
+
+    def customer_list(s):
+        base = holdout.personal.get(s.invoice.customer, [])
+        return [e["product_id"] for e in base if e["product_id"] not in s.viewed][:K]
+
+    rows = [
+        ("popularity (anonymous today)", holdout.sessions, popularity),
+        ("item co-occurrence cosine", holdout.sessions, full_scorer(cosine, model.item_ids, index)),
+        (
+            "EASE (co-purchase weights)",
+            holdout.sessions,
+            full_scorer(model.copurchase, model.item_ids, index),
+        ),
+        ("this project, anonymous", holdout.sessions, anonymous),
+    ]
+    results = {}
+    for name, sessions, rank in rows:
+        results[name] = score(rank, sessions)
+    cs = holdout.customer_sessions
+    results["customer: list without session"] = score(customer_list, cs)
+    results["customer: session only"] = score(anonymous, cs)
+    results["customer: list + session (this project)"] = score(customer, cs)
+
+    print()
+    header = f"{'ranking':<42} {'sessions':>8} {'HR@10':>7} {'NDCG@10':>8}"
+    print(header)
+    print("-" * len(header))
+    for name, values in results.items():
+        print(f"{name:<42} {len(values):8d} {values[:, 1].mean():7.3f} {values[:, 0].mean():8.3f}")
+    both = results["customer: list + session (this project)"][:, 0]
+    for other in ("customer: list without session", "customer: session only"):
+        diff = both - results[other][:, 0]
+        low, high = bootstrap_ci(diff)
+        print(
+            f"list + session minus {other.split(': ')[1]}: NDCG@10 {diff.mean():+.3f} "
+            f"(paired bootstrap 95% CI {low:+.3f}..{high:+.3f})"
+        )
+
+
+if __name__ == "__main__":
+    main()

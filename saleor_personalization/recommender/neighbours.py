@@ -1,0 +1,260 @@
+"""Each product's top-K neighbours: the item-to-item scores a session request needs.
+
+A neighbour's weight blends two signals of the live model:
+
+- the **co-purchase (EASE) weight** ``W[a, b]``: how much buying ``a`` predicts buying
+  ``b`` (``model.copurchase``), divided by a shop-wide scale so one unit means "a strong
+  link in this shop";
+- the **embedding cosine** of the two products' LightFM vectors (positive part), so a
+  product with few purchases still has neighbours through its words, category,
+  attributes and price band.
+
+``weight = copurchase / scale + embedding_weight * max(cosine, 0)``; the embedding
+weight is chosen on a validation window by ``benchmarks/session.py`` (never on its
+holdout). Rows are computed in chunks (a chunk of products against the catalogue),
+never the whole square at once, and only the top ``size`` per product are kept.
+
+A product created after training gets an embedding from its features
+(:meth:`RecommenderModel.item_vectors_for`) and neighbours by cosine alone (it has no
+purchases yet); it is also offered to the similar and neighbour rows of the products
+it is closest to, so it can appear in their lists before the next training.
+"""
+
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+
+import numpy as np
+from django.db import transaction
+from django.utils import timezone
+
+from ..features.matrices import item_feature_rows
+from ..models import ItemNeighbours, ItemProfile, ModelRun
+from .model import RecommenderModel
+
+logger = logging.getLogger(__name__)
+
+Neighbours = Mapping[int, Sequence[tuple[int, float]]]
+
+
+@dataclass(frozen=True)
+class NeighbourParams:
+    """How neighbours are built; defaults are the validation-window choice (README)."""
+
+    size: int = 100
+    embedding_weight: float = 0.5
+    chunk: int = 512
+
+
+def _unit(vectors: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    norms[norms == 0] = 1.0
+    return (vectors / norms).astype(np.float32)
+
+
+def copurchase_scale(model: RecommenderModel) -> float:
+    """A shop-wide unit for co-purchase weights: the median of each product's strongest."""
+    matrix = model.copurchase.tocsr()
+    if not matrix.nnz:
+        return 1.0
+    row_max = np.asarray(matrix.max(axis=1).todense()).ravel()
+    row_max = row_max[row_max > 0]
+    return float(np.median(row_max)) if len(row_max) else 1.0
+
+
+def neighbour_lists(model: RecommenderModel, params: NeighbourParams) -> dict[int, list]:
+    """Every known product's top ``params.size`` neighbours as ``[(product_id, weight)]``."""
+    n = len(model.item_ids)
+    take = min(params.size, n - 1)
+    if take < 1:
+        return {}
+    unit = _unit(model.factorisation.item_vectors)
+    copurchase = model.copurchase.tocsr()
+    scale = copurchase_scale(model)
+    out: dict[int, list] = {}
+    for start in range(0, n, params.chunk):
+        stop = min(start + params.chunk, n)
+        weights = copurchase[start:stop].toarray().astype(np.float32) / np.float32(scale)
+        if params.embedding_weight:
+            cosine = unit[start:stop] @ unit.T
+            np.maximum(cosine, 0, out=cosine)
+            weights += np.float32(params.embedding_weight) * cosine
+        weights[np.arange(stop - start), np.arange(start, stop)] = -np.inf
+        top = np.argpartition(-weights, take - 1, axis=1)[:, :take]
+        for j, cols in enumerate(top):
+            values = weights[j, cols]
+            order = np.argsort(-values, kind="stable")
+            cols, values = cols[order], values[order]
+            keep = values > 0
+            out[int(model.item_ids[start + j])] = [
+                (int(model.item_ids[c]), round(float(v), 5))
+                for c, v in zip(cols[keep], values[keep], strict=True)
+            ]
+    return out
+
+
+def write_neighbours(
+    run: ModelRun | None, model: RecommenderModel, params: NeighbourParams | None = None
+) -> dict[str, int]:
+    """Replace the neighbour store with the live model's (rows of other products deleted)."""
+    params = params or NeighbourParams()
+    lists = neighbour_lists(model, params)
+    stamp = timezone.now()
+    with transaction.atomic():
+        ItemNeighbours.objects.bulk_create(
+            [
+                ItemNeighbours(
+                    product_id=product,
+                    neighbours=[[p, w] for p, w in items],
+                    from_features=False,
+                    model_run=run,
+                    generated_at=stamp,
+                )
+                for product, items in lists.items()
+            ],
+            update_conflicts=True,
+            unique_fields=["product_id"],
+            update_fields=["neighbours", "from_features", "model_run", "generated_at"],
+            batch_size=500,
+        )
+        # Products the model knows nothing about keep their feature-made rows.
+        ItemNeighbours.objects.filter(generated_at__lt=stamp, from_features=False).delete()
+    return {"neighbours": len(lists)}
+
+
+def read_neighbours(product_ids: Iterable[int]) -> dict[int, list[tuple[int, float]]]:
+    """The stored neighbours of these products (one primary-key query)."""
+    rows = ItemNeighbours.objects.filter(product_id__in=list(product_ids)).values_list(
+        "product_id", "neighbours"
+    )
+    return {int(p): [(int(q), float(w)) for q, w in items or []] for p, items in rows}
+
+
+# New products ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PlacedProduct:
+    """Where a new product went: its own neighbours and the lists it joined."""
+
+    product_id: int
+    neighbours: int
+    joined_similar: int
+    joined_neighbours: int
+
+
+def _feature_vectors(
+    model: RecommenderModel, product_ids: Sequence[int]
+) -> tuple[list[int], np.ndarray]:
+    """Embeddings from features (identity features dropped: the model never saw them)."""
+    rows = item_feature_rows(list(product_ids))
+    usable = [[f for f in row if not f.startswith("item:")] for row in rows]
+    vectors, _ = model.item_vectors_for(usable)
+    has = np.linalg.norm(vectors, axis=1) > 0
+    return [int(p) for p, ok in zip(product_ids, has, strict=True) if ok], vectors[has]
+
+
+def place_new_product(
+    run: ModelRun | None, model: RecommenderModel, product_id: int, *, size: int = 50
+) -> PlacedProduct | None:
+    """Neighbours for a product the live model was not trained on, from its features.
+
+    Its candidates are the model's products and the other products created since
+    training (embedded the same way). It joins another product's similar list and
+    neighbour row where its cosine beats that list's weakest entry, so it can be
+    recommended from those products at once. ``None`` when the model knows the product
+    (its neighbours came with the training) or none of its features were learned.
+    """
+    from ..models import ListKind, RecommendationList
+
+    product_id = int(product_id)
+    if product_id in model.item_index:
+        return None
+    since = model.as_of - timedelta(days=model.params.new_item_days)
+    fresh = [
+        int(p)
+        for p in ItemProfile.objects.filter(created_at__gte=since).values_list(
+            "product_id", flat=True
+        )
+        if int(p) not in model.item_index and int(p) != product_id
+    ]
+    placed, vectors = _feature_vectors(model, [product_id, *fresh])
+    if not placed or placed[0] != product_id:
+        return None
+    ids = np.concatenate([model.item_ids, np.asarray(placed[1:], dtype=np.int64)])
+    unit = _unit(np.vstack([model.factorisation.item_vectors, vectors[1:]]))
+    mine = _unit(vectors[:1])[0]
+    cosine = unit @ mine
+    take = min(size, len(ids))
+    top = np.argsort(-cosine, kind="stable")[:take]
+    top = top[cosine[top] > 0]
+    params = NeighbourParams()
+    own = [(int(ids[k]), round(float(cosine[k]), 5)) for k in top]
+    stamp = timezone.now()
+    joined_similar = joined_neighbours = 0
+    with transaction.atomic():
+        ItemNeighbours.objects.update_or_create(
+            product_id=product_id,
+            defaults={
+                "neighbours": [
+                    [p, round(params.embedding_weight * w, 5)] for p, w in own[: params.size]
+                ],
+                "from_features": True,
+                "model_run": run,
+                "generated_at": stamp,
+            },
+        )
+        others = dict(own)
+        for row in RecommendationList.objects.select_for_update().filter(
+            kind=ListKind.SIMILAR, **_subjects_lookup(list(others))
+        ):
+            if _offer(row, product_id, others[_subject_id(row)], items_field=_items_field()):
+                joined_similar += 1
+        for row in ItemNeighbours.objects.select_for_update().filter(product_id__in=list(others)):
+            weight = round(params.embedding_weight * others[row.product_id], 5)
+            merged = [pair for pair in row.neighbours if int(pair[0]) != product_id]
+            if len(merged) >= params.size and merged and merged[-1][1] >= weight:
+                continue
+            merged.append([product_id, weight])
+            merged.sort(key=lambda pair: -pair[1])
+            row.neighbours = merged[: params.size]
+            row.save(update_fields=["neighbours"])
+            joined_neighbours += 1
+    return PlacedProduct(product_id, len(own), joined_similar, joined_neighbours)
+
+
+def _items_field() -> str:
+    from ..models import RecommendationList
+
+    names = {f.name for f in RecommendationList._meta.get_fields()}
+    return "entries" if "entries" in names else "items"
+
+
+def _subjects_lookup(product_ids: list[int]) -> dict:
+    from ..models import RecommendationList
+
+    names = {f.name for f in RecommendationList._meta.get_fields()}
+    if "subject_id" in names:
+        return {"subject_type": "product", "subject_id__in": product_ids}
+    return {"subject__in": [str(p) for p in product_ids]}
+
+
+def _subject_id(row) -> int:
+    return int(getattr(row, "subject_id", None) or row.subject)
+
+
+def _offer(row, product_id: int, cosine: float, *, items_field: str) -> bool:
+    """Put ``product_id`` into a similar list if it beats the list's weakest entry."""
+    items = [e for e in getattr(row, items_field) or [] if int(e["product_id"]) != product_id]
+    if items and len(items) >= 50 and float(items[-1]["score"]) >= cosine:
+        return False
+    items.append({"product_id": product_id, "score": round(float(cosine), 5), "reason": ""})
+    items.sort(key=lambda e: -float(e["score"]))
+    reason = items[0].get("reason", "") if len(items) > 1 else ""
+    for entry in items:
+        if entry["product_id"] == product_id:
+            entry["reason"] = reason
+    setattr(row, items_field, items)
+    row.save(update_fields=[items_field])
+    return True

@@ -1,0 +1,307 @@
+"""Session-aware serving: the precomputed list bent toward what the shopper does now.
+
+Lists are computed once per training run; a shopper's session moves faster. At request
+time this module
+
+1. reads the **session context** (:func:`read_session`): the shopper's latest product
+   views, cart adds and removals and purchases, bounded by the last N events and the
+   last D hours, in one query on the interaction log's (customer, time) or
+   (anonymous id, time) index;
+2. **blends** (:func:`blend`) the precomputed list (or the fallback) with the
+   neighbour scores of the context products (:mod:`.neighbours`: top-K per product,
+   precomputed), and says why a product moved up ("Because you viewed X").
+
+Nothing here scores the catalogue: a request reads one list row, one set of event
+rows and the neighbour rows of at most N products. The same :func:`blend` is what
+``benchmarks/session.py`` measures.
+"""
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import numpy as np
+from django.db.models import Q
+from django.utils import timezone
+
+from ..models import Interaction, InteractionKind
+
+# What one event says about the shopper's interest now, relative to a view. A removal
+# takes back an add (a product added and removed counts as a view).
+CONTEXT_WEIGHTS: dict[str, float] = {
+    InteractionKind.VIEW: 1.0,
+    InteractionKind.ADD_TO_CART: 2.0,
+    InteractionKind.REMOVE_FROM_CART: -1.0,
+    InteractionKind.PURCHASE: 1.5,
+}
+# Each older distinct product counts this much less than the one after it.
+RECENCY = 0.85
+
+BECAUSE = {
+    InteractionKind.VIEW: "Because you viewed {}",
+    InteractionKind.ADD_TO_CART: "Because you added {} to your cart",
+    InteractionKind.REMOVE_FROM_CART: "Because you viewed {}",
+    InteractionKind.PURCHASE: "Because you bought {}",
+}
+SESSION_SOURCE = "session"
+
+
+@dataclass(frozen=True)
+class SessionSettings:
+    """The Dashboard's session settings, as serving and the benchmark use them.
+
+    ``weight`` is the share of the blended score that comes from the session (0 keeps
+    the precomputed order); ``max_events`` and ``hours`` bound the context.
+    """
+
+    enabled: bool = True
+    weight: float = 0.6
+    max_events: int = 20
+    hours: int = 24
+
+
+# A fallback list (bestsellers, newest) says nothing about the shopper, so when one is
+# blended the session leads with this weight (chosen on the validation window by
+# benchmarks/session.py), whatever the Dashboard's weight for personal lists.
+FALLBACK_WEIGHT = 0.9
+
+
+@dataclass(frozen=True)
+class ContextProduct:
+    product_id: int
+    weight: float
+    kind: str  # the strongest kind of event on it, for the explanation
+
+
+@dataclass(frozen=True)
+class SessionContext:
+    """The shopper's recent products, most recent first, with their weights."""
+
+    products: tuple[ContextProduct, ...] = ()
+    events: int = 0
+
+    def __bool__(self) -> bool:
+        return bool(self.products)
+
+    @property
+    def product_ids(self) -> list[int]:
+        return [p.product_id for p in self.products]
+
+
+@dataclass(frozen=True)
+class SessionEvent:
+    product_id: int
+    kind: str
+    occurred_at: datetime | None = None
+
+
+def context_from_events(events: Iterable[SessionEvent]) -> SessionContext:
+    """Weigh events (newest first): kind weights summed per product, older products less.
+
+    A product whose adds were all taken back by removals keeps a view's weight; one
+    with nothing left (a removal alone) leaves the context.
+    """
+    totals: dict[int, float] = {}
+    kinds: dict[int, str] = {}
+    order: list[int] = []
+    count = 0
+    for event in events:
+        count += 1
+        product = int(event.product_id)
+        if product not in totals:
+            totals[product] = 0.0
+            order.append(product)
+        totals[product] += CONTEXT_WEIGHTS.get(event.kind, 0.0)
+        current = kinds.get(product)
+        if current is None or CONTEXT_WEIGHTS.get(event.kind, 0) > CONTEXT_WEIGHTS.get(current, 0):
+            kinds[product] = event.kind
+    products = []
+    for position, product in enumerate(order):
+        weight = totals[product]
+        if weight <= 0:
+            continue
+        products.append(ContextProduct(product, weight * RECENCY**position, kinds[product]))
+    return SessionContext(tuple(products), count)
+
+
+def read_session(
+    *,
+    customer_id: int | None,
+    anonymous_id: str = "",
+    settings: SessionSettings,
+    now: datetime | None = None,
+) -> SessionContext:
+    """The shopper's session context: one query on an (identity, time) index.
+
+    A signed-in customer's context includes what they did under their anonymous id
+    (events recorded before the storefront knew who they were).
+    """
+    if not settings.enabled or settings.max_events <= 0 or not (customer_id or anonymous_id):
+        return SessionContext()
+    who = Q()
+    if customer_id:
+        who |= Q(customer_id=customer_id)
+    if anonymous_id:
+        who |= Q(anonymous_id=anonymous_id)
+    since = (now or timezone.now()) - timedelta(hours=settings.hours)
+    rows = (
+        Interaction.objects.filter(who, occurred_at__gte=since, kind__in=list(CONTEXT_WEIGHTS))
+        .order_by("-occurred_at", "-id")
+        .values_list("product_id", "kind", "occurred_at")[: settings.max_events]
+    )
+    return context_from_events(SessionEvent(p, k, t) for p, k, t in rows)
+
+
+# Blending ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BlendedEntry:
+    """One product of a blended list (the fields of a served list entry)."""
+
+    product_id: int
+    score: float = 0.0
+    reason: str = ""
+    source: str = ""
+    is_new: bool = False
+
+
+def _get(entry, name: str, default=None):
+    if isinstance(entry, Mapping):
+        if name == "is_new":
+            return entry.get("new", entry.get("is_new", default))
+        return entry.get(name, default)
+    return getattr(entry, name, default)
+
+
+@dataclass
+class _Lift:
+    total: float = 0.0
+    source: int = 0
+    strongest: float = 0.0
+
+
+def session_scores(
+    context: SessionContext, neighbours: Mapping[int, Sequence[tuple[int, float]]]
+) -> dict[int, _Lift]:
+    """Each neighbour's summed weight over the context, and the product that lifted it most."""
+    lifts: dict[int, _Lift] = {}
+    for item in context.products:
+        for product, weight in neighbours.get(item.product_id, ()):
+            contribution = item.weight * float(weight)
+            if contribution <= 0:
+                continue
+            lift = lifts.setdefault(int(product), _Lift())
+            lift.total += contribution
+            if contribution > lift.strongest:
+                lift.strongest, lift.source = contribution, item.product_id
+    return lifts
+
+
+def rank_weights(n: int) -> np.ndarray:
+    """A base list's order as scores: 1 at the top, falling like DCG's discount."""
+    return 1.0 / np.log2(np.arange(n) + 2.0)
+
+
+def blend(
+    base: Sequence,
+    context: SessionContext,
+    neighbours: Mapping[int, Sequence[tuple[int, float]]],
+    *,
+    weight: float,
+    names: Mapping[int, str] | None = None,
+    source: str = "",
+    exclude_context: bool = True,
+) -> list[BlendedEntry]:
+    """The base list (precomputed or fallback, in rank order) blended with the session.
+
+    ``score = (1 - weight) * rank score in the base list + weight * session score``,
+    the session score being the neighbours' summed weight over the context products,
+    divided by its maximum so both parts run from 0 to 1. Products the session lifted
+    more than their base rank did are explained by the context product that
+    contributed most ("Because you viewed X"); others keep their base reason. Context
+    products themselves are left out (the shopper has them in front of them; a
+    "recently viewed" list shows them).
+
+    ``base`` entries are list entries or their JSON (``product_id``, ``score``,
+    ``reason``, ``source``, ``new``). An empty context returns the base unchanged.
+    """
+    names = names or {}
+    in_context = set(context.product_ids) if exclude_context else set()
+    base_entries = [e for e in base if int(_get(e, "product_id")) not in in_context]
+    if not context or weight <= 0:
+        return [_as_blended(e, source) for e in base_entries]
+    lifts = session_scores(context, neighbours)
+    for product in in_context:
+        lifts.pop(product, None)
+    top = max((lift.total for lift in lifts.values()), default=0.0)
+    if top <= 0:
+        return [_as_blended(e, source) for e in base_entries]
+    base_part = 1.0 - weight
+    kinds = {p.product_id: p.kind for p in context.products}
+    ranked = rank_weights(len(base_entries))
+    scored: dict[int, tuple[float, BlendedEntry]] = {}
+    for position, entry in enumerate(base_entries):
+        product = int(_get(entry, "product_id"))
+        if product in scored:
+            continue
+        lift = lifts.get(product)
+        from_base = base_part * float(ranked[position])
+        from_session = weight * lift.total / top if lift else 0.0
+        blended = _as_blended(entry, source)
+        if lift and from_session > from_base:
+            blended = _explained(blended, lift, kinds, names)
+        scored[product] = (from_base + from_session, blended)
+    for product, lift in lifts.items():
+        if product in scored:
+            continue
+        plain = BlendedEntry(product_id=product, source=SESSION_SOURCE)
+        scored[product] = (weight * lift.total / top, _explained(plain, lift, kinds, names))
+    order = sorted(scored.values(), key=lambda pair: -pair[0])
+    return [
+        BlendedEntry(e.product_id, round(total, 5), e.reason, e.source, e.is_new)
+        for total, e in order
+    ]
+
+
+def _as_blended(entry, source: str) -> BlendedEntry:
+    return BlendedEntry(
+        product_id=int(_get(entry, "product_id")),
+        score=float(_get(entry, "score", 0.0) or 0.0),
+        reason=str(_get(entry, "reason", "") or ""),
+        source=str(_get(entry, "source", "") or source),
+        is_new=bool(_get(entry, "is_new", False)),
+    )
+
+
+def _explained(
+    entry: BlendedEntry, lift: _Lift, kinds: Mapping[int, str], names: Mapping[int, str]
+) -> BlendedEntry:
+    template = BECAUSE.get(kinds.get(lift.source, InteractionKind.VIEW), BECAUSE["view"])
+    reason = template.format(names.get(lift.source) or "a product you looked at")
+    return BlendedEntry(entry.product_id, entry.score, reason, SESSION_SOURCE, entry.is_new)
+
+
+def session_list(
+    base: Sequence,
+    context: SessionContext,
+    neighbours: Mapping[int, Sequence[tuple[int, float]]],
+    settings: SessionSettings,
+    *,
+    personal: bool,
+    names: Mapping[int, str] | None = None,
+    source: str = "",
+    fallback_weight: float = FALLBACK_WEIGHT,
+) -> list[BlendedEntry]:
+    """What serving shows before its rules: ``base`` blended with the session.
+
+    ``personal``: ``base`` is about this shopper (their precomputed list), blended with
+    the Dashboard's session weight; otherwise ``base`` is a fallback and the session
+    leads (``fallback_weight``). With the session switched off the base is returned as
+    it is, context products included. The resolvers and ``benchmarks/session.py`` call
+    this same function.
+    """
+    if not settings.enabled:
+        return [_as_blended(e, source) for e in base]
+    weight = settings.weight if personal else fallback_weight
+    return blend(base, context, neighbours, weight=weight, names=names, source=source)

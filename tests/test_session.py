@@ -1,0 +1,197 @@
+"""Session context, neighbours and the session blend (issue 13), on PostgreSQL."""
+
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from saleor_personalization.models import (
+    Interaction,
+    InteractionKind,
+    ItemNeighbours,
+    ItemProfile,
+    ModelRunStatus,
+)
+from saleor_personalization.recommender.neighbours import (
+    NeighbourParams,
+    neighbour_lists,
+    place_new_product,
+    read_neighbours,
+    write_neighbours,
+)
+from saleor_personalization.recommender.pipeline import live_model, start_run, train_run
+from saleor_personalization.recommender.session import (
+    SessionContext,
+    SessionEvent,
+    SessionSettings,
+    blend,
+    context_from_events,
+    read_session,
+    session_list,
+)
+
+from .shop import CATEGORIES, FAST, build_shop
+
+pytestmark = pytest.mark.django_db
+
+
+def _event(n, kind, minutes_ago, *, customer=None, anonymous="", product=1):
+    return Interaction(
+        customer_id=customer,
+        anonymous_id=anonymous,
+        product_id=product,
+        kind=kind,
+        occurred_at=timezone.now() - timedelta(minutes=minutes_ago),
+        source_key=f"t:{n}",
+    )
+
+
+# The context reader ---------------------------------------------------------------------
+
+
+def test_session_is_read_in_one_query_newest_first_and_bounded():
+    now = timezone.now()
+    rows = [
+        _event(1, InteractionKind.VIEW, 5, anonymous="s:a", product=11),
+        _event(2, InteractionKind.VIEW, 4, anonymous="s:a", product=12),
+        _event(3, InteractionKind.ADD_TO_CART, 3, anonymous="s:a", product=13),
+        _event(4, InteractionKind.VIEW, 60 * 30, anonymous="s:a", product=14),  # too old
+        _event(5, InteractionKind.VIEW, 2, anonymous="s:b", product=15),  # someone else
+        _event(6, InteractionKind.RECOMMENDATION_CLICK, 1, anonymous="s:a", product=16),
+    ]
+    Interaction.objects.bulk_create(rows)
+    settings = SessionSettings(max_events=20, hours=24)
+    with CaptureQueriesContext(connection) as queries:
+        context = read_session(customer_id=None, anonymous_id="s:a", settings=settings, now=now)
+    assert len(queries) == 1
+    assert context.product_ids == [13, 12, 11]
+    assert context.products[0].kind == InteractionKind.ADD_TO_CART
+    assert context.products[0].weight > context.products[1].weight > context.products[2].weight
+
+    short = read_session(
+        customer_id=None, anonymous_id="s:a", settings=SessionSettings(max_events=2), now=now
+    )
+    assert short.product_ids == [13, 12]
+    off = read_session(
+        customer_id=None, anonymous_id="s:a", settings=SessionSettings(enabled=False), now=now
+    )
+    assert not off
+
+
+def test_a_customers_session_includes_what_they_did_before_signing_in():
+    Interaction.objects.bulk_create(
+        [
+            _event(1, InteractionKind.VIEW, 10, anonymous="s:c", product=21),
+            _event(2, InteractionKind.PURCHASE, 5, customer=7, product=22),
+            _event(3, InteractionKind.VIEW, 3, customer=8, product=23),
+        ]
+    )
+    context = read_session(customer_id=7, anonymous_id="s:c", settings=SessionSettings())
+    assert context.product_ids == [22, 21]
+
+
+def test_a_removal_takes_back_an_add():
+    context = context_from_events(
+        [
+            SessionEvent(31, InteractionKind.REMOVE_FROM_CART),
+            SessionEvent(31, InteractionKind.ADD_TO_CART),
+            SessionEvent(32, InteractionKind.REMOVE_FROM_CART),
+            SessionEvent(33, InteractionKind.VIEW),
+        ]
+    )
+    weights = {p.product_id: p.weight for p in context.products}
+    assert 32 not in weights  # removed without an add: nothing left of it
+    assert weights[31] == pytest.approx(1.0)  # added and removed: a view's weight
+
+
+# The blend ------------------------------------------------------------------------------
+
+BASE = [{"product_id": p, "score": 10 - p, "reason": "Bestseller"} for p in range(1, 9)]
+NEIGHBOURS = {100: [(7, 1.0), (8, 0.8), (200, 0.5)], 101: [(8, 1.0)]}
+VIEWED = context_from_events([SessionEvent(100, "view"), SessionEvent(101, "view")])
+
+
+def test_blend_lifts_neighbours_of_what_was_viewed_and_says_why():
+    out = blend(BASE, VIEWED, NEIGHBOURS, weight=0.9, names={100: "Red spade", 101: "Rake"})
+    ids = [e.product_id for e in out]
+    assert ids[:3] == [8, 7, 200]
+    # 8: Rake (viewed before, 0.85 x 1.0) lifts it more than Red spade (1.0 x 0.8) does.
+    assert out[0].reason == "Because you viewed Rake"
+    assert out[1].reason == "Because you viewed Red spade"
+    assert out[2].source == "session"
+    assert {e.reason for e in out[3:]} == {"Bestseller"}
+    assert 100 not in ids
+    assert 101 not in ids
+
+
+def test_blend_without_context_or_weight_keeps_the_list():
+    assert [e.product_id for e in blend(BASE, SessionContext(), NEIGHBOURS, weight=0.9)] == list(
+        range(1, 9)
+    )
+    kept = blend(BASE, VIEWED, NEIGHBOURS, weight=0.0)
+    assert [e.product_id for e in kept] == list(range(1, 9))
+
+
+def test_the_session_switched_off_serves_the_base_list_unchanged():
+    off = session_list(BASE, VIEWED, NEIGHBOURS, SessionSettings(enabled=False), personal=False)
+    assert [(e.product_id, e.reason) for e in off] == [(p, "Bestseller") for p in range(1, 9)]
+
+
+def test_a_personal_list_keeps_its_order_against_a_weak_session():
+    out = session_list(BASE, VIEWED, NEIGHBOURS, SessionSettings(weight=0.2), personal=True)
+    ids = [e.product_id for e in out]
+    assert ids[:2] == [1, 2]  # the customer's best stay on top...
+    assert ids.index(8) < 7  # ...what the session lifts moves up behind them
+    assert 200 in ids
+
+
+# Neighbours from the live model --------------------------------------------------------
+
+
+@pytest.fixture
+def live(media):
+    build_shop()
+    run = train_run(start_run(FAST))
+    assert run.status == ModelRunStatus.SUCCEEDED, run.error
+    return live_model()
+
+
+def test_neighbours_are_mostly_of_the_same_category_and_stored_small(live):
+    run, model = live
+    lists = neighbour_lists(model, NeighbourParams(size=10))
+    assert len(lists) == len(model.item_ids)
+    same = [sum(p // 100 == a // 100 for p, _ in items) / len(items) for a, items in lists.items()]
+    assert sum(same) / len(same) > 0.6
+    write_neighbours(run, model, NeighbourParams(size=10))
+    stored = read_neighbours([101, 205])
+    assert set(stored) == {101, 205}
+    assert all(len(items) <= 10 for items in stored.values())
+    assert stored[101] == [(p, pytest.approx(w, abs=1e-5)) for p, w in lists[101]]
+
+
+def test_a_new_product_gets_neighbours_from_its_features_without_training(live):
+    run, model = live
+    write_neighbours(run, model)
+    name, words = CATEGORIES[2]
+    ItemProfile.objects.create(
+        product_id=999,
+        name="Green spade",
+        category_id=2,
+        category_path=[name, "Spade"],
+        product_type="Spade",
+        created_at=timezone.now(),
+    )
+    placed = place_new_product(run, model, 999)
+    assert placed is not None
+    assert placed.neighbours > 0
+    own = read_neighbours([999])[999]
+    assert [p // 100 for p, _ in own[:5]].count(2) >= 4
+    assert ItemNeighbours.objects.get(product_id=999).from_features
+    # ...and it is now a neighbour of the garden products it is closest to.
+    assert placed.joined_neighbours > 0
+    closest = own[0][0]
+    assert 999 in [p for p, _ in read_neighbours([closest])[closest]]
+    # A product the model was trained on keeps the neighbours of its training.
+    assert place_new_product(run, model, int(model.item_ids[0])) is None
