@@ -135,6 +135,38 @@ FIELDS: tuple[FieldSpec, ...] = (
         minimum=0,
         maximum=10,
     ),
+    FieldSpec(
+        "session_weight",
+        "recommendationsSessionWeight",
+        "float",
+        0.6,
+        "Recommendations · Weight of the current session (0-1)",
+        "How far a customer's list follows what they view, add to the cart and buy now: 0 "
+        "keeps the precomputed order, 1 ranks by the session alone. Visitors without a list "
+        "of their own always follow their session.",
+        minimum=0,
+        maximum=1,
+    ),
+    FieldSpec(
+        "session_hours",
+        "recommendationsSessionHours",
+        "int",
+        24,
+        "Recommendations · Session window (hours)",
+        "Events older than this are not part of the current session.",
+        minimum=1,
+        maximum=24 * 30,
+    ),
+    FieldSpec(
+        "session_events",
+        "recommendationsSessionEvents",
+        "int",
+        20,
+        "Recommendations · Session events read per request",
+        "The latest this many views, cart changes and purchases make the session.",
+        minimum=1,
+        maximum=200,
+    ),
     # Segments ----------------------------------------------------------------
     FieldSpec(
         "lapse_days",
@@ -429,6 +461,15 @@ FIELDS: tuple[FieldSpec, ...] = (
         "Leave out what the shopper already has in the current checkout.",
     ),
     FieldSpec(
+        "session_enabled",
+        "recommendationsSessionEnabled",
+        "boolean",
+        True,
+        "Recommendations · Follow the current session",
+        "Blend what the shopper views, adds to the cart and buys now into their lists "
+        '("Because you viewed X"). Off: the precomputed lists as they are.',
+    ),
+    FieldSpec(
         "winback_enabled",
         "offersWinbackEnabled",
         "boolean",
@@ -671,6 +712,10 @@ class PersonalizationConfig:
     exclude_in_cart: bool = True
     recently_bought_days: int = 30
     max_per_category: int = 3
+    session_enabled: bool = True
+    session_weight: float = 0.6
+    session_hours: int = 24
+    session_events: int = 20
     lapse_days: int = 300
     abandoner_min_carts: int = 3
     consent_metadata_key: str = "marketing_consent"

@@ -59,6 +59,16 @@ class SessionSettings:
     max_events: int = 20
     hours: int = 24
 
+    @classmethod
+    def from_config(cls, config) -> "SessionSettings":
+        """The Dashboard's settings (a :class:`PersonalizationConfig`)."""
+        return cls(
+            enabled=config.session_enabled,
+            weight=config.session_weight,
+            max_events=config.session_events,
+            hours=config.session_hours,
+        )
+
 
 # A fallback list (bestsellers, newest) says nothing about the shopper, so when one is
 # blended the session leads with this weight (chosen on the validation window by
