@@ -80,6 +80,7 @@ from saleor_personalization.standalone.order_export import (  # noqa: E402
 
 K = 10
 VIEWED = 2
+LIMIT = 50  # entries the blend returns, as serving asks for a page and spare for its rules
 POPULAR_DAYS = 90  # as the bestseller list is written (lists.write_popular_and_trending)
 DISCOUNT = 1.0 / np.log2(np.arange(2, K + 2))
 
@@ -239,6 +240,7 @@ def served(base, session: Session, neighbours, settings: SessionSettings, *, per
         settings,
         personal=personal,
         fallback_weight=fallback,
+        limit=LIMIT,
     )
     return [e.product_id for e in entries if e.product_id not in session.viewed][:K]
 

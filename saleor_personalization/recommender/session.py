@@ -16,6 +16,7 @@ rows and the neighbour rows of at most N products. The same :func:`blend` is wha
 ``benchmarks/session.py`` measures.
 """
 
+import heapq
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -222,6 +223,7 @@ def blend(
     names: Mapping[int, str] | None = None,
     source: str = "",
     exclude_context: bool = True,
+    limit: int | None = None,
 ) -> list[BlendedEntry]:
     """The base list (precomputed or fallback, in rank order) blended with the session.
 
@@ -235,6 +237,8 @@ def blend(
 
     ``base`` entries are list entries or their JSON (``product_id``, ``score``,
     ``reason``, ``source``, ``new``). An empty context returns the base unchanged.
+    ``limit``: return only the best this many (a request needs a page and some spare
+    for the rules, not every neighbour of the context).
     """
     names = names or {}
     in_context = set(context.product_ids) if exclude_context else set()
@@ -250,28 +254,34 @@ def blend(
     base_part = 1.0 - weight
     kinds = {p.product_id: p.kind for p in context.products}
     ranked = rank_weights(len(base_entries))
-    scored: dict[int, tuple[float, BlendedEntry]] = {}
+    from_base: dict[int, tuple[float, object]] = {}
     for position, entry in enumerate(base_entries):
         product = int(_get(entry, "product_id"))
-        if product in scored:
-            continue
-        lift = lifts.get(product)
-        from_base = base_part * float(ranked[position])
-        from_session = weight * lift.total / top if lift else 0.0
-        blended = _as_blended(entry, source)
-        if lift and from_session > from_base:
-            blended = _explained(blended, lift, kinds, names)
-        scored[product] = (from_base + from_session, blended)
+        if product not in from_base:
+            from_base[product] = (base_part * float(ranked[position]), entry)
+    totals = {product: part for product, (part, _) in from_base.items()}
+    scale = weight / top
     for product, lift in lifts.items():
-        if product in scored:
-            continue
-        plain = BlendedEntry(product_id=product, source=SESSION_SOURCE)
-        scored[product] = (weight * lift.total / top, _explained(plain, lift, kinds, names))
-    order = sorted(scored.values(), key=lambda pair: -pair[0])
-    return [
-        BlendedEntry(e.product_id, round(total, 5), e.reason, e.source, e.is_new)
-        for total, e in order
-    ]
+        totals[product] = totals.get(product, 0.0) + scale * lift.total
+    # Only the products shown are built and explained (the sort is stable: ties keep
+    # the base order, then the session's).
+    chosen = heapq.nlargest(limit or len(totals), totals, key=totals.__getitem__)
+    out = []
+    for product in chosen:
+        lift = lifts.get(product)
+        part, entry = from_base.get(product, (0.0, None))
+        if entry is None:
+            blended = BlendedEntry(product_id=product, source=SESSION_SOURCE)
+        else:
+            blended = _as_blended(entry, source)
+        if lift is not None and scale * lift.total > part:
+            blended = _explained(blended, lift, kinds, names)
+        out.append(
+            BlendedEntry(
+                product, round(totals[product], 5), blended.reason, blended.source, blended.is_new
+            )
+        )
+    return out
 
 
 def _as_blended(entry, source: str) -> BlendedEntry:
@@ -302,6 +312,7 @@ def session_list(
     names: Mapping[int, str] | None = None,
     source: str = "",
     fallback_weight: float = FALLBACK_WEIGHT,
+    limit: int | None = None,
 ) -> list[BlendedEntry]:
     """What serving shows before its rules: ``base`` blended with the session.
 
@@ -314,4 +325,4 @@ def session_list(
     if not settings.enabled:
         return [_as_blended(e, source) for e in base]
     weight = settings.weight if personal else fallback_weight
-    return blend(base, context, neighbours, weight=weight, names=names, source=source)
+    return blend(base, context, neighbours, weight=weight, names=names, source=source, limit=limit)
