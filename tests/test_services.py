@@ -68,25 +68,25 @@ def test_train_and_score_commands_use_the_dashboard_list_length_and_prune_old_fi
     old = _fake_run("old", created_at=timezone.now())
     ModelRun.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(days=9))
     with override_settings(
-        PERSONALIZATION_CONFIGURATION={"list_size": 9}, PERSONALIZATION_KEEP_MODEL_RUNS=0
+        PERSONALIZATION_CONFIGURATION={"list_size": 14}, PERSONALIZATION_KEEP_MODEL_RUNS=0
     ):
         call_command("personalization_train", "--params", json.dumps(FAST))
     run = ModelRun.objects.get(is_live=True)
-    assert _personal_lengths() == {9}
+    assert _personal_lengths() == {14}
     # Retention after the run: the old run's file is gone, the live run's is kept.
     old.refresh_from_db()
     assert old.artifact == "" and not (media / "personalization/models/old.npz").exists()
     assert default_storage.exists(run.artifact)
 
-    with override_settings(PERSONALIZATION_CONFIGURATION={"list_size": 7}):
+    with override_settings(PERSONALIZATION_CONFIGURATION={"list_size": 12}):
         call_command("personalization_score")
-    assert _personal_lengths() == {7}
-    popular = RecommendationList.objects.filter(kind=ListKind.POPULAR).first()
-    assert popular is not None and len(popular.items) <= 7
+    assert _personal_lengths() == {12}
+    similar = RecommendationList.objects.filter(kind=ListKind.SIMILAR).values_list("items")
+    assert similar and max(len(items) for (items,) in similar) == 12
 
-    with override_settings(PERSONALIZATION_CONFIGURATION={"list_size": 5}):
+    with override_settings(PERSONALIZATION_CONFIGURATION={"list_size": 10}):
         call_command("personalization_rollback", "--to", str(run.pk))
-    assert _personal_lengths() == {5}
+    assert _personal_lengths() == {10}
 
 
 @pytest.mark.django_db
