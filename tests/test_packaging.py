@@ -36,8 +36,5 @@ def test_wheel_contains_migrations_templates_and_entry_points(tmp_path):
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
     text = zipfile.ZipFile(wheel).read(entry_points).decode()
     assert "[saleor.plugins]" in text
-    assert (
-        "saleor_personalization = saleor_personalization.saleor_adapter.plugin:PersonalizationPlugin"
-        in text
-    )
+    assert "saleor_personalization = saleor_personalization.saleor_adapter.plugin:PersonalizationPlugin" in text
     assert "saleor-personalization = saleor_personalization.cli:main" in text

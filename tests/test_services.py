@@ -75,14 +75,16 @@ def test_train_and_score_commands_use_the_dashboard_list_length_and_prune_old_fi
     assert _personal_lengths() == {14}
     # Retention after the run: the old run's file is gone, the live run's is kept.
     old.refresh_from_db()
-    assert old.artifact == "" and not (media / "personalization/models/old.npz").exists()
+    assert old.artifact == ""
+    assert not (media / "personalization/models/old.npz").exists()
     assert default_storage.exists(run.artifact)
 
     with override_settings(PERSONALIZATION_CONFIGURATION={"list_size": 12}):
         call_command("personalization_score")
     assert _personal_lengths() == {12}
     similar = RecommendationList.objects.filter(kind=ListKind.SIMILAR).values_list("items")
-    assert similar and max(len(items) for (items,) in similar) == 12
+    assert similar
+    assert max(len(items) for (items,) in similar) == 12
 
     with override_settings(PERSONALIZATION_CONFIGURATION={"list_size": 10}):
         call_command("personalization_rollback", "--to", str(run.pk))
@@ -98,8 +100,10 @@ def test_request_training_without_a_broker_refuses_and_trains_nothing(media):
     with pytest.raises(QueueUnavailable, match="No Celery broker is configured"):
         training.request_training(FAST)
     run = ModelRun.objects.get()
-    assert run.status == ModelRunStatus.FAILED and "not queued" in run.error
-    assert not run.artifact and not ModelRun.objects.filter(is_live=True).exists()
+    assert run.status == ModelRunStatus.FAILED
+    assert "not queued" in run.error
+    assert not run.artifact
+    assert not ModelRun.objects.filter(is_live=True).exists()
 
 
 @pytest.mark.django_db
@@ -113,7 +117,8 @@ def test_request_training_with_the_broker_unreachable_raises_and_trains_nothing(
                 training.request_training(FAST)
             assert time.monotonic() - started < 30
             message = str(raised.value)
-            assert "unreachable" in message and "Nothing was trained" in message
+            assert "unreachable" in message
+            assert "Nothing was trained" in message
             # The failed request does not block the next one.
             with pytest.raises(QueueUnavailable):
                 training.request_training(FAST)
@@ -146,7 +151,8 @@ def test_stale_runs_are_recovered_and_genuine_ones_refuse_a_second_training():
     evaluating = ModelRun.objects.create(status=ModelRunStatus.EVALUATING, started_at=now)
     assert training.recover_stale_runs() == [evaluating.pk]
     for run in ModelRun.objects.all():
-        assert run.status == ModelRunStatus.FAILED and run.error.startswith("Recovered as stale")
+        assert run.status == ModelRunStatus.FAILED
+        assert run.error.startswith("Recovered as stale")
 
 
 @pytest.mark.django_db
@@ -169,7 +175,8 @@ def test_retention_keeps_live_previous_n_pinned_and_the_rollback_target(media):
     assert sorted(pruned) == sorted(r.pk for r in doomed)
     for kept in (target, pinned, recent, live):
         kept.refresh_from_db()
-        assert kept.artifact and default_storage.exists(kept.artifact)
+        assert kept.artifact
+        assert default_storage.exists(kept.artifact)
         assert default_storage.exists(f"{kept.artifact}.json")
     for gone in doomed:
         gone.refresh_from_db()
@@ -227,19 +234,23 @@ def test_requested_training_goes_to_the_training_queue_after_a_stale_run_is_reco
     # A run a killed worker left TRAINING: before, manual training was refused for good.
     stale = ModelRun.objects.create(status=ModelRunStatus.TRAINING, started_at=timezone.now())
     queue = "sp-test-training"
-    with override_settings(PERSONALIZATION_TRAINING_QUEUE=queue):
-        # The worker consumes the training queue only: a run it trains went there.
-        with celery_worker(tmp_path, queues=queue, concurrency=1) as client:
-            with _CurrentApp(client):
-                run = training.request_training(FAST)
-            assert run.status == ModelRunStatus.QUEUED
-            deadline = time.monotonic() + 300
-            while time.monotonic() < deadline:
-                run.refresh_from_db()
-                if run.status not in training.IN_PROGRESS:
-                    break
-                time.sleep(0.5)
+    # The worker consumes the training queue only: a run it trains went there.
+    with (
+        override_settings(PERSONALIZATION_TRAINING_QUEUE=queue),
+        celery_worker(tmp_path, queues=queue, concurrency=1) as client,
+    ):
+        with _CurrentApp(client):
+            run = training.request_training(FAST)
+        assert run.status == ModelRunStatus.QUEUED
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:
+            run.refresh_from_db()
+            if run.status not in training.IN_PROGRESS:
+                break
+            time.sleep(0.5)
     stale.refresh_from_db()
-    assert stale.status == ModelRunStatus.FAILED and "Recovered as stale" in stale.error
+    assert stale.status == ModelRunStatus.FAILED
+    assert "Recovered as stale" in stale.error
     assert run.status == ModelRunStatus.SUCCEEDED, run.error
-    assert run.is_live and run.artifact
+    assert run.is_live
+    assert run.artifact

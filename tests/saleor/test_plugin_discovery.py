@@ -26,10 +26,7 @@ query {
 
 def test_entry_point_adds_the_app_and_the_plugin():
     assert "saleor_personalization" in settings.INSTALLED_APPS
-    assert (
-        "saleor_personalization.saleor_adapter.plugin.PersonalizationPlugin"
-        in settings.EXTERNAL_PLUGINS
-    )
+    assert "saleor_personalization.saleor_adapter.plugin.PersonalizationPlugin" in settings.EXTERNAL_PLUGINS
 
 
 @pytest.mark.django_db
