@@ -20,6 +20,7 @@ COMMANDS = {
     "evaluate": "personalization_evaluate",
     "load": "personalization_load",
     "offers": "personalization_offers",
+    "pin": "personalization_pin",
     "rollback": "personalization_rollback",
     "score": "personalization_score",
     "segment": "personalization_segment",

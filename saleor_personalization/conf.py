@@ -14,6 +14,8 @@ class PersonalizationSettings:
     artifact_prefix: str
     training_queue: str
     default_channel: str
+    # Model runs whose artifact is kept besides the live and pinned ones.
+    keep_model_runs: int = 5
 
 
 def get_settings() -> PersonalizationSettings:
@@ -23,4 +25,5 @@ def get_settings() -> PersonalizationSettings:
         ),
         training_queue=getattr(settings, "PERSONALIZATION_TRAINING_QUEUE", "personalization"),
         default_channel=getattr(settings, "PERSONALIZATION_DEFAULT_CHANNEL", "default-channel"),
+        keep_model_runs=max(0, int(getattr(settings, "PERSONALIZATION_KEEP_MODEL_RUNS", 5))),
     )

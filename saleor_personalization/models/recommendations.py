@@ -19,7 +19,8 @@ class ModelRun(models.Model):
     ``status`` is the run's own history (its evaluation verdict stays ``rejected`` even
     if an admin later rolls back to it); ``is_live`` says which run serves lists. At
     most one run is live at a time (a partial unique constraint, so two workers
-    promoting at once cannot both win), and only a trained run can be.
+    promoting at once cannot both win), and only a trained run can be. ``pinned``
+    keeps the run's artifact out of retention pruning (a known-good fallback).
     """
 
     status = models.CharField(
@@ -38,6 +39,10 @@ class ModelRun(models.Model):
     error = models.TextField(blank=True, default="")
     is_live = models.BooleanField(default=False)
     promoted_at = models.DateTimeField(null=True, blank=True)
+    pinned = models.BooleanField(
+        default=False,
+        help_text="Keep this run's model file whatever the retention setting says.",
+    )
 
     class Meta:
         app_label = "saleor_personalization"

@@ -8,12 +8,13 @@ Rows are customers, columns products. Three views of the same log:
   decayed with age, for LightFM's sample weights.
 """
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import numpy as np
 import scipy.sparse as sp
+from django.db.models import Q
 
 from ..models import Interaction, InteractionKind
 
@@ -64,6 +65,23 @@ class EventRows:
         events = Interaction.objects.filter(customer_id__isnull=False)
         if until is not None:
             events = events.filter(occurred_at__lt=until)
+        return cls.from_tuples(
+            events.order_by()
+            .values_list("customer_id", "product_id", "kind", "basket_ref", "occurred_at")
+            .iterator(chunk_size=20_000)
+        )
+
+    @classmethod
+    def for_scoring(cls, customer_ids: Sequence[int], *, until: datetime) -> "EventRows":
+        """What personal lists of these customers need: their events, everyone's purchases.
+
+        A list depends on its customer's own history and on which products some
+        customer bought together (the links behind "Because you bought X"); other
+        customers' views and carts play no part. One query, so basket codes agree.
+        """
+        events = Interaction.objects.filter(
+            customer_id__isnull=False, occurred_at__lt=until
+        ).filter(Q(customer_id__in=list(customer_ids)) | Q(kind=InteractionKind.PURCHASE))
         return cls.from_tuples(
             events.order_by()
             .values_list("customer_id", "product_id", "kind", "basket_ref", "occurred_at")

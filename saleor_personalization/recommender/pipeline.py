@@ -99,7 +99,12 @@ def train_run(run: ModelRun, *, events: EventRows | None = None) -> ModelRun:
     run.data_window_start = outcome.data_window_start
     run.data_window_end = outcome.data_window_end
     run.holdout_start = outcome.holdout_start
-    run.artifact, run.artifact_sha256 = save_artifact(outcome.model, run.pk)
+    try:
+        run.artifact, run.artifact_sha256 = save_artifact(outcome.model, run.pk)
+    except Exception as exc:
+        # Storage full or unreachable: the run must end FAILED, not stay EVALUATING.
+        logger.exception("Model run %s: the artifact could not be stored", run.pk)
+        return _fail(run, f"artifact not stored: {type(exc).__name__}: {exc}")
     decision = promotion_gate(outcome.metrics)
     run.metrics["gate"] = {"promote": decision.promote, "reason": decision.reason}
     run.status = ModelRunStatus.SUCCEEDED if decision.promote else ModelRunStatus.REJECTED

@@ -55,11 +55,11 @@ from .metadata import storefront_id_of
 from .savepoint import guarded
 from .snapshots import cart_snapshot, order_snapshot
 from .vouchers import (
+    SaleorVoucherCodes,
     order_exists_for_checkout,
     release_refused_usage,
     shared_code_of_campaign,
     signed_in_customer_id,
-    voucher_codes,
     voucher_targeted,
 )
 
@@ -245,7 +245,7 @@ class PersonalizationPlugin(BasePlugin):
         # now (not by a task), and the code switched off whatever the voucher says.
         code = order.voucher_code
         if code and record_order(code, order.checkout_token, str(order.pk), order.created_at):
-            voucher_codes().deactivate([code])
+            SaleorVoucherCodes().deactivate([code])
 
     def preprocess_order_creation(self, checkout_info, lines=None, previous_value=None):
         """Refuse a segment code used by anyone but its customer, or used before.

@@ -72,19 +72,20 @@ def feature_store_stage(ctx: DemoContext) -> None:
 def recommender_stage(ctx: DemoContext) -> None:
     from ..configuration import PersonalizationConfig
     from ..recommender import serving
-    from ..recommender.lists import ListOptions
-    from ..recommender.pipeline import score_lists, start_run, train_run
     from ..recommender.report import run_summary
+    from ..services.scoring import score_all
+    from ..services.training import train
 
     ctx.section("Train, evaluate and promote (LightFM hybrid blend)")
-    run = train_run(start_run({}))
+    run = train(params={}, score=False)
     for line in run_summary(run):
         ctx.out.write(f"  {line}\n")
     if not run.is_live:
         return
     ctx.section("Precomputed lists")
     last = Interaction.objects.order_by("-occurred_at").values_list("occurred_at", flat=True)[0]
-    written = score_lists(options=ListOptions(), now=last)
+    # The export is history: lists are scored as of its last day.
+    written = score_all(run_id=run.pk, now=last, inline=True)
     for kind, count in written.items():
         ctx.row(kind.replace("_", " "), count)
     customer = CustomerProfile.objects.filter(orders_count__gte=5).order_by("customer_id").first()

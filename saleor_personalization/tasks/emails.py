@@ -1,90 +1,28 @@
-"""Abandoned-checkout emails: the periodic scan and the exactly-once sender."""
+"""Abandoned-checkout emails: the periodic scan (``services.abandoned``) and the
+exactly-once sender."""
 
 import logging
 import smtplib
-from datetime import timedelta
 
 from celery import shared_task
 from django.conf import settings
-from django.core.cache import cache
 from django.utils import timezone
 
 from ..emails.delivery import mark_failed, send_abandoned_email
-from ..emails.sequence import create_due
-from ..models import AbandonedEmail, EmailStatus
+from ..services.abandoned import LAST_SCAN, SCAN_LOCK, scan
 from ..shop import get_shop
 
 logger = logging.getLogger(__name__)
 
-LAST_SCAN = "saleor_personalization:abandoned-last-scan"
-SCAN_LOCK = "saleor_personalization:abandoned-scan"
-STALE_PENDING = timedelta(minutes=10)
+__all__ = ["LAST_SCAN", "SCAN_LOCK", "scan_abandoned_task", "send_abandoned_email_task"]
+
 MAX_RETRIES = 5
-
-
-SCAN_LOCK = "sp:abandoned-scan-lock"
-
-
-def _take_scan_lock() -> bool:
-    """One scan at a time across workers (the shared cache; Redis in Saleor).
-
-    Rows are unique per checkout and step and every send locks its row, so two
-    concurrent scans never mail twice; the lock keeps each scan's count of the rows
-    it created true. Without a usable cache the scan runs anyway.
-    """
-    try:
-        return bool(cache.add(SCAN_LOCK, 1, timeout=900))
-    except Exception:
-        logger.warning("Cache unavailable; scanning without the scan lock")
-        return True
-
-
-def _release_scan_lock() -> None:
-    try:
-        cache.delete(SCAN_LOCK)
-    except Exception:
-        logger.warning("Cache unavailable; the scan lock expires by itself")
 
 
 @shared_task(name="saleor_personalization.scan_abandoned_checkouts", time_limit=900)
 def scan_abandoned_task(force: bool = False) -> dict:
-    """Create due emails and queue them; also requeue pending ones whose task was lost.
-
-    Beat ticks every five minutes; the Dashboard's interval decides whether a tick
-    scans. A duplicate scan (two beats, a manual run) is harmless: rows are unique
-    per checkout and step, and the sender locks each row.
-    """
-    config, active = get_shop().configuration.load()
-    if not (active and config.abandoned_emails_enabled):
-        return {"skipped": "abandoned-checkout emails are off"}
-    last = cache.get(LAST_SCAN)
-    if (
-        not force
-        and last
-        and timezone.now() - last < timedelta(minutes=config.abandoned_scan_minutes)
-    ):
-        return {"skipped": "not due"}
-    if not _take_scan_lock():
-        return {"created": 0, "requeued": 0, "skipped": "another scan is running"}
-    try:
-        # Taken after the lock: a scan that waited sees the rows the last one created.
-        now = timezone.now()
-        cache.set(LAST_SCAN, now, timeout=24 * 3600)
-        with get_shop().database.writer():
-            created = create_due(now, config)
-            stale = list(
-                AbandonedEmail.objects.filter(
-                    status=EmailStatus.PENDING, created_at__lt=now - STALE_PENDING
-                ).values_list("pk", flat=True)[:10_000]
-            )
-    finally:
-        _release_scan_lock()
-    if created or stale:
-        for warning in get_shop().mail.checkouts().shop().warnings:
-            logger.warning("Abandoned-checkout emails: %s", warning)
-    for email_id in [*created, *stale]:
-        send_abandoned_email_task.delay(email_id)
-    return {"created": len(created), "requeued": len(stale)}
+    """Create due emails and queue them; requeue pending ones whose task was lost."""
+    return scan(force).as_dict()
 
 
 @shared_task(

@@ -6,10 +6,10 @@ from celery import shared_task
 from django.db import DatabaseError
 
 from ..emails.tracking import attribute_order
-from ..events.erasure import erase_customer
 from ..events.identity import link_checkout, merge_identities
 from ..events.recording import record_cart, record_order
 from ..events.types import CartSnapshot, OrderSnapshot
+from ..services.erasure import erase_customer
 from ..shop import get_shop
 from .segments import request_segment_refresh
 
@@ -52,8 +52,7 @@ def merge_identity_task(anonymous_ids: list[str], customer_id: int) -> int:
 
 @shared_task(name="saleor_personalization.erase_customer", **RETRY)
 def erase_customer_task(customer_id: int, email: str = "") -> dict:
-    with get_shop().database.writer():
-        return erase_customer(customer_id, email).deleted
+    return erase_customer(customer_id, email).deleted
 
 
 @shared_task(name="saleor_personalization.link_checkout", **RETRY)

@@ -18,7 +18,7 @@ from saleor_personalization.models import (  # noqa: E402
     InteractionKind,
     ItemProfile,
 )
-from saleor_personalization.saleor_adapter.backfill import run_backfill  # noqa: E402
+from saleor_personalization.services.backfill import backfill  # noqa: E402
 
 pytestmark = pytest.mark.django_db
 
@@ -26,7 +26,7 @@ pytestmark = pytest.mark.django_db
 def test_backfill_reads_orders_catalogue_customers_and_checkouts(
     order_with_lines, product_list, customer_user, checkout_with_item
 ):
-    report = run_backfill(batch_size=1)
+    report = backfill(batch_size=1)
 
     lines = list(order_with_lines.lines.all())
     purchases = Interaction.objects.filter(kind=InteractionKind.PURCHASE)
@@ -43,7 +43,7 @@ def test_backfill_reads_orders_catalogue_customers_and_checkouts(
     assert CartState.objects.filter(token=str(checkout_with_item.token)).exists()
     assert report.cart_events_recorded >= 1
 
-    again = run_backfill(batch_size=2)
+    again = backfill(batch_size=2)
     assert again.purchases_recorded == 0
     assert again.cart_events_recorded == 0
     assert Interaction.objects.filter(kind=InteractionKind.PURCHASE).count() == len(lines)
@@ -52,16 +52,16 @@ def test_backfill_reads_orders_catalogue_customers_and_checkouts(
 def test_reconcile_erases_profiles_of_accounts_deleted_behind_the_plugins_back(
     customer_user, order_with_lines
 ):
-    run_backfill()
+    backfill()
     customer_id = order_with_lines.user_id
     assert Interaction.objects.filter(customer_id=customer_id).exists()
     order_with_lines.user.delete()  # an ORM delete: no hook fires
 
-    report = run_backfill()
+    report = backfill()
     assert report.customers_erased >= 1
     # Saleor keeps the order under the customer's email; it must not be learnt again.
     assert not Interaction.objects.exists()
-    assert run_backfill().purchases_recorded == 0
+    assert backfill().purchases_recorded == 0
     assert not Interaction.objects.filter(customer_id=customer_id).exists()
     assert not CustomerProfile.objects.filter(customer_id=customer_id).exists()
 
@@ -95,7 +95,7 @@ def test_backfill_claims_guest_orders_only_once_saleor_links_them_and_counts_fol
     from saleor.order.utils import match_orders_with_new_user
 
     _make_guest(order_with_lines, customer_user.email)
-    run_backfill()
+    backfill()
     purchases = Interaction.objects.filter(kind=InteractionKind.PURCHASE)
     # Same address as an account, but Saleor has not linked the order: no proof.
     assert set(purchases.values_list("customer_id", flat=True)) == {None}
@@ -105,7 +105,7 @@ def test_backfill_claims_guest_orders_only_once_saleor_links_them_and_counts_fol
     # ``updated_at`` untouched. The nightly reconcile, whose window no longer covers
     # the order, still finds it.
     match_orders_with_new_user(customer_user)
-    report = run_backfill(since=timezone.now() + timedelta(days=1))
+    report = backfill(since=timezone.now() + timedelta(days=1))
     assert report.orders == 0
     assert report.guest_purchases_claimed == purchases.count()
     assert set(purchases.values_list("customer_id", flat=True)) == {customer_user.pk}
@@ -114,7 +114,7 @@ def test_backfill_claims_guest_orders_only_once_saleor_links_them_and_counts_fol
     assert profile.total_spent == sum(
         line.quantity * line.unit_price_gross_amount for line in order_with_lines.lines.all()
     )
-    assert run_backfill().guest_purchases_claimed == 0
+    assert backfill().guest_purchases_claimed == 0
     assert CustomerProfile.objects.get(customer_id=customer_user.pk).orders_count == 1
 
 
@@ -135,7 +135,7 @@ def test_customer_update_that_links_guest_orders_claims_them_with_counts(
     import graphene
 
     _make_guest(order_with_lines, "old-guest@example.com")
-    run_backfill()
+    backfill()
     assert CustomerProfile.objects.get(customer_id=customer_user.pk).orders_count == 0
 
     staff_api_client.user.user_permissions.add(permission_manage_users)
@@ -157,11 +157,11 @@ def test_customer_update_that_links_guest_orders_claims_them_with_counts(
 def test_backfill_forgets_addresses_of_checkouts_saleor_deleted(checkout_with_item):
     checkout_with_item.email = "shopper@example.com"
     checkout_with_item.save(update_fields=["email"])
-    run_backfill()
+    backfill()
     token = str(checkout_with_item.token)
     assert CartState.objects.get(token=token).email == "shopper@example.com"
 
     checkout_with_item.delete()  # checkoutDelete and expiry fire no plugin hook
-    report = run_backfill()
+    report = backfill()
     assert report.cart_addresses_forgotten == 1
     assert CartState.objects.get(token=token).email == ""

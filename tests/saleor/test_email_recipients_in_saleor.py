@@ -27,7 +27,7 @@ from saleor_personalization.models import (  # noqa: E402
     RecommendationList,
     SegmentOffer,
 )
-from saleor_personalization.saleor_adapter.backfill import run_backfill  # noqa: E402
+from saleor_personalization.services.backfill import backfill as run_backfill  # noqa: E402
 from saleor_personalization.tasks import scan_abandoned_task  # noqa: E402
 from tests.smtp import smtp_server  # noqa: E402
 

@@ -24,7 +24,7 @@ from saleor_personalization.models import (  # noqa: E402
     Segment,
     SegmentMembership,
 )
-from saleor_personalization.saleor_adapter.backfill import run_backfill  # noqa: E402
+from saleor_personalization.services.backfill import backfill as run_backfill  # noqa: E402
 
 pytestmark = pytest.mark.django_db
 

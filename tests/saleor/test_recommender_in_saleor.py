@@ -11,7 +11,7 @@ from saleor_personalization.models import (  # noqa: E402
     ModelRun,
     RecommendationList,
 )
-from saleor_personalization.saleor_adapter.backfill import run_backfill  # noqa: E402
+from saleor_personalization.services.backfill import backfill as run_backfill  # noqa: E402
 from saleor_personalization.tasks import (  # noqa: E402
     score_all_task,
     train_model_task,

@@ -817,8 +817,8 @@ class ShopInvariants:
 def test_the_shop_over_time(shop, set_plugin_setting, client):
     from freezegun import freeze_time
 
-    from saleor_personalization.saleor_adapter.backfill import run_backfill
     from saleor_personalization.saleor_adapter.schema_patch import install
+    from saleor_personalization.services.backfill import backfill as run_backfill
     from saleor_personalization.tasks import (
         compute_segments_task,
         issue_offers_task,

@@ -16,7 +16,7 @@ import pytest  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
 from saleor_personalization.models import ItemChannel, ListKind, RecommendationList  # noqa: E402
-from saleor_personalization.saleor_adapter.backfill import run_backfill  # noqa: E402
+from saleor_personalization.services.backfill import backfill as run_backfill  # noqa: E402
 from saleor_personalization.tasks import sync_products_task  # noqa: E402
 
 pytestmark = pytest.mark.django_db

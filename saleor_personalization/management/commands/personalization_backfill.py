@@ -1,5 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
+from ...services.backfill import backfill
+from ...shop import ShopCapabilityMissing
 from ..arguments import day
 
 
@@ -19,17 +21,15 @@ class Command(BaseCommand):
         parser.add_argument("--batch-size", type=int, default=500)
 
     def handle(self, *args, since, batch_size, **options):
-        try:
-            import saleor  # noqa: F401
-        except ImportError:
-            raise CommandError(
-                "backfill reads Saleor's tables: run it in Saleor's environment, e.g. "
-                "DJANGO_SETTINGS_MODULE=saleor.settings saleor-personalization backfill"
-            ) from None
         if batch_size < 1 or batch_size > 10_000:
             raise CommandError("--batch-size must be between 1 and 10000")
-        from ...saleor_adapter.backfill import run_backfill
-
-        report = run_backfill(since=since, batch_size=batch_size, progress=self.stdout.write)
+        try:
+            report = backfill(since=since, batch_size=batch_size, progress=self.stdout.write)
+        except ShopCapabilityMissing as exc:
+            raise CommandError(
+                "backfill reads Saleor's tables: run it in Saleor's environment, e.g. "
+                "DJANGO_SETTINGS_MODULE=saleor.settings saleor-personalization backfill "
+                f"({exc})"
+            ) from None
         for label, value in report.as_rows():
             self.stdout.write(f"{label:<30} {value:>10,}")

@@ -1,9 +1,7 @@
 from django.core.management.base import BaseCommand
-from django.utils import timezone
 
-from ...offers.issuing import issue_offers
 from ...offers.report import offer_report
-from ...shop import get_shop
+from ...services.offers import issue_offers
 
 
 class Command(BaseCommand):
@@ -17,14 +15,9 @@ class Command(BaseCommand):
 
     def handle(self, *args, issue, **options):
         if issue:
-            config, _ = get_shop().configuration.load()
-            with get_shop().database.writer():
-                result = issue_offers(
-                    get_shop().vouchers.campaigns(config),
-                    config,
-                    timezone.now(),
-                    get_shop().vouchers.codes(),
-                )
+            result = issue_offers()
+            if result.skipped_reason:
+                self.stderr.write(f"offers not issued: {result.skipped_reason}")
             for campaign, count in result.issued.items():
                 held = result.held_out.get(campaign, 0)
                 self.stdout.write(f"issued {campaign}: {count:,} codes, {held:,} held out")

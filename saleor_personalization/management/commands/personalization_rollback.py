@@ -1,7 +1,8 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from ...recommender.artifact import ArtifactError
-from ...recommender.pipeline import rollback, score_lists
+from ...services.scoring import score_all
+from ...services.training import rollback
 
 
 class Command(BaseCommand):
@@ -16,9 +17,10 @@ class Command(BaseCommand):
 
     def handle(self, *args, to_run, no_score, **options):
         try:
-            run = rollback(to_run)
+            run = rollback(to_run, rescore=False)
         except (ValueError, ArtifactError) as exc:
             raise CommandError(str(exc)) from None
         self.stdout.write(f"model run {run.pk} is live again")
         if not no_score:
-            score_lists()
+            written = score_all(run_id=run.pk, inline=True)
+            self.stdout.write("lists written: " + ", ".join(f"{k} {v}" for k, v in written.items()))

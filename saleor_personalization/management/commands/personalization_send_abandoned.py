@@ -5,8 +5,9 @@ from django.utils import timezone
 
 from ...emails.delivery import compose, content_refusal
 from ...emails.render import TemplateError
-from ...emails.sequence import create_due, due
+from ...emails.sequence import due
 from ...models import AbandonedEmail, EmailStatus
+from ...services.abandoned import scan
 from ...shop import get_shop
 from ...tasks.emails import send_abandoned_email_task
 
@@ -50,8 +51,12 @@ class Command(BaseCommand):
         if dry_run:
             self._dry_run(now, config, source)
             return
-        with get_shop().database.writer():
-            created = create_due(now, config)
+        # The scan the beat task runs (its lock, its stale-pending requeue), sending
+        # in this process so the summary below is final.
+        result = scan(force=True, now=now, send=None)
+        if result.skipped_reason:
+            raise CommandError(f"Not scanned: {result.skipped_reason}.")
+        created = [*result.created, *result.requeued]
         if not created:
             self.stdout.write(
                 "Nothing is due: no open checkout with an email address and consent has been "

@@ -3,8 +3,9 @@ import json
 from django.core.management.base import BaseCommand, CommandError
 
 from ...recommender.model import InvalidParameters
-from ...recommender.pipeline import score_after_run, start_run, train_run
 from ...recommender.report import run_summary
+from ...services.errors import TrainingBusy
+from ...services.training import score_after_training, train
 
 
 class Command(BaseCommand):
@@ -33,15 +34,16 @@ class Command(BaseCommand):
         if not isinstance(parsed, dict):
             raise CommandError("--params must be a JSON object")
         try:
-            run = start_run(parsed)
+            run = train(params=parsed, score=False)
         except InvalidParameters as exc:
             raise CommandError(f"invalid parameters: {exc}") from None
-        run = train_run(run)
+        except TrainingBusy as exc:
+            raise CommandError(f"not started: {exc}") from None
         for line in run_summary(run):
             self.stdout.write(line)
         if not no_score:
             # After any run: everyone when it went live, else customers whose data changed.
-            written = score_after_run(run)
+            written = score_after_training(run, inline=True)
             self.stdout.write("lists written: " + ", ".join(f"{k} {v}" for k, v in written.items()))
         if run.status == "failed":
             raise CommandError(f"training failed: {run.error}")

@@ -1,9 +1,10 @@
-"""Backfill and nightly reconcile: catch up with what Saleor holds.
+"""Backfill and nightly reconcile: catch up with what the shop holds.
 
-Hooks see the live stream; they miss history, bulk imports (``orderBulkCreate`` in
-older setups), ORM changes made outside mutations and deleted checkouts. This reads
-Saleor's tables in bounded batches and feeds the same idempotent writers, so it can
-be run any number of times.
+Hooks see the live stream; they miss history, bulk imports, ORM changes made outside
+mutations and deleted checkouts. This reads the shop's records in bounded batches
+(``get_shop().history``, ``.catalogue``, ``.customers``) and feeds the same idempotent
+writers, so it can be run any number of times. A shop with no records of its own (the
+standalone one) raises ``ShopCapabilityMissing``.
 """
 
 import logging
@@ -23,19 +24,14 @@ from ..events.recording import (
 from ..features.customers import upsert_customers
 from ..features.items import delete_items, upsert_items
 from ..models import CartState, CustomerProfile, Interaction, InteractionKind, ItemProfile
-from .catalogue import iter_product_ids, read_items
-from .configuration import load_configuration
-from .customers import iter_customer_ids, read_customers
-from .db import allow_writer
-from .history import (
-    existing_customer_ids,
-    iter_checkout_batches,
-    iter_order_batches,
-    open_checkout_tokens,
-    owners_of_orders,
-)
+from ..offers.redemption import catch_up_redemptions
+from ..shop import ShopCapabilityMissing, get_shop
 
 logger = logging.getLogger(__name__)
+
+RECONCILE_WINDOW = timedelta(days=2)
+
+Progress = Callable[[str], None]
 
 
 @dataclass
@@ -66,49 +62,46 @@ class BackfillReport:
         ]
 
 
-Progress = Callable[[str], None]
-
-
-def run_backfill(
-    *,
+def backfill(
     since: datetime | None = None,
     batch_size: int = 500,
     progress: Progress | None = None,
 ) -> BackfillReport:
     """Sync catalogue, customers, orders (all, or since a date) and open checkouts."""
+    shop = get_shop()
     say = progress or (lambda message: None)
     report = BackfillReport()
-    config, _ = load_configuration()
+    config, _ = shop.configuration.load()
 
     seen_products: set[int] = set()
-    for ids in iter_product_ids(batch_size):
-        items = read_items(ids)
-        with allow_writer():
+    for ids in shop.history.product_id_batches(batch_size):
+        items = shop.catalogue.items(ids)
+        with shop.database.writer():
             upsert_items(items)
         seen_products.update(item.product_id for item in items)
         report.products += len(items)
     say(f"products: {report.products}")
     stale = set(ItemProfile.objects.values_list("product_id", flat=True)) - seen_products
-    with allow_writer():
+    with shop.database.writer():
         delete_items(stale)
     report.products_removed = len(stale)
 
-    for ids in iter_customer_ids(batch_size):
-        customers = read_customers(ids, config.consent_metadata_key)
-        with allow_writer():
+    for ids in shop.history.customer_id_batches(batch_size):
+        customers = shop.customers.features(ids, config.consent_metadata_key)
+        with shop.database.writer():
             upsert_customers(customers)
         report.customers += len(customers)
     say(f"customers: {report.customers}")
     report.customers_erased = erase_deleted_customers(batch_size)
 
-    for snapshots in iter_order_batches(since=since, batch_size=batch_size):
-        with allow_writer():
+    for snapshots in shop.history.order_batches(since, batch_size):
+        with shop.database.writer():
             report.purchases_recorded += record_orders_bulk(snapshots)
         report.orders += len(snapshots)
         say(f"orders: {report.orders}")
 
-    for carts in iter_checkout_batches(batch_size):
-        with allow_writer():
+    for carts in shop.history.checkout_batches(batch_size):
+        with shop.database.writer():
             for cart in carts:
                 report.cart_events_recorded += record_cart(cart).created
         report.checkouts += len(carts)
@@ -124,25 +117,27 @@ def run_backfill(
 
 
 def erase_deleted_customers(batch_size: int = 1000) -> int:
-    """Erase profiles whose Saleor account is gone (a deletion the hooks missed)."""
+    """Erase profiles whose shop account is gone (a deletion the hooks missed)."""
+    shop = get_shop()
     erased = 0
     ids = list(CustomerProfile.objects.order_by("pk").values_list("customer_id", flat=True))
     for start in range(0, len(ids), batch_size):
         chunk = ids[start : start + batch_size]
-        for customer_id in sorted(set(chunk) - existing_customer_ids(chunk)):
-            with allow_writer():
+        for customer_id in sorted(set(chunk) - shop.history.existing_customer_ids(chunk)):
+            with shop.database.writer():
                 erase_customer(customer_id)
             erased += 1
     return erased
 
 
 def claim_linked_guest_orders(batch_size: int = 500) -> int:
-    """Claim guest purchases whose order Saleor has since linked to an account.
+    """Claim guest purchases whose order the shop has since linked to an account.
 
     Saleor links past guest orders when an account proves the address, with a plain
     UPDATE that fires no hook and leaves ``updated_at`` alone, so the reconcile looks
-    at every guest purchase, a batch at a time, and asks Saleor who owns its order now.
+    at every guest purchase, a batch at a time, and asks the shop who owns its order.
     """
+    shop = get_shop()
     guest = Interaction.objects.filter(
         kind=InteractionKind.PURCHASE, customer_id__isnull=True, source_key__startswith="order:"
     )
@@ -156,18 +151,19 @@ def claim_linked_guest_orders(batch_size: int = 500) -> int:
             return claimed
         last = rows[-1][0]
         order_ids = sorted({key.split(":", 2)[1] for _, key in rows})
-        claims = owners_of_orders(order_ids)
+        claims = shop.history.owners_of_orders(order_ids)
         if claims:
-            with allow_writer():
+            with shop.database.writer():
                 claimed += claim_orders(claims)
 
 
 def forget_closed_cart_addresses(idle_before: datetime, batch_size: int = 1000) -> int:
-    """Drop the addresses of carts past the reminder window or deleted in Saleor.
+    """Drop the addresses of carts past the reminder window or deleted in the shop.
 
     Saleor deletes checkouts (``checkoutDelete``, expiry) without a hook; a cart whose
     checkout is gone will get no reminder, so its address is not kept.
     """
+    shop = get_shop()
     open_with_address = CartState.objects.filter(completed_at__isnull=True).exclude(email="")
     gone: list[str] = []
     last = ""
@@ -180,6 +176,24 @@ def forget_closed_cart_addresses(idle_before: datetime, batch_size: int = 1000) 
         if not tokens:
             break
         last = tokens[-1]
-        gone.extend(set(tokens) - open_checkout_tokens(tokens))
-    with allow_writer():
+        gone.extend(set(tokens) - shop.history.open_checkout_tokens(tokens))
+    with shop.database.writer():
         return forget_cart_addresses(idle_before=idle_before, closed_tokens=gone)
+
+
+def reconcile() -> dict:
+    """Catch what hooks missed: recent orders, catalogue changes, deleted accounts.
+
+    Runs while the plugin is active and only in a shop that keeps its own records;
+    also catches up codes the shop took while the plugin was off, whenever that was.
+    """
+    _, active = get_shop().configuration.load()
+    if not active:
+        return {"skipped": "plugin inactive"}
+    try:
+        report = backfill(since=timezone.now() - RECONCILE_WINDOW)
+    except ShopCapabilityMissing:
+        return {"skipped": "this shop keeps no records of its own to reconcile with"}
+    with get_shop().database.writer():
+        redeemed = catch_up_redemptions(get_shop().vouchers.codes())
+    return {**dict(report.as_rows()), "offers redeemed while the plugin was off": redeemed}

@@ -1,0 +1,118 @@
+"""Scoring: write the precomputed lists from the live model.
+
+Product and shop-wide lists (bestsellers, trending, bought together, similar, reorder)
+are written at once; personal lists either in this process (a command) or fanned out
+in chunks of customers to workers (the task), which several workers can take in
+parallel. Writes are upserts on each list's unique key, so a retried chunk changes
+nothing twice. List length and the recent-purchase rule come from the one
+configuration, whoever asks for the scoring.
+"""
+
+import logging
+from datetime import datetime
+
+import numpy as np
+from django.utils import timezone
+
+from ..models import Interaction
+from ..recommender.data import EventRows
+from ..recommender.lists import ListOptions, scoring_context, write_personal_lists
+from ..recommender.pipeline import changed_customers, live_model, score_lists
+from ..shop import get_shop
+
+logger = logging.getLogger(__name__)
+
+SCORE_CHUNK = 2000
+
+
+def list_options() -> ListOptions:
+    """List length and recent-purchase window as the admin set them."""
+    config, _ = get_shop().configuration.load()
+    return ListOptions(size=config.list_size, recently_bought_days=config.recently_bought_days)
+
+
+def scoring_time(value: str | datetime | None = None) -> datetime:
+    """One reference time per scoring run, so a retried chunk computes the same lists."""
+    if isinstance(value, datetime):
+        return value
+    if value:
+        return datetime.fromisoformat(value)
+    return timezone.now()
+
+
+def _all_customers() -> list[int]:
+    return sorted(
+        Interaction.objects.filter(customer_id__isnull=False)
+        .order_by()
+        .values_list("customer_id", flat=True)
+        .distinct()
+    )
+
+
+def score_all(
+    run_id: int | None = None,
+    changed_only: bool = False,
+    *,
+    now: datetime | None = None,
+    inline: bool = False,
+) -> dict[str, int]:
+    """Every list from the live model; personal ones for everyone or for who changed.
+
+    ``run_id``: the run this scoring is for (after a promotion or rollback); if another
+    run is live by now, its own scoring covers personal lists and they are not queued.
+    ``changed_only``: personal lists only for customers whose data changed since their
+    list was written (or whose list came from another model).
+    ``inline``: personal lists in this process (commands); else chunks go to workers.
+    """
+    options = list_options()
+    now = scoring_time(now)
+    with get_shop().database.writer():
+        loaded = live_model()
+        if loaded is None:
+            customers: list[int] = []  # nothing to score them with: bestsellers are served
+        elif run_id is not None and loaded[0].pk != run_id:
+            customers = []
+        else:
+            customers = changed_customers() if changed_only else _all_customers()
+        if inline:
+            return score_lists(options=options, customer_ids=customers, now=now)
+        # Product and shop-wide lists only: personal lists are the chunks' work.
+        written = score_lists(
+            options=options, customer_ids=[], now=now, events=EventRows.from_tuples([])
+        )
+    if loaded is None or not customers:
+        written["personal_chunks"] = 0
+        return written
+    from ..tasks.recommender import score_customers_task
+
+    live_id = loaded[0].pk
+    for start in range(0, len(customers), SCORE_CHUNK):
+        score_customers_task.apply_async(
+            args=[customers[start : start + SCORE_CHUNK]],
+            kwargs={"run_id": live_id, "now": now.isoformat()},
+        )
+    written["personal_chunks"] = -(-len(customers) // SCORE_CHUNK)
+    return written
+
+
+def score_customers(
+    customer_ids: list[int], run_id: int | None = None, now: str | datetime | None = None
+) -> int:
+    """Personal lists for these customers from the live model (none if it changed).
+
+    Reads only what these lists depend on: the events of these customers, and every
+    customer's purchases (the "bought together by the same customer" links behind
+    "Because you bought X"). The old chunk read the whole log, views and carts of
+    every other customer included, once per chunk.
+    """
+    with get_shop().database.writer():
+        loaded = live_model()
+        if loaded is None:
+            return 0
+        run, model = loaded
+        if run_id is not None and run.pk != run_id:
+            return 0  # a newer promotion scores everyone again
+        when = scoring_time(now)
+        events = EventRows.for_scoring(customer_ids, until=when)
+        ctx = scoring_context(model, events, customer_ids, when)
+        return write_personal_lists(run, ctx, np.arange(len(customer_ids)), list_options(), when)
