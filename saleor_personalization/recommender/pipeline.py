@@ -34,6 +34,7 @@ from .lists import (
     write_similar_lists,
 )
 from .model import ModelParams, RecommenderModel
+from .neighbours import write_neighbours
 from .training import NotEnoughData, train_and_evaluate
 
 logger = logging.getLogger(__name__)
@@ -251,6 +252,7 @@ def score_lists(
         written["personal"] = write_personal_lists(run, ctx, np.arange(len(ids)), options, now)
     if product_lists:
         written.update(write_similar_lists(run, model, options.size))
+        written.update(write_neighbours(run, model))
     return written
 
 

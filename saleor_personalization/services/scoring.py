@@ -116,3 +116,37 @@ def score_customers(
         events = EventRows.for_scoring(customer_ids, until=when)
         ctx = scoring_context(model, events, customer_ids, when)
         return write_personal_lists(run, ctx, np.arange(len(customer_ids)), list_options(), when)
+
+
+def rescore_customer(customer_id: int) -> int:
+    """One customer's personal list from the live model, now (after an order, say).
+
+    The same scoring as a training run's, on the customer's history as it is now: what
+    they just bought counts toward their neighbours and leaves the list (unless it is a
+    product customers reorder). No training; the live model's artifact is loaded once
+    per worker process.
+    """
+    return score_customers([int(customer_id)])
+
+
+def place_new_products(product_ids: list[int]) -> int:
+    """Neighbours for products created or changed since the live model was trained.
+
+    Each gets an embedding from its features (words, category, type, attributes, price
+    band) and its nearest products, and joins their similar lists and neighbour rows
+    where it is close enough, so it is recommended before the next training. Products
+    the model was trained on keep their trained neighbours.
+    """
+    from ..recommender.neighbours import place_new_product
+
+    with get_shop().database.writer():
+        loaded = live_model()
+        if loaded is None:
+            return 0
+        run, model = loaded
+        config, _ = get_shop().configuration.load()
+        placed = 0
+        for product_id in product_ids:
+            if place_new_product(run, model, int(product_id), size=config.list_size):
+                placed += 1
+        return placed

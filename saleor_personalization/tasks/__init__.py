@@ -23,6 +23,7 @@ from .recommender import (
     training_tick_task,
 )
 from .segments import compute_segments_task
+from .session import place_new_products_task, rescore_customer_task
 
 __all__ = [
     "compute_segments_task",
@@ -31,9 +32,11 @@ __all__ = [
     "issue_offers_task",
     "link_checkout_task",
     "merge_identity_task",
+    "place_new_products_task",
     "reconcile_task",
     "record_cart_task",
     "record_order_task",
+    "rescore_customer_task",
     "scan_abandoned_task",
     "score_all_task",
     "score_customers_task",

@@ -6,6 +6,7 @@ from ..events.recording import claim_orders
 from ..features.customers import upsert_customers
 from ..features.items import delete_items, upsert_items
 from ..shop import get_shop
+from .dispatch import enqueue
 from .events import RETRY
 from .segments import request_segment_refresh
 
@@ -18,6 +19,12 @@ def sync_products_task(product_ids: list[int]) -> int:
     with get_shop().database.writer():
         written = upsert_items(items)
         delete_items(gone)
+    if items:
+        # New (or changed) products the live model was not trained on get neighbours
+        # from their features now, not at the next training.
+        from .session import place_new_products_task
+
+        enqueue(place_new_products_task, [item.product_id for item in items])
     return written
 
 

@@ -40,6 +40,11 @@ def record_order_task(payload: dict) -> int:
             )
     if created:
         request_segment_refresh()
+        if snapshot.customer_id:
+            # Their list follows the order in seconds, not at the next training.
+            from .session import request_customer_rescore
+
+            request_customer_rescore(snapshot.customer_id)
     return created
 
 

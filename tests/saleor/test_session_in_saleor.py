@@ -1,0 +1,191 @@
+"""Real-time personalization inside Saleor (issue 13): lists follow what shoppers do now.
+
+A small shop (four categories, customers and guests, ten weeks of orders imported with
+``orderBulkCreate``) is trained once through the plugin's task; then, without another
+training:
+
+- an anonymous visitor views three products (``trackEvent``) and ``personalizedProducts``
+  changes and says why; with the session switched off in the Dashboard it is as before;
+- a customer orders through Saleor's checkout and their personal list is rescored;
+- a product created with ``productCreate`` gets neighbours and joins a similar list.
+
+Saleor's test settings run Celery tasks eagerly: each hook's task runs as the worker
+would, in the same process, when the mutation's transaction commits.
+"""
+
+from tests.saleor.requirements import require_saleor
+
+require_saleor()
+
+import random  # noqa: E402
+from datetime import timedelta  # noqa: E402
+from decimal import Decimal  # noqa: E402
+
+import pytest  # noqa: E402
+from django.utils import timezone  # noqa: E402
+
+from tests.saleor.scenario import PLUGIN_PATH, gid, pk_of, post, run_task  # noqa: E402
+from tests.saleor.test_shop_over_time import CATALOGUE, shop  # noqa: E402, F401
+
+pytestmark = [pytest.mark.django_db, pytest.mark.saleor]
+
+TRACK = """mutation($input: PersonalizationTrackEventInput!) {
+  trackEvent(input: $input) { recorded } }"""
+PERSONALIZED = """query($channel: String!, $anonymousId: String) {
+  personalizedProducts(channel: $channel, first: 10, anonymousId: $anonymousId) {
+    items { product { id name } reason source } } }"""
+SIMILAR = """query($product: ID!, $channel: String!) {
+  similarProducts(product: $product, channel: $channel, first: 10) {
+    items { product { id name } reason } } }"""
+
+
+def _history(store, rng, weeks: int = 10) -> list[dict]:
+    """Orders over the last ``weeks``: each customer mostly from one category."""
+    by_category: dict[str, list] = {}
+    for product in store.products:
+        by_category.setdefault(product.category.name, []).append(product)
+    start = timezone.now() - timedelta(weeks=weeks)
+    orders = []
+    for n, customer in enumerate(store.customers):
+        favourite = list(CATALOGUE)[n % len(CATALOGUE)]
+        for _ in range(rng.randint(3, 5)):
+            pool = by_category[favourite] if rng.random() < 0.8 else store.products
+            basket = rng.sample(pool, 2)
+            when = start + timedelta(days=rng.uniform(0, weeks * 7 - 2))
+            orders.append(
+                store.bulk_order(
+                    user=customer.user, address=customer.address, products=basket, created_at=when
+                )
+            )
+    for email in store.guests:
+        favourite = rng.choice(list(CATALOGUE))
+        when = start + timedelta(days=rng.uniform(0, weeks * 7 - 2))
+        orders.append(
+            store.bulk_order(
+                email=email, products=rng.sample(by_category[favourite], 3), created_at=when
+            )
+        )
+    return sorted(orders, key=lambda o: o["createdAt"])
+
+
+@pytest.fixture
+def trained(shop, set_plugin_setting):  # noqa: F811
+    """The shop's history imported, backfilled and trained once (the live model)."""
+    from saleor_personalization.models import ItemNeighbours, ModelRun
+    from saleor_personalization.saleor_adapter.backfill import run_backfill
+    from saleor_personalization.tasks import train_model_task
+
+    run_backfill()
+    assert shop.bulk_import(_history(shop, random.Random(13))) > 50
+    result = run_task(train_model_task, params={"epochs": 10, "components": 16})
+    run = ModelRun.objects.get(pk=result["run"])
+    assert run.is_live, (run.status, run.error, run.metrics.get("gate"))
+    assert ItemNeighbours.objects.count() >= len(shop.products) - 2
+    return run
+
+
+def _personal_entries(customer_id: int) -> tuple[list[dict], object]:
+    from saleor_personalization.models import ListKind, RecommendationList
+
+    row = RecommendationList.objects.get(kind=ListKind.PERSONAL, subject=str(customer_id))
+    return list(row.items), row.generated_at
+
+
+def _served(client, channel: str, anonymous_id: str | None = None) -> list[tuple[int, str]]:
+    body = post(
+        client, PERSONALIZED, {"channel": channel, "anonymousId": anonymous_id}, path=PLUGIN_PATH
+    )
+    assert body.get("data"), body
+    return [
+        (pk_of(item["product"]["id"]), item["reason"])
+        for item in body["data"]["personalizedProducts"]["items"]
+    ]
+
+
+def test_an_anonymous_visitors_list_follows_three_views_and_says_why(
+    shop,  # noqa: F811
+    trained,
+    set_plugin_setting,
+):
+    channel = shop.channel.slug
+    before = _served(shop.anonymous, channel, "web-77")
+    assert {reason for _, reason in before} <= {"Bestseller", "New in the shop"}
+
+    garden = [p for p in shop.products if p.category.name == "Snacks"][:3]
+    for product in garden:
+        body = post(
+            shop.anonymous,
+            TRACK,
+            {
+                "input": {
+                    "kind": "PRODUCT_VIEW",
+                    "channel": channel,
+                    "product": gid("Product", product.pk),
+                    "anonymousId": "web-77",
+                }
+            },
+            path=PLUGIN_PATH,
+        )
+        assert body["data"]["trackEvent"] == {"recorded": True}, body
+
+    after = _served(shop.anonymous, channel, "web-77")
+    assert [p for p, _ in after] != [p for p, _ in before]
+    viewed = {p.pk for p in garden}
+    assert not viewed & {p for p, _ in after}  # what they look at is not offered back
+    names = {p.name for p in garden}
+    explained = [reason for _, reason in after if reason.startswith("Because you viewed ")]
+    assert explained, after
+    assert {reason.removeprefix("Because you viewed ") for reason in explained} <= names
+    categories = {p.pk: p.category.name for p in shop.products}
+    top = [categories[p] for p, _ in after[:5]]
+    assert top.count("Snacks") >= 3, (top, after)
+    # Another visitor's list did not move.
+    assert _served(shop.anonymous, channel, "web-78") == before
+
+    # With the session switched off in the Dashboard, lists are as before.
+    set_plugin_setting("recommendationsSessionEnabled", False)
+    assert _served(shop.anonymous, channel, "web-77") == before
+
+
+def test_a_customers_list_is_rescored_after_an_order_without_training(shop, trained):  # noqa: F811
+    from saleor_personalization.models import ModelRun
+
+    customer = shop.customers[2]
+    entries_before, written_before = _personal_entries(customer.user.pk)
+    owned_top = [e["product_id"] for e in entries_before[:3]]
+    runs = ModelRun.objects.count()
+    bought = [p for p in shop.products if p.pk in owned_top][:2]
+    shop.place_order(customer, bought, timezone.now())
+
+    entries_after, written_after = _personal_entries(customer.user.pk)
+    assert written_after > written_before
+    assert ModelRun.objects.count() == runs  # no training
+    assert entries_after != entries_before
+    # What they just bought left their list (it is not a product customers reorder).
+    assert not {p.pk for p in bought} & {e["product_id"] for e in entries_after[:10]}
+
+
+def test_a_new_product_joins_a_similar_list_without_training(shop, trained):  # noqa: F811
+    from saleor_personalization.models import ItemNeighbours, ModelRun
+
+    runs = ModelRun.objects.count()
+    product = shop.create_product(
+        "Dark Chocolate Fudge Bar", shop.categories["Snacks"], shop.product_type, Decimal(7)
+    )
+    assert ModelRun.objects.count() == runs
+    row = ItemNeighbours.objects.get(product_id=product.pk)
+    assert row.from_features
+    neighbour_ids = [p for p, _ in row.neighbours]
+    categories = {p.pk: p.category.name for p in shop.products}
+    assert [categories.get(p) for p in neighbour_ids[:3]].count("Snacks") >= 2
+
+    # Shown on a storefront as similar to its closest product.
+    closest = neighbour_ids[0]
+    body = post(
+        shop.anonymous,
+        SIMILAR,
+        {"product": gid("Product", closest), "channel": shop.channel.slug},
+        path=PLUGIN_PATH,
+    )
+    similar = [pk_of(i["product"]["id"]) for i in body["data"]["similarProducts"]["items"]]
+    assert product.pk in similar, (body, row.neighbours[:5])
