@@ -59,7 +59,11 @@ def _append(path: Path, line: str) -> None:
             "only the composition root chooses a shop",
         ),
         ("models/profiles.py", "from ..services import training", "services is above models"),
-        ("recommender/lists.py", "from ..tasks.dispatch import enqueue", "tasks is above"),
+        (
+            "recommender/lists.py",
+            "from ..tasks.recommender import score_all_task",
+            "tasks is above",
+        ),
     ],
 )
 def test_a_forbidden_import_is_reported(copy_of_package, module, line, expected):

@@ -8,8 +8,8 @@ from celery import Celery
 
 from saleor_personalization.events.types import CartSnapshot, LineSnapshot
 from saleor_personalization.models import Interaction
+from saleor_personalization.services.queueing import enqueue
 from saleor_personalization.tasks import record_cart_task
-from saleor_personalization.tasks.dispatch import enqueue
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -39,9 +39,9 @@ from ..recommender.artifact import ArtifactError
 from ..recommender.model import InvalidParameters
 from ..recommender.pipeline import rollback, start_run
 from ..segments.compute import current_sizes
+from ..services.queueing import enqueue
 from ..shop import VoucherSummary, get_shop
 from ..tasks import score_all_task, train_model_task
-from ..tasks.dispatch import enqueue
 from .backend import Requestor, ShopBackend
 from .cost import DEFAULT_FIRST, MAX_FIRST
 from .errors import ErrorCode, PersonalizationError

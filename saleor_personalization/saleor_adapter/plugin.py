@@ -39,6 +39,7 @@ from ..configuration import (
 )
 from ..emails.render import TemplateError, validate_templates
 from ..offers.redemption import PERSONAL_ONLY, CodeCheck, claim_code, record_order
+from ..services.queueing import enqueue
 from ..tasks import (
     delete_products_task,
     erase_customer_task,
@@ -49,7 +50,6 @@ from ..tasks import (
     sync_customers_task,
     sync_products_task,
 )
-from ..tasks.dispatch import enqueue
 from .configuration import PLUGIN_ID
 from .metadata import storefront_id_of
 from .savepoint import guarded

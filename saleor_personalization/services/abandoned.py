@@ -17,6 +17,7 @@ from django.utils import timezone
 from ..emails.sequence import create_due
 from ..models import AbandonedEmail, EmailStatus
 from ..shop import get_shop
+from .queueing import SEND_ABANDONED_EMAIL, task_named
 
 logger = logging.getLogger(__name__)
 
@@ -60,9 +61,7 @@ def _release_scan_lock() -> None:
 
 
 def queue_send(email_id: int) -> None:
-    from ..tasks.emails import send_abandoned_email_task
-
-    send_abandoned_email_task.delay(email_id)
+    task_named(SEND_ABANDONED_EMAIL).delay(email_id)
 
 
 def scan(

@@ -19,6 +19,7 @@ from ..recommender.data import EventRows
 from ..recommender.lists import ListOptions, scoring_context, write_personal_lists
 from ..recommender.pipeline import changed_customers, live_model, score_lists
 from ..shop import get_shop
+from .queueing import SCORE_CUSTOMERS, task_named
 
 logger = logging.getLogger(__name__)
 
@@ -83,8 +84,7 @@ def score_all(
     if loaded is None or not customers:
         written["personal_chunks"] = 0
         return written
-    from ..tasks.recommender import score_customers_task
-
+    score_customers_task = task_named(SCORE_CUSTOMERS)
     live_id = loaded[0].pk
     for start in range(0, len(customers), SCORE_CHUNK):
         score_customers_task.apply_async(

@@ -13,6 +13,7 @@ from ..segments.learned import LearnedReport, compute_learned_segments
 from ..segments.rules import SegmentRules
 from ..shop import get_shop
 from .offers import OfferRun, issue_offers
+from .queueing import ISSUE_OFFERS, enqueue
 
 logger = logging.getLogger(__name__)
 
@@ -71,9 +72,6 @@ def refresh_segments(
     if offers_inline:
         refresh.offers = issue_offers()
     else:
-        from ..tasks.dispatch import enqueue
-        from ..tasks.offers import issue_offers_task
-
-        enqueue(issue_offers_task)
+        enqueue(ISSUE_OFFERS)
         refresh.offers_queued = True
     return refresh

@@ -21,7 +21,7 @@ from ..recommender.artifact import delete_artifact
 from ..recommender.model import ModelParams
 from ..shop import get_shop
 from .errors import QueueUnavailable, TrainingBusy
-from .queueing import send_to_worker
+from .queueing import SCORE_ALL, TRAIN_MODEL, send_to_worker
 from .scoring import score_all
 
 __all__ = [
@@ -106,8 +106,6 @@ def _in_progress() -> ModelRun | None:
 
 def _queue_run(params: dict | None, *, allow_eager: bool) -> ModelRun:
     """Record a QUEUED run and send it to the training queue (mark it FAILED if not sent)."""
-    from ..tasks.recommender import train_model_task
-
     checked = ModelParams.from_dict(params)  # raises InvalidParameters
     recover_stale_runs()
     try:
@@ -129,7 +127,7 @@ def _queue_run(params: dict | None, *, allow_eager: bool) -> ModelRun:
             logger.warning("Cache unavailable; the request lock expires by itself")
     try:
         send_to_worker(
-            train_model_task,
+            TRAIN_MODEL,
             kwargs={"run_id": run.pk},
             queue=get_settings().training_queue,
             expires=QUEUED_EXPIRY,
@@ -271,14 +269,12 @@ def rollback(to_run_id: int | None = None, *, rescore: bool = True) -> ModelRun:
     stands and :class:`QueueUnavailable` says the lists follow at the next scoring.
     Commands pass ``rescore=False`` and score in their own process.
     """
-    from ..tasks.recommender import score_all_task
-
     with get_shop().database.writer():
         target = pipeline.rollback(to_run_id)
         get_shop().configuration.write_model_status(target)
     if rescore:
         try:
-            send_to_worker(score_all_task, kwargs={"run_id": target.pk})
+            send_to_worker(SCORE_ALL, kwargs={"run_id": target.pk})
         except QueueUnavailable as error:
             raise QueueUnavailable(
                 f"Model run {target.pk} is live again, but its lists were not queued for "
