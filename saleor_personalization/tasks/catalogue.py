@@ -5,8 +5,8 @@ from celery import shared_task
 from ..events.recording import claim_orders
 from ..features.customers import upsert_customers
 from ..features.items import delete_items, upsert_items
+from ..services.queueing import enqueue
 from ..shop import get_shop
-from .dispatch import enqueue
 from .events import RETRY
 from .segments import request_segment_refresh
 
