@@ -32,7 +32,7 @@ from saleor_personalization.recommender.session import (
     session_list,
 )
 
-from .shop import CATEGORIES, FAST, build_shop
+from .shop import CATEGORIES, CHANNEL, END, FAST, build_shop
 
 pytestmark = pytest.mark.django_db
 
@@ -195,3 +195,80 @@ def test_a_new_product_gets_neighbours_from_its_features_without_training(live):
     assert 999 in [p for p, _ in read_neighbours([closest])[closest]]
     # A product the model was trained on keeps the neighbours of its training.
     assert place_new_product(run, model, int(model.item_ids[0])) is None
+
+
+# Serving: the session through the shopper rules ----------------------------------------
+
+
+@pytest.fixture
+def scored(live):
+    from saleor_personalization.recommender.pipeline import score_lists
+
+    score_lists(now=END)
+    assert ItemNeighbours.objects.count() > 0
+    return live
+
+
+def _views(shopper_id: str, products) -> None:
+    Interaction.objects.bulk_create(
+        [
+            _event(
+                f"{shopper_id}-{k}", InteractionKind.VIEW, 10 - k, anonymous=shopper_id, product=p
+            )
+            for k, p in enumerate(products)
+        ]
+    )
+
+
+def test_an_anonymous_session_bends_the_bestsellers_through_the_rules(scored):
+    from saleor_personalization.configuration import PersonalizationConfig
+    from saleor_personalization.models import CartState
+    from saleor_personalization.recommender import serving
+
+    config = PersonalizationConfig()
+    shopper = serving.Shopper(anonymous_id="s:visitor")
+    before = serving.personalized(shopper, CHANNEL, 10, config)
+    assert {item.reason for item in before} <= {"Bestseller"}
+
+    garden = [201, 204, 207]
+    _views("s:visitor", garden)
+    after = serving.personalized(shopper, CHANNEL, 10, config)
+    ids = [item.product_id for item in after]
+    assert ids != [item.product_id for item in before]
+    assert not set(garden) & set(ids)
+    assert [p // 100 for p in ids[:5]].count(2) >= 3  # the diversity rule allows three
+    names = set(ItemProfile.objects.filter(product_id__in=garden).values_list("name", flat=True))
+    because = [i.reason.removeprefix("Because you viewed ") for i in after if "viewed" in i.reason]
+    assert because
+    assert set(because) <= names
+
+    # Switched off: the list is what it was before the session.
+    off = PersonalizationConfig(session_enabled=False)
+    assert serving.personalized(shopper, CHANNEL, 10, off) == before
+
+    # What the session lifts is still left out when it is in the cart.
+    lifted = next(i.product_id for i in after if "viewed" in i.reason)
+    CartState.objects.create(
+        token="cart-1",
+        anonymous_id="s:visitor",
+        lines={"v1": [lifted, 1]},
+        last_change_at=timezone.now(),
+    )
+    assert lifted not in [i.product_id for i in serving.personalized(shopper, CHANNEL, 10, config)]
+
+
+def test_rerank_moves_the_sessions_neighbours_up_without_adding_or_dropping(scored):
+    from saleor_personalization.configuration import PersonalizationConfig
+    from saleor_personalization.recommender import serving
+
+    page = [101, 102, 103, 301, 302, 303, 201, 202, 203]
+    shopper = serving.Shopper(anonymous_id="s:reranker")
+    assert [
+        i.product_id for i in serving.rerank(shopper, page, CHANNEL, PersonalizationConfig())
+    ] == page
+    _views("s:reranker", [204, 205, 206])
+    reranked = [
+        i.product_id for i in serving.rerank(shopper, page, CHANNEL, PersonalizationConfig())
+    ]
+    assert sorted(reranked) == sorted(page)
+    assert [p // 100 for p in reranked[:3]] == [2, 2, 2]

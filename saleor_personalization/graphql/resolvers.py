@@ -185,7 +185,9 @@ def frequently_bought_together(
     else:
         product_ids = backend.checkout_products(info, checkout, requestor)
     shopper = shopper_for(requestor, anonymous_id)
-    items = serving.bought_together(product_ids, slug, size, config, shopper)
+    items = serving.bought_together(
+        product_ids, slug, size, config, shopper, follow_session=bool(checkout)
+    )
     return product_list(backend, info, items, slug, warnings, served)
 
 

@@ -25,6 +25,7 @@ from ..models import (
     RecommendationList,
 )
 from .rules import Recommendation, Shopper, apply_rules, shopper_exclusions
+from .session import SessionView
 
 __all__ = ["Recommendation", "Shopper", "apply_rules"]
 
@@ -86,6 +87,12 @@ def _fallback_entries(shopper: Shopper, channel: str) -> tuple[list[dict], str]:
     return [{"product_id": p, "score": 0.0, "reason": "New in the shop"} for p in newest], "newest"
 
 
+def _followed(session: SessionView, entries: list[dict], *, personal: bool, first: int) -> list:
+    """``entries`` blended with the session; as many as the rules may need, not more."""
+    limit = max(len(entries), 3 * first, 50)
+    return [e.to_json() for e in session.follow(entries, personal=personal, limit=limit)]
+
+
 RECENT_PURCHASES = 10
 
 
@@ -126,11 +133,13 @@ def personalized(
     with what they bought (from every basket, guests' included), then bestsellers.
     """
     exclude = shopper_exclusions(shopper, config)
+    session = SessionView(shopper.customer_id, shopper.anonymous_id, config)
     if shopper.customer_id:
         entries, source = _list(ListKind.PERSONAL, str(shopper.customer_id)), "personal"
         if not entries:
             entries, source = _complements_of_purchases(shopper.customer_id), "bought_together"
         if entries:
+            entries = _followed(session, entries, personal=True, first=first)
             items = apply_rules(
                 entries,
                 source=source,
@@ -143,7 +152,7 @@ def personalized(
                 return items
             fallback, fallback_source = _fallback_entries(shopper, channel)
             more = apply_rules(
-                fallback,
+                _followed(session, fallback, personal=False, first=first),
                 source=fallback_source,
                 channel=channel,
                 first=first,
@@ -152,6 +161,7 @@ def personalized(
             )
             return (items + more)[:first]
     entries, source = _fallback_entries(shopper, channel)
+    entries = _followed(session, entries, personal=False, first=first)
     return apply_rules(
         entries, source=source, channel=channel, first=first, config=config, exclude=exclude
     )
@@ -182,8 +192,13 @@ def bought_together(
     first: int,
     config: PersonalizationConfig,
     shopper: Shopper | None = None,
+    follow_session: bool = False,
 ) -> list[Recommendation]:
-    """Complements of one product, or of a whole cart (best score per product wins)."""
+    """Complements of one product, or of a whole cart (best score per product wins).
+
+    ``follow_session`` (a cart's complements): blended with what the shopper viewed
+    and added in their session, with the Dashboard's session weight.
+    """
     best: dict[int, dict] = {}
     for product_id in product_ids:
         for entry in _list(ListKind.BOUGHT_TOGETHER, str(product_id)):
@@ -191,6 +206,9 @@ def bought_together(
             if current is None or entry["score"] > current["score"]:
                 best[int(entry["product_id"])] = entry
     ranked = sorted(best.values(), key=lambda e: -e["score"])
+    if follow_session and shopper is not None:
+        session = SessionView(shopper.customer_id, shopper.anonymous_id, config)
+        ranked = _followed(session, ranked, personal=True, first=first)
     return apply_rules(
         ranked,
         source="bought_together",
@@ -266,6 +284,13 @@ def rerank(
         rank[p][1] if p in rank else {"product_id": p, "score": 0.0, "reason": "In your list"}
         for p in ordered
     ]
+    # What the shopper is looking at now moves its neighbours on the page up; nothing
+    # off the page is added and nothing on it is dropped for being in the session.
+    session = SessionView(shopper.customer_id, shopper.anonymous_id, config)
+    followed = session.follow(
+        entries, personal=bool(personal), within=set(wanted), exclude_context=False
+    )
+    entries = [e.to_json() for e in followed]
     relaxed = PersonalizationConfig(**{**config.__dict__, "max_per_category": 0})
     return apply_rules(
         entries,

@@ -176,6 +176,12 @@ class BlendedEntry:
     source: str = ""
     is_new: bool = False
 
+    def to_json(self) -> dict:
+        data = {"product_id": self.product_id, "score": self.score, "reason": self.reason}
+        if self.is_new:
+            data["new"] = True
+        return data
+
 
 def _get(entry, name: str, default=None):
     if isinstance(entry, Mapping):
@@ -313,6 +319,7 @@ def session_list(
     source: str = "",
     fallback_weight: float = FALLBACK_WEIGHT,
     limit: int | None = None,
+    exclude_context: bool = True,
 ) -> list[BlendedEntry]:
     """What serving shows before its rules: ``base`` blended with the session.
 
@@ -325,4 +332,88 @@ def session_list(
     if not settings.enabled:
         return [_as_blended(e, source) for e in base]
     weight = settings.weight if personal else fallback_weight
-    return blend(base, context, neighbours, weight=weight, names=names, source=source, limit=limit)
+    return blend(
+        base,
+        context,
+        neighbours,
+        weight=weight,
+        names=names,
+        source=source,
+        limit=limit,
+        exclude_context=exclude_context,
+    )
+
+
+class SessionView:
+    """One answer's view of the shopper's session: read once, used by every list it blends.
+
+    Nothing is read until a list is blended, and the neighbour rows and names only
+    when the context has products: a shopper without a session costs one query, and
+    with the session switched off none.
+    """
+
+    def __init__(self, customer_id: int | None, anonymous_id: str, config):
+        self.customer_id, self.anonymous_id = customer_id, anonymous_id
+        self.settings = SessionSettings.from_config(config)
+        self._context: SessionContext | None = None
+        self._neighbours: dict[int, list[tuple[int, float]]] | None = None
+        self._names: dict[int, str] = {}
+
+    @property
+    def context(self) -> SessionContext:
+        if self._context is None:
+            self._context = read_session(
+                customer_id=self.customer_id,
+                anonymous_id=self.anonymous_id,
+                settings=self.settings,
+            )
+        return self._context
+
+    def _load(self) -> None:
+        if self._neighbours is not None:
+            return
+        from ..models import ItemProfile
+        from .neighbours import read_neighbours
+
+        ids = self.context.product_ids
+        self._neighbours = read_neighbours(ids) if ids else {}
+        self._names = dict(
+            ItemProfile.objects.filter(product_id__in=ids).values_list("product_id", "name")
+        )
+
+    def follow(
+        self,
+        base: Sequence,
+        *,
+        personal: bool,
+        source: str = "",
+        limit: int | None = None,
+        within: set[int] | None = None,
+        exclude_context: bool = True,
+    ) -> list[BlendedEntry]:
+        """``base`` blended with the session (:func:`session_list`).
+
+        ``within``: only these products may be lifted in (a storefront's own list that
+        is reranked, not extended); ``exclude_context``: leave out what the shopper is
+        looking at (off for a reranked list, which is the storefront's to show).
+        """
+        if not self.settings.enabled or not self.context:
+            return [_as_blended(e, source) for e in base]
+        self._load()
+        neighbours = self._neighbours or {}
+        if within is not None:
+            neighbours = {
+                product: [(p, w) for p, w in items if p in within]
+                for product, items in neighbours.items()
+            }
+        return session_list(
+            base,
+            self.context,
+            neighbours,
+            self.settings,
+            personal=personal,
+            names=self._names,
+            source=source,
+            limit=limit,
+            exclude_context=exclude_context,
+        )
