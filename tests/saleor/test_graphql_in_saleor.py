@@ -464,6 +464,8 @@ def test_a_longer_list_makes_no_more_queries(shop, clients, channel_USD):
         assert len(body["data"][field]["items"]) == expected, body
         return sum(len(c.captured_queries) for c in captured)
 
+    # The first request of a test fills per-process caches (settings, plugins): not counted.
+    count(personalized(channel_USD.slug, first=2), "personalizedProducts", 2)
     assert count(personalized(channel_USD.slug, first=1), "personalizedProducts", 1) == count(
         personalized(channel_USD.slug, first=3), "personalizedProducts", 3
     )
