@@ -1,6 +1,7 @@
 """The GraphQL API in standalone mode: queries, mutations, errors, rights, limits."""
 
 import base64
+import functools
 from datetime import timedelta
 from decimal import Decimal
 
@@ -781,3 +782,175 @@ def test_staff_see_segments_with_sizes_and_members(client):
     )
     assert body["data"]["personalizationOfferReport"] == []
     assert set(codes(gql(client, query, token=CUSTOMER_1)[1])) == {"PERMISSION_DENIED"}
+
+
+# Audiences, query counts and concurrent writes -------------------------------------
+
+# The fields open to every shopper and those for the logged-in customer. Every other
+# root field must be refused to customers and to anonymous callers: a staff field
+# declared without the schema's staff(...) binder is caught here whatever its name.
+STOREFRONT_FIELDS = {
+    "personalizedProducts",
+    "similarProducts",
+    "frequentlyBoughtTogether",
+    "recentlyViewedProducts",
+    "trendingProducts",
+    "rerankProducts",
+    "trackEvent",
+}
+CUSTOMER_FIELDS = {"mySegments", "myOffers", "marketingConsentUpdate"}
+
+
+def _root_fields():
+    """(operation, field name, field) of every root field of the standalone schema."""
+    from saleor_personalization.graphql.schema import build_schema
+    from saleor_personalization.standalone.graphql_backend import StandaloneBackend
+
+    schema = build_schema(StandaloneBackend())
+    for operation, root in (
+        ("query", schema.get_query_type()),
+        ("mutation", schema.get_mutation_type()),
+    ):
+        for name, field in root.fields.items():
+            yield operation, name, field
+
+
+def _call(operation: str, name: str, field) -> str:
+    """The smallest document calling ``field`` (staff fields take no required argument)."""
+    from graphql.type import GraphQLNonNull
+
+    required = [
+        a for a, argument in field.args.items() if isinstance(argument.type, GraphQLNonNull)
+    ]
+    assert not required, f"{name}: give the staff-field test a value for {required}"
+    return f"{operation} {{ {name} {{ __typename }} }}"
+
+
+def test_every_staff_field_refuses_customers_and_anonymous_callers(client, media):
+    runs_before = ModelRun.objects.count()
+    staff_fields = []
+    for operation, name, field in _root_fields():
+        if name in STOREFRONT_FIELDS | CUSTOMER_FIELDS:
+            continue
+        staff_fields.append(name)
+        document = _call(operation, name, field)
+        assert codes(gql(client, document, token=CUSTOMER_1)[1]) == ["PERMISSION_DENIED"], name
+        assert codes(gql(client, document)[1]) == ["NOT_AUTHENTICATED"], name
+        _, body = gql(client, document, token=STAFF)
+        assert "PERMISSION_DENIED" not in codes(body), name
+        assert "NOT_AUTHENTICATED" not in codes(body), name
+    # Refused before running: the train mutation queued nothing for the customer.
+    assert ModelRun.objects.count() == runs_before + 1  # the staff call's run only
+    assert len(staff_fields) == 8, staff_fields  # the list above is not vacuous
+
+
+def test_customer_fields_refuse_callers_who_are_not_a_customer(client):
+    for operation, name, _field in _root_fields():
+        if name not in CUSTOMER_FIELDS:
+            continue
+        args = "(granted: true)" if name == "marketingConsentUpdate" else ""
+        document = f"{operation} {{ {name}{args} {{ __typename }} }}"
+        assert codes(gql(client, document)[1]) == ["NOT_AUTHENTICATED"], name
+        assert codes(gql(client, document, token=STAFF)[1]) == ["NOT_AUTHENTICATED"], name
+        assert "errors" not in gql(client, document, token=CUSTOMER_1)[1], name
+
+
+def _queries(client, document, variables) -> tuple[int, dict]:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as captured:
+        status, body = gql(client, document, variables)
+    assert status == 200, body
+    assert "errors" not in body, body
+    return len(captured.captured_queries), body
+
+
+def test_a_longer_list_makes_no_more_queries(client):
+    listed = f"""query($first: Int) {{
+      personalizedProducts(channel: "{CHANNEL}", first: $first) {{ {ITEMS} }} }}"""
+    few, small = _queries(client, listed, {"first": 2})
+    many, large = _queries(client, listed, {"first": 20})
+    assert len(small["data"]["personalizedProducts"]["items"]) == 2
+    assert len(large["data"]["personalizedProducts"]["items"]) == 20
+    assert many == few
+    reranked = f"""query($products: [ID!]!) {{
+      rerankProducts(channel: "{CHANNEL}", products: $products) {{ {ITEMS} }} }}"""
+    few, small = _queries(client, reranked, {"products": [gid("Product", p) for p in (1, 2)]})
+    many, large = _queries(
+        client, reranked, {"products": [gid("Product", p) for p in range(1, 21)]}
+    )
+    assert len(small["data"]["rerankProducts"]["items"]) == 2
+    assert len(large["data"]["rerankProducts"]["items"]) == 20
+    assert many == few
+
+
+def _post(*args, **kwargs):
+    """``gql`` with a client of its own (one per thread)."""
+    from django.test import Client
+
+    return gql(Client(), *args, **kwargs)
+
+
+def _at_once(calls: list) -> list:
+    """Run the calls in threads released together (each thread has its own connection)."""
+    import threading
+
+    from django.db import connection
+
+    barrier = threading.Barrier(len(calls))
+    results: list = [None] * len(calls)
+
+    def run(index, call):
+        try:
+            barrier.wait()
+            results[index] = call()
+        except Exception as error:  # the assertion below shows it
+            results[index] = error
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(i, c)) for i, c in enumerate(calls)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_retries_of_one_tracked_event_record_it_once():
+    track = """mutation($input: PersonalizationTrackEventInput!) {
+      trackEvent(input: $input) { recorded } }"""
+    for round_ in range(5):
+        view = {
+            "kind": "PRODUCT_VIEW",
+            "channel": CHANNEL,
+            "product": gid("Product", 3),
+            "eventId": f"retried-{round_}",
+        }
+        call = functools.partial(_post, track, {"input": view}, token=CUSTOMER_1)
+        results = _at_once([call] * 6)
+        recorded = [body["data"]["trackEvent"]["recorded"] for _, body in results]
+        assert sorted(recorded) == [False] * 5 + [True], results
+    assert Interaction.objects.filter(kind=InteractionKind.VIEW, customer_id=1).count() == 5
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_consent_updates_keep_the_last_choice_with_the_latest_time():
+    consent = """mutation($granted: Boolean!) {
+      marketingConsentUpdate(granted: $granted) { granted updatedAt } }"""
+    for customer_id in range(40, 45):  # no profile yet: the first calls also create it
+        token = issue_token(customer_id=customer_id)
+        results = _at_once(
+            [
+                functools.partial(_post, consent, {"granted": k % 2 == 0}, token=token)
+                for k in range(6)
+            ]
+        )
+        answers = [body["data"]["marketingConsentUpdate"] for _, body in results]
+        assert all(answers), results
+        last = max(answers, key=lambda answer: answer["updatedAt"])
+        profile = CustomerProfile.objects.get(customer_id=customer_id)
+        assert profile.marketing_consent is last["granted"]
+        assert profile.consent_updated_at.isoformat() == last["updatedAt"]

@@ -24,6 +24,7 @@ from saleor_personalization.services import training
 from saleor_personalization.services.errors import QueueUnavailable, TrainingBusy
 from saleor_personalization.services.offers import ISSUE_LOCK
 from saleor_personalization.services.segments import refresh_segments
+from saleor_personalization.standalone.graphql_backend import issue_token
 
 from .shop import FAST, build_shop
 from .worker import celery_worker
@@ -91,13 +92,37 @@ def test_train_and_score_commands_use_the_dashboard_list_length_and_prune_old_fi
     assert _personal_lengths() == {10}
 
 
+def _train_mutation(client) -> dict:
+    """``personalizationTrain`` as staff, over the standalone server's /graphql/."""
+    response = client.post(
+        "/graphql/",
+        {
+            "query": "mutation($p: JSONString) { personalizationTrain(params: $p) "
+            "{ run { status } message } }",
+            "variables": {"p": json.dumps(FAST)},
+        },
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {issue_token(staff=True)}",
+    )
+    return response.json()
+
+
 @pytest.mark.django_db
-def test_request_training_without_a_broker_refuses_and_trains_nothing(media):
+def test_the_train_mutation_without_a_broker_refuses_and_trains_nothing(client, media):
     """Eager mode (no broker configured) would train inside the request: refused."""
     build_shop()
     with pytest.raises(InvalidParameters):
         training.request_training({"epochs": -3})
-    with pytest.raises(QueueUnavailable, match="No Celery broker is configured"):
+    body = _train_mutation(client)
+    assert body["data"]["personalizationTrain"] is None
+    [error] = body["errors"]
+    assert error["extensions"]["code"] == "UNAVAILABLE"
+    assert "No Celery broker is configured" in error["message"]
+    assert "Nothing was trained" in error["message"]
+    # The mutation's savepoint drops the run it could not queue; the service itself
+    # records it as failed (the command line sees that).
+    assert not ModelRun.objects.exists()
+    with pytest.raises(QueueUnavailable, match="Nothing was trained"):
         training.request_training(FAST)
     run = ModelRun.objects.get()
     assert run.status == ModelRunStatus.FAILED
@@ -227,8 +252,8 @@ def test_segment_command_mirrors_memberships_and_issues_offers_as_the_task_does(
 
 @pytest.mark.celery_worker
 @pytest.mark.django_db(transaction=True)
-def test_requested_training_goes_to_the_training_queue_after_a_stale_run_is_recovered(
-    tmp_path, media
+def test_the_train_mutation_queues_on_the_training_queue_after_a_stale_run_is_recovered(
+    client, tmp_path, media
 ):
     build_shop()
     # A run a killed worker left TRAINING: before, manual training was refused for good.
@@ -237,11 +262,15 @@ def test_requested_training_goes_to_the_training_queue_after_a_stale_run_is_reco
     # The worker consumes the training queue only: a run it trains went there.
     with (
         override_settings(PERSONALIZATION_TRAINING_QUEUE=queue),
-        celery_worker(tmp_path, queues=queue, concurrency=1) as client,
+        celery_worker(tmp_path, queues=queue, concurrency=1) as worker_app,
     ):
-        with _CurrentApp(client):
-            run = training.request_training(FAST)
-        assert run.status == ModelRunStatus.QUEUED
+        with _CurrentApp(worker_app):
+            body = _train_mutation(client)
+        assert body["data"]["personalizationTrain"] == {
+            "run": {"status": "queued"},
+            "message": "Training queued.",
+        }, body
+        run = ModelRun.objects.exclude(pk=stale.pk).get()
         deadline = time.monotonic() + 300
         while time.monotonic() < deadline:
             run.refresh_from_db()
@@ -254,3 +283,19 @@ def test_requested_training_goes_to_the_training_queue_after_a_stale_run_is_reco
     assert run.status == ModelRunStatus.SUCCEEDED, run.error
     assert run.is_live
     assert run.artifact
+
+
+@pytest.mark.django_db
+def test_a_lock_left_by_a_run_that_is_not_training_is_taken_over():
+    """A killed worker's lock would refuse every training for hours; it is taken over."""
+    training_run = ModelRun.objects.create(status=ModelRunStatus.TRAINING)
+    finished = ModelRun.objects.create(status=ModelRunStatus.FAILED)
+    try:
+        cache.set(training.TRAINING_LOCK, str(training_run.pk), timeout=60)
+        assert not training._take_lock()  # a run that may still be training keeps it
+        cache.set(training.TRAINING_LOCK, str(finished.pk), timeout=60)
+        assert training._take_lock()
+        assert cache.get(training.TRAINING_LOCK) == training.STARTING
+        assert not training._take_lock()  # and now it is ours
+    finally:
+        cache.delete(training.TRAINING_LOCK)

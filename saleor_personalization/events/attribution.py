@@ -1,4 +1,4 @@
-"""Recommendation ids, storefront-tracked events and the attribution report.
+"""Recommendation ids, clicks on recommendations and the attribution report.
 
 A ``recommendationId`` is signed (Django's signing with ``SECRET_KEY``), so a click
 reported by a storefront names a list that really served that product: nobody can
@@ -7,7 +7,6 @@ it was served; nothing about the shopper, so it is safe in a URL.
 """
 
 import logging
-import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -17,7 +16,7 @@ from django.db.models import Count
 from django.utils import timezone
 
 from ..models import Interaction, InteractionKind, RecommendationClick
-from .identity import storefront_identity
+from .recording import TrackedShopper, event_key, record_view
 
 logger = logging.getLogger(__name__)
 
@@ -52,46 +51,6 @@ def read_recommendation_id(value: str) -> RecommendationRef:
         raise InvalidRecommendationId("not a recommendation id issued by this shop") from error
 
 
-@dataclass(frozen=True)
-class TrackedShopper:
-    """Who a storefront event belongs to: a customer, or a raw storefront anonymous id."""
-
-    customer_id: int | None = None
-    anonymous_id: str = ""
-
-    @property
-    def identity(self) -> str:
-        return storefront_identity(self.anonymous_id) if self.anonymous_id else ""
-
-
-def _event_key(prefix: str, shopper: TrackedShopper, event_id: str) -> str:
-    who = f"u{shopper.customer_id}" if shopper.customer_id else shopper.identity
-    return f"{prefix}:{who}:{event_id or uuid.uuid4().hex}"[:191]
-
-
-def record_view(
-    shopper: TrackedShopper,
-    product_id: int,
-    channel: str,
-    *,
-    event_id: str = "",
-    occurred_at: datetime | None = None,
-) -> bool:
-    """Write one product view; ``event_id`` makes a retried call count once."""
-    _, created = Interaction.objects.get_or_create(
-        source_key=_event_key("view", shopper, event_id),
-        defaults={
-            "customer_id": shopper.customer_id,
-            "anonymous_id": "" if shopper.customer_id else shopper.identity,
-            "product_id": product_id,
-            "channel": channel,
-            "kind": InteractionKind.VIEW,
-            "occurred_at": occurred_at or timezone.now(),
-        },
-    )
-    return created
-
-
 def record_click(
     shopper: TrackedShopper,
     ref: RecommendationRef,
@@ -111,7 +70,7 @@ def record_click(
     key = (
         served_key or event_id or f"{ref.source}.{ref.product_id}.{int(ref.served_at.timestamp())}"
     )
-    source_key = f"click:{served_key}" if served_key else _event_key("click", shopper, key)
+    source_key = f"click:{served_key}" if served_key else event_key("click", shopper, key)
     _, created = RecommendationClick.objects.get_or_create(
         source_key=source_key,
         defaults={

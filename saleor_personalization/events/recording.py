@@ -1,18 +1,21 @@
-"""Record carts and orders into the interaction log.
+"""Record carts, orders and storefront product views into the interaction log.
 
 A checkout hook reports the whole cart, not what changed; the recorder compares it
 with the last seen cart (:class:`~saleor_personalization.models.CartState`) and writes
 one add or remove event per changed line. Every event carries a deterministic
-``source_key``, so a retried task or a duplicated hook records nothing twice.
+``source_key``, so a retried task or a duplicated hook records nothing twice; a view
+the storefront reports (``trackEvent``) is keyed by its client ``eventId`` alike.
 """
 
 import logging
+import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import transaction
 from django.db.models import Q
+from django.utils import timezone
 
 from ..features.customers import refresh_customer_summaries
 from ..models import CartState, CustomerProfile, Interaction, InteractionKind
@@ -24,6 +27,7 @@ from .identity import (
     erased_before,
     legacy_email_identity,
     merge_identities,
+    storefront_identity,
 )
 from .types import CartSnapshot, LineSnapshot, OrderSnapshot
 
@@ -150,6 +154,54 @@ def record_cart(snapshot: CartSnapshot) -> RecordResult:
 
         merged = merge_identities(identities, owner) if owner else 0
     return RecordResult(created=created, merged=merged)
+
+
+# Storefront events (trackEvent) ----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TrackedShopper:
+    """Who a storefront event belongs to: a customer, or a raw storefront anonymous id."""
+
+    customer_id: int | None = None
+    anonymous_id: str = ""
+
+    @property
+    def identity(self) -> str:
+        return storefront_identity(self.anonymous_id) if self.anonymous_id else ""
+
+
+def event_key(prefix: str, shopper: TrackedShopper, event_id: str) -> str:
+    """The ``source_key`` of a storefront event: a retried ``event_id`` maps to the same row."""
+    who = f"u{shopper.customer_id}" if shopper.customer_id else shopper.identity
+    return f"{prefix}:{who}:{event_id or uuid.uuid4().hex}"[:191]
+
+
+def record_view(
+    shopper: TrackedShopper,
+    product_id: int,
+    channel: str,
+    *,
+    event_id: str = "",
+    occurred_at: datetime | None = None,
+) -> bool:
+    """Write one product view; ``event_id`` makes a retried call count once.
+
+    Atomic without a lock: ``source_key`` is unique, so of two concurrent calls with
+    one ``event_id`` exactly one inserts (and returns True) and the other reads it.
+    """
+    _, created = Interaction.objects.get_or_create(
+        source_key=event_key("view", shopper, event_id),
+        defaults={
+            "customer_id": shopper.customer_id,
+            "anonymous_id": "" if shopper.customer_id else shopper.identity,
+            "product_id": product_id,
+            "channel": channel,
+            "kind": InteractionKind.VIEW,
+            "occurred_at": occurred_at or timezone.now(),
+        },
+    )
+    return created
 
 
 def _merge_lines(lines: tuple[LineSnapshot, ...]) -> dict[str, list[int]]:

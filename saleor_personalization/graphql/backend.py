@@ -62,6 +62,13 @@ class ShopBackend(Protocol):
     def product_id(self, info, global_id: str) -> int:
         """The database id behind a product's global id (raises INVALID_ID / NOT_FOUND)."""
 
+    def product_ids(self, info, global_ids: list[str]) -> list[int]:
+        """The database ids behind these global ids, in order, in one query for all.
+
+        Raises INVALID_ID for the first malformed id, NOT_FOUND if any is unknown. A
+        list of N products (``rerankProducts``) must not make N queries.
+        """
+
     def category_id(self, info, global_id: str) -> int:
         """The database id behind a category's global id (raises INVALID_ID / NOT_FOUND)."""
 

@@ -1,10 +1,20 @@
-"""The schema: root fields of the personalization API, bound to one shop backend."""
+"""The schema: root fields of the personalization API, bound to one shop backend.
+
+Each root field is declared with the binder of its audience, and the binder makes
+that audience's check, once, for every field of it: ``storefront(...)`` (anyone),
+``customer(...)`` (a logged-in customer; the resolver gets ``customer_id``) and
+``staff(...)`` (the shop's manage permission, ``MANAGE_PLUGINS`` in Saleor). No
+resolver checks rights itself, so a staff field is staff-only by its declaration.
+"""
 
 import graphene
 from django.db import transaction
 
 from ..shop import get_shop
-from . import resolvers
+from . import customer as customer_fields
+from . import staff as staff_fields
+from . import storefront as storefront_fields
+from .access import require_customer, require_manager
 from .backend import ShopBackend
 from .cost import DEFAULT_FIRST
 from .scalars import JSONString
@@ -63,6 +73,27 @@ def build_root_types(backend: ShopBackend) -> tuple[type, type]:
 
         return resolve
 
+    def storefront(function):
+        """A field for any shopper, logged in or not."""
+        return bind(function)
+
+    def customer(function):
+        """A field for the logged-in customer only; ``function`` gets their ``customer_id``."""
+
+        def for_customer(backend, info, **kwargs):
+            return function(backend, info, customer_id=require_customer(backend, info), **kwargs)
+
+        return bind(for_customer)
+
+    def staff(function):
+        """A field for staff only: the permission is checked here, before ``function`` runs."""
+
+        def for_staff(backend, info, **kwargs):
+            require_manager(backend, info)
+            return function(backend, info, **kwargs)
+
+        return bind(for_staff)
+
     class Query(graphene.ObjectType):
         personalized_products = graphene.Field(
             product_list,
@@ -70,7 +101,7 @@ def build_root_types(backend: ShopBackend) -> tuple[type, type]:
             first=first_argument(),
             anonymous_id=graphene.String(description=ANONYMOUS_HELP),
             description="The shopper's own list ('for you'), or the best fallback there is.",
-            resolver=bind(resolvers.personalized_products),
+            resolver=storefront(storefront_fields.personalized_products),
         )
         similar_products = graphene.Field(
             product_list,
@@ -79,7 +110,7 @@ def build_root_types(backend: ShopBackend) -> tuple[type, type]:
             first=first_argument(),
             anonymous_id=graphene.String(description=SERVED_HELP),
             description="Products like this one (for a product page).",
-            resolver=bind(resolvers.similar_products),
+            resolver=storefront(storefront_fields.similar_products),
         )
         frequently_bought_together = graphene.Field(
             product_list,
@@ -89,7 +120,7 @@ def build_root_types(backend: ShopBackend) -> tuple[type, type]:
             first=first_argument(),
             anonymous_id=graphene.String(description=SERVED_HELP),
             description="Complements bought with the product or the cart's products.",
-            resolver=bind(resolvers.frequently_bought_together),
+            resolver=storefront(storefront_fields.frequently_bought_together),
         )
         recently_viewed_products = graphene.Field(
             product_list,
@@ -97,7 +128,7 @@ def build_root_types(backend: ShopBackend) -> tuple[type, type]:
             first=first_argument(),
             anonymous_id=graphene.String(description=ANONYMOUS_HELP),
             description="What the shopper viewed in the last 30 days, newest first.",
-            resolver=bind(resolvers.recently_viewed_products),
+            resolver=storefront(storefront_fields.recently_viewed_products),
         )
         trending_products = graphene.Field(
             product_list,
@@ -106,7 +137,7 @@ def build_root_types(backend: ShopBackend) -> tuple[type, type]:
             first=first_argument(),
             anonymous_id=graphene.String(description=SERVED_HELP),
             description="Rising in the channel over the last weeks.",
-            resolver=bind(resolvers.trending_products),
+            resolver=storefront(storefront_fields.trending_products),
         )
         rerank_products = graphene.Field(
             product_list,
@@ -116,51 +147,51 @@ def build_root_types(backend: ShopBackend) -> tuple[type, type]:
             channel=graphene.String(required=True, description=CHANNEL_HELP),
             anonymous_id=graphene.String(description=ANONYMOUS_HELP),
             description="The storefront's own list (search, category page), most relevant first.",
-            resolver=bind(resolvers.rerank_products),
+            resolver=storefront(storefront_fields.rerank_products),
         )
         my_segments = graphene.List(
             graphene.NonNull(PersonalizationSegment),
             description="The logged-in customer's current segments.",
-            resolver=bind(resolvers.my_segments),
+            resolver=customer(customer_fields.my_segments),
         )
         my_offers = graphene.List(
             graphene.NonNull(PersonalizationOffer),
             description="The logged-in customer's live segment offers (voucher codes).",
-            resolver=bind(resolvers.my_offers),
+            resolver=customer(customer_fields.my_offers),
         )
         personalization_segments = graphene.List(
             graphene.NonNull(PersonalizationSegmentInfo),
             description="Every active segment with its size, history and members (staff).",
-            resolver=bind(resolvers.segments),
+            resolver=staff(staff_fields.segments),
         )
         personalization_offer_report = graphene.List(
             graphene.NonNull(PersonalizationCampaignReport),
             description="Offers issued and redeemed per campaign, revenue vs the holdout (staff).",
-            resolver=bind(resolvers.offer_stats),
+            resolver=staff(staff_fields.offer_stats),
         )
         personalization_email_stats = graphene.List(
             graphene.NonNull(PersonalizationEmailStepStats),
             days=graphene.Int(default_value=30),
             description="Abandoned-checkout emails per step: sent, opened, clicked, recovered "
             "orders and revenue (staff).",
-            resolver=bind(resolvers.email_stats_for),
+            resolver=staff(staff_fields.email_stats_for),
         )
         personalization_model_runs = graphene.List(
             graphene.NonNull(PersonalizationModelRun),
             first=graphene.Int(default_value=20),
             description="Training runs, newest first, with their holdout metrics (staff).",
-            resolver=bind(resolvers.model_runs),
+            resolver=staff(staff_fields.model_runs),
         )
         personalization_live_run = graphene.Field(
             PersonalizationModelRun,
             description="The run serving lists now (staff).",
-            resolver=bind(resolvers.live_run),
+            resolver=staff(staff_fields.live_run),
         )
         personalization_stats = graphene.Field(
             PersonalizationStats,
             days=graphene.Int(default_value=30),
             description="List coverage, clicks and attributed orders and revenue (staff).",
-            resolver=bind(resolvers.stats),
+            resolver=staff(staff_fields.stats),
         )
 
     class Mutation(graphene.ObjectType):
@@ -168,25 +199,25 @@ def build_root_types(backend: ShopBackend) -> tuple[type, type]:
             PersonalizationTrackEventPayload,
             input=PersonalizationTrackEventInput(required=True),
             description="Record a product view or a click on a recommendation.",
-            resolver=bind(resolvers.track_event),
+            resolver=storefront(storefront_fields.track_event),
         )
         marketing_consent_update = graphene.Field(
             PersonalizationConsent,
             granted=graphene.Boolean(required=True),
             description="The logged-in customer grants or withdraws marketing email consent.",
-            resolver=bind(resolvers.marketing_consent_update),
+            resolver=customer(customer_fields.marketing_consent_update),
         )
         personalization_train = graphene.Field(
             PersonalizationTrainPayload,
             params=JSONString(description="Training parameters; defaults if omitted."),
             description="Queue a training run (staff).",
-            resolver=bind(resolvers.train),
+            resolver=staff(staff_fields.train),
         )
         personalization_rollback = graphene.Field(
             PersonalizationModelRun,
             run=graphene.ID(description="Run to put live; the previous live run if omitted."),
             description="Put an earlier model run back live (staff).",
-            resolver=bind(resolvers.rollback_model),
+            resolver=staff(staff_fields.rollback_model),
         )
 
     return Query, Mutation

@@ -4,9 +4,13 @@ Types that carry a product are made per schema (:func:`make_list_type`): Saleor'
 ``Product`` inside Saleor, the standalone product type outside it.
 """
 
+from datetime import timedelta
+
 import graphene
+from django.utils import timezone
 
 from ..models import ListKind
+from ..segments.compute import segment_members, segment_sizes
 from .errors import redact_paths
 from .scalars import Date, DateTime, JSONString
 
@@ -156,29 +160,20 @@ class PersonalizationSegmentInfo(graphene.ObjectType):
 
     @staticmethod
     def resolve_sizes(root, _info, days=30):
-        from datetime import timedelta
-
-        from django.utils import timezone
-
         since = timezone.now().date() - timedelta(days=max(1, min(days, 3650)))
         return [
-            PersonalizationSegmentSize(date=row.date, size=row.size)
-            for row in root["segment"].sizes.filter(date__gte=since).order_by("date")
+            PersonalizationSegmentSize(date=point.day, size=point.size)
+            for point in segment_sizes(root["segment_id"], since)
         ]
 
     @staticmethod
     def resolve_members(root, _info, first=100):
-        memberships = (
-            root["segment"]
-            .memberships.filter(left_at__isnull=True)
-            .order_by("-entered_at", "customer_id")[: max(1, min(first, 100))]
-        )
         return [
             PersonalizationSegmentMember(
-                customer_id=graphene.Node.to_global_id("User", m.customer_id),
-                entered_at=m.entered_at,
+                customer_id=graphene.Node.to_global_id("User", member.customer_id),
+                entered_at=member.entered_at,
             )
-            for m in memberships
+            for member in segment_members(root["segment_id"], max(1, min(first, 100)))
         ]
 
 

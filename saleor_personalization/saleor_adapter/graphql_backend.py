@@ -152,10 +152,18 @@ class SaleorBackend:
         return slug
 
     def product_id(self, info, global_id: str) -> int:
-        product_id = database_id(global_id, "Product", "product")
-        if not Product.objects.using(replica_name()).filter(pk=product_id).exists():
+        return self.product_ids(info, [global_id])[0]
+
+    def product_ids(self, info, global_ids: list[str]) -> list[int]:
+        product_ids = [database_id(global_id, "Product", "product") for global_id in global_ids]
+        known = set(
+            Product.objects.using(replica_name())
+            .filter(pk__in=product_ids)
+            .values_list("pk", flat=True)
+        )
+        if not known.issuperset(product_ids):
             raise PersonalizationError(ErrorCode.NOT_FOUND, "There is no such product.", "product")
-        return product_id
+        return product_ids
 
     def category_id(self, info, global_id: str) -> int:
         category_id = database_id(global_id, "Category", "category")

@@ -3,7 +3,7 @@
 import logging
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from django.db import transaction
 from django.db.models import Count
@@ -155,3 +155,94 @@ def current_sizes() -> dict[int, int]:
         .annotate(n=Count("id"))
         .values_list("segment_id", "n")
     )
+
+
+# What the API shows of segments (read side) -------------------------------------------
+
+
+@dataclass(frozen=True)
+class SegmentSummary:
+    """An active segment and its current size."""
+
+    segment_id: int
+    key: str
+    name: str
+    kind: str
+    description: str
+    size: int
+
+
+@dataclass(frozen=True)
+class CustomerSegment:
+    """A segment a customer is in now, and since when."""
+
+    key: str
+    name: str
+    description: str
+    entered_at: datetime
+
+
+@dataclass(frozen=True)
+class SizePoint:
+    day: date
+    size: int
+
+
+@dataclass(frozen=True)
+class Member:
+    customer_id: int
+    entered_at: datetime
+
+
+def active_segments() -> list[SegmentSummary]:
+    """Every active segment with its size, by kind then key (two queries in all)."""
+    counts = current_sizes()
+    return [
+        SegmentSummary(
+            segment_id=segment.pk,
+            key=segment.key,
+            name=segment.name,
+            kind=segment.kind,
+            description=segment.description,
+            size=counts.get(segment.pk, 0),
+        )
+        for segment in Segment.objects.filter(is_active=True).order_by("kind", "key")
+    ]
+
+
+def customer_segments(customer_id: int) -> list[CustomerSegment]:
+    """The active segments the customer is in now, by key (one query)."""
+    memberships = (
+        SegmentMembership.objects.filter(
+            customer_id=customer_id, left_at__isnull=True, segment__is_active=True
+        )
+        .select_related("segment")
+        .order_by("segment__key")
+    )
+    return [
+        CustomerSegment(
+            key=m.segment.key,
+            name=m.segment.name,
+            description=m.segment.description,
+            entered_at=m.entered_at,
+        )
+        for m in memberships
+    ]
+
+
+def segment_sizes(segment_id: int, since: date) -> list[SizePoint]:
+    """The segment's recorded daily sizes from ``since``, oldest first."""
+    rows = SegmentSize.objects.filter(segment_id=segment_id, date__gte=since).order_by("date")
+    return [SizePoint(day=row.date, size=row.size) for row in rows]
+
+
+def segment_members(segment_id: int, first: int) -> list[Member]:
+    """The segment's ``first`` current members, newest first."""
+    rows = (
+        SegmentMembership.objects.filter(segment_id=segment_id, left_at__isnull=True)
+        .order_by("-entered_at", "customer_id")
+        .values_list("customer_id", "entered_at")[:first]
+    )
+    return [
+        Member(customer_id=customer_id, entered_at=entered_at) for customer_id, entered_at in rows
+    ]

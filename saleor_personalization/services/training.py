@@ -48,6 +48,7 @@ TRAINING_TIME_LIMIT = 4 * 3600
 QUEUED_EXPIRY = 6 * 3600
 IN_PROGRESS = (ModelRunStatus.QUEUED, ModelRunStatus.TRAINING, ModelRunStatus.EVALUATING)
 STARTING = "starting"
+STARTING_TIMEOUT = 300
 
 
 def _lock_holder() -> str | None:
@@ -136,7 +137,7 @@ def _queue_run(params: dict | None, *, allow_eager: bool) -> ModelRun:
     except QueueUnavailable as error:
         with get_shop().database.writer():
             pipeline._fail(run, f"not queued: {error}")
-        raise QueueUnavailable(f"{error} Nothing was trained (model run {run.pk}).") from error
+        raise QueueUnavailable(f"{error} Nothing was trained.") from error
     run.refresh_from_db()
     return run
 
@@ -183,8 +184,28 @@ def training_tick() -> dict:
 
 
 def _take_lock() -> bool:
+    """Take the single-flight lock; a lock left by a run that is no longer training is taken over.
+
+    A worker killed mid-training leaves its lock for the time limit; without the
+    takeover every training would be refused for hours. ``STARTING`` is held only
+    for the moment between taking the lock and naming the run (a short timeout).
+    """
     try:
-        return bool(cache.add(TRAINING_LOCK, STARTING, timeout=TRAINING_TIME_LIMIT))
+        if cache.add(TRAINING_LOCK, STARTING, timeout=STARTING_TIMEOUT):
+            return True
+        holder = _lock_holder()
+        if holder is None or holder == STARTING:
+            return False
+        if (
+            holder.isdigit()
+            and ModelRun.objects.filter(pk=int(holder), status__in=IN_PROGRESS).exists()
+        ):
+            return False
+        logger.warning(
+            "Training lock held by model run %s, which is not training: taken over", holder
+        )
+        cache.delete(TRAINING_LOCK)
+        return bool(cache.add(TRAINING_LOCK, STARTING, timeout=STARTING_TIMEOUT))
     except Exception:
         logger.warning("Cache unavailable; training without the single-flight lock")
         return True

@@ -140,10 +140,18 @@ class StandaloneBackend:
         return slug
 
     def product_id(self, info, global_id: str) -> int:
-        product_id = database_id(global_id, "Product", "product")
-        if not ItemProfile.objects.filter(product_id=product_id).exists():
+        return self.product_ids(info, [global_id])[0]
+
+    def product_ids(self, info, global_ids: list[str]) -> list[int]:
+        product_ids = [database_id(global_id, "Product", "product") for global_id in global_ids]
+        known = set(
+            ItemProfile.objects.filter(product_id__in=product_ids).values_list(
+                "product_id", flat=True
+            )
+        )
+        if not known.issuperset(product_ids):
             raise PersonalizationError(ErrorCode.NOT_FOUND, "There is no such product.", "product")
-        return product_id
+        return product_ids
 
     def category_id(self, info, global_id: str) -> int:
         category_id = database_id(global_id, "Category", "category")

@@ -443,3 +443,40 @@ def test_every_field_for_every_role(shop, clients, channel_USD, role, permission
             body = call(clients[role], cases[name] if name in MUTATIONS else f"{{ {cases[name]} }}")
             assert "errors" not in body, (role, name, body)
         ModelRun.objects.filter(status=ModelRunStatus.QUEUED).delete()
+
+
+def test_a_longer_list_makes_no_more_queries(shop, clients, channel_USD):
+    """Saleor's Product fields load through its dataloaders, our ids in one lookup."""
+    from contextlib import ExitStack
+
+    from django.db import connections
+    from django.test.utils import CaptureQueriesContext
+
+    def count(query, field, expected):
+        """Queries on every connection (Saleor reads products from its replica alias)."""
+        with ExitStack() as stack:
+            captured = [
+                stack.enter_context(CaptureQueriesContext(connections[alias]))
+                for alias in connections
+            ]
+            body = call(clients["anonymous"], query)
+        assert body["_status"] == 200, body
+        assert len(body["data"][field]["items"]) == expected, body
+        return sum(len(c.captured_queries) for c in captured)
+
+    # The first request of a test fills per-process caches (settings, plugins): not counted.
+    count(personalized(channel_USD.slug, first=2), "personalizedProducts", 2)
+    assert count(personalized(channel_USD.slug, first=1), "personalizedProducts", 1) == count(
+        personalized(channel_USD.slug, first=3), "personalizedProducts", 3
+    )
+
+    def reranked(products):
+        listed = ", ".join(f'"{graphene.Node.to_global_id("Product", p.pk)}"' for p in products)
+        return (
+            f'query {{ rerankProducts(channel: "{channel_USD.slug}", products: [{listed}]) '
+            f"{{ {PRODUCT_FIELDS} }} }}"
+        )
+
+    assert count(reranked(shop[:1]), "rerankProducts", 1) == count(
+        reranked(shop), "rerankProducts", 3
+    )

@@ -1,55 +1,25 @@
-"""Resolvers: arguments checked, the requestor's rights enforced, serving asked.
+"""Storefront fields: product lists and event tracking, open to every shopper.
 
 They read precomputed lists through :mod:`..recommender.serving` (one indexed read)
-and turn product ids into the shop's product objects through the backend, so an
-unpublished or unlisted product is dropped by the shop's own visibility rules.
+and turn product ids into the shop's product objects through the backend in one
+batch, so an unpublished or unlisted product is dropped by the shop's own visibility
+rules and a list of N products costs the same few queries as a list of one.
 """
 
 import hashlib
-import logging
-from datetime import timedelta
 
-from django.db import transaction
-from django.db.models import CharField, Count
-from django.db.models.functions import Cast
 from django.utils import timezone
 
-from ..emails.tracking import email_stats
-from ..events.attribution import (
-    TrackedShopper,
-    attribution_report,
-    record_click,
-    record_view,
-)
+from ..events.attribution import record_click
 from ..events.identity import is_valid_storefront_id, storefront_identity
-from ..models import (
-    CustomerProfile,
-    Interaction,
-    ListKind,
-    ModelRun,
-    ModelRunStatus,
-    RecommendationList,
-    Segment,
-    SegmentMembership,
-)
-from ..offers.redemption import live_offers
-from ..offers.report import offer_report
+from ..events.recording import TrackedShopper, record_view
 from ..recommender import serving
-from ..recommender.artifact import ArtifactError
-from ..recommender.model import InvalidParameters
-from ..recommender.pipeline import rollback, start_run
-from ..segments.compute import current_sizes
-from ..services.queueing import enqueue
-from ..shop import VoucherSummary, get_shop
-from ..tasks import score_all_task, train_model_task
 from .backend import Requestor, ShopBackend
 from .cost import DEFAULT_FIRST, MAX_FIRST
 from .errors import ErrorCode, PersonalizationError
-from .ids import database_id, read_served_recommendation_id, served_recommendation_id
+from .ids import read_served_recommendation_id, served_recommendation_id
 from .throttle import allow
-from .types import PersonalizationModelRun, PersonalizationTrackEventInput
-
-logger = logging.getLogger(__name__)
+from .types import PersonalizationTrackEventInput
 
 MAX_RERANK = 100
 
@@ -220,52 +190,12 @@ def rerank_products(backend, info, *, products, channel, anonymous_id=None) -> d
             "products",
         )
     slug = backend.channel(info, text_argument(channel, "channel"))
-    product_ids = [backend.product_id(info, product) for product in products]
+    # One lookup for the whole list (a list of N ids must not make N queries).
+    product_ids = backend.product_ids(info, products)
     requestor = backend.requestor(info)
     shopper = shopper_for(requestor, anonymous_id)
     items = serving.rerank(shopper, product_ids, slug, backend.config(info))
     return product_list(backend, info, items, slug, warnings, served_to(requestor, anonymous_id))
-
-
-# Customer data ----------------------------------------------------------------------
-
-
-def _customer(backend, info) -> int:
-    requestor = backend.requestor(info)
-    if not requestor.customer_id:
-        raise PersonalizationError(
-            ErrorCode.NOT_AUTHENTICATED, "Log in as a customer to use this field."
-        )
-    return requestor.customer_id
-
-
-def my_segments(backend, info) -> list[dict]:
-    customer_id = _customer(backend, info)
-    memberships = SegmentMembership.objects.filter(
-        customer_id=customer_id, left_at__isnull=True, segment__is_active=True
-    ).select_related("segment")
-    return [
-        {
-            "key": m.segment.key,
-            "name": m.segment.name,
-            "description": m.segment.description,
-            "entered_at": m.entered_at,
-        }
-        for m in memberships.order_by("segment__key")
-    ]
-
-
-def marketing_consent_update(backend, info, *, granted: bool) -> dict:
-    customer_id = _customer(backend, info)
-    now = timezone.now()
-    with transaction.atomic():
-        profile, _ = CustomerProfile.objects.select_for_update().get_or_create(
-            customer_id=customer_id, defaults={"first_seen_at": now}
-        )
-        profile.marketing_consent = granted
-        profile.consent_updated_at = now
-        profile.save(update_fields=["marketing_consent", "consent_updated_at", "updated_at"])
-    return {"granted": granted, "updated_at": now}
 
 
 # Tracking ---------------------------------------------------------------------------
@@ -333,210 +263,3 @@ def _throttle(requestor: Requestor, limit: int) -> None:
         raise PersonalizationError(
             ErrorCode.RATE_LIMITED, f"More than {limit} events a minute; slow down."
         )
-
-
-# Staff ------------------------------------------------------------------------------
-
-
-def require_manager(backend, info) -> Requestor:
-    requestor = backend.requestor(info)
-    if requestor.can_manage:
-        return requestor
-    if requestor.is_anonymous:
-        raise PersonalizationError(
-            ErrorCode.NOT_AUTHENTICATED, "Log in as staff or use an app token."
-        )
-    raise PersonalizationError(
-        ErrorCode.PERMISSION_DENIED, f"You need the {backend.permission_name} permission."
-    )
-
-
-def model_runs(backend, info, *, first=20) -> list[PersonalizationModelRun]:
-    require_manager(backend, info)
-    size = max(1, min(first or 20, MAX_FIRST))
-    return [PersonalizationModelRun.from_model(run) for run in ModelRun.objects.all()[:size]]
-
-
-def live_run(backend, info) -> PersonalizationModelRun | None:
-    require_manager(backend, info)
-    run = ModelRun.objects.filter(is_live=True).first()
-    return PersonalizationModelRun.from_model(run) if run else None
-
-
-def stats(backend, info, *, days=30) -> dict:
-    require_manager(backend, info)
-    if not 1 <= days <= 3650:
-        raise PersonalizationError(
-            ErrorCode.INVALID_ARGUMENT, "days must be between 1 and 3650.", "days"
-        )
-    since = timezone.now() - timedelta(days=days)
-    active = (
-        Interaction.objects.filter(occurred_at__gte=since, customer_id__isnull=False)
-        .values("customer_id")
-        .distinct()
-    )
-    active_count = active.count()
-    with_lists = (
-        RecommendationList.objects.filter(
-            kind=ListKind.PERSONAL,
-            subject__in=active.annotate(key=Cast("customer_id", CharField())).values("key"),
-        ).count()
-        if active_count
-        else 0
-    )
-    lists = RecommendationList.objects.values("kind").annotate(n=Count("id")).order_by("kind")
-    live = ModelRun.objects.filter(is_live=True).first()
-    coverage = None
-    if live is not None:
-        coverage = (live.metrics.get("all") or {}).get("coverage")
-    sources = attribution_report(since)
-    return {
-        "since": since,
-        "active_customers": active_count,
-        "customers_with_lists": with_lists,
-        "personal_list_share": (with_lists / active_count) if active_count else 0.0,
-        "catalogue_coverage": coverage,
-        "lists": [{"kind": row["kind"], "lists": row["n"]} for row in lists],
-        "sources": [
-            {
-                "source": s.source,
-                "clicks": s.clicks,
-                "attributed_orders": s.attributed_orders,
-                "attributed_revenue": float(s.attributed_revenue),
-            }
-            for s in sources
-        ],
-        "clicks": sum(s.clicks for s in sources),
-        "attributed_orders": sum(s.attributed_orders for s in sources),
-        "attributed_revenue": float(sum(s.attributed_revenue for s in sources)),
-    }
-
-
-def train(backend, info, *, params=None) -> dict:
-    require_manager(backend, info)
-    if ModelRun.objects.filter(
-        status__in=[ModelRunStatus.QUEUED, ModelRunStatus.TRAINING, ModelRunStatus.EVALUATING]
-    ).exists():
-        raise PersonalizationError(
-            ErrorCode.INVALID_ARGUMENT, "A training run is already queued or running."
-        )
-    try:
-        run = start_run(params or None)
-    except InvalidParameters as error:
-        raise PersonalizationError(ErrorCode.INVALID_ARGUMENT, str(error), "params") from error
-    enqueue(train_model_task, run_id=run.pk)
-    run.refresh_from_db()
-    return {"run": PersonalizationModelRun.from_model(run), "message": "Training queued."}
-
-
-def rollback_model(backend, info, *, run=None) -> PersonalizationModelRun:
-    require_manager(backend, info)
-    run_id = None
-    if run:
-        run_id = database_id(run, "PersonalizationModelRun", "run")
-    try:
-        target = rollback(run_id)
-    except ValueError as error:
-        raise PersonalizationError(ErrorCode.NOT_FOUND, str(error), "run") from error
-    except ArtifactError as error:
-        # The artifact error names files on the server; the log has it, the client not.
-        logger.warning("Rollback refused: %s", error)
-        raise PersonalizationError(
-            ErrorCode.NOT_FOUND,
-            "The run's model file is missing or damaged; see the server log.",
-            "run",
-        ) from error
-    enqueue(score_all_task, run_id=target.pk)
-    return PersonalizationModelRun.from_model(target)
-
-
-# Segments and offers ----------------------------------------------------------------
-
-
-def _discount_text(summary: VoucherSummary | None) -> tuple[str | None, str | None]:
-    if summary is None:
-        return None, None
-    if not summary.discount_values:
-        return summary.discount_type, None
-    currency, value = max(summary.discount_values.items(), key=lambda item: item[1])
-    if summary.discount_type == "percentage":
-        return "percentage", f"{value.normalize():f}%"
-    return "fixed", f"{value:.2f} {currency}"
-
-
-def my_offers(backend, info) -> list[dict]:
-    customer_id = _customer(backend, info)
-    now = timezone.now()
-    offers = live_offers(customer_id, now)
-    summaries = get_shop().vouchers.summaries(sorted({o.voucher_id for o in offers}))
-    result = []
-    for offer in offers:
-        summary = summaries.get(offer.voucher_id)
-        discount_type, discount = _discount_text(summary)
-        result.append(
-            {
-                "code": offer.code,
-                "voucher_name": summary.name if summary else "",
-                "discount_type": discount_type,
-                "discount": discount,
-                "segment": offer.segment_key,
-                "campaign": offer.campaign,
-                "issued_at": offer.issued_at,
-                "expires_at": offer.expires_at,
-            }
-        )
-    return result
-
-
-def segments(backend, info) -> list[dict]:
-    require_manager(backend, info)
-    counts = current_sizes()
-    return [
-        {
-            "segment": segment,
-            "key": segment.key,
-            "name": segment.name,
-            "kind": segment.kind,
-            "description": segment.description,
-            "size": counts.get(segment.pk, 0),
-        }
-        for segment in Segment.objects.filter(is_active=True).order_by("kind", "key")
-    ]
-
-
-def offer_stats(backend, info) -> list[dict]:
-    require_manager(backend, info)
-    return [
-        {
-            "campaign": r.campaign,
-            "segment": r.segment_key,
-            "issued": r.issued,
-            "redeemed": r.redeemed,
-            "held_out": r.held_out,
-            "revenue_with_offer": float(r.revenue_with_offer),
-            "revenue_holdout": float(r.revenue_holdout),
-            "uplift": float(r.uplift),
-        }
-        for r in offer_report()
-    ]
-
-
-def email_stats_for(backend, info, *, days=30) -> list[dict]:
-    require_manager(backend, info)
-    if not 1 <= days <= 3650:
-        raise PersonalizationError(
-            ErrorCode.INVALID_ARGUMENT, "days must be between 1 and 3650.", "days"
-        )
-    return [
-        {
-            "step": s.step,
-            "sent": s.sent,
-            "opened": s.opened,
-            "clicked": s.clicked,
-            "recovered_orders": s.recovered_orders,
-            "revenue": float(s.revenue),
-            "skipped": s.skipped,
-            "failed": s.failed,
-        }
-        for s in email_stats(timezone.now() - timedelta(days=days))
-    ]
