@@ -17,8 +17,9 @@ ranked. HR@10 and NDCG@10 for:
   against their list without the session and the session-only ranking, with paired
   bootstrap 95 % confidence intervals of the differences.
 
-The session weights (the neighbours' embedding weight, the blend weight of personal
-lists and of fallbacks) are chosen on the validation window, the 4 weeks before the
+The session parameters (the basket co-purchase regularisation and embedding weight of
+the neighbours, the blend weight of personal lists and of fallbacks) are chosen on the
+validation window, the 4 weeks before the
 holdout, with a model trained before it; the holdout is scored once with the choice.
 """
 
@@ -59,6 +60,7 @@ from saleor_personalization.recommender.lists import (  # noqa: E402
 from saleor_personalization.recommender.model import ModelParams, RecommenderModel  # noqa: E402
 from saleor_personalization.recommender.neighbours import (  # noqa: E402
     NeighbourParams,
+    basket_copurchase,
     neighbour_lists,
 )
 from saleor_personalization.recommender.session import (  # noqa: E402
@@ -296,42 +298,56 @@ def bootstrap_ci(diff: np.ndarray, rounds: int = 2000, seed: int = 0) -> tuple[f
     return float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))
 
 
-def tune(window: Window) -> tuple[float, float, float, list]:
-    """Embedding weight, fallback weight and personal weight that rank validation best."""
+def order_lines(invoices, until: datetime) -> EventRows:
+    """Every order line before ``until``, guests' too, as the live shop's purchases are read."""
+    return EventRows.from_tuples(
+        (inv.customer or 0, product, "purchase", inv.number, inv.time)
+        for inv in invoices
+        if inv.time < until
+        for product in inv.products
+    )
+
+
+def tune(window: Window, invoices, start: datetime) -> tuple[NeighbourParams, float, float, list]:
+    """Neighbour parameters, fallback weight and personal weight that rank validation best."""
     trace = []
-    best_anon = (-1.0, 0.0, FALLBACK_WEIGHT)
+    purchases = order_lines(invoices, start)
+    best_anon = (-1.0, NeighbourParams(), FALLBACK_WEIGHT)
     neighbours_by = {}
-    for beta in (0.0, 0.25, 0.5, 1.0, 2.0):
-        neighbours_by[beta] = neighbour_lists(window.model, NeighbourParams(embedding_weight=beta))
-        for fallback in (0.7, 0.8, 0.9, 0.95, 1.0):
-            ndcg = score(
-                lambda s, n=neighbours_by[beta], f=fallback: served(
-                    window.popular, s, n, SessionSettings(), personal=False, fallback=f
-                ),
-                window.sessions,
-            )[:, 0].mean()
-            trace.append(("anonymous", beta, fallback, round(float(ndcg), 4)))
-            if ndcg > best_anon[0]:
-                best_anon = (ndcg, beta, fallback)
-    _, beta, fallback = best_anon
+    for regularisation in (500.0, 1500.0, 5000.0):
+        copurchase = basket_copurchase(window.model, purchases, start, regularisation)
+        for beta in (0.25, 0.5, 1.0):
+            params = NeighbourParams(embedding_weight=beta, basket_regularisation=regularisation)
+            neighbours_by[params] = neighbour_lists(window.model, params, copurchase)
+            for fallback in (0.7, 0.8, 0.9):
+                ndcg = score(
+                    lambda s, n=neighbours_by[params], f=fallback: served(
+                        window.popular, s, n, SessionSettings(), personal=False, fallback=f
+                    ),
+                    window.sessions,
+                )[:, 0].mean()
+                trace.append(("anonymous", regularisation, beta, fallback, round(float(ndcg), 4)))
+                if ndcg > best_anon[0]:
+                    best_anon = (ndcg, params, fallback)
+    _, params, fallback = best_anon
     best_personal = (-1.0, 0.5)
-    for weight in (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8):
+    for weight in (0.1, 0.2, 0.3, 0.4, 0.5, 0.6):
         settings = SessionSettings(weight=weight)
         ndcg = score(
             lambda s, st=settings: served(
                 window.personal.get(s.invoice.customer, []),
                 s,
-                neighbours_by[beta],
+                neighbours_by[params],
                 st,
                 personal=True,
                 fallback=fallback,
             ),
             window.customer_sessions,
         )[:, 0].mean()
-        trace.append(("customer", beta, weight, round(float(ndcg), 4)))
+        trace.append(("customer", "", "", weight, round(float(ndcg), 4)))
         if ndcg > best_personal[0]:
             best_personal = (ndcg, weight)
-    return beta, fallback, best_personal[1], trace
+    return params, fallback, best_personal[1], trace
 
 
 def main() -> None:
@@ -362,12 +378,13 @@ def main() -> None:
 
     print(f"validation window {validation_start:%Y-%m-%d}..{cut:%Y-%m-%d}:")
     validation = prepare(events, invoices, validation_start, cut, params, features)
-    beta, fallback, weight, trace = tune(validation)
-    print("  validation NDCG@10 (kind, embedding weight, blend weight, NDCG):")
+    chosen, fallback, weight, trace = tune(validation, invoices, validation_start)
+    print("  validation NDCG@10 (kind, basket regularisation, embedding weight, blend weight):")
     for row in trace:
         print(f"    {row}")
     print(
-        f"  chosen: embedding weight {beta}, fallback (anonymous) weight {fallback}, "
+        f"  chosen: basket regularisation {chosen.basket_regularisation:g}, embedding weight "
+        f"{chosen.embedding_weight}, fallback (anonymous) weight {fallback}, "
         f"personal-list session weight {weight}"
     )
 
@@ -386,7 +403,10 @@ def main() -> None:
     )
     model = holdout.model
     index = {int(p): k for k, p in enumerate(model.item_ids)}
-    neighbours = neighbour_lists(model, NeighbourParams(embedding_weight=beta))
+    copurchase = basket_copurchase(
+        model, order_lines(invoices, cut), cut, chosen.basket_regularisation
+    )
+    neighbours = neighbour_lists(model, chosen, copurchase)
     settings = SessionSettings(weight=weight)
     popular = holdout.popular
     cosine = cooccurrence_cosine(invoices, cut, index)

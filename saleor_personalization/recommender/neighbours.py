@@ -1,18 +1,22 @@
 """Each product's top-K neighbours: the item-to-item scores a session request needs.
 
-A neighbour's weight blends two signals of the live model:
+A neighbour's weight blends two signals:
 
-- the **co-purchase (EASE) weight** ``W[a, b]``: how much buying ``a`` predicts buying
-  ``b`` (``model.copurchase``), divided by a shop-wide scale so one unit means "a strong
-  link in this shop";
+- a **co-purchase (EASE) weight** ``W[a, b]``: how much having ``a`` in an order
+  predicts ``b`` in the same order. Fitted on baskets (every order, guests' too: a
+  session is one shopping trip, and most storefront traffic is anonymous), with the
+  live model's product set and recency weighting; without orders at hand the live
+  model's per-customer weights (``model.copurchase``) stand in. Divided by a
+  shop-wide scale so one unit means "a strong link in this shop";
 - the **embedding cosine** of the two products' LightFM vectors (positive part), so a
   product with few purchases still has neighbours through its words, category,
   attributes and price band.
 
-``weight = copurchase / scale + embedding_weight * max(cosine, 0)``; the embedding
-weight is chosen on a validation window by ``benchmarks/session.py`` (never on its
-holdout). Rows are computed in chunks (a chunk of products against the catalogue),
-never the whole square at once, and only the top ``size`` per product are kept.
+``weight = copurchase / scale + embedding_weight * max(cosine, 0)``; the basket
+regularisation and the embedding weight are chosen on a validation window by
+``benchmarks/session.py`` (never on its holdout). Rows are computed in chunks (a chunk
+of products against the catalogue), never the whole square at once, and only the top
+``size`` per product are kept.
 
 A product created after training gets an embedding from its features
 (:meth:`RecommenderModel.item_vectors_for`) and neighbours by cosine alone (it has no
@@ -23,14 +27,17 @@ it is closest to, so it can appear in their lists before the next training.
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import numpy as np
+import scipy.sparse as sp
 from django.db import transaction
 from django.utils import timezone
 
 from ..features.matrices import item_feature_rows
 from ..models import ItemNeighbours, ItemProfile, ModelRun
+from .components import copurchase_weights
+from .data import EventRows, build_interactions
 from .model import RecommenderModel
 
 logger = logging.getLogger(__name__)
@@ -44,6 +51,7 @@ class NeighbourParams:
 
     size: int = 100
     embedding_weight: float = 0.5
+    basket_regularisation: float = 1500.0
     chunk: int = 512
 
 
@@ -53,9 +61,30 @@ def _unit(vectors: np.ndarray) -> np.ndarray:
     return (vectors / norms).astype(np.float32)
 
 
-def copurchase_scale(model: RecommenderModel) -> float:
+def basket_copurchase(
+    model: RecommenderModel, purchases: EventRows, as_of: datetime, regularisation: float
+) -> sp.csr_matrix:
+    """EASE weights over orders (rows are baskets, not customers), on the model's products."""
+    baskets = EventRows(
+        customers=purchases.baskets,
+        products=purchases.products,
+        kinds=purchases.kinds,
+        baskets=purchases.baskets,
+        times=purchases.times,
+    )
+    data = build_interactions(baskets, as_of=as_of, item_ids=model.item_ids)
+    return copurchase_weights(
+        data,
+        regularisation=regularisation,
+        max_items=model.params.copurchase_max_items,
+        neighbours=model.params.copurchase_neighbours,
+        half_life_days=model.params.copurchase_half_life_days,
+    )
+
+
+def copurchase_scale(matrix: sp.csr_matrix) -> float:
     """A shop-wide unit for co-purchase weights: the median of each product's strongest."""
-    matrix = model.copurchase.tocsr()
+    matrix = matrix.tocsr()
     if not matrix.nnz:
         return 1.0
     row_max = np.asarray(matrix.max(axis=1).todense()).ravel()
@@ -63,15 +92,23 @@ def copurchase_scale(model: RecommenderModel) -> float:
     return float(np.median(row_max)) if len(row_max) else 1.0
 
 
-def neighbour_lists(model: RecommenderModel, params: NeighbourParams) -> dict[int, list]:
-    """Every known product's top ``params.size`` neighbours as ``[(product_id, weight)]``."""
+def neighbour_lists(
+    model: RecommenderModel,
+    params: NeighbourParams,
+    copurchase: sp.csr_matrix | None = None,
+) -> dict[int, list]:
+    """Every known product's top ``params.size`` neighbours as ``[(product_id, weight)]``.
+
+    ``copurchase``: item-to-item weights over the model's products (the basket EASE of
+    :func:`basket_copurchase`); the model's own when not given.
+    """
     n = len(model.item_ids)
     take = min(params.size, n - 1)
     if take < 1:
         return {}
     unit = _unit(model.factorisation.item_vectors)
-    copurchase = model.copurchase.tocsr()
-    scale = copurchase_scale(model)
+    copurchase = (model.copurchase if copurchase is None else copurchase).tocsr()
+    scale = copurchase_scale(copurchase)
     out: dict[int, list] = {}
     for start in range(0, n, params.chunk):
         stop = min(start + params.chunk, n)
@@ -95,12 +132,23 @@ def neighbour_lists(model: RecommenderModel, params: NeighbourParams) -> dict[in
 
 
 def write_neighbours(
-    run: ModelRun | None, model: RecommenderModel, params: NeighbourParams | None = None
+    run: ModelRun | None,
+    model: RecommenderModel,
+    params: NeighbourParams | None = None,
+    *,
+    purchases: EventRows | None = None,
+    now: datetime | None = None,
 ) -> dict[str, int]:
-    """Replace the neighbour store with the live model's (rows of other products deleted)."""
+    """Replace the neighbour store with the live model's (rows of other products deleted).
+
+    ``purchases``: every order line (guests' too) for the basket co-purchase weights.
+    """
     params = params or NeighbourParams()
-    lists = neighbour_lists(model, params)
     stamp = timezone.now()
+    copurchase = None
+    if purchases is not None and len(purchases):
+        copurchase = basket_copurchase(model, purchases, now or stamp, params.basket_regularisation)
+    lists = neighbour_lists(model, params, copurchase)
     with transaction.atomic():
         ItemNeighbours.objects.bulk_create(
             [

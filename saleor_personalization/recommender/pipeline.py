@@ -237,10 +237,9 @@ def score_lists(
     loaded = live_model()
     run = loaded[0] if loaded else None
     written = write_popular_and_trending(None, now=now, size=options.size)
+    purchases = EventRows.all_purchases(until=now) if product_lists else None
     if product_lists:
-        written.update(
-            write_bought_together_lists(run, EventRows.all_purchases(until=now), options.size)
-        )
+        written.update(write_bought_together_lists(run, purchases, options.size))
     if loaded is None:
         logger.warning("No usable live model: bestseller, trending and bought-together only")
         return written
@@ -252,7 +251,7 @@ def score_lists(
         written["personal"] = write_personal_lists(run, ctx, np.arange(len(ids)), options, now)
     if product_lists:
         written.update(write_similar_lists(run, model, options.size))
-        written.update(write_neighbours(run, model))
+        written.update(write_neighbours(run, model, purchases=purchases, now=now))
     return written
 
 
