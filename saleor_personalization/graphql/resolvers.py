@@ -10,8 +10,7 @@ import logging
 from datetime import timedelta
 
 from django.db import transaction
-from django.db.models import CharField, Count
-from django.db.models.functions import Cast
+from django.db.models import Count
 from django.utils import timezone
 
 from ..emails.tracking import email_stats
@@ -31,6 +30,7 @@ from ..models import (
     RecommendationList,
     Segment,
     SegmentMembership,
+    SubjectType,
 )
 from ..offers.redemption import live_offers
 from ..offers.report import offer_report
@@ -377,7 +377,8 @@ def stats(backend, info, *, days=30) -> dict:
     with_lists = (
         RecommendationList.objects.filter(
             kind=ListKind.PERSONAL,
-            subject__in=active.annotate(key=Cast("customer_id", CharField())).values("key"),
+            subject_type=SubjectType.CUSTOMER,
+            subject_id__in=active.values("customer_id"),
         ).count()
         if active_count
         else 0

@@ -4,7 +4,14 @@ from .identity import AnonymousIdentity, CartState, ErasedIdentity
 from .interactions import Interaction, InteractionKind
 from .offers import SegmentOffer
 from .profiles import CustomerProfile, ItemChannel, ItemProfile
-from .recommendations import ListKind, ModelRun, ModelRunStatus, RecommendationList
+from .recommendations import (
+    ListEntry,
+    ListKind,
+    ModelRun,
+    ModelRunStatus,
+    RecommendationList,
+    SubjectType,
+)
 from .segments import Segment, SegmentKind, SegmentMembership, SegmentSize
 
 __all__ = [
@@ -19,6 +26,7 @@ __all__ = [
     "InteractionKind",
     "ItemChannel",
     "ItemProfile",
+    "ListEntry",
     "ListKind",
     "ModelRun",
     "ModelRunStatus",
@@ -29,4 +37,5 @@ __all__ = [
     "SegmentMembership",
     "SegmentOffer",
     "SegmentSize",
+    "SubjectType",
 ]

@@ -19,7 +19,15 @@ from django.db import transaction
 from django.utils import timezone
 
 from ..features.matrices import customer_feature_rows, item_feature_rows
-from ..models import CustomerProfile, ItemProfile, ListKind, ModelRun, RecommendationList
+from ..models import (
+    CustomerProfile,
+    ItemProfile,
+    ListEntry,
+    ListKind,
+    ModelRun,
+    RecommendationList,
+    SubjectType,
+)
 from .data import EventRows, InteractionData, build_interactions
 from .model import COMPONENTS, RecommenderModel
 
@@ -35,13 +43,34 @@ class ListOptions:
     chunk: int = 1000
 
 
-def _entry(product_id: int, score: float, reason: str, **extra) -> dict:
-    return {
-        "product_id": int(product_id),
-        "score": round(float(score), 5),
-        "reason": reason,
-        **extra,
-    }
+def _entry(product_id, score, reason: str, *, is_new: bool = False) -> ListEntry:
+    return ListEntry(int(product_id), round(float(score), 5), reason, is_new=is_new)
+
+
+@dataclass(frozen=True)
+class ListKey:
+    """Which list a row is: the columns of its unique key."""
+
+    kind: str
+    subject_type: str = SubjectType.NONE
+    subject_id: int = 0
+    country: str = ""
+    channel: str = ""
+
+
+def _row(
+    key: ListKey, entries: Sequence[ListEntry], run: ModelRun | None, stamp: datetime
+) -> RecommendationList:
+    return RecommendationList(
+        kind=key.kind,
+        subject_type=key.subject_type,
+        subject_id=key.subject_id,
+        country=key.country,
+        channel=key.channel,
+        entries=[entry.to_json() for entry in entries],
+        model_run=run,
+        generated_at=stamp,
+    )
 
 
 def _write(rows: Iterable[RecommendationList]) -> int:
@@ -51,8 +80,8 @@ def _write(rows: Iterable[RecommendationList]) -> int:
     RecommendationList.objects.bulk_create(
         rows,
         update_conflicts=True,
-        unique_fields=["kind", "subject", "channel"],
-        update_fields=["items", "model_run", "generated_at"],
+        unique_fields=["kind", "subject_type", "subject_id", "country", "channel"],
+        update_fields=["entries", "model_run", "generated_at"],
         batch_size=500,
     )
     return len(rows)
@@ -142,7 +171,7 @@ def shared_buyer_links(model: RecommenderModel, events: EventRows) -> sp.csr_mat
 
 def personal_lists(
     ctx: ScoringContext, rows: np.ndarray, options: ListOptions, names: dict[int, str]
-) -> list[tuple[int, list[dict]]]:
+) -> list[tuple[int, list[ListEntry]]]:
     """Ranked entries for ``rows`` of the context's history."""
     model, history = ctx.model, ctx.history
     users = history.user_ids[rows]
@@ -184,8 +213,10 @@ def personal_lists(
             for slot, k in enumerate(best):
                 product = int(ctx.new_item_columns[k])
                 position = min(4 + 3 * slot, len(entries))
-                entries = [e for e in entries if e["product_id"] != product]
-                entries.insert(position, _entry(product, new_scores[j, k], NEW_IN_SHOP, new=True))
+                entries = [e for e in entries if e.product_id != product]
+                entries.insert(
+                    position, _entry(product, new_scores[j, k], NEW_IN_SHOP, is_new=True)
+                )
         out.append((int(user_id), entries[: options.size]))
     return out
 
@@ -272,14 +303,7 @@ def write_personal_lists(
         lists = personal_lists(ctx, chunk, options, names)
         with transaction.atomic():
             written += _write(
-                RecommendationList(
-                    kind=ListKind.PERSONAL,
-                    subject=str(customer_id),
-                    channel="",
-                    items=items,
-                    model_run=run,
-                    generated_at=stamp,
-                )
+                _row(ListKey(ListKind.PERSONAL, SubjectType.CUSTOMER, customer_id), items, run, stamp)
                 for customer_id, items in lists
             )
     return written
@@ -381,15 +405,11 @@ def _write_product_kind(
     names = _names(lists)
     with transaction.atomic():
         written = _write(
-            RecommendationList(
-                kind=kind,
-                subject=str(product),
-                items=[
-                    _entry(p, s, template.format(names.get(product, "this product")))
-                    for p, s in items
-                ],
-                model_run=run,
-                generated_at=stamp,
+            _row(
+                ListKey(kind, SubjectType.PRODUCT, product),
+                [_entry(p, s, template.format(names.get(product, "this product"))) for p, s in items],
+                run,
+                stamp,
             )
             for product, items in lists.items()
         )
@@ -409,17 +429,7 @@ def write_reorder_list(run: ModelRun | None, model: RecommenderModel) -> dict[st
         for product, rate in zip(model.item_ids[reorder], model.repeat_rates[reorder], strict=True)
     ]
     with transaction.atomic():
-        written = _write(
-            [
-                RecommendationList(
-                    kind=ListKind.REORDER,
-                    subject="",
-                    items=items,
-                    model_run=run,
-                    generated_at=timezone.now(),
-                )
-            ]
-        )
+        written = _write([_row(ListKey(ListKind.REORDER), items, run, timezone.now())])
     return {"reorder": written}
 
 
@@ -488,15 +498,13 @@ def write_popular_and_trending(
     entries = []
     for (channel, country), counts in popular.items():
         reason = f"Popular in {country}" if country else "Bestseller"
+        key = (
+            ListKey(ListKind.POPULAR, SubjectType.COUNTRY, country=country, channel=channel)
+            if country
+            else ListKey(ListKind.POPULAR, channel=channel)
+        )
         entries.append(
-            RecommendationList(
-                kind=ListKind.POPULAR,
-                subject=country,
-                channel=channel,
-                items=[_entry(p, c, reason) for p, c in counts.most_common(size)],
-                model_run=run,
-                generated_at=stamp,
-            )
+            _row(key, [_entry(p, c, reason) for p, c in counts.most_common(size)], run, stamp)
         )
     categories = dict(ItemProfile.objects.values_list("product_id", "category_id"))
     for channel, counts in recent.items():
@@ -505,22 +513,20 @@ def write_popular_and_trending(
             p: (c + 1) / (base[channel][p] * ratio + 2) * math.log1p(c) for p, c in counts.items()
         }
         ranked = sorted(scored.items(), key=lambda kv: -kv[1])
-        by_category: dict[str, list] = defaultdict(list)
+        by_category: dict[int | None, list] = defaultdict(list)
         for product, score in ranked:
             category = categories.get(product)
             if category is not None:
-                by_category[str(category)].append((product, score))
-        by_category[""] = ranked
+                by_category[int(category)].append((product, score))
+        by_category[None] = ranked
         for category, items in by_category.items():
+            key = (
+                ListKey(ListKind.TRENDING, channel=channel)
+                if category is None
+                else ListKey(ListKind.TRENDING, SubjectType.CATEGORY, category, channel=channel)
+            )
             entries.append(
-                RecommendationList(
-                    kind=ListKind.TRENDING,
-                    subject=category,
-                    channel=channel,
-                    items=[_entry(p, s, "Trending now") for p, s in items[:size]],
-                    model_run=run,
-                    generated_at=stamp,
-                )
+                _row(key, [_entry(p, s, "Trending now") for p, s in items[:size]], run, stamp)
             )
     with transaction.atomic():
         count = _write(entries)
