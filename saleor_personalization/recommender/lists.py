@@ -303,8 +303,8 @@ def write_personal_lists(
         lists = personal_lists(ctx, chunk, options, names)
         with transaction.atomic():
             written += _write(
-                _row(ListKey(ListKind.PERSONAL, SubjectType.CUSTOMER, customer_id), items, run, stamp)
-                for customer_id, items in lists
+                _row(ListKey(ListKind.PERSONAL, SubjectType.CUSTOMER, customer), items, run, stamp)
+                for customer, items in lists
             )
     return written
 
@@ -403,14 +403,14 @@ def _write_product_kind(
     """Replace every list of ``kind``: the new ones upserted, the rest deleted."""
     stamp = timezone.now()
     names = _names(lists)
+
+    def ranked(product: int, items: list[tuple[int, float]]) -> list[ListEntry]:
+        reason = template.format(names.get(product, "this product"))
+        return [_entry(p, score, reason) for p, score in items]
+
     with transaction.atomic():
         written = _write(
-            _row(
-                ListKey(kind, SubjectType.PRODUCT, product),
-                [_entry(p, s, template.format(names.get(product, "this product"))) for p, s in items],
-                run,
-                stamp,
-            )
+            _row(ListKey(kind, SubjectType.PRODUCT, product), ranked(product, items), run, stamp)
             for product, items in lists.items()
         )
         RecommendationList.objects.filter(kind=kind, generated_at__lt=stamp).delete()
