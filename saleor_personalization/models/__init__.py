@@ -6,6 +6,7 @@ from .offers import SegmentOffer
 from .profiles import CustomerProfile, ItemChannel, ItemProfile
 from .recommendations import (
     ListEntry,
+    ListKey,
     ListKind,
     ModelRun,
     ModelRunStatus,
@@ -27,6 +28,7 @@ __all__ = [
     "ItemChannel",
     "ItemProfile",
     "ListEntry",
+    "ListKey",
     "ListKind",
     "ModelRun",
     "ModelRunStatus",

@@ -118,6 +118,38 @@ class ListEntry:
         )
 
 
+@dataclass(frozen=True)
+class ListKey:
+    """Which list a row is: the columns of its unique key, so that the list code writes
+    and serving reads one subject with one spelling."""
+
+    kind: str
+    subject_type: str = SubjectType.NONE
+    subject_id: int = NO_ID
+    country: str = ""
+    channel: str = ""
+
+    @classmethod
+    def of(cls, kind: str, subject_type: str, subject_id: int, channel: str = "") -> "ListKey":
+        return cls(kind, subject_type, int(subject_id), channel=channel)
+
+    @classmethod
+    def for_country(cls, kind: str, country: str, channel: str = "") -> "ListKey":
+        if not country:
+            return cls(kind, channel=channel)
+        return cls(kind, SubjectType.COUNTRY, country=country, channel=channel)
+
+    def lookup(self) -> dict:
+        """Keyword arguments selecting this list's row (all five key columns: one index probe)."""
+        return {
+            "kind": self.kind,
+            "subject_type": self.subject_type,
+            "subject_id": self.subject_id,
+            "country": self.country,
+            "channel": self.channel,
+        }
+
+
 class RecommendationList(models.Model):
     """A ranked list computed offline; serving reads one row by its unique key.
 
@@ -180,3 +212,17 @@ class RecommendationList(models.Model):
 
     def set_ranked(self, entries: list[ListEntry]) -> None:
         self.entries = [entry.to_json() for entry in entries]
+
+    @classmethod
+    def build(
+        cls, key: ListKey, entries: list[ListEntry], run: ModelRun | None, generated_at
+    ) -> "RecommendationList":
+        row = cls(**key.lookup(), model_run=run, generated_at=generated_at)
+        row.set_ranked(entries)
+        return row
+
+    @classmethod
+    def read(cls, key: ListKey, source: str = "") -> list[ListEntry]:
+        """The list under ``key``, empty if there is none."""
+        row = cls.objects.filter(**key.lookup()).only("entries").first()
+        return row.ranked(source) if row else []

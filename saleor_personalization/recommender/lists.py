@@ -23,6 +23,7 @@ from ..models import (
     CustomerProfile,
     ItemProfile,
     ListEntry,
+    ListKey,
     ListKind,
     ModelRun,
     RecommendationList,
@@ -45,32 +46,6 @@ class ListOptions:
 
 def _entry(product_id, score, reason: str, *, is_new: bool = False) -> ListEntry:
     return ListEntry(int(product_id), round(float(score), 5), reason, is_new=is_new)
-
-
-@dataclass(frozen=True)
-class ListKey:
-    """Which list a row is: the columns of its unique key."""
-
-    kind: str
-    subject_type: str = SubjectType.NONE
-    subject_id: int = 0
-    country: str = ""
-    channel: str = ""
-
-
-def _row(
-    key: ListKey, entries: Sequence[ListEntry], run: ModelRun | None, stamp: datetime
-) -> RecommendationList:
-    return RecommendationList(
-        kind=key.kind,
-        subject_type=key.subject_type,
-        subject_id=key.subject_id,
-        country=key.country,
-        channel=key.channel,
-        entries=[entry.to_json() for entry in entries],
-        model_run=run,
-        generated_at=stamp,
-    )
 
 
 def _write(rows: Iterable[RecommendationList]) -> int:
@@ -303,7 +278,9 @@ def write_personal_lists(
         lists = personal_lists(ctx, chunk, options, names)
         with transaction.atomic():
             written += _write(
-                _row(ListKey(ListKind.PERSONAL, SubjectType.CUSTOMER, customer), items, run, stamp)
+                RecommendationList.build(
+                    ListKey.of(ListKind.PERSONAL, SubjectType.CUSTOMER, customer), items, run, stamp
+                )
                 for customer, items in lists
             )
     return written
@@ -410,7 +387,9 @@ def _write_product_kind(
 
     with transaction.atomic():
         written = _write(
-            _row(ListKey(kind, SubjectType.PRODUCT, product), ranked(product, items), run, stamp)
+            RecommendationList.build(
+                ListKey.of(kind, SubjectType.PRODUCT, product), ranked(product, items), run, stamp
+            )
             for product, items in lists.items()
         )
         RecommendationList.objects.filter(kind=kind, generated_at__lt=stamp).delete()
@@ -429,7 +408,9 @@ def write_reorder_list(run: ModelRun | None, model: RecommenderModel) -> dict[st
         for product, rate in zip(model.item_ids[reorder], model.repeat_rates[reorder], strict=True)
     ]
     with transaction.atomic():
-        written = _write([_row(ListKey(ListKind.REORDER), items, run, timezone.now())])
+        written = _write(
+            [RecommendationList.build(ListKey(ListKind.REORDER), items, run, timezone.now())]
+        )
     return {"reorder": written}
 
 
@@ -498,13 +479,11 @@ def write_popular_and_trending(
     entries = []
     for (channel, country), counts in popular.items():
         reason = f"Popular in {country}" if country else "Bestseller"
-        key = (
-            ListKey(ListKind.POPULAR, SubjectType.COUNTRY, country=country, channel=channel)
-            if country
-            else ListKey(ListKind.POPULAR, channel=channel)
-        )
+        key = ListKey.for_country(ListKind.POPULAR, country, channel)
         entries.append(
-            _row(key, [_entry(p, c, reason) for p, c in counts.most_common(size)], run, stamp)
+            RecommendationList.build(
+                key, [_entry(p, c, reason) for p, c in counts.most_common(size)], run, stamp
+            )
         )
     categories = dict(ItemProfile.objects.values_list("product_id", "category_id"))
     for channel, counts in recent.items():
@@ -523,10 +502,12 @@ def write_popular_and_trending(
             key = (
                 ListKey(ListKind.TRENDING, channel=channel)
                 if category is None
-                else ListKey(ListKind.TRENDING, SubjectType.CATEGORY, category, channel=channel)
+                else ListKey.of(ListKind.TRENDING, SubjectType.CATEGORY, category, channel)
             )
             entries.append(
-                _row(key, [_entry(p, s, "Trending now") for p, s in items[:size]], run, stamp)
+                RecommendationList.build(
+                    key, [_entry(p, s, "Trending now") for p, s in items[:size]], run, stamp
+                )
             )
     with transaction.atomic():
         count = _write(entries)

@@ -39,9 +39,9 @@ from ..models import (
     ItemChannel,
     ItemProfile,
     ListEntry,
+    ListKey,
     ListKind,
     RecommendationList,
-    SubjectType,
 )
 from ..shop import get_shop
 
@@ -74,10 +74,7 @@ def cart_products(shopper: Shopper) -> set[int]:
 
 def reorder_products() -> set[int]:
     """Products customers reorder, as the live model's lists last recorded them."""
-    row = RecommendationList.objects.filter(
-        kind=ListKind.REORDER, subject_type=SubjectType.NONE, channel=""
-    ).first()
-    return {entry.product_id for entry in row.ranked()} if row else set()
+    return {entry.product_id for entry in RecommendationList.read(ListKey(ListKind.REORDER))}
 
 
 def recent_purchases(shopper: Shopper, days: int) -> set[int]:

@@ -22,6 +22,7 @@ from ..models import (
     InteractionKind,
     ItemChannel,
     ListEntry,
+    ListKey,
     ListKind,
     RecommendationList,
     SubjectType,
@@ -32,32 +33,14 @@ __all__ = ["ListEntry", "Recommendation", "Shopper", "apply_rules"]
 
 logger = logging.getLogger(__name__)
 
-SUBJECT_TYPES = {
-    ListKind.PERSONAL: SubjectType.CUSTOMER,
-    ListKind.SIMILAR: SubjectType.PRODUCT,
-    ListKind.BOUGHT_TOGETHER: SubjectType.PRODUCT,
-    ListKind.TRENDING: SubjectType.CATEGORY,
-    ListKind.POPULAR: SubjectType.COUNTRY,
-}
+
+def _list(key: ListKey, source: str = "") -> list[ListEntry]:
+    """One list by its unique key, each entry labelled with where it was served from."""
+    return RecommendationList.read(key, source or key.kind)
 
 
-def _rows(kind: str, subject_type: str = SubjectType.NONE, **key):
-    """The rows of one kind for one subject type; ``key`` narrows to ids, country, channel."""
-    return RecommendationList.objects.filter(kind=kind, subject_type=subject_type, **key)
-
-
-def _list(
-    kind: str, subject: int | str | None = None, channel: str = "", source: str = ""
-) -> list[ListEntry]:
-    """One list by its unique key: ``subject`` is an id, a country code, or None."""
-    if subject is None or subject == "":
-        rows = _rows(kind, channel=channel)
-    elif isinstance(subject, str):
-        rows = _rows(kind, SubjectType.COUNTRY, country=subject, channel=channel)
-    else:
-        rows = _rows(kind, SUBJECT_TYPES[kind], subject_id=subject, channel=channel)
-    row = rows.first()
-    return row.ranked(source or kind) if row else []
+def _customer(customer_id: int) -> ListKey:
+    return ListKey.of(ListKind.PERSONAL, SubjectType.CUSTOMER, customer_id)
 
 
 def _best_of(lists: Iterable[list[ListEntry]], owned: set[int] = frozenset()) -> list[ListEntry]:
@@ -101,14 +84,10 @@ def _fallback_entries(shopper: Shopper, channel: str) -> list[ListEntry]:
             .first()
             or ""
         )
-    for subject, list_channel, source in (
-        (country, channel, "popular_country"),
-        (None, channel, "popular"),
-        (None, "", "popular"),
-    ):
-        if subject == "":
-            continue
-        entries = _list(ListKind.POPULAR, subject, list_channel, source)
+    keys = [ListKey.for_country(ListKind.POPULAR, country, channel)] if country else []
+    keys += [ListKey(ListKind.POPULAR, channel=channel), ListKey(ListKind.POPULAR)]
+    for key in keys:
+        entries = _list(key, "popular_country" if key.country else "popular")
         if entries:
             return entries
     newest = (
@@ -128,8 +107,12 @@ def _complement_lists(product_ids: Sequence[int]) -> list[list[ListEntry]]:
     wanted = list(dict.fromkeys(int(p) for p in product_ids))
     rows = {
         row.subject_id: row
-        for row in _rows(
-            ListKind.BOUGHT_TOGETHER, SubjectType.PRODUCT, subject_id__in=wanted, channel=""
+        for row in RecommendationList.objects.filter(
+            kind=ListKind.BOUGHT_TOGETHER,
+            subject_type=SubjectType.PRODUCT,
+            subject_id__in=wanted,
+            country="",
+            channel="",
         )
     }
     return [rows[p].ranked(ListKind.BOUGHT_TOGETHER) for p in wanted if p in rows]
@@ -160,7 +143,7 @@ def personalized(
     """
     rules = ShopperRules(shopper, channel, config)
     if shopper.customer_id:
-        entries = _list(ListKind.PERSONAL, shopper.customer_id) or _complements_of_purchases(
+        entries = _list(_customer(shopper.customer_id)) or _complements_of_purchases(
             shopper.customer_id
         )
         if entries:
@@ -185,7 +168,7 @@ def similar(
     shopper: Shopper,
 ) -> list[Recommendation]:
     return apply_rules(
-        _list(ListKind.SIMILAR, product_id),
+        _list(ListKey.of(ListKind.SIMILAR, SubjectType.PRODUCT, product_id)),
         shopper=shopper,
         channel=channel,
         first=first,
@@ -222,8 +205,11 @@ def trending(
     *,
     shopper: Shopper,
 ) -> list[Recommendation]:
+    key = ListKey(ListKind.TRENDING, channel=channel)
+    if category_id is not None:
+        key = ListKey.of(ListKind.TRENDING, SubjectType.CATEGORY, category_id, channel)
     return apply_rules(
-        _list(ListKind.TRENDING, category_id, channel),
+        _list(key),
         shopper=shopper,
         channel=channel,
         first=first,
@@ -270,7 +256,7 @@ def rerank(
     """
     personal: list[ListEntry] = []
     if shopper.customer_id:
-        personal = _list(ListKind.PERSONAL, shopper.customer_id, source="rerank")
+        personal = _list(_customer(shopper.customer_id), "rerank")
     rank = {e.product_id: (k, e) for k, e in enumerate(personal)}
     wanted = list(dict.fromkeys(int(p) for p in product_ids))
     ordered = sorted(wanted, key=lambda p: (0, rank[p][0]) if p in rank else (1, wanted.index(p)))
