@@ -533,10 +533,8 @@ def test_every_written_reason_is_true_of_the_shopper(scored):
     assert _assert_every_reason_is_true(model) >= 240 * 40
     reasons = Counter(
         e.reason.split(" ")[0]
-        for items in RecommendationList.objects.filter(kind=ListKind.PERSONAL).values_list(
-            "items", flat=True
-        )
-        for e in items
+        for row in RecommendationList.objects.filter(kind=ListKind.PERSONAL)
+        for e in row.ranked()
     )
     # The property is not vacuous: the list speaks of purchases, links and the rest.
     for word in ("You", "Because", "Picked"):
