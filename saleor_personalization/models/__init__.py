@@ -4,7 +4,15 @@ from .identity import AnonymousIdentity, CartState, ErasedIdentity
 from .interactions import Interaction, InteractionKind
 from .offers import SegmentOffer
 from .profiles import CustomerProfile, ItemChannel, ItemProfile
-from .recommendations import ListKind, ModelRun, ModelRunStatus, RecommendationList
+from .recommendations import (
+    ListEntry,
+    ListKey,
+    ListKind,
+    ModelRun,
+    ModelRunStatus,
+    RecommendationList,
+    SubjectType,
+)
 from .segments import Segment, SegmentKind, SegmentMembership, SegmentSize
 
 __all__ = [
@@ -19,6 +27,8 @@ __all__ = [
     "InteractionKind",
     "ItemChannel",
     "ItemProfile",
+    "ListEntry",
+    "ListKey",
     "ListKind",
     "ModelRun",
     "ModelRunStatus",
@@ -29,4 +39,5 @@ __all__ = [
     "SegmentMembership",
     "SegmentOffer",
     "SegmentSize",
+    "SubjectType",
 ]

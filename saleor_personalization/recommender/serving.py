@@ -9,7 +9,7 @@ failing.
 """
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import timedelta
 
 from django.db import transaction
@@ -21,23 +21,37 @@ from ..models import (
     Interaction,
     InteractionKind,
     ItemChannel,
+    ListEntry,
+    ListKey,
     ListKind,
     RecommendationList,
+    SubjectType,
 )
-from .rules import Recommendation, Shopper, apply_rules, shopper_exclusions
+from .rules import Recommendation, Shopper, ShopperRules, apply_rules
 
-__all__ = ["Recommendation", "Shopper", "apply_rules"]
+__all__ = ["ListEntry", "Recommendation", "Shopper", "apply_rules"]
 
 logger = logging.getLogger(__name__)
 
 
-def _list(kind: str, subject: str, channel: str = "") -> list[dict]:
-    row = (
-        RecommendationList.objects.filter(kind=kind, subject=subject, channel=channel)
-        .values_list("items", flat=True)
-        .first()
-    )
-    return list(row or [])
+def _list(key: ListKey, source: str = "") -> list[ListEntry]:
+    """One list by its unique key, each entry labelled with where it was served from."""
+    return RecommendationList.read(key, source or key.kind)
+
+
+def _customer(customer_id: int) -> ListKey:
+    return ListKey.of(ListKind.PERSONAL, SubjectType.CUSTOMER, customer_id)
+
+
+def _best_of(lists: Iterable[list[ListEntry]], owned: set[int] = frozenset()) -> list[ListEntry]:
+    """Several lists merged: each product once with its best score, best first."""
+    best: dict[int, ListEntry] = {}
+    for entries in lists:
+        for entry in entries:
+            current = best.get(entry.product_id)
+            if entry.product_id not in owned and (current is None or entry.score > current.score):
+                best[entry.product_id] = entry
+    return sorted(best.values(), key=lambda e: -e.score)
 
 
 def _safe(default=list):
@@ -59,7 +73,9 @@ def _safe(default=list):
     return decorate
 
 
-def _fallback_entries(shopper: Shopper, channel: str) -> tuple[list[dict], str]:
+def _fallback_entries(shopper: Shopper, channel: str) -> list[ListEntry]:
+    """The country's bestsellers in the channel, else the channel's, else the shop's, else
+    the newest products: the first of these that exists."""
     country = ""
     if shopper.customer_id:
         country = (
@@ -68,28 +84,41 @@ def _fallback_entries(shopper: Shopper, channel: str) -> tuple[list[dict], str]:
             .first()
             or ""
         )
-    for subject, list_channel, source in (
-        (country, channel, "popular_country"),
-        ("", channel, "popular"),
-        ("", "", "popular"),
-    ):
-        if subject == "" and source == "popular_country":
-            continue
-        entries = _list(ListKind.POPULAR, subject, list_channel)
+    keys = [ListKey.for_country(ListKind.POPULAR, country, channel)] if country else []
+    keys += [ListKey(ListKind.POPULAR, channel=channel), ListKey(ListKind.POPULAR)]
+    for key in keys:
+        entries = _list(key, "popular_country" if key.country else "popular")
         if entries:
-            return entries, source
+            return entries
     newest = (
         ItemChannel.objects.filter(channel=channel, is_available=True)
         .order_by("-item__created_at", "-item_id")
         .values_list("item_id", flat=True)[:200]
     )
-    return [{"product_id": p, "score": 0.0, "reason": "New in the shop"} for p in newest], "newest"
+    return [ListEntry(p, reason="New in the shop", source="newest") for p in newest]
 
 
 RECENT_PURCHASES = 10
 
 
-def _complements_of_purchases(customer_id: int) -> list[dict]:
+def _complement_lists(product_ids: Sequence[int]) -> list[list[ListEntry]]:
+    """The "bought together" lists of these products, in the order the products are given
+    (so that equal scores rank the same way on every read)."""
+    wanted = list(dict.fromkeys(int(p) for p in product_ids))
+    rows = {
+        row.subject_id: row
+        for row in RecommendationList.objects.filter(
+            kind=ListKind.BOUGHT_TOGETHER,
+            subject_type=SubjectType.PRODUCT,
+            subject_id__in=wanted,
+            country="",
+            channel="",
+        )
+    }
+    return [rows[p].ranked(ListKind.BOUGHT_TOGETHER) for p in wanted if p in rows]
+
+
+def _complements_of_purchases(customer_id: int) -> list[ListEntry]:
     """ "Often bought with" entries for the customer's latest purchases, not already owned."""
     bought = list(
         dict.fromkeys(
@@ -100,20 +129,7 @@ def _complements_of_purchases(customer_id: int) -> list[dict]:
     )
     if not bought:
         return []
-    best: dict[int, dict] = {}
-    rows = RecommendationList.objects.filter(
-        kind=ListKind.BOUGHT_TOGETHER,
-        subject__in=[str(p) for p in bought[:RECENT_PURCHASES]],
-        channel="",
-    ).values_list("items", flat=True)
-    owned = set(bought)
-    for items in rows:
-        for entry in items or []:
-            product = int(entry["product_id"])
-            current = best.get(product)
-            if product not in owned and (current is None or entry["score"] > current["score"]):
-                best[product] = entry
-    return sorted(best.values(), key=lambda e: -e["score"])
+    return _best_of(_complement_lists(bought[:RECENT_PURCHASES]), owned=set(bought))
 
 
 @_safe()
@@ -125,36 +141,22 @@ def personalized(
     Before any model has scored them, a customer who has ordered gets what is bought
     with what they bought (from every basket, guests' included), then bestsellers.
     """
-    exclude = shopper_exclusions(shopper, config)
+    rules = ShopperRules(shopper, channel, config)
     if shopper.customer_id:
-        entries, source = _list(ListKind.PERSONAL, str(shopper.customer_id)), "personal"
-        if not entries:
-            entries, source = _complements_of_purchases(shopper.customer_id), "bought_together"
+        entries = _list(_customer(shopper.customer_id)) or _complements_of_purchases(
+            shopper.customer_id
+        )
         if entries:
-            items = apply_rules(
-                entries,
-                source=source,
-                channel=channel,
-                first=first,
-                config=config,
-                exclude=exclude,
-            )
+            items = rules.apply(entries, first)
             if len(items) >= first:
                 return items
-            fallback, fallback_source = _fallback_entries(shopper, channel)
-            more = apply_rules(
-                fallback,
-                source=fallback_source,
-                channel=channel,
-                first=first,
-                config=config,
-                exclude=exclude | {i.product_id for i in items},
+            more = rules.apply(
+                _fallback_entries(shopper, channel),
+                first,
+                exclude={i.product_id for i in items},
             )
             return (items + more)[:first]
-    entries, source = _fallback_entries(shopper, channel)
-    return apply_rules(
-        entries, source=source, channel=channel, first=first, config=config, exclude=exclude
-    )
+    return rules.apply(_fallback_entries(shopper, channel), first)
 
 
 @_safe()
@@ -163,15 +165,15 @@ def similar(
     channel: str,
     first: int,
     config: PersonalizationConfig,
-    shopper: Shopper | None = None,
+    shopper: Shopper,
 ) -> list[Recommendation]:
     return apply_rules(
-        _list(ListKind.SIMILAR, str(product_id)),
-        source="similar",
+        _list(ListKey.of(ListKind.SIMILAR, SubjectType.PRODUCT, product_id)),
+        shopper=shopper,
         channel=channel,
         first=first,
         config=config,
-        exclude={product_id} | shopper_exclusions(shopper, config),
+        exclude={product_id},
     )
 
 
@@ -181,23 +183,16 @@ def bought_together(
     channel: str,
     first: int,
     config: PersonalizationConfig,
-    shopper: Shopper | None = None,
+    shopper: Shopper,
 ) -> list[Recommendation]:
     """Complements of one product, or of a whole cart (best score per product wins)."""
-    best: dict[int, dict] = {}
-    for product_id in product_ids:
-        for entry in _list(ListKind.BOUGHT_TOGETHER, str(product_id)):
-            current = best.get(int(entry["product_id"]))
-            if current is None or entry["score"] > current["score"]:
-                best[int(entry["product_id"])] = entry
-    ranked = sorted(best.values(), key=lambda e: -e["score"])
     return apply_rules(
-        ranked,
-        source="bought_together",
+        _best_of(_complement_lists(product_ids)),
+        shopper=shopper,
         channel=channel,
         first=first,
         config=config,
-        exclude=set(product_ids) | shopper_exclusions(shopper, config),
+        exclude=product_ids,
     )
 
 
@@ -207,16 +202,18 @@ def trending(
     first: int,
     config: PersonalizationConfig,
     category_id: int | None = None,
-    shopper: Shopper | None = None,
+    *,
+    shopper: Shopper,
 ) -> list[Recommendation]:
-    subject = "" if category_id is None else str(category_id)
+    key = ListKey(ListKind.TRENDING, channel=channel)
+    if category_id is not None:
+        key = ListKey.of(ListKind.TRENDING, SubjectType.CATEGORY, category_id, channel)
     return apply_rules(
-        _list(ListKind.TRENDING, subject, channel),
-        source="trending",
+        _list(key),
+        shopper=shopper,
         channel=channel,
         first=first,
         config=config,
-        exclude=shopper_exclusions(shopper, config),
     )
 
 
@@ -233,18 +230,17 @@ def recently_viewed(
         views = views.filter(anonymous_id=shopper.anonymous_id)
     else:
         return []
-    ordered: list[int] = []
-    for product_id in views.order_by("-occurred_at").values_list("product_id", flat=True)[:500]:
-        if product_id not in ordered:
-            ordered.append(product_id)
-    entries = [{"product_id": p, "score": 0.0, "reason": "You viewed this"} for p in ordered]
+    ordered = dict.fromkeys(
+        views.order_by("-occurred_at").values_list("product_id", flat=True)[:500]
+    )
+    entries = [ListEntry(p, reason="You viewed this", source="recently_viewed") for p in ordered]
     return apply_rules(
         entries,
-        source="recently_viewed",
+        shopper=shopper,
         channel=channel,
         first=first,
-        config=PersonalizationConfig(**{**config.__dict__, "max_per_category": 0}),
-        exclude=shopper_exclusions(shopper, config),
+        config=config,
+        diversify_categories=False,
     )
 
 
@@ -258,20 +254,21 @@ def rerank(
     their original order behind them. Unavailable products, the shopper's cart and
     recent purchases are dropped as from every list.
     """
-    personal = _list(ListKind.PERSONAL, str(shopper.customer_id)) if shopper.customer_id else []
-    rank = {int(e["product_id"]): (k, e) for k, e in enumerate(personal)}
+    personal: list[ListEntry] = []
+    if shopper.customer_id:
+        personal = _list(_customer(shopper.customer_id), "rerank")
+    rank = {e.product_id: (k, e) for k, e in enumerate(personal)}
     wanted = list(dict.fromkeys(int(p) for p in product_ids))
     ordered = sorted(wanted, key=lambda p: (0, rank[p][0]) if p in rank else (1, wanted.index(p)))
     entries = [
-        rank[p][1] if p in rank else {"product_id": p, "score": 0.0, "reason": "In your list"}
+        rank[p][1] if p in rank else ListEntry(p, reason="In your list", source="rerank")
         for p in ordered
     ]
-    relaxed = PersonalizationConfig(**{**config.__dict__, "max_per_category": 0})
     return apply_rules(
         entries,
-        source="rerank",
+        shopper=shopper,
         channel=channel,
         first=len(entries),
-        config=relaxed,
-        exclude=shopper_exclusions(shopper, config),
+        config=config,
+        diversify_categories=False,
     )
