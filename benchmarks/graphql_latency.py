@@ -81,20 +81,26 @@ def _catalogue(product, channel, warehouse):
 def bench_personalized_products(
     personalization_config, user_api_client, product, channel_USD, warehouse
 ):
-    from saleor_personalization.models import ListKind, RecommendationList
+    from saleor_personalization.models import (
+        ListEntry,
+        ListKey,
+        ListKind,
+        RecommendationList,
+        SubjectType,
+    )
     from saleor_personalization.saleor_adapter.backfill import run_backfill
 
     products = _catalogue(product, channel_USD, warehouse)
     run_backfill()
-    RecommendationList.objects.create(
-        kind=ListKind.PERSONAL,
-        subject=str(user_api_client.user.pk),
-        items=[
-            {"product_id": p.pk, "score": 1.0 - k / 100, "reason": "Because you bought X"}
+    RecommendationList.build(
+        ListKey.of(ListKind.PERSONAL, SubjectType.CUSTOMER, user_api_client.user.pk),
+        [
+            ListEntry(p.pk, 1.0 - k / 100, "Because you bought X")
             for k, p in enumerate(reversed(products))
         ],
-        generated_at=timezone.now(),
-    )
+        None,
+        timezone.now(),
+    ).save()
     variables = {"channel": channel_USD.slug}
     api_path = user_api_client.api_path
 

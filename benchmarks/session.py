@@ -48,6 +48,7 @@ django.setup()
 from django.core.management import call_command  # noqa: E402
 from quality import feature_source  # noqa: E402
 
+from saleor_personalization.models import ListEntry  # noqa: E402
 from saleor_personalization.recommender.data import EventRows, build_interactions  # noqa: E402
 from saleor_personalization.recommender.evaluation import make_holdout  # noqa: E402
 from saleor_personalization.recommender.lists import (  # noqa: E402
@@ -146,14 +147,11 @@ def sessions_in(invoices, start: datetime, end: datetime, known: dict[int, int])
     return out
 
 
-def popular_list(invoices, as_of: datetime, size: int) -> list[dict]:
+def popular_list(invoices, as_of: datetime, size: int) -> list[ListEntry]:
     """Bestsellers as the project writes them: order lines of the last 90 days, guests too."""
     since = as_of - timedelta(days=POPULAR_DAYS)
     counts = Counter(p for inv in invoices if since <= inv.time < as_of for p in inv.products)
-    return [
-        {"product_id": p, "score": float(c), "reason": "Bestseller"}
-        for p, c in counts.most_common(size)
-    ]
+    return [ListEntry(p, float(c), "Bestseller") for p, c in counts.most_common(size)]
 
 
 def ndcg_hit(ranked: list[int], truth: frozenset[int]) -> tuple[float, float]:
@@ -200,7 +198,7 @@ def cooccurrence_cosine(invoices, as_of: datetime, index: dict[int, int]) -> sp.
 
 def personal_entries(
     model: RecommenderModel, events: EventRows, customers: list[int], as_of: datetime, size: int
-) -> dict[int, list[dict]]:
+) -> dict[int, list[ListEntry]]:
     """Customers' personal lists written by the project's list code, as of ``as_of``."""
     history = build_interactions(
         events,
@@ -220,7 +218,7 @@ def personal_entries(
         reorder=model.repeat_rates >= REORDER_RATE,
         linked=shared_buyer_links(model, events.before(as_of)),
     )
-    out: dict[int, list[dict]] = {}
+    out: dict[int, list[ListEntry]] = {}
     options = ListOptions(size=size)
     for start in range(0, len(customers), 1000):
         rows = np.arange(start, min(start + 1000, len(customers)))
@@ -258,8 +256,8 @@ class Window:
     model: RecommenderModel
     sessions: list[Session]
     customer_sessions: list[Session]
-    popular: list[dict]
-    personal: dict[int, list[dict]]
+    popular: list[ListEntry]
+    personal: dict[int, list[ListEntry]]
 
 
 def prepare(events, invoices, start, end, params, features, weights=None, size=50) -> Window:
@@ -412,7 +410,7 @@ def main() -> None:
     cosine = cooccurrence_cosine(invoices, cut, index)
 
     def popularity(s):
-        return [e["product_id"] for e in popular if e["product_id"] not in s.viewed][:K]
+        return [e.product_id for e in popular if e.product_id not in s.viewed][:K]
 
     def anonymous(s):
         return served(popular, s, neighbours, settings, personal=False, fallback=fallback)
@@ -423,7 +421,7 @@ def main() -> None:
 
     def customer_list(s):
         base = holdout.personal.get(s.invoice.customer, [])
-        return [e["product_id"] for e in base if e["product_id"] not in s.viewed][:K]
+        return [e.product_id for e in base if e.product_id not in s.viewed][:K]
 
     rows = [
         ("popularity (anonymous today)", holdout.sessions, popularity),

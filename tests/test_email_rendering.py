@@ -23,6 +23,7 @@ from saleor_personalization.models import (
     ItemProfile,
     ListKind,
     RecommendationList,
+    SubjectType,
 )
 from saleor_personalization.standalone.email_source import StandaloneCheckoutSource
 
@@ -92,8 +93,9 @@ def test_email_renders_in_chromium_with_images_prices_and_button(
         )
     RecommendationList.objects.create(
         kind=ListKind.BOUGHT_TOGETHER,
-        subject="1",
-        items=[{"product_id": 3, "score": 1.0, "reason": "Often bought with Blue Mug"}],
+        subject_type=SubjectType.PRODUCT,
+        subject_id=1,
+        entries=[{"product_id": 3, "score": 1.0, "reason": "Often bought with Blue Mug"}],
         generated_at=now,
     )
     CustomerProfile.objects.create(customer_id=5, marketing_consent=True)

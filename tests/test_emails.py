@@ -30,6 +30,7 @@ from saleor_personalization.models import (
     ListKind,
     RecommendationList,
     SegmentOffer,
+    SubjectType,
 )
 from saleor_personalization.standalone.email_source import StandaloneCheckoutSource
 
@@ -66,8 +67,9 @@ def catalogue(settings):
         )
     RecommendationList.objects.create(
         kind=ListKind.BOUGHT_TOGETHER,
-        subject="1",
-        items=[{"product_id": 3, "score": 1.0, "reason": "Often bought with Blue Mug"}],
+        subject_type=SubjectType.PRODUCT,
+        subject_id=1,
+        entries=[{"product_id": 3, "score": 1.0, "reason": "Often bought with Blue Mug"}],
         generated_at=NOW,
     )
 

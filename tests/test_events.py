@@ -34,6 +34,7 @@ from saleor_personalization.models import (
     InteractionKind,
     ListKind,
     RecommendationList,
+    SubjectType,
 )
 
 pytestmark = pytest.mark.django_db
@@ -295,7 +296,12 @@ def test_erasure_removes_every_trace_of_the_customer_and_nobody_else():
     record_order(order(order_id="o-guest", email="gone@example.com"))
     record_order(order(order_id="o-other", customer_id=99, email="stay@example.com"))
     RecommendationList.objects.create(
-        kind=ListKind.PERSONAL, subject="3", channel="c", items=[], generated_at=T0
+        kind=ListKind.PERSONAL,
+        subject_type=SubjectType.CUSTOMER,
+        subject_id=3,
+        channel="c",
+        entries=[],
+        generated_at=T0,
     )
 
     report = erase_customer(3, "gone@example.com")
@@ -306,7 +312,7 @@ def test_erasure_removes_every_trace_of_the_customer_and_nobody_else():
     assert not CartState.objects.filter(token="tok-e").exists()
     assert not CustomerProfile.objects.filter(customer_id=3).exists()
     assert not AnonymousIdentity.objects.filter(customer_id=3).exists()
-    assert not RecommendationList.objects.filter(subject="3").exists()
+    assert not RecommendationList.objects.filter(subject_id=3).exists()
     assert Interaction.objects.filter(customer_id=99).count() == 2
     assert CustomerProfile.objects.filter(customer_id=99).exists()
 

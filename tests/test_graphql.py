@@ -29,6 +29,7 @@ from saleor_personalization.models import (
     Segment,
     SegmentMembership,
     SegmentOffer,
+    SubjectType,
 )
 from saleor_personalization.standalone.graphql_backend import issue_token
 
@@ -61,40 +62,59 @@ def shop():
         return [{"product_id": p, "score": 1.0 / (k + 1), "reason": "r"} for k, p in enumerate(ids)]
 
     RecommendationList.objects.create(
-        generated_at=now, kind=ListKind.PERSONAL, subject="1", items=entries([30, 2, 3, 4, 5, 6])
+        generated_at=now,
+        kind=ListKind.PERSONAL,
+        subject_type=SubjectType.CUSTOMER,
+        subject_id=1,
+        entries=entries([30, 2, 3, 4, 5, 6]),
     )
     RecommendationList.objects.create(
-        generated_at=now, kind=ListKind.PERSONAL, subject="2", items=entries([20, 21, 22])
+        generated_at=now,
+        kind=ListKind.PERSONAL,
+        subject_type=SubjectType.CUSTOMER,
+        subject_id=2,
+        entries=entries([20, 21, 22]),
     )
     RecommendationList.objects.create(
         generated_at=now,
         kind=ListKind.POPULAR,
-        subject="",
         channel=CHANNEL,
-        items=entries(range(10, 30)),
+        entries=entries(range(10, 30)),
     )
     RecommendationList.objects.create(
-        generated_at=now, kind=ListKind.SIMILAR, subject="2", items=entries([7, 8, 2])
+        generated_at=now,
+        kind=ListKind.SIMILAR,
+        subject_type=SubjectType.PRODUCT,
+        subject_id=2,
+        entries=entries([7, 8, 2]),
     )
     RecommendationList.objects.create(
-        generated_at=now, kind=ListKind.BOUGHT_TOGETHER, subject="2", items=entries([9, 11])
+        generated_at=now,
+        kind=ListKind.BOUGHT_TOGETHER,
+        subject_type=SubjectType.PRODUCT,
+        subject_id=2,
+        entries=entries([9, 11]),
     )
     RecommendationList.objects.create(
-        generated_at=now, kind=ListKind.BOUGHT_TOGETHER, subject="3", items=entries([12, 9])
+        generated_at=now,
+        kind=ListKind.BOUGHT_TOGETHER,
+        subject_type=SubjectType.PRODUCT,
+        subject_id=3,
+        entries=entries([12, 9]),
     )
     RecommendationList.objects.create(
         generated_at=now,
         kind=ListKind.TRENDING,
-        subject="",
         channel=CHANNEL,
-        items=entries([15, 16, 17]),
+        entries=entries([15, 16, 17]),
     )
     RecommendationList.objects.create(
         generated_at=now,
         kind=ListKind.TRENDING,
-        subject="101",
+        subject_type=SubjectType.CATEGORY,
+        subject_id=101,
         channel=CHANNEL,
-        items=entries([16, 6]),
+        entries=entries([16, 6]),
     )
     CartState.objects.create(token="cart-1", channel=CHANNEL, customer_id=1, lines={"v2": [2, 1]})
     CartState.objects.create(token="guest", channel=CHANNEL, lines={"v3": [3, 1]})
@@ -223,8 +243,7 @@ def test_no_list_offers_the_cart_or_a_recent_purchase_unless_customers_reorder_i
     RecommendationList.objects.create(
         generated_at=now,
         kind=ListKind.REORDER,
-        subject="",
-        items=[{"product_id": 16, "score": 0.5, "reason": ""}],
+        entries=[{"product_id": 16, "score": 0.5, "reason": ""}],
     )
     query = f"""{{
       similar: similarProducts(product: "{gid("Product", 2)}", channel: "{CHANNEL}") {{ {ITEMS} }}

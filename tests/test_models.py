@@ -14,6 +14,7 @@ from saleor_personalization.models import (
     ModelRun,
     ModelRunStatus,
     RecommendationList,
+    SubjectType,
 )
 
 pytestmark = pytest.mark.django_db
@@ -76,10 +77,27 @@ def test_live_model_run_must_have_succeeded():
 
 
 def test_recommendation_list_key_is_unique():
-    values = {"kind": ListKind.PERSONAL, "subject": "1", "channel": "c", "generated_at": WHEN}
-    RecommendationList.objects.create(items=[], **values)
-    _fails(RecommendationList(items=[{"product_id": 1}], **values))
-    RecommendationList.objects.create(items=[], **{**values, "channel": "other"})
+    values = {
+        "kind": ListKind.PERSONAL,
+        "subject_type": SubjectType.CUSTOMER,
+        "subject_id": 1,
+        "channel": "c",
+        "generated_at": WHEN,
+    }
+    RecommendationList.objects.create(entries=[], **values)
+    _fails(RecommendationList(entries=[{"product_id": 1}], **values))
+    RecommendationList.objects.create(entries=[], **{**values, "channel": "other"})
+
+
+def test_recommendation_list_subject_has_one_spelling():
+    base = {"kind": ListKind.POPULAR, "channel": "c", "generated_at": WHEN}
+    _fails(RecommendationList(subject_type=SubjectType.CUSTOMER, **base))  # no id
+    _fails(RecommendationList(subject_type=SubjectType.COUNTRY, **base))  # no country
+    _fails(RecommendationList(subject_type=SubjectType.NONE, country="GB", **base))
+    _fails(RecommendationList(subject_type=SubjectType.COUNTRY, subject_id=3, country="GB", **base))
+    RecommendationList.objects.create(subject_type=SubjectType.COUNTRY, country="GB", **base)
+    RecommendationList.objects.create(**base)  # the channel's list for nobody in particular
+    _fails(RecommendationList(**base))
 
 
 def test_item_external_ref_unique_unless_empty():

@@ -20,10 +20,12 @@ from saleor_personalization.models import (
     InteractionKind,
     ItemChannel,
     ItemProfile,
+    ListEntry,
     ListKind,
     ModelRun,
     ModelRunStatus,
     RecommendationList,
+    SubjectType,
 )
 from saleor_personalization.recommender import serving
 from saleor_personalization.recommender.artifact import ArtifactError, load_artifact
@@ -43,6 +45,7 @@ from .shop import CHANNEL, END, FAST, build_shop
 pytestmark = pytest.mark.django_db
 
 CONFIG = PersonalizationConfig()
+NOBODY = serving.Shopper()
 
 
 @pytest.fixture
@@ -143,12 +146,12 @@ def test_a_rejected_run_still_brings_new_orders_into_lists(scored, trained):
     from saleor_personalization.tasks import train_model_task
 
     customer = 7
-    before = RecommendationList.objects.get(kind=ListKind.PERSONAL, subject=str(customer))
+    before = RecommendationList.objects.get(kind=ListKind.PERSONAL, subject_id=customer)
     owned = set(
         Interaction.objects.filter(customer_id=customer).values_list("product_id", flat=True)
     )
-    product = next(e["product_id"] for e in before.items if e["product_id"] not in owned)
-    untouched = RecommendationList.objects.get(kind=ListKind.PERSONAL, subject="8")
+    product = next(e.product_id for e in before.ranked() if e.product_id not in owned)
+    untouched = RecommendationList.objects.get(kind=ListKind.PERSONAL, subject_id=8)
     Interaction.objects.create(
         customer_id=customer,
         product_id=product,
@@ -162,10 +165,10 @@ def test_a_rejected_run_still_brings_new_orders_into_lists(scored, trained):
     trained.save(update_fields=["metrics"])
     result = train_model_task.apply(kwargs={"params": FAST}).get()
     assert result["status"] == ModelRunStatus.REJECTED
-    after = RecommendationList.objects.get(kind=ListKind.PERSONAL, subject=str(customer))
+    after = RecommendationList.objects.get(kind=ListKind.PERSONAL, subject_id=customer)
     assert after.generated_at > before.generated_at
     assert after.model_run_id == trained.pk  # the live model, not the rejected one
-    reasons = {e["product_id"]: e["reason"] for e in after.items}
+    reasons = {e.product_id: e.reason for e in after.ranked()}
     assert reasons[product] == "You bought this before"  # the new order reached the list
     # Customers whose data did not change keep their lists.
     assert RecommendationList.objects.get(pk=untouched.pk).generated_at == untouched.generated_at
@@ -227,7 +230,7 @@ def test_a_young_shop_is_told_what_is_missing_and_still_served(media):
     written = score_lists(now=END + timedelta(seconds=1))
     assert written["popular"] >= 1
     assert written["bought_together"] >= 1
-    together = serving.bought_together([2], CHANNEL, 5, CONFIG)
+    together = serving.bought_together([2], CHANNEL, 5, CONFIG, NOBODY)
     assert [i.product_id for i in together] == [1]  # from guest baskets alone
     # A customer who ordered: what goes with their purchases first, then bestsellers.
     shopper = serving.personalized(serving.Shopper(customer_id=1), CHANNEL, 3, CONFIG)
@@ -267,28 +270,36 @@ def scored(trained):
     return written
 
 
-def _personal(customer_id):
-    return RecommendationList.objects.get(kind=ListKind.PERSONAL, subject=str(customer_id)).items
+def _personal(customer_id) -> list[ListEntry]:
+    return RecommendationList.objects.get(
+        kind=ListKind.PERSONAL, subject_type=SubjectType.CUSTOMER, subject_id=customer_id
+    ).ranked()
 
 
 def test_personal_lists_follow_the_customers_taste(scored):
     for customer in (3, 4, 5):
         favourite = 1 + customer % 3
-        top = [entry["product_id"] // 100 for entry in _personal(customer)[:10]]
+        top = [entry.product_id // 100 for entry in _personal(customer)[:10]]
         assert top.count(favourite) >= 6, (customer, top)
-    assert all(e["reason"] for e in _personal(3))
+    assert all(e.reason for e in _personal(3))
 
 
 def test_lists_are_personal_not_everyones_bestsellers(scored):
-    tops = [{e["product_id"] for e in _personal(c)[:10]} for c in range(1, 61)]
+    tops = [{e.product_id for e in _personal(c)[:10]} for c in range(1, 61)]
     overlaps = [len(a & b) / len(a | b) for i, a in enumerate(tops) for b in tops[i + 1 :]]
     assert sum(overlaps) / len(overlaps) < 0.5
 
 
 def test_scoring_twice_rewrites_the_same_rows(scored):
-    first = {(r.kind, r.subject, r.channel): r.items for r in RecommendationList.objects.all()}
+    first = {
+        (r.kind, r.subject_type, r.subject_id, r.country, r.channel): r.entries
+        for r in RecommendationList.objects.all()
+    }
     score_lists(now=END)
-    second = {(r.kind, r.subject, r.channel): r.items for r in RecommendationList.objects.all()}
+    second = {
+        (r.kind, r.subject_type, r.subject_id, r.country, r.channel): r.entries
+        for r in RecommendationList.objects.all()
+    }
     assert first.keys() == second.keys()
     assert first == second
 
@@ -302,7 +313,7 @@ def test_recently_bought_products_are_left_out_unless_reordered(scored):
     reorder = {
         int(p) for p, rate in zip(model.item_ids, model.repeat_rates, strict=True) if rate >= 0.2
     }
-    listed = {e["product_id"] for e in _personal(customer)}
+    listed = {e.product_id for e in _personal(customer)}
     for product in bought_last_week:
         if product not in reorder:
             assert product not in listed
@@ -366,15 +377,15 @@ def test_serving_never_raises(monkeypatch, scored):
 
     monkeypatch.setattr(serving, "_list", broken)
     assert serving.personalized(serving.Shopper(customer_id=3), CHANNEL, 5, CONFIG) == []
-    assert serving.similar(101, CHANNEL, 5, CONFIG) == []
+    assert serving.similar(101, CHANNEL, 5, CONFIG, NOBODY) == []
 
 
 def test_similar_and_bought_together_lists(scored):
-    similar = serving.similar(101, CHANNEL, 5, CONFIG)
+    similar = serving.similar(101, CHANNEL, 5, CONFIG, NOBODY)
     assert len(similar) == 5
     assert 101 not in {i.product_id for i in similar}
     assert similar[0].reason.startswith("Similar to")
-    together = serving.bought_together([101], CHANNEL, 5, CONFIG)
+    together = serving.bought_together([101], CHANNEL, 5, CONFIG, NOBODY)
     assert together
     assert all(i.reason.startswith("Often bought with") for i in together)
     names = dict(ItemProfile.objects.values_list("product_id", "name"))
@@ -388,9 +399,9 @@ def test_similar_and_bought_together_lists(scored):
 
 
 def test_trending_per_channel_and_category(scored):
-    overall = serving.trending(CHANNEL, 5, CONFIG)
+    overall = serving.trending(CHANNEL, 5, CONFIG, shopper=NOBODY)
     assert overall
-    garden = serving.trending(CHANNEL, 5, CONFIG, category_id=2)
+    garden = serving.trending(CHANNEL, 5, CONFIG, category_id=2, shopper=NOBODY)
     assert garden
     assert {i.product_id // 100 for i in garden} == {2}
 
@@ -409,7 +420,7 @@ def test_new_customer_is_scored_without_retraining(scored):
     from saleor_personalization.tasks import score_customers_task
 
     assert score_customers_task.apply(args=[[9001]]).get() == 1
-    top = [e["product_id"] // 100 for e in _personal(9001)[:10]]
+    top = [e.product_id // 100 for e in _personal(9001)[:10]]
     assert top.count(1) >= 5  # a kitchen buyer gets kitchen products
 
 
@@ -426,12 +437,10 @@ def test_new_product_reaches_shoppers_without_retraining(scored):
     )
     ItemChannel.objects.create(item_id=999, channel=CHANNEL)
     score_lists(now=END)
-    lists_with_new = [
-        c for c in range(1, 241) if 999 in [e["product_id"] for e in _personal(c)[:10]]
-    ]
+    lists_with_new = [c for c in range(1, 241) if 999 in [e.product_id for e in _personal(c)[:10]]]
     assert len(lists_with_new) == 240
-    entry = next(e for e in _personal(3) if e["product_id"] == 999)
-    assert entry["reason"] == "New in the shop"
+    entry = next(e for e in _personal(3) if e.product_id == 999)
+    assert entry.reason == "New in the shop"
 
 
 def test_weight_choice_prefers_wider_lists_only_within_the_tolerance():
@@ -492,12 +501,11 @@ def _assert_every_reason_is_true(model) -> int:
         ).values_list("product_id", flat=True)
     )
     checked = 0
-    for subject, items in RecommendationList.objects.filter(kind=ListKind.PERSONAL).values_list(
-        "subject", "items"
-    ):
-        own = bought.get(int(subject), set())
-        for entry in items:
-            product, reason = entry["product_id"], entry["reason"]
+    for row in RecommendationList.objects.filter(kind=ListKind.PERSONAL):
+        subject = row.subject_id
+        own = bought.get(subject, set())
+        for entry in row.ranked():
+            product, reason = entry.product_id, entry.reason
             if reason == "You bought this before":
                 assert product in own, (subject, product)
             elif reason.startswith("Because you bought "):
@@ -524,11 +532,9 @@ def test_every_written_reason_is_true_of_the_shopper(scored):
     model = live_model()[1]
     assert _assert_every_reason_is_true(model) >= 240 * 40
     reasons = Counter(
-        e["reason"].split(" ")[0]
-        for items in RecommendationList.objects.filter(kind=ListKind.PERSONAL).values_list(
-            "items", flat=True
-        )
-        for e in items
+        e.reason.split(" ")[0]
+        for row in RecommendationList.objects.filter(kind=ListKind.PERSONAL)
+        for e in row.ranked()
     )
     # The property is not vacuous: the list speaks of purchases, links and the rest.
     for word in ("You", "Because", "Picked"):

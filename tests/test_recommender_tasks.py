@@ -57,11 +57,15 @@ def test_retried_score_chunk_changes_nothing(media):
     ids = list(range(1, 51))
     assert score_customers_task.apply(args=[ids], kwargs={"now": NOW}).get() == 50
     first = dict(
-        RecommendationList.objects.filter(kind=ListKind.PERSONAL).values_list("subject", "items")
+        RecommendationList.objects.filter(kind=ListKind.PERSONAL).values_list(
+            "subject_id", "entries"
+        )
     )
     assert score_customers_task.apply(args=[ids], kwargs={"now": NOW}).get() == 50
     second = dict(
-        RecommendationList.objects.filter(kind=ListKind.PERSONAL).values_list("subject", "items")
+        RecommendationList.objects.filter(kind=ListKind.PERSONAL).values_list(
+            "subject_id", "entries"
+        )
     )
     assert first == second
     assert len(second) == 50

@@ -34,7 +34,7 @@ def _personal_lengths() -> set[int]:
     return {
         len(items)
         for items in RecommendationList.objects.filter(kind=ListKind.PERSONAL).values_list(
-            "items", flat=True
+            "entries", flat=True
         )
     }
 
@@ -83,7 +83,7 @@ def test_train_and_score_commands_use_the_dashboard_list_length_and_prune_old_fi
     with override_settings(PERSONALIZATION_CONFIGURATION={"list_size": 12}):
         call_command("personalization_score")
     assert _personal_lengths() == {12}
-    similar = RecommendationList.objects.filter(kind=ListKind.SIMILAR).values_list("items")
+    similar = RecommendationList.objects.filter(kind=ListKind.SIMILAR).values_list("entries")
     assert similar
     assert max(len(items) for (items,) in similar) == 12
 

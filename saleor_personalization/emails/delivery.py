@@ -132,11 +132,13 @@ def recommendations_for(
     config: PersonalizationConfig,
     source: CheckoutSource,
 ) -> list[EmailProduct]:
+    """What goes with the cart, then the customer's own list: both under the rules every
+    shopper-facing list obeys (the customer's recent purchases, unless reordered, left out)."""
     if not count:
         return []
-    items = serving.bought_together(product_ids, channel, count, config)
+    shopper = serving.Shopper(customer_id=customer_id)
+    items = serving.bought_together(product_ids, channel, count, config, shopper)
     if len(items) < count:
-        shopper = serving.Shopper(customer_id=customer_id)
         seen = {i.product_id for i in items} | set(product_ids)
         items += [
             i

@@ -25,6 +25,7 @@ from ..models import (
     RecommendationClick,
     RecommendationList,
     SegmentMembership,
+    SubjectType,
 )
 from .identity import address_digest, customer_identity, identities_of, identity_of_digest
 
@@ -91,7 +92,9 @@ def _erase_behaviour(request: ErasureRequest) -> dict[str, int]:
         ),
         "lists": _count(
             RecommendationList.objects.filter(
-                kind=ListKind.PERSONAL, subject=str(request.customer_id)
+                kind=ListKind.PERSONAL,
+                subject_type=SubjectType.CUSTOMER,
+                subject_id=request.customer_id,
             ).delete()
         ),
     }

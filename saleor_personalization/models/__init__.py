@@ -4,7 +4,15 @@ from .identity import AnonymousIdentity, CartState, ErasedIdentity
 from .interactions import Interaction, InteractionKind
 from .offers import SegmentOffer
 from .profiles import CustomerProfile, ItemChannel, ItemProfile
-from .recommendations import ListKind, ModelRun, ModelRunStatus, RecommendationList
+from .recommendations import (
+    ListEntry,
+    ListKey,
+    ListKind,
+    ModelRun,
+    ModelRunStatus,
+    RecommendationList,
+    SubjectType,
+)
 from .segments import Segment, SegmentKind, SegmentMembership, SegmentSize
 from .session import ItemNeighbours
 
@@ -21,6 +29,8 @@ __all__ = [
     "ItemChannel",
     "ItemNeighbours",
     "ItemProfile",
+    "ListEntry",
+    "ListKey",
     "ListKind",
     "ModelRun",
     "ModelRunStatus",
@@ -31,4 +41,5 @@ __all__ = [
     "SegmentMembership",
     "SegmentOffer",
     "SegmentSize",
+    "SubjectType",
 ]

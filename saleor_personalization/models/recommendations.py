@@ -1,5 +1,7 @@
 """Model runs and the precomputed lists that serving reads."""
 
+from dataclasses import dataclass
+
 from django.db import models
 from django.db.models import Q
 
@@ -70,23 +72,117 @@ class ListKind(models.TextChoices):
     REORDER = "reorder", "Products customers reorder (one list for the shop)"
 
 
+class SubjectType(models.TextChoices):
+    """Whom or what a list is for; the id column holds the subject's own id."""
+
+    NONE = "none", "The shop or channel as a whole"
+    CUSTOMER = "customer", "A customer (Saleor user id)"
+    PRODUCT = "product", "A product (Saleor product id)"
+    CATEGORY = "category", "A category (Saleor category id)"
+    COUNTRY = "country", "A country (ISO 3166-1 alpha-2 code)"
+
+
+ID_SUBJECTS = (SubjectType.CUSTOMER, SubjectType.PRODUCT, SubjectType.CATEGORY)
+NO_ID = 0  # Saleor's ids start at 1; 0 says "no id" in a column that stays NOT NULL
+
+
+@dataclass(frozen=True)
+class ListEntry:
+    """One ranked product on a list, as the list code writes it and serving reads it.
+
+    ``source`` names the list it was served from (``personal``, ``popular_country``,
+    ...); it is set when a list is read, not stored, since a row's kind already says
+    it. ``is_new`` marks a product placed on a personal list because it is new in the
+    shop (stored as ``"new": true``, the key the lists have always used).
+    """
+
+    product_id: int
+    score: float = 0.0
+    reason: str = ""
+    source: str = ""
+    is_new: bool = False
+
+    def to_json(self) -> dict:
+        data: dict = {
+            "product_id": int(self.product_id),
+            "score": round(float(self.score), 5),
+            "reason": self.reason,
+        }
+        if self.is_new:
+            data["new"] = True
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict, source: str = "") -> "ListEntry":
+        return cls(
+            product_id=int(data["product_id"]),
+            score=float(data.get("score", 0.0)),
+            reason=str(data.get("reason", "")),
+            source=source,
+            is_new=bool(data.get("new", False)),
+        )
+
+
+@dataclass(frozen=True)
+class ListKey:
+    """Which list a row is: the columns of its unique key, so that the list code writes
+    and serving reads one subject with one spelling."""
+
+    kind: str
+    subject_type: str = SubjectType.NONE
+    subject_id: int = NO_ID
+    country: str = ""
+    channel: str = ""
+
+    @classmethod
+    def of(cls, kind: str, subject_type: str, subject_id: int, channel: str = "") -> "ListKey":
+        return cls(kind, subject_type, int(subject_id), channel=channel)
+
+    @classmethod
+    def for_country(cls, kind: str, country: str, channel: str = "") -> "ListKey":
+        if not country:
+            return cls(kind, channel=channel)
+        return cls(kind, SubjectType.COUNTRY, country=country, channel=channel)
+
+    def lookup(self) -> dict:
+        """Keyword arguments selecting this list's row (all five key columns: one index probe)."""
+        return {
+            "kind": self.kind,
+            "subject_type": self.subject_type,
+            "subject_id": self.subject_id,
+            "country": self.country,
+            "channel": self.channel,
+        }
+
+
 class RecommendationList(models.Model):
     """A ranked list computed offline; serving reads one row by its unique key.
 
-    ``items`` is ``[{"product_id": int, "score": float, "reason": str}, ...]`` in rank
-    order, longer than any page a storefront asks for so that business rules applied at
-    read time still leave enough.
+    The key is (kind, subject type, subject id, country, channel): a customer's or a
+    product's list is found by its integer id, a country's bestsellers by its code,
+    and a list for nobody in particular has type ``none``, id 0 and no country (check
+    constraints keep the three consistent, so one subject has one spelling). All key
+    columns are NOT NULL, so the unique constraint is also the upsert target on every
+    database (a NULL would never conflict).
+
+    ``entries`` is JSON, ``[{"product_id": int, "score": float, "reason": str}, ...]``
+    in rank order; read and write it through :meth:`ranked` and
+    :meth:`set_ranked` (:class:`ListEntry`), never as dicts. It is longer than any page
+    a storefront asks for, so that the rules applied at read time still leave enough.
     """
 
     kind = models.CharField(max_length=32, choices=ListKind.choices)
-    subject = models.CharField(
-        max_length=128,
-        blank=True,
-        default="",
-        help_text="Customer id, product id, category id or country code; empty for global.",
+    subject_type = models.CharField(
+        max_length=16, choices=SubjectType.choices, default=SubjectType.NONE
+    )
+    subject_id = models.BigIntegerField(
+        default=NO_ID, help_text="Customer, product or category id; 0 for other subjects."
+    )
+    country = models.CharField(
+        max_length=2, blank=True, default="", help_text="ISO 3166-1 alpha-2, country lists only."
     )
     channel = models.CharField(max_length=255, blank=True, default="")
-    items = models.JSONField(default=list)
+    entries = models.JSONField(default=list)
     model_run = models.ForeignKey(
         ModelRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="lists"
     )
@@ -95,10 +191,43 @@ class RecommendationList(models.Model):
     class Meta:
         app_label = "saleor_personalization"
         constraints = [
+            # Column order follows serving's reads: kind and subject type always, then
+            # one id (or a set of ids: a cart's products), then country and channel.
             models.UniqueConstraint(
-                fields=["kind", "subject", "channel"], name="sp_recommendation_list_key"
+                fields=["kind", "subject_type", "subject_id", "country", "channel"],
+                name="sp_recommendation_list_key",
+            ),
+            models.CheckConstraint(
+                condition=(
+                    Q(subject_type__in=ID_SUBJECTS, subject_id__gt=0, country="")
+                    | (Q(subject_type=SubjectType.COUNTRY, subject_id=NO_ID) & ~Q(country=""))
+                    | Q(subject_type=SubjectType.NONE, subject_id=NO_ID, country="")
+                ),
+                name="sp_recommendation_list_subject",
             ),
         ]
 
     def __str__(self) -> str:
-        return f"{self.kind}:{self.subject}@{self.channel}"
+        subject = self.country or (self.subject_id if self.subject_type in ID_SUBJECTS else "")
+        return f"{self.kind}:{self.subject_type}:{subject}@{self.channel}"
+
+    def ranked(self, source: str = "") -> list[ListEntry]:
+        """The entries in rank order, each labelled with ``source``."""
+        return [ListEntry.from_json(entry, source) for entry in self.entries or []]
+
+    def set_ranked(self, entries: list[ListEntry]) -> None:
+        self.entries = [entry.to_json() for entry in entries]
+
+    @classmethod
+    def build(
+        cls, key: ListKey, entries: list[ListEntry], run: ModelRun | None, generated_at
+    ) -> "RecommendationList":
+        row = cls(**key.lookup(), model_run=run, generated_at=generated_at)
+        row.set_ranked(entries)
+        return row
+
+    @classmethod
+    def read(cls, key: ListKey, source: str = "") -> list[ListEntry]:
+        """The list under ``key``, empty if there is none."""
+        row = cls.objects.filter(**key.lookup()).only("entries").first()
+        return row.ranked(source) if row else []

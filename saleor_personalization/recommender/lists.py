@@ -19,7 +19,16 @@ from django.db import transaction
 from django.utils import timezone
 
 from ..features.matrices import customer_feature_rows, item_feature_rows
-from ..models import CustomerProfile, ItemProfile, ListKind, ModelRun, RecommendationList
+from ..models import (
+    CustomerProfile,
+    ItemProfile,
+    ListEntry,
+    ListKey,
+    ListKind,
+    ModelRun,
+    RecommendationList,
+    SubjectType,
+)
 from .data import EventRows, InteractionData, build_interactions
 from .model import COMPONENTS, RecommenderModel
 
@@ -35,13 +44,8 @@ class ListOptions:
     chunk: int = 1000
 
 
-def _entry(product_id: int, score: float, reason: str, **extra) -> dict:
-    return {
-        "product_id": int(product_id),
-        "score": round(float(score), 5),
-        "reason": reason,
-        **extra,
-    }
+def _entry(product_id, score, reason: str, *, is_new: bool = False) -> ListEntry:
+    return ListEntry(int(product_id), round(float(score), 5), reason, is_new=is_new)
 
 
 def _write(rows: Iterable[RecommendationList]) -> int:
@@ -51,8 +55,8 @@ def _write(rows: Iterable[RecommendationList]) -> int:
     RecommendationList.objects.bulk_create(
         rows,
         update_conflicts=True,
-        unique_fields=["kind", "subject", "channel"],
-        update_fields=["items", "model_run", "generated_at"],
+        unique_fields=["kind", "subject_type", "subject_id", "country", "channel"],
+        update_fields=["entries", "model_run", "generated_at"],
         batch_size=500,
     )
     return len(rows)
@@ -142,7 +146,7 @@ def shared_buyer_links(model: RecommenderModel, events: EventRows) -> sp.csr_mat
 
 def personal_lists(
     ctx: ScoringContext, rows: np.ndarray, options: ListOptions, names: dict[int, str]
-) -> list[tuple[int, list[dict]]]:
+) -> list[tuple[int, list[ListEntry]]]:
     """Ranked entries for ``rows`` of the context's history."""
     model, history = ctx.model, ctx.history
     users = history.user_ids[rows]
@@ -184,8 +188,10 @@ def personal_lists(
             for slot, k in enumerate(best):
                 product = int(ctx.new_item_columns[k])
                 position = min(4 + 3 * slot, len(entries))
-                entries = [e for e in entries if e["product_id"] != product]
-                entries.insert(position, _entry(product, new_scores[j, k], NEW_IN_SHOP, new=True))
+                entries = [e for e in entries if e.product_id != product]
+                entries.insert(
+                    position, _entry(product, new_scores[j, k], NEW_IN_SHOP, is_new=True)
+                )
         out.append((int(user_id), entries[: options.size]))
     return out
 
@@ -272,15 +278,10 @@ def write_personal_lists(
         lists = personal_lists(ctx, chunk, options, names)
         with transaction.atomic():
             written += _write(
-                RecommendationList(
-                    kind=ListKind.PERSONAL,
-                    subject=str(customer_id),
-                    channel="",
-                    items=items,
-                    model_run=run,
-                    generated_at=stamp,
+                RecommendationList.build(
+                    ListKey.of(ListKind.PERSONAL, SubjectType.CUSTOMER, customer), items, run, stamp
                 )
-                for customer_id, items in lists
+                for customer, items in lists
             )
     return written
 
@@ -379,17 +380,15 @@ def _write_product_kind(
     """Replace every list of ``kind``: the new ones upserted, the rest deleted."""
     stamp = timezone.now()
     names = _names(lists)
+
+    def ranked(product: int, items: list[tuple[int, float]]) -> list[ListEntry]:
+        reason = template.format(names.get(product, "this product"))
+        return [_entry(p, score, reason) for p, score in items]
+
     with transaction.atomic():
         written = _write(
-            RecommendationList(
-                kind=kind,
-                subject=str(product),
-                items=[
-                    _entry(p, s, template.format(names.get(product, "this product")))
-                    for p, s in items
-                ],
-                model_run=run,
-                generated_at=stamp,
+            RecommendationList.build(
+                ListKey.of(kind, SubjectType.PRODUCT, product), ranked(product, items), run, stamp
             )
             for product, items in lists.items()
         )
@@ -410,15 +409,7 @@ def write_reorder_list(run: ModelRun | None, model: RecommenderModel) -> dict[st
     ]
     with transaction.atomic():
         written = _write(
-            [
-                RecommendationList(
-                    kind=ListKind.REORDER,
-                    subject="",
-                    items=items,
-                    model_run=run,
-                    generated_at=timezone.now(),
-                )
-            ]
+            [RecommendationList.build(ListKey(ListKind.REORDER), items, run, timezone.now())]
         )
     return {"reorder": written}
 
@@ -488,14 +479,10 @@ def write_popular_and_trending(
     entries = []
     for (channel, country), counts in popular.items():
         reason = f"Popular in {country}" if country else "Bestseller"
+        key = ListKey.for_country(ListKind.POPULAR, country, channel)
         entries.append(
-            RecommendationList(
-                kind=ListKind.POPULAR,
-                subject=country,
-                channel=channel,
-                items=[_entry(p, c, reason) for p, c in counts.most_common(size)],
-                model_run=run,
-                generated_at=stamp,
+            RecommendationList.build(
+                key, [_entry(p, c, reason) for p, c in counts.most_common(size)], run, stamp
             )
         )
     categories = dict(ItemProfile.objects.values_list("product_id", "category_id"))
@@ -505,21 +492,21 @@ def write_popular_and_trending(
             p: (c + 1) / (base[channel][p] * ratio + 2) * math.log1p(c) for p, c in counts.items()
         }
         ranked = sorted(scored.items(), key=lambda kv: -kv[1])
-        by_category: dict[str, list] = defaultdict(list)
+        by_category: dict[int | None, list] = defaultdict(list)
         for product, score in ranked:
             category = categories.get(product)
             if category is not None:
-                by_category[str(category)].append((product, score))
-        by_category[""] = ranked
+                by_category[int(category)].append((product, score))
+        by_category[None] = ranked
         for category, items in by_category.items():
+            key = (
+                ListKey(ListKind.TRENDING, channel=channel)
+                if category is None
+                else ListKey.of(ListKind.TRENDING, SubjectType.CATEGORY, category, channel)
+            )
             entries.append(
-                RecommendationList(
-                    kind=ListKind.TRENDING,
-                    subject=category,
-                    channel=channel,
-                    items=[_entry(p, s, "Trending now") for p, s in items[:size]],
-                    model_run=run,
-                    generated_at=stamp,
+                RecommendationList.build(
+                    key, [_entry(p, s, "Trending now") for p, s in items[:size]], run, stamp
                 )
             )
     with transaction.atomic():

@@ -35,7 +35,15 @@ from django.db import transaction
 from django.utils import timezone
 
 from ..features.matrices import item_feature_rows
-from ..models import ItemNeighbours, ItemProfile, ModelRun
+from ..models import (
+    ItemNeighbours,
+    ItemProfile,
+    ListEntry,
+    ListKind,
+    ModelRun,
+    RecommendationList,
+    SubjectType,
+)
 from .components import copurchase_weights
 from .data import EventRows, build_interactions
 from .model import RecommenderModel
@@ -214,8 +222,6 @@ def place_new_product(
     recommended from those products at once. ``None`` when the model knows the product
     (its neighbours came with the training) or none of its features were learned.
     """
-    from ..models import ListKind, RecommendationList
-
     product_id = int(product_id)
     if product_id in model.item_index:
         return None
@@ -255,9 +261,9 @@ def place_new_product(
         )
         others = dict(own)
         for row in RecommendationList.objects.select_for_update().filter(
-            kind=ListKind.SIMILAR, **_subjects_lookup(list(others))
+            kind=ListKind.SIMILAR, subject_type=SubjectType.PRODUCT, subject_id__in=list(others)
         ):
-            if _offer(row, product_id, others[_subject_id(row)], items_field=_items_field()):
+            if _offer(row, product_id, others[row.subject_id], size):
                 joined_similar += 1
         for row in ItemNeighbours.objects.select_for_update().filter(product_id__in=list(others)):
             weight = round(params.embedding_weight * others[row.product_id], 5)
@@ -272,37 +278,18 @@ def place_new_product(
     return PlacedProduct(product_id, len(own), joined_similar, joined_neighbours)
 
 
-def _items_field() -> str:
-    from ..models import RecommendationList
+def _offer(row, product_id: int, cosine: float, size: int) -> bool:
+    """Put ``product_id`` into a similar list if it beats the list's weakest entry.
 
-    names = {f.name for f in RecommendationList._meta.get_fields()}
-    return "entries" if "entries" in names else "items"
-
-
-def _subjects_lookup(product_ids: list[int]) -> dict:
-    from ..models import RecommendationList
-
-    names = {f.name for f in RecommendationList._meta.get_fields()}
-    if "subject_id" in names:
-        return {"subject_type": "product", "subject_id__in": product_ids}
-    return {"subject__in": [str(p) for p in product_ids]}
-
-
-def _subject_id(row) -> int:
-    return int(getattr(row, "subject_id", None) or row.subject)
-
-
-def _offer(row, product_id: int, cosine: float, *, items_field: str) -> bool:
-    """Put ``product_id`` into a similar list if it beats the list's weakest entry."""
-    items = [e for e in getattr(row, items_field) or [] if int(e["product_id"]) != product_id]
-    if items and len(items) >= 50 and float(items[-1]["score"]) >= cosine:
+    Similar lists rank by the same embedding cosine, so the new product's cosine is
+    compared with theirs; it takes the list's reason ("Similar to X").
+    """
+    entries = [e for e in row.ranked() if e.product_id != product_id]
+    if len(entries) >= size and entries[-1].score >= cosine:
         return False
-    items.append({"product_id": product_id, "score": round(float(cosine), 5), "reason": ""})
-    items.sort(key=lambda e: -float(e["score"]))
-    reason = items[0].get("reason", "") if len(items) > 1 else ""
-    for entry in items:
-        if entry["product_id"] == product_id:
-            entry["reason"] = reason
-    setattr(row, items_field, items)
-    row.save(update_fields=[items_field])
+    reason = entries[0].reason if entries else ""
+    entries.append(ListEntry(product_id, round(float(cosine), 5), reason))
+    entries.sort(key=lambda e: -e.score)
+    row.set_ranked(entries[:size])
+    row.save(update_fields=["entries"])
     return True

@@ -21,6 +21,7 @@ from ..models import (
     ModelRun,
     ModelRunStatus,
     RecommendationList,
+    SubjectType,
 )
 from .artifact import ArtifactError, load_artifact, save_artifact
 from .data import EventRows
@@ -264,10 +265,10 @@ def changed_customers() -> list[int]:
     """
     live = ModelRun.objects.filter(is_live=True).values_list("pk", flat=True).first()
     written = {
-        subject: (generated_at, run_id)
-        for subject, generated_at, run_id in RecommendationList.objects.filter(
-            kind=ListKind.PERSONAL
-        ).values_list("subject", "generated_at", "model_run_id")
+        customer_id: (generated_at, run_id)
+        for customer_id, generated_at, run_id in RecommendationList.objects.filter(
+            kind=ListKind.PERSONAL, subject_type=SubjectType.CUSTOMER
+        ).values_list("subject_id", "generated_at", "model_run_id")
     }
     latest = (
         Interaction.objects.filter(customer_id__isnull=False)
@@ -278,7 +279,7 @@ def changed_customers() -> list[int]:
     )
     changed = []
     for customer_id, recorded in latest:
-        generated_at, run_id = written.get(str(customer_id), (None, None))
+        generated_at, run_id = written.get(customer_id, (None, None))
         if generated_at is None or run_id != live or recorded > generated_at:
             changed.append(int(customer_id))
     return sorted(changed)

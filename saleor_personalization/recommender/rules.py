@@ -17,9 +17,11 @@ here, for the page's candidates only:
   with the live model's lists);
 - **diversity**: at most N products of one category in the first ten.
 
-The shopper's exclusions are read once per answer (:func:`shopper_exclusions`: two
-indexed queries and one list row) and apply to every list kind, so no list offers
-what is already in the cart or was just bought.
+Every served list goes through :func:`apply_rules` (or a :class:`ShopperRules` made
+for one answer, when an answer reads several lists): the rules cannot be built
+without a shopper, so no list kind can skip the cart and recent-purchase rules by
+forgetting to ask for them. The shopper's exclusions are read once per answer (two
+indexed queries and one list row).
 """
 
 from collections import Counter
@@ -36,10 +38,13 @@ from ..models import (
     InteractionKind,
     ItemChannel,
     ItemProfile,
+    ListEntry,
+    ListKey,
     ListKind,
     RecommendationList,
 )
 from ..shop import get_shop
+from .session import SessionView
 
 DIVERSITY_WINDOW = 10
 RECENT_CARTS = 3
@@ -70,12 +75,7 @@ def cart_products(shopper: Shopper) -> set[int]:
 
 def reorder_products() -> set[int]:
     """Products customers reorder, as the live model's lists last recorded them."""
-    items = (
-        RecommendationList.objects.filter(kind=ListKind.REORDER, subject="", channel="")
-        .values_list("items", flat=True)
-        .first()
-    )
-    return {int(entry["product_id"]) for entry in items or []}
+    return {entry.product_id for entry in RecommendationList.read(ListKey(ListKind.REORDER))}
 
 
 def recent_purchases(shopper: Shopper, days: int) -> set[int]:
@@ -93,21 +93,14 @@ def recent_purchases(shopper: Shopper, days: int) -> set[int]:
     return products - reorder_products() if products else products
 
 
-def shopper_exclusions(shopper: Shopper | None, config: PersonalizationConfig) -> set[int]:
+def shopper_exclusions(shopper: Shopper, config: PersonalizationConfig) -> set[int]:
     """What no list may show this shopper now: their cart and their recent purchases."""
-    if shopper is None:
-        return set()
     excluded = cart_products(shopper) if config.exclude_in_cart else set()
     return excluded | recent_purchases(shopper, config.recently_bought_days)
 
 
-@dataclass(frozen=True)
-class Recommendation:
-    product_id: int
-    score: float
-    reason: str
-    source: str
-    is_new: bool = False
+# What serving answers with: a list entry that passed the rules, labelled with its source.
+Recommendation = ListEntry
 
 
 def available(product_ids: Sequence[int], channel: str, config: PersonalizationConfig) -> set[int]:
@@ -126,7 +119,7 @@ def available(product_ids: Sequence[int], channel: str, config: PersonalizationC
     return live.intersection(candidates)
 
 
-def diversify(items: list[Recommendation], limit: int, categories: dict[int, object]) -> list:
+def diversify(items: list[ListEntry], limit: int, categories: dict[int, object]) -> list:
     """At most ``limit`` products of one category in the first ten; the rest move down.
 
     When every category in the list has reached its limit before ten places are
@@ -147,40 +140,89 @@ def diversify(items: list[Recommendation], limit: int, categories: dict[int, obj
     return head + tail
 
 
+class ShopperRules:
+    """The rules for one answer to one shopper in one channel.
+
+    Made once per answer: the shopper's cart and recent purchases are read here, and
+    every list the answer draws on (a personal list and its fallback, say) is then
+    filtered by :meth:`apply` against the same exclusions.
+    """
+
+    def __init__(self, shopper: Shopper, channel: str, config: PersonalizationConfig):
+        self.shopper, self.channel, self.config = shopper, channel, config
+        self.excluded = frozenset(shopper_exclusions(shopper, config))
+        self.session = SessionView(shopper.customer_id, shopper.anonymous_id, config)
+
+    def follow_session(
+        self,
+        entries: Sequence[ListEntry],
+        first: int,
+        *,
+        personal: bool,
+        within: set[int] | None = None,
+    ) -> list[ListEntry]:
+        """``entries`` blended with the shopper's current session, before the rules.
+
+        ``personal``: the entries are about this shopper (their list, their cart's
+        complements) and keep the Dashboard's share; a fallback follows the session
+        more. ``within``: only these products may be lifted (a storefront's own page,
+        reranked: its products stay, the session's are not added). Switched off, or
+        without a session, the entries come back as they are. Enough are returned for
+        the rules to still fill ``first`` places.
+        """
+        if within is not None:
+            return self.session.follow(
+                entries, personal=personal, within=within, exclude_context=False
+            )
+        limit = max(len(entries), 3 * first, 50)
+        return self.session.follow(entries, personal=personal, limit=limit)
+
+    def apply(
+        self,
+        entries: Iterable[ListEntry],
+        first: int,
+        *,
+        exclude: Iterable[int] = (),
+        diversify_categories: bool = True,
+    ) -> list[Recommendation]:
+        """The first ``first`` entries that may be shown, each product once.
+
+        ``exclude`` adds what this answer must leave out besides the shopper's cart
+        and recent purchases (the product a "similar" list is for, say).
+        ``diversify_categories`` is off for lists whose order is the shopper's own
+        (recently viewed, a reranked storefront list).
+        """
+        excluded = self.excluded | set(exclude)
+        candidates = [e for e in entries if e.product_id not in excluded]
+        shown = available([e.product_id for e in candidates], self.channel, self.config)
+        seen: set[int] = set()
+        unique: list[ListEntry] = []
+        for entry in candidates:
+            if entry.product_id in shown and entry.product_id not in seen:
+                seen.add(entry.product_id)
+                unique.append(entry)
+        limit = self.config.max_per_category if diversify_categories else 0
+        if limit:
+            categories = dict(
+                ItemProfile.objects.filter(product_id__in=[i.product_id for i in unique[:50]])
+                .exclude(category_id__isnull=True)
+                .values_list("product_id", "category_id")
+            )
+            unique = diversify(unique, limit, categories)
+        return unique[:first]
+
+
 def apply_rules(
-    entries: Iterable[dict],
+    entries: Iterable[ListEntry],
     *,
-    source: str,
+    shopper: Shopper,
     channel: str,
     first: int,
     config: PersonalizationConfig,
-    exclude: set[int] = frozenset(),
+    exclude: Iterable[int] = (),
+    diversify_categories: bool = True,
 ) -> list[Recommendation]:
-    candidates = [e for e in entries if int(e["product_id"]) not in exclude]
-    ids = [int(e["product_id"]) for e in candidates]
-    shown = available(ids, channel, config)
-    items = [
-        Recommendation(
-            product_id=int(e["product_id"]),
-            score=float(e.get("score", 0.0)),
-            reason=e.get("reason", ""),
-            source=source,
-            is_new=bool(e.get("new", False)),
-        )
-        for e in candidates
-        if int(e["product_id"]) in shown
-    ]
-    seen: set[int] = set()
-    unique = []
-    for item in items:
-        if item.product_id not in seen:
-            seen.add(item.product_id)
-            unique.append(item)
-    if config.max_per_category:
-        categories = dict(
-            ItemProfile.objects.filter(product_id__in=[i.product_id for i in unique[:50]])
-            .exclude(category_id__isnull=True)
-            .values_list("product_id", "category_id")
-        )
-        unique = diversify(unique, config.max_per_category, categories)
-    return unique[:first]
+    """Every shopper-facing rule on one list, for an answer that reads just that list."""
+    return ShopperRules(shopper, channel, config).apply(
+        entries, first, exclude=exclude, diversify_categories=diversify_categories
+    )

@@ -9,7 +9,7 @@ failing.
 """
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import timedelta
 
 from django.db import transaction
@@ -21,24 +21,37 @@ from ..models import (
     Interaction,
     InteractionKind,
     ItemChannel,
+    ListEntry,
+    ListKey,
     ListKind,
     RecommendationList,
+    SubjectType,
 )
-from .rules import Recommendation, Shopper, apply_rules, shopper_exclusions
-from .session import SessionView
+from .rules import Recommendation, Shopper, ShopperRules, apply_rules
 
-__all__ = ["Recommendation", "Shopper", "apply_rules"]
+__all__ = ["ListEntry", "Recommendation", "Shopper", "apply_rules"]
 
 logger = logging.getLogger(__name__)
 
 
-def _list(kind: str, subject: str, channel: str = "") -> list[dict]:
-    row = (
-        RecommendationList.objects.filter(kind=kind, subject=subject, channel=channel)
-        .values_list("items", flat=True)
-        .first()
-    )
-    return list(row or [])
+def _list(key: ListKey, source: str = "") -> list[ListEntry]:
+    """One list by its unique key, each entry labelled with where it was served from."""
+    return RecommendationList.read(key, source or key.kind)
+
+
+def _customer(customer_id: int) -> ListKey:
+    return ListKey.of(ListKind.PERSONAL, SubjectType.CUSTOMER, customer_id)
+
+
+def _best_of(lists: Iterable[list[ListEntry]], owned: set[int] = frozenset()) -> list[ListEntry]:
+    """Several lists merged: each product once with its best score, best first."""
+    best: dict[int, ListEntry] = {}
+    for entries in lists:
+        for entry in entries:
+            current = best.get(entry.product_id)
+            if entry.product_id not in owned and (current is None or entry.score > current.score):
+                best[entry.product_id] = entry
+    return sorted(best.values(), key=lambda e: -e.score)
 
 
 def _safe(default=list):
@@ -60,7 +73,9 @@ def _safe(default=list):
     return decorate
 
 
-def _fallback_entries(shopper: Shopper, channel: str) -> tuple[list[dict], str]:
+def _fallback_entries(shopper: Shopper, channel: str) -> list[ListEntry]:
+    """The country's bestsellers in the channel, else the channel's, else the shop's, else
+    the newest products: the first of these that exists."""
     country = ""
     if shopper.customer_id:
         country = (
@@ -69,34 +84,41 @@ def _fallback_entries(shopper: Shopper, channel: str) -> tuple[list[dict], str]:
             .first()
             or ""
         )
-    for subject, list_channel, source in (
-        (country, channel, "popular_country"),
-        ("", channel, "popular"),
-        ("", "", "popular"),
-    ):
-        if subject == "" and source == "popular_country":
-            continue
-        entries = _list(ListKind.POPULAR, subject, list_channel)
+    keys = [ListKey.for_country(ListKind.POPULAR, country, channel)] if country else []
+    keys += [ListKey(ListKind.POPULAR, channel=channel), ListKey(ListKind.POPULAR)]
+    for key in keys:
+        entries = _list(key, "popular_country" if key.country else "popular")
         if entries:
-            return entries, source
+            return entries
     newest = (
         ItemChannel.objects.filter(channel=channel, is_available=True)
         .order_by("-item__created_at", "-item_id")
         .values_list("item_id", flat=True)[:200]
     )
-    return [{"product_id": p, "score": 0.0, "reason": "New in the shop"} for p in newest], "newest"
-
-
-def _followed(session: SessionView, entries: list[dict], *, personal: bool, first: int) -> list:
-    """``entries`` blended with the session; as many as the rules may need, not more."""
-    limit = max(len(entries), 3 * first, 50)
-    return [e.to_json() for e in session.follow(entries, personal=personal, limit=limit)]
+    return [ListEntry(p, reason="New in the shop", source="newest") for p in newest]
 
 
 RECENT_PURCHASES = 10
 
 
-def _complements_of_purchases(customer_id: int) -> list[dict]:
+def _complement_lists(product_ids: Sequence[int]) -> list[list[ListEntry]]:
+    """The "bought together" lists of these products, in the order the products are given
+    (so that equal scores rank the same way on every read)."""
+    wanted = list(dict.fromkeys(int(p) for p in product_ids))
+    rows = {
+        row.subject_id: row
+        for row in RecommendationList.objects.filter(
+            kind=ListKind.BOUGHT_TOGETHER,
+            subject_type=SubjectType.PRODUCT,
+            subject_id__in=wanted,
+            country="",
+            channel="",
+        )
+    }
+    return [rows[p].ranked(ListKind.BOUGHT_TOGETHER) for p in wanted if p in rows]
+
+
+def _complements_of_purchases(customer_id: int) -> list[ListEntry]:
     """ "Often bought with" entries for the customer's latest purchases, not already owned."""
     bought = list(
         dict.fromkeys(
@@ -107,64 +129,38 @@ def _complements_of_purchases(customer_id: int) -> list[dict]:
     )
     if not bought:
         return []
-    best: dict[int, dict] = {}
-    rows = RecommendationList.objects.filter(
-        kind=ListKind.BOUGHT_TOGETHER,
-        subject__in=[str(p) for p in bought[:RECENT_PURCHASES]],
-        channel="",
-    ).values_list("items", flat=True)
-    owned = set(bought)
-    for items in rows:
-        for entry in items or []:
-            product = int(entry["product_id"])
-            current = best.get(product)
-            if product not in owned and (current is None or entry["score"] > current["score"]):
-                best[product] = entry
-    return sorted(best.values(), key=lambda e: -e["score"])
+    return _best_of(_complement_lists(bought[:RECENT_PURCHASES]), owned=set(bought))
 
 
 @_safe()
 def personalized(
     shopper: Shopper, channel: str, first: int, config: PersonalizationConfig
 ) -> list[Recommendation]:
-    """The shopper's "for you" list, or the best fallback there is.
+    """The shopper's "for you" list, or the best fallback there is, following the session.
 
     Before any model has scored them, a customer who has ordered gets what is bought
     with what they bought (from every basket, guests' included), then bestsellers.
+    Either is blended with what the shopper viewed, added and bought in their current
+    session (:meth:`ShopperRules.follow_session`); a visitor's bestsellers follow it
+    most.
     """
-    exclude = shopper_exclusions(shopper, config)
-    session = SessionView(shopper.customer_id, shopper.anonymous_id, config)
+    rules = ShopperRules(shopper, channel, config)
     if shopper.customer_id:
-        entries, source = _list(ListKind.PERSONAL, str(shopper.customer_id)), "personal"
-        if not entries:
-            entries, source = _complements_of_purchases(shopper.customer_id), "bought_together"
+        entries = _list(_customer(shopper.customer_id)) or _complements_of_purchases(
+            shopper.customer_id
+        )
         if entries:
-            entries = _followed(session, entries, personal=True, first=first)
-            items = apply_rules(
-                entries,
-                source=source,
-                channel=channel,
-                first=first,
-                config=config,
-                exclude=exclude,
-            )
+            items = rules.apply(rules.follow_session(entries, first, personal=True), first)
             if len(items) >= first:
                 return items
-            fallback, fallback_source = _fallback_entries(shopper, channel)
-            more = apply_rules(
-                _followed(session, fallback, personal=False, first=first),
-                source=fallback_source,
-                channel=channel,
-                first=first,
-                config=config,
-                exclude=exclude | {i.product_id for i in items},
+            more = rules.apply(
+                rules.follow_session(_fallback_entries(shopper, channel), first, personal=False),
+                first,
+                exclude={i.product_id for i in items},
             )
             return (items + more)[:first]
-    entries, source = _fallback_entries(shopper, channel)
-    entries = _followed(session, entries, personal=False, first=first)
-    return apply_rules(
-        entries, source=source, channel=channel, first=first, config=config, exclude=exclude
-    )
+    fallback = _fallback_entries(shopper, channel)
+    return rules.apply(rules.follow_session(fallback, first, personal=False), first)
 
 
 @_safe()
@@ -173,15 +169,15 @@ def similar(
     channel: str,
     first: int,
     config: PersonalizationConfig,
-    shopper: Shopper | None = None,
+    shopper: Shopper,
 ) -> list[Recommendation]:
     return apply_rules(
-        _list(ListKind.SIMILAR, str(product_id)),
-        source="similar",
+        _list(ListKey.of(ListKind.SIMILAR, SubjectType.PRODUCT, product_id)),
+        shopper=shopper,
         channel=channel,
         first=first,
         config=config,
-        exclude={product_id} | shopper_exclusions(shopper, config),
+        exclude={product_id},
     )
 
 
@@ -191,32 +187,19 @@ def bought_together(
     channel: str,
     first: int,
     config: PersonalizationConfig,
-    shopper: Shopper | None = None,
+    shopper: Shopper,
     follow_session: bool = False,
 ) -> list[Recommendation]:
     """Complements of one product, or of a whole cart (best score per product wins).
 
-    ``follow_session`` (a cart's complements): blended with what the shopper viewed
-    and added in their session, with the Dashboard's session weight.
+    ``follow_session`` (a cart's complements): blended with what the shopper viewed and
+    added in their session, with the Dashboard's session weight.
     """
-    best: dict[int, dict] = {}
-    for product_id in product_ids:
-        for entry in _list(ListKind.BOUGHT_TOGETHER, str(product_id)):
-            current = best.get(int(entry["product_id"]))
-            if current is None or entry["score"] > current["score"]:
-                best[int(entry["product_id"])] = entry
-    ranked = sorted(best.values(), key=lambda e: -e["score"])
-    if follow_session and shopper is not None:
-        session = SessionView(shopper.customer_id, shopper.anonymous_id, config)
-        ranked = _followed(session, ranked, personal=True, first=first)
-    return apply_rules(
-        ranked,
-        source="bought_together",
-        channel=channel,
-        first=first,
-        config=config,
-        exclude=set(product_ids) | shopper_exclusions(shopper, config),
-    )
+    rules = ShopperRules(shopper, channel, config)
+    entries = _best_of(_complement_lists(product_ids))
+    if follow_session:
+        entries = rules.follow_session(entries, first, personal=True)
+    return rules.apply(entries, first, exclude=product_ids)
 
 
 @_safe()
@@ -225,16 +208,18 @@ def trending(
     first: int,
     config: PersonalizationConfig,
     category_id: int | None = None,
-    shopper: Shopper | None = None,
+    *,
+    shopper: Shopper,
 ) -> list[Recommendation]:
-    subject = "" if category_id is None else str(category_id)
+    key = ListKey(ListKind.TRENDING, channel=channel)
+    if category_id is not None:
+        key = ListKey.of(ListKind.TRENDING, SubjectType.CATEGORY, category_id, channel)
     return apply_rules(
-        _list(ListKind.TRENDING, subject, channel),
-        source="trending",
+        _list(key),
+        shopper=shopper,
         channel=channel,
         first=first,
         config=config,
-        exclude=shopper_exclusions(shopper, config),
     )
 
 
@@ -251,18 +236,17 @@ def recently_viewed(
         views = views.filter(anonymous_id=shopper.anonymous_id)
     else:
         return []
-    ordered: list[int] = []
-    for product_id in views.order_by("-occurred_at").values_list("product_id", flat=True)[:500]:
-        if product_id not in ordered:
-            ordered.append(product_id)
-    entries = [{"product_id": p, "score": 0.0, "reason": "You viewed this"} for p in ordered]
+    ordered = dict.fromkeys(
+        views.order_by("-occurred_at").values_list("product_id", flat=True)[:500]
+    )
+    entries = [ListEntry(p, reason="You viewed this", source="recently_viewed") for p in ordered]
     return apply_rules(
         entries,
-        source="recently_viewed",
+        shopper=shopper,
         channel=channel,
         first=first,
-        config=PersonalizationConfig(**{**config.__dict__, "max_per_category": 0}),
-        exclude=shopper_exclusions(shopper, config),
+        config=config,
+        diversify_categories=False,
     )
 
 
@@ -273,30 +257,24 @@ def rerank(
     """The storefront's own list, most relevant to this shopper first.
 
     Products on the shopper's precomputed list move up in its order; the rest keep
-    their original order behind them. Unavailable products, the shopper's cart and
-    recent purchases are dropped as from every list.
+    their original order behind them; then the products the session's neighbours
+    lift. Unavailable products, the shopper's cart and recent purchases are dropped as
+    from every list.
     """
-    personal = _list(ListKind.PERSONAL, str(shopper.customer_id)) if shopper.customer_id else []
-    rank = {int(e["product_id"]): (k, e) for k, e in enumerate(personal)}
+    personal: list[ListEntry] = []
+    if shopper.customer_id:
+        personal = _list(_customer(shopper.customer_id), "rerank")
+    rank = {e.product_id: (k, e) for k, e in enumerate(personal)}
     wanted = list(dict.fromkeys(int(p) for p in product_ids))
     ordered = sorted(wanted, key=lambda p: (0, rank[p][0]) if p in rank else (1, wanted.index(p)))
     entries = [
-        rank[p][1] if p in rank else {"product_id": p, "score": 0.0, "reason": "In your list"}
+        rank[p][1] if p in rank else ListEntry(p, reason="In your list", source="rerank")
         for p in ordered
     ]
-    # What the shopper is looking at now moves its neighbours on the page up; nothing
-    # off the page is added and nothing on it is dropped for being in the session.
-    session = SessionView(shopper.customer_id, shopper.anonymous_id, config)
-    followed = session.follow(
-        entries, personal=bool(personal), within=set(wanted), exclude_context=False
+    # What the shopper looks at now moves its neighbours on the page up; nothing off
+    # the page is added, and nothing on it is dropped for being in the session.
+    rules = ShopperRules(shopper, channel, config)
+    entries = rules.follow_session(
+        entries, len(entries), personal=bool(personal), within=set(wanted)
     )
-    entries = [e.to_json() for e in followed]
-    relaxed = PersonalizationConfig(**{**config.__dict__, "max_per_category": 0})
-    return apply_rules(
-        entries,
-        source="rerank",
-        channel=channel,
-        first=len(entries),
-        config=relaxed,
-        exclude=shopper_exclusions(shopper, config),
-    )
+    return rules.apply(entries, len(entries), diversify_categories=False)

@@ -25,7 +25,7 @@ import numpy as np
 from django.db.models import Q
 from django.utils import timezone
 
-from ..models import Interaction, InteractionKind
+from ..models import Interaction, InteractionKind, ListEntry
 
 # What one event says about the shopper's interest now, relative to a view. A removal
 # takes back an add (a product added and removed counts as a view).
@@ -166,23 +166,6 @@ def read_session(
 # Blending ------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class BlendedEntry:
-    """One product of a blended list (the fields of a served list entry)."""
-
-    product_id: int
-    score: float = 0.0
-    reason: str = ""
-    source: str = ""
-    is_new: bool = False
-
-    def to_json(self) -> dict:
-        data = {"product_id": self.product_id, "score": self.score, "reason": self.reason}
-        if self.is_new:
-            data["new"] = True
-        return data
-
-
 def _get(entry, name: str, default=None):
     if isinstance(entry, Mapping):
         if name == "is_new":
@@ -230,7 +213,7 @@ def blend(
     source: str = "",
     exclude_context: bool = True,
     limit: int | None = None,
-) -> list[BlendedEntry]:
+) -> list[ListEntry]:
     """The base list (precomputed or fallback, in rank order) blended with the session.
 
     ``score = (1 - weight) * rank score in the base list + weight * session score``,
@@ -277,21 +260,21 @@ def blend(
         lift = lifts.get(product)
         part, entry = from_base.get(product, (0.0, None))
         if entry is None:
-            blended = BlendedEntry(product_id=product, source=SESSION_SOURCE)
+            blended = ListEntry(product_id=product, source=SESSION_SOURCE)
         else:
             blended = _as_blended(entry, source)
         if lift is not None and scale * lift.total > part:
             blended = _explained(blended, lift, kinds, names)
         out.append(
-            BlendedEntry(
+            ListEntry(
                 product, round(totals[product], 5), blended.reason, blended.source, blended.is_new
             )
         )
     return out
 
 
-def _as_blended(entry, source: str) -> BlendedEntry:
-    return BlendedEntry(
+def _as_blended(entry, source: str) -> ListEntry:
+    return ListEntry(
         product_id=int(_get(entry, "product_id")),
         score=float(_get(entry, "score", 0.0) or 0.0),
         reason=str(_get(entry, "reason", "") or ""),
@@ -301,11 +284,11 @@ def _as_blended(entry, source: str) -> BlendedEntry:
 
 
 def _explained(
-    entry: BlendedEntry, lift: _Lift, kinds: Mapping[int, str], names: Mapping[int, str]
-) -> BlendedEntry:
+    entry: ListEntry, lift: _Lift, kinds: Mapping[int, str], names: Mapping[int, str]
+) -> ListEntry:
     template = BECAUSE.get(kinds.get(lift.source, InteractionKind.VIEW), BECAUSE["view"])
     reason = template.format(names.get(lift.source) or "a product you looked at")
-    return BlendedEntry(entry.product_id, entry.score, reason, SESSION_SOURCE, entry.is_new)
+    return ListEntry(entry.product_id, entry.score, reason, SESSION_SOURCE, entry.is_new)
 
 
 def session_list(
@@ -320,7 +303,7 @@ def session_list(
     fallback_weight: float = FALLBACK_WEIGHT,
     limit: int | None = None,
     exclude_context: bool = True,
-) -> list[BlendedEntry]:
+) -> list[ListEntry]:
     """What serving shows before its rules: ``base`` blended with the session.
 
     ``personal``: ``base`` is about this shopper (their precomputed list), blended with
@@ -390,7 +373,7 @@ class SessionView:
         limit: int | None = None,
         within: set[int] | None = None,
         exclude_context: bool = True,
-    ) -> list[BlendedEntry]:
+    ) -> list[ListEntry]:
         """``base`` blended with the session (:func:`session_list`).
 
         ``within``: only these products may be lifted in (a storefront's own list that

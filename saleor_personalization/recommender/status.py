@@ -7,10 +7,9 @@ read, so a change to how lists or runs are stored changes one module.
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import CharField, Count
-from django.db.models.functions import Cast
+from django.db.models import Count
 
-from ..models import Interaction, ListKind, ModelRun, RecommendationList
+from ..models import Interaction, ListKind, ModelRun, RecommendationList, SubjectType
 
 
 @dataclass(frozen=True)
@@ -41,7 +40,8 @@ def list_coverage(since: datetime) -> ListCoverage:
     with_lists = (
         RecommendationList.objects.filter(
             kind=ListKind.PERSONAL,
-            subject__in=active.annotate(key=Cast("customer_id", CharField())).values("key"),
+            subject_type=SubjectType.CUSTOMER,
+            subject_id__in=active.values("customer_id"),
         ).count()
         if active_count
         else 0

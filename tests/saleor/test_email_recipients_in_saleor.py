@@ -26,6 +26,7 @@ from saleor_personalization.models import (  # noqa: E402
     ListKind,
     RecommendationList,
     SegmentOffer,
+    SubjectType,
 )
 from saleor_personalization.services.backfill import backfill as run_backfill  # noqa: E402
 from saleor_personalization.tasks import scan_abandoned_task  # noqa: E402
@@ -66,15 +67,15 @@ def owner_history(
     now = timezone.now()
     RecommendationList.objects.create(
         kind=ListKind.PERSONAL,
-        subject=str(customer_user.pk),
-        items=[{"product_id": personal.pk, "score": 1.0, "reason": "Because you bought X"}],
+        subject_type=SubjectType.CUSTOMER,
+        subject_id=customer_user.pk,
+        entries=[{"product_id": personal.pk, "score": 1.0, "reason": "Because you bought X"}],
         generated_at=now,
     )
     RecommendationList.objects.create(
         kind=ListKind.POPULAR,
-        subject="",
         channel=channel_USD.slug,
-        items=[{"product_id": popular.pk, "score": 1.0, "reason": "Popular"}],
+        entries=[{"product_id": popular.pk, "score": 1.0, "reason": "Popular"}],
         generated_at=now,
     )
     # A code Saleor takes: the email shows only codes the shop would still accept.

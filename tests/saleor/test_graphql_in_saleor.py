@@ -23,6 +23,7 @@ from saleor_personalization.models import (  # noqa: E402
     RecommendationList,
     Segment,
     SegmentMembership,
+    SubjectType,
 )
 from saleor_personalization.services.backfill import backfill as run_backfill  # noqa: E402
 
@@ -101,22 +102,30 @@ def shop(personalization_config, product_list, channel_USD, customer_user):
 
     RecommendationList.objects.create(
         kind=ListKind.PERSONAL,
-        subject=str(customer_user.pk),
-        items=entries([p3, p1]),
+        subject_type=SubjectType.CUSTOMER,
+        subject_id=customer_user.pk,
+        entries=entries([p3, p1]),
         generated_at=now,
     )
     RecommendationList.objects.create(
         kind=ListKind.POPULAR,
-        subject="",
         channel=channel_USD.slug,
-        items=entries([p2, p1, p3]),
+        entries=entries([p2, p1, p3]),
         generated_at=now,
     )
     RecommendationList.objects.create(
-        kind=ListKind.SIMILAR, subject=str(p1), items=entries([p2, p3]), generated_at=now
+        kind=ListKind.SIMILAR,
+        subject_type=SubjectType.PRODUCT,
+        subject_id=p1,
+        entries=entries([p2, p3]),
+        generated_at=now,
     )
     RecommendationList.objects.create(
-        kind=ListKind.BOUGHT_TOGETHER, subject=str(p1), items=entries([p3]), generated_at=now
+        kind=ListKind.BOUGHT_TOGETHER,
+        subject_type=SubjectType.PRODUCT,
+        subject_id=p1,
+        entries=entries([p3]),
+        generated_at=now,
     )
     return product_list
 

@@ -10,6 +10,7 @@ from saleor_personalization.models import (  # noqa: E402
     ListKind,
     ModelRun,
     RecommendationList,
+    SubjectType,
 )
 from saleor_personalization.services.backfill import backfill as run_backfill  # noqa: E402
 from saleor_personalization.tasks import (  # noqa: E402
@@ -40,10 +41,10 @@ def test_scoring_writes_popular_lists_from_saleor_orders(
     written = score_all_task.apply().get()
     assert written["popular"] >= 1
     popular = RecommendationList.objects.get(
-        kind=ListKind.POPULAR, subject="", channel=channel_USD.slug
+        kind=ListKind.POPULAR, subject_type=SubjectType.NONE, channel=channel_USD.slug
     )
     lines = {line.variant.product_id for line in order_with_lines.lines.all()}
-    assert {entry["product_id"] for entry in popular.items} == lines
+    assert {entry.product_id for entry in popular.ranked()} == lines
 
 
 def test_tick_respects_the_dashboard(personalization_config, set_plugin_setting):
@@ -113,8 +114,8 @@ def test_a_young_shop_hears_what_training_lacks_and_serves_guest_baskets(
 
     # The failed run still wrote the lists a young shop serves, from guest baskets.
     first, second = product_list[0].pk, product_list[1].pk
-    together = RecommendationList.objects.get(kind=ListKind.BOUGHT_TOGETHER, subject=str(first))
-    assert [e["product_id"] for e in together.items] == [second]
+    together = RecommendationList.objects.get(kind=ListKind.BOUGHT_TOGETHER, subject_id=first)
+    assert [e.product_id for e in together.ranked()] == [second]
     user_api_client.api_path = "/plugins/global/saleor.personalization/graphql/"
     product = graphene.Node.to_global_id("Product", first)
     body = user_api_client.post(

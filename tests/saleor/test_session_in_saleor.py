@@ -85,10 +85,11 @@ def trained(shop, set_plugin_setting):  # noqa: F811
 
 
 def _personal_entries(customer_id: int) -> tuple[list[dict], object]:
-    from saleor_personalization.models import ListKind, RecommendationList
+    from saleor_personalization.models import ListKey, ListKind, RecommendationList, SubjectType
 
-    row = RecommendationList.objects.get(kind=ListKind.PERSONAL, subject=str(customer_id))
-    return list(row.items), row.generated_at
+    key = ListKey.of(ListKind.PERSONAL, SubjectType.CUSTOMER, customer_id)
+    row = RecommendationList.objects.get(**key.lookup())
+    return list(row.entries), row.generated_at
 
 
 def _served(client, channel: str, anonymous_id: str | None = None) -> list[tuple[int, str]]:

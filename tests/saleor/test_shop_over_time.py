@@ -397,20 +397,17 @@ class ShopInvariants:
         from saleor_personalization.models import ListKind, RecommendationList
 
         problems, false, total = [], 0, 0
-        for subject, items in RecommendationList.objects.filter(kind=ListKind.PERSONAL).values_list(
-            "subject", "items"
-        ):
-            for entry in items:
+        for row in RecommendationList.objects.filter(kind=ListKind.PERSONAL):
+            subject = row.subject_id
+            for entry in row.ranked():
                 total += 1
-                why = reason_violation(
-                    entry.get("reason", ""), int(entry["product_id"]), int(subject), truth, set()
-                )
+                why = reason_violation(entry.reason, entry.product_id, subject, truth, set())
                 if why:
                     false += 1
                     if len(problems) < 4:
                         problems.append(
-                            f"customer {subject}: {truth.names.get(int(entry['product_id']))} "
-                            f"— {entry.get('reason')!r}: {why}"
+                            f"customer {subject}: {truth.names.get(entry.product_id)} "
+                            f"— {entry.reason!r}: {why}"
                         )
         if false:
             problems.insert(0, f"{false} of {total} written reasons are false")
@@ -424,14 +421,14 @@ class ShopInvariants:
         problems = []
         generated = dict(
             RecommendationList.objects.filter(kind=ListKind.PERSONAL).values_list(
-                "subject", "generated_at"
+                "subject_id", "generated_at"
             )
         )
         customers = {c.user.pk: c for c in self.shop.customers}
         for order in self.shop.live_orders:
             if order.customer_id not in customers or now - order.placed_at < timedelta(days=1):
                 continue
-            stamp = generated.get(str(order.customer_id))
+            stamp = generated.get(order.customer_id)
             if stamp is None or stamp < order.placed_at:
                 problems.append(
                     f"order of customer {order.customer_id} at {order.placed_at:%d %b %H:%M}: "
@@ -699,7 +696,7 @@ class ShopInvariants:
                 "interactions": Interaction.objects.filter(customer_id=customer_id).count(),
                 "profile": CustomerProfile.objects.filter(customer_id=customer_id).count(),
                 "lists": RecommendationList.objects.filter(
-                    subject=str(customer_id), kind="personal"
+                    subject_id=customer_id, kind="personal"
                 ).count(),
                 "memberships": SegmentMembership.objects.filter(customer_id=customer_id).count(),
                 "offers": SegmentOffer.objects.filter(customer_id=customer_id).count(),

@@ -15,7 +15,12 @@ import graphene  # noqa: E402
 import pytest  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
-from saleor_personalization.models import ItemChannel, ListKind, RecommendationList  # noqa: E402
+from saleor_personalization.models import (  # noqa: E402
+    ItemChannel,
+    ListKind,
+    RecommendationList,
+    SubjectType,
+)
 from saleor_personalization.services.backfill import backfill as run_backfill  # noqa: E402
 from saleor_personalization.tasks import sync_products_task  # noqa: E402
 
@@ -43,12 +48,17 @@ def shop(personalization_config, product_list, channel_USD, customer_user):
 
     RecommendationList.objects.create(
         kind=ListKind.PERSONAL,
-        subject=str(customer_user.pk),
-        items=entries([p3, p1, p2]),
+        subject_type=SubjectType.CUSTOMER,
+        subject_id=customer_user.pk,
+        entries=entries([p3, p1, p2]),
         generated_at=now,
     )
     RecommendationList.objects.create(
-        kind=ListKind.SIMILAR, subject=str(p1), items=entries([p3, p2]), generated_at=now
+        kind=ListKind.SIMILAR,
+        subject_type=SubjectType.PRODUCT,
+        subject_id=p1,
+        entries=entries([p3, p2]),
+        generated_at=now,
     )
     return product_list
 
