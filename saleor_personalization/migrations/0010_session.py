@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('saleor_personalization', '0008_run_pinned'),
+        ('saleor_personalization', '0009_list_subject'),
     ]
 
     operations = [
