@@ -61,9 +61,10 @@ format: $(STAMP) ## ruff fix and format
 wheel: $(STAMP) ## build dist/saleor_personalization-*.whl (what you install into Saleor)
 	$(BIN)/python -m build --wheel --outdir dist .
 
-benchmark: $(STAMP) ## recommendation quality on the Online Retail export
+benchmark: $(STAMP) ## recommendation quality and session recommendations on the Online Retail export
 	$(BIN)/python -m pip install --quiet -e '.[dev,benchmarks]'
 	$(BIN)/python benchmarks/quality.py
+	$(BIN)/python benchmarks/session.py
 
 benchmark-emails: $(STAMP) ## abandoned-checkout scan speed
 	$(BIN)/python benchmarks/abandoned_scan.py

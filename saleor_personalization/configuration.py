@@ -139,7 +139,7 @@ FIELDS: tuple[FieldSpec, ...] = (
         "session_weight",
         "recommendationsSessionWeight",
         "float",
-        0.6,
+        0.3,
         "Recommendations · Weight of the current session (0-1)",
         "How far a customer's list follows what they view, add to the cart and buy now: 0 "
         "keeps the precomputed order, 1 ranks by the session alone. Visitors without a list "
@@ -713,7 +713,7 @@ class PersonalizationConfig:
     recently_bought_days: int = 30
     max_per_category: int = 3
     session_enabled: bool = True
-    session_weight: float = 0.6
+    session_weight: float = 0.3
     session_hours: int = 24
     session_events: int = 20
     lapse_days: int = 300

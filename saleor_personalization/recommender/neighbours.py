@@ -58,8 +58,8 @@ class NeighbourParams:
     """How neighbours are built; defaults are the validation-window choice (README)."""
 
     size: int = 100
-    embedding_weight: float = 0.5
-    basket_regularisation: float = 1500.0
+    embedding_weight: float = 1.0
+    basket_regularisation: float = 5000.0
     chunk: int = 512
 
 

@@ -56,7 +56,7 @@ class SessionSettings:
     """
 
     enabled: bool = True
-    weight: float = 0.6
+    weight: float = 0.3
     max_events: int = 20
     hours: int = 24
 
@@ -74,7 +74,7 @@ class SessionSettings:
 # A fallback list (bestsellers, newest) says nothing about the shopper, so when one is
 # blended the session leads with this weight (chosen on the validation window by
 # benchmarks/session.py), whatever the Dashboard's weight for personal lists.
-FALLBACK_WEIGHT = 0.9
+FALLBACK_WEIGHT = 0.8
 
 
 @dataclass(frozen=True)
