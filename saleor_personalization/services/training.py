@@ -287,7 +287,7 @@ def rollback(to_run_id: int | None = None, *, rescore: bool = True) -> ModelRun:
 
     Raises ``ValueError`` (no such run, nothing to roll back to) or ``ArtifactError``.
     With ``rescore`` the scoring is queued for workers; if it cannot be, the rollback
-    stands and :class:`QueueUnavailable` says the lists follow at the next scoring.
+    stands, a warning is logged and the lists follow at the next scoring.
     Commands pass ``rescore=False`` and score in their own process.
     """
     with get_shop().database.writer():
@@ -297,10 +297,14 @@ def rollback(to_run_id: int | None = None, *, rescore: bool = True) -> ModelRun:
         try:
             send_to_worker(SCORE_ALL, kwargs={"run_id": target.pk})
         except QueueUnavailable as error:
-            raise QueueUnavailable(
-                f"Model run {target.pk} is live again, but its lists were not queued for "
-                f"rescoring: {error} They will follow at the next scoring."
-            ) from error
+            # The rollback stands: serving uses the live model's lists, and lists from
+            # another run are rescored by the next scoring (``changed_customers``).
+            logger.warning(
+                "Model run %s is live again; its lists were not queued for rescoring (%s). "
+                "They follow at the next scoring.",
+                target.pk,
+                error,
+            )
     return target
 
 
