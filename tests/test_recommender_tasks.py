@@ -40,14 +40,15 @@ def test_tick_trains_when_due_and_not_again_until_the_interval_passed(media):
 
 
 def test_training_is_single_flight(media):
-    cache.add(TRAINING_LOCK, "1", 60)
+    running = ModelRun.objects.create(status=ModelRunStatus.TRAINING, started_at=timezone.now())
+    cache.set(TRAINING_LOCK, str(running.pk), 60)
     try:
         assert train_model_task.apply(kwargs={"params": FAST}).get() == {
             "skipped": "another training is running"
         }
     finally:
         cache.delete(TRAINING_LOCK)
-    assert not ModelRun.objects.exists()
+    assert list(ModelRun.objects.values_list("pk", flat=True)) == [running.pk]
 
 
 def test_retried_score_chunk_changes_nothing(media):

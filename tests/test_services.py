@@ -299,3 +299,22 @@ def test_a_lock_left_by_a_run_that_is_not_training_is_taken_over():
         assert not training._take_lock()  # and now it is ours
     finally:
         cache.delete(training.TRAINING_LOCK)
+
+
+@pytest.mark.django_db
+def test_a_run_whose_worker_died_is_recovered_once_its_lock_lapses(monkeypatch):
+    """The lock is renewed by the training worker; a killed worker's lock lapses in seconds."""
+    monkeypatch.setattr(training, "LOCK_TTL", 1)
+    monkeypatch.setattr(training, "LOCK_RENEWAL", 0.2)
+    dead = ModelRun.objects.create(status=ModelRunStatus.TRAINING, started_at=timezone.now())
+    heartbeat = training._LockHeartbeat(dead.pk)
+    with heartbeat:
+        time.sleep(1.5)  # renewed meanwhile: still held by the run
+        assert cache.get(training.TRAINING_LOCK) == str(dead.pk)
+        assert training.recover_stale_runs() == []
+    # The worker is gone (nothing renews): after the TTL the run is recovered.
+    cache.set(training.TRAINING_LOCK, str(dead.pk), timeout=1)
+    time.sleep(1.5)
+    assert training.recover_stale_runs() == [dead.pk]
+    dead.refresh_from_db()
+    assert dead.status == ModelRunStatus.FAILED

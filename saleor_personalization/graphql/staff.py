@@ -113,9 +113,6 @@ def rollback_model(backend, info, *, run=None) -> PersonalizationModelRun:
             "The run's model file is missing or damaged; see the server log.",
             "run",
         ) from error
-    except QueueUnavailable as error:
-        # The rollback stands; only the rescoring waits (the message says so).
-        raise PersonalizationError(ErrorCode.UNAVAILABLE, str(error)) from error
     return PersonalizationModelRun.from_model(target)
 
 

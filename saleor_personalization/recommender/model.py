@@ -95,6 +95,8 @@ class ModelParams:
     @classmethod
     def from_dict(cls, data: dict | None) -> "ModelParams":
         """Parameters from JSON (a command line, a task argument); bad ones are refused."""
+        if data is not None and not isinstance(data, dict):
+            raise InvalidParameters('params must be a JSON object, e.g. {"epochs": 20}')
         data = dict(data or {})
         nested = dict(data.pop("factorisation", {}) or {})
         for name in [f.name for f in fields(FactorisationParams)]:

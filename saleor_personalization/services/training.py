@@ -9,6 +9,7 @@ good; :func:`recover_stale_runs` marks it FAILED once it provably is not running
 """
 
 import logging
+import threading
 from datetime import timedelta
 
 from django.core.cache import cache
@@ -48,6 +49,10 @@ TRAINING_TIME_LIMIT = 4 * 3600
 QUEUED_EXPIRY = 6 * 3600
 IN_PROGRESS = (ModelRunStatus.QUEUED, ModelRunStatus.TRAINING, ModelRunStatus.EVALUATING)
 STARTING = "starting"
+# The lock names the training run and lives only while its worker renews it: a worker
+# killed mid-training lets it lapse within LOCK_TTL, and the run is then stale.
+LOCK_TTL = 90
+LOCK_RENEWAL = 30
 STARTING_TIMEOUT = 300
 
 
@@ -138,7 +143,8 @@ def _queue_run(params: dict | None, *, allow_eager: bool) -> ModelRun:
         with get_shop().database.writer():
             pipeline._fail(run, f"not queued: {error}")
         raise QueueUnavailable(f"{error} Nothing was trained.") from error
-    run.refresh_from_db()
+    with get_shop().database.writer():
+        run.refresh_from_db()
     return run
 
 
@@ -211,6 +217,39 @@ def _take_lock() -> bool:
         return True
 
 
+class _LockHeartbeat:
+    """Hold the training lock for ``run_id`` while the block runs, renewing it.
+
+    A thread renews the lock every ``LOCK_RENEWAL`` seconds with a ``LOCK_TTL``
+    expiry. LightFM releases the GIL while it fits, so the thread keeps time; if the
+    worker dies, nothing renews the lock and the next request recovers the run.
+    """
+
+    def __init__(self, run_id: int):
+        self.run_id = str(run_id)
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._renew, daemon=True, name="training-lock")
+
+    def _set(self) -> None:
+        try:
+            cache.set(TRAINING_LOCK, self.run_id, timeout=LOCK_TTL)
+        except Exception:
+            logger.warning("Cache unavailable; the training lock was not renewed")
+
+    def _renew(self) -> None:
+        while not self.stop.wait(LOCK_RENEWAL):
+            self._set()
+
+    def __enter__(self) -> "_LockHeartbeat":
+        self._set()
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.stop.set()
+        self.thread.join(timeout=5)
+
+
 def _release_lock(run_id: int | None) -> None:
     try:
         if _lock_holder() in {STARTING, str(run_id)}:
@@ -254,8 +293,8 @@ def train(
                     return run
             else:
                 run = pipeline.start_run(params)
-            cache.set(TRAINING_LOCK, str(run.pk), timeout=TRAINING_TIME_LIMIT)
-            run = pipeline.train_run(run)
+            with _LockHeartbeat(run.pk):
+                run = pipeline.train_run(run)
             get_shop().configuration.write_model_status(run)
         prune_artifacts()
     finally:
@@ -287,7 +326,7 @@ def rollback(to_run_id: int | None = None, *, rescore: bool = True) -> ModelRun:
 
     Raises ``ValueError`` (no such run, nothing to roll back to) or ``ArtifactError``.
     With ``rescore`` the scoring is queued for workers; if it cannot be, the rollback
-    stands and :class:`QueueUnavailable` says the lists follow at the next scoring.
+    stands, a warning is logged and the lists follow at the next scoring.
     Commands pass ``rescore=False`` and score in their own process.
     """
     with get_shop().database.writer():
@@ -297,10 +336,14 @@ def rollback(to_run_id: int | None = None, *, rescore: bool = True) -> ModelRun:
         try:
             send_to_worker(SCORE_ALL, kwargs={"run_id": target.pk})
         except QueueUnavailable as error:
-            raise QueueUnavailable(
-                f"Model run {target.pk} is live again, but its lists were not queued for "
-                f"rescoring: {error} They will follow at the next scoring."
-            ) from error
+            # The rollback stands: serving uses the live model's lists, and lists from
+            # another run are rescored by the next scoring (``changed_customers``).
+            logger.warning(
+                "Model run %s is live again; its lists were not queued for rescoring (%s). "
+                "They follow at the next scoring.",
+                target.pk,
+                error,
+            )
     return target
 
 

@@ -174,14 +174,14 @@ def test_a_broken_template_saved_earlier_never_sends_an_empty_email(abandoned, s
 
 def test_a_default_site_domain_is_warned_about(abandoned, settings, site_settings, caplog):
     site = site_settings.site
-    site.domain = "localhost:8000"
+    site.domain = "localhost:8123"
     site.save()
     settings.PUBLIC_URL = None
     with smtp_server() as (_mailbox, port):
         settings.USER_EMAIL_HOST = "127.0.0.1"
         settings.USER_EMAIL_PORT = str(port)
         scan_abandoned_task.apply(kwargs={"force": True}).get()
-    assert "Site domain is 'localhost:8000'" in caplog.text
+    assert "Site domain is 'localhost:8123'" in caplog.text
 
 
 def test_email_apps_subscribed_to_notify_user_receive_the_email(

@@ -450,6 +450,11 @@ def test_every_field_for_every_role(shop, clients, channel_USD, role, permission
         )
         for name in sorted(STAFF_ONLY):
             body = call(clients[role], cases[name] if name in MUTATIONS else f"{{ {cases[name]} }}")
+            if name == "personalizationTrain" and codes(body) == ["UNAVAILABLE"]:
+                # Saleor's test settings run Celery eagerly (no broker): the mutation
+                # refuses to train inside the request, and says why.
+                assert "No Celery broker is configured" in body["errors"][0]["message"]
+                continue
             assert "errors" not in body, (role, name, body)
         ModelRun.objects.filter(status=ModelRunStatus.QUEUED).delete()
 
