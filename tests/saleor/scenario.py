@@ -553,6 +553,7 @@ class Truth:
 REASON_PATTERNS = (
     ("bought_before", re.compile(r"^You bought this before$")),
     ("because_bought", re.compile(r"^Because you bought (?P<name>.+)$")),
+    ("because_added", re.compile(r"^Because you added (?P<name>.+) to your cart$")),
     ("often_with", re.compile(r"^Often bought with (?P<name>.+)$")),
     ("similar_to", re.compile(r"^Similar to (?P<name>.+)$")),
     ("popular_in", re.compile(r"^Popular in (?P<country>[A-Z]{2})$")),
@@ -579,6 +580,15 @@ def reason_violation(
             return None if product_id in bought else "the shopper never bought it"
         if kind == "because_bought":
             return None if match["name"] in bought_names else "the shopper never bought that"
+        if kind == "because_added":
+            # A session's cart add: still in one of the shopper's carts, or bought since.
+            carted = truth.carts.get(customer_id, set()) if customer_id else set()
+            carted_names = {truth.names.get(p) for p in carted}
+            return (
+                None
+                if match["name"] in carted_names | bought_names
+                else "the shopper never had that in a cart"
+            )
         if kind in ("often_with", "similar_to"):
             return (
                 None
