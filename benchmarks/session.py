@@ -49,14 +49,12 @@ from django.core.management import call_command  # noqa: E402
 from quality import feature_source  # noqa: E402
 
 from saleor_personalization.models import ListEntry  # noqa: E402
-from saleor_personalization.recommender.data import EventRows, build_interactions  # noqa: E402
+from saleor_personalization.recommender.data import EventRows  # noqa: E402
 from saleor_personalization.recommender.evaluation import make_holdout  # noqa: E402
 from saleor_personalization.recommender.lists import (  # noqa: E402
-    REORDER_RATE,
     ListOptions,
-    ScoringContext,
+    build_scoring_context,
     personal_lists,
-    shared_buyer_links,
 )
 from saleor_personalization.recommender.model import ModelParams, RecommenderModel  # noqa: E402
 from saleor_personalization.recommender.neighbours import (  # noqa: E402
@@ -200,24 +198,7 @@ def personal_entries(
     model: RecommenderModel, events: EventRows, customers: list[int], as_of: datetime, size: int
 ) -> dict[int, list[ListEntry]]:
     """Customers' personal lists written by the project's list code, as of ``as_of``."""
-    history = build_interactions(
-        events,
-        as_of=as_of,
-        item_ids=model.item_ids,
-        user_ids=np.asarray(customers, dtype=np.int64),
-        decay_days=model.params.decay_days,
-    )
-    dims = model.factorisation.item_vectors.shape[1]
-    ctx = ScoringContext(
-        model=model,
-        item_ids=model.item_ids,
-        history=history,
-        new_item_columns=np.zeros(0, dtype=np.int64),
-        new_item_vectors=np.zeros((0, dims), dtype=np.float32),
-        new_item_biases=np.zeros(0, dtype=np.float32),
-        reorder=model.repeat_rates >= REORDER_RATE,
-        linked=shared_buyer_links(model, events.before(as_of)),
-    )
+    ctx = build_scoring_context(model, events, customers, as_of)
     out: dict[int, list[ListEntry]] = {}
     options = ListOptions(size=size)
     for start in range(0, len(customers), 1000):

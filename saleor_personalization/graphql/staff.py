@@ -20,7 +20,7 @@ from ..recommender.artifact import ArtifactError
 from ..recommender.model import InvalidParameters
 from ..recommender.status import list_coverage, recent_runs
 from ..recommender.status import live_run as current_live_run
-from ..segments.compute import active_segments
+from ..segments.compute import SegmentSummary, active_segments
 from ..services import training
 from ..services.errors import QueueUnavailable, TrainingBusy
 from .backend import ShopBackend
@@ -119,18 +119,9 @@ def rollback_model(backend, info, *, run=None) -> PersonalizationModelRun:
 # Segments, offers and emails ---------------------------------------------------------
 
 
-def segments(backend: ShopBackend, info) -> list[dict]:
-    return [
-        {
-            "segment_id": segment.segment_id,
-            "key": segment.key,
-            "name": segment.name,
-            "kind": segment.kind,
-            "description": segment.description,
-            "size": segment.size,
-        }
-        for segment in active_segments()
-    ]
+def segments(backend: ShopBackend, info) -> list[SegmentSummary]:
+    """The summaries as they are: their fields are the type's (graphene reads attributes)."""
+    return active_segments()
 
 
 def offer_stats(backend: ShopBackend, info) -> list[dict]:

@@ -163,7 +163,7 @@ class PersonalizationSegmentInfo(graphene.ObjectType):
         since = timezone.now().date() - timedelta(days=max(1, min(days, 3650)))
         return [
             PersonalizationSegmentSize(date=point.day, size=point.size)
-            for point in segment_sizes(root["segment_id"], since)
+            for point in segment_sizes(root.segment_id, since)
         ]
 
     @staticmethod
@@ -173,7 +173,7 @@ class PersonalizationSegmentInfo(graphene.ObjectType):
                 customer_id=graphene.Node.to_global_id("User", member.customer_id),
                 entered_at=member.entered_at,
             )
-            for member in segment_members(root["segment_id"], max(1, min(first, 100)))
+            for member in segment_members(root.segment_id, max(1, min(first, 100)))
         ]
 
 

@@ -100,6 +100,17 @@ def scoring_context(
         )
         if pid not in known
     )
+    return build_scoring_context(model, events, customer_ids, now, new_ids)
+
+
+def build_scoring_context(
+    model: RecommenderModel,
+    events: EventRows,
+    customer_ids: Sequence[int],
+    now: datetime,
+    new_ids: Sequence[int] = (),
+) -> ScoringContext:
+    """The scoring context from given new products (no database read; benchmarks use it)."""
     vectors, biases = model.item_vectors_for(
         [[f for f in row if not f.startswith("item:")] for row in item_feature_rows(new_ids)]
     )
