@@ -197,14 +197,14 @@ def cooccurrence_cosine(invoices, as_of: datetime, index: dict[int, int]) -> sp.
 def personal_entries(
     model: RecommenderModel, events: EventRows, customers: list[int], as_of: datetime, size: int
 ) -> dict[int, list[ListEntry]]:
-    """Customers' personal lists written by the project's list code, as of ``as_of``."""
+    """Customers' "for you" lists written by the project's list code, as of ``as_of``."""
     ctx = build_scoring_context(model, events, customers, as_of)
     out: dict[int, list[ListEntry]] = {}
     options = ListOptions(size=size)
     for start in range(0, len(customers), 1000):
         rows = np.arange(start, min(start + 1000, len(customers)))
-        for customer, entries in personal_lists(ctx, rows, options, {}):
-            out[customer] = entries
+        for lists in personal_lists(ctx, rows, options, {}):
+            out[lists.customer_id] = lists.for_you  # what personalizedProducts serves
     return out
 
 

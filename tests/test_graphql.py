@@ -77,6 +77,13 @@ def shop():
     )
     RecommendationList.objects.create(
         generated_at=now,
+        kind=ListKind.BUY_AGAIN,
+        subject_type=SubjectType.CUSTOMER,
+        subject_id=2,
+        entries=entries([24, 25, 30, 26]),
+    )
+    RecommendationList.objects.create(
+        generated_at=now,
         kind=ListKind.POPULAR,
         channel=CHANNEL,
         entries=entries(range(10, 30)),
@@ -183,6 +190,63 @@ def test_customers_only_ever_get_their_own_list(client):
         token=CUSTOMER_2,
     )
     assert products_of(again, "personalizedProducts") == products_of(mine, "personalizedProducts")
+
+
+def test_buy_again_is_its_own_list_and_discovery_share_mixes_the_two(client):
+    _, body = gql(
+        client,
+        f'{{ buyAgainProducts(channel: "{CHANNEL}", first: 3) {{ {ITEMS} }} }}',
+        token=CUSTOMER_2,
+    )
+    # 30 is unavailable in the channel: left out as from every list.
+    assert products_of(body, "buyAgainProducts") == ["Product:24", "Product:25", "Product:26"]
+    assert {i["source"] for i in body["data"]["buyAgainProducts"]["items"]} == {"buy_again"}
+
+    query = (
+        f'{{ personalizedProducts(channel: "{CHANNEL}", first: 4, discoveryShare: 0.5) '
+        f"{{ {ITEMS} }} }}"
+    )
+    _, mixed = gql(client, query, token=CUSTOMER_2)
+    assert products_of(mixed, "personalizedProducts") == [
+        "Product:20",
+        "Product:24",
+        "Product:21",
+        "Product:25",
+    ]
+    _, only_again = gql(client, query.replace("0.5", "0"), token=CUSTOMER_2)
+    assert products_of(only_again, "personalizedProducts")[:3] == [
+        "Product:24",
+        "Product:25",
+        "Product:26",
+    ]
+
+    _, anonymous = gql(client, f'{{ buyAgainProducts(channel: "{CHANNEL}") {{ {ITEMS} }} }}')
+    assert anonymous["data"]["buyAgainProducts"]["items"] == []
+    assert "not logged in" in anonymous["data"]["buyAgainProducts"]["warnings"][0]
+
+    _, bad = gql(client, query.replace("0.5", "1.5"), token=CUSTOMER_2)
+    assert codes(bad) == ["INVALID_ARGUMENT"]
+    assert bad["errors"][0]["extensions"]["field"] == "discoveryShare"
+
+
+def test_buy_again_before_any_model_is_what_the_customer_bought(client):
+    for k, product in enumerate((7, 8, 7)):
+        Interaction.objects.create(
+            customer_id=3,
+            product_id=product,
+            channel=CHANNEL,
+            kind=InteractionKind.PURCHASE,
+            basket_ref=f"order-{k}",
+            occurred_at=timezone.now() - timedelta(days=60 - k),
+            source_key=f"buy-again-{k}",
+        )
+    _, body = gql(
+        client,
+        f'{{ buyAgainProducts(channel: "{CHANNEL}") {{ {ITEMS} }} }}',
+        token=issue_token(customer_id=3),
+    )
+    assert products_of(body, "buyAgainProducts") == ["Product:7", "Product:8"]  # twice first
+    assert body["data"]["buyAgainProducts"]["items"][0]["reason"] == "You bought this before"
 
 
 def test_anonymous_shoppers_get_the_popular_list(client):
@@ -814,6 +878,7 @@ def test_staff_see_segments_with_sizes_and_members(client):
 # declared without the schema's staff(...) binder is caught here whatever its name.
 STOREFRONT_FIELDS = {
     "personalizedProducts",
+    "buyAgainProducts",
     "similarProducts",
     "frequentlyBoughtTogether",
     "recentlyViewedProducts",

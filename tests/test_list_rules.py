@@ -81,6 +81,7 @@ def shop():
         )
     customer = {"subject_type": SubjectType.CUSTOMER, "subject_id": CUSTOMER}
     _list(ListKind.PERSONAL, [BOUGHT, 6, 7], **customer)
+    _list(ListKind.BUY_AGAIN, [BOUGHT, 17, 18], **customer)
     _list(ListKind.SIMILAR, [BOUGHT, 8], SubjectType.PRODUCT, 2)
     _list(ListKind.BOUGHT_TOGETHER, [BOUGHT, 9], SubjectType.PRODUCT, 3)
     _list(ListKind.BOUGHT_TOGETHER, [10, BOUGHT], SubjectType.PRODUCT, 4)
@@ -108,6 +109,10 @@ def _email() -> list[int]:
 SERVED: dict[str, Callable[[], list[int]]] = {
     "personalized": lambda: _ids(serving.personalized(SHOPPER, CHANNEL, 10, CONFIG)),
     "personalized_fallback": _without_personal_list,
+    "personalized_mixed": lambda: _ids(
+        serving.personalized(SHOPPER, CHANNEL, 10, CONFIG, discovery_share=0.5)
+    ),
+    "buy_again": lambda: _ids(serving.buy_again(SHOPPER, CHANNEL, 10, CONFIG)),
     "similar": lambda: _ids(serving.similar(2, CHANNEL, 10, CONFIG, SHOPPER)),
     "bought_together_product": lambda: _ids(
         serving.bought_together([3], CHANNEL, 10, CONFIG, SHOPPER)

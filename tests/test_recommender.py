@@ -94,23 +94,51 @@ def test_tampered_artifact_is_refused(trained):
 
 
 def test_gate_refuses_a_run_worse_than_popularity_or_live():
-    base = {"all": {"ndcg": 0.30}, "popularity_all": {"ndcg": 0.10}}
+    base = {"all": {"ndcg": 0.30}, "new": {"ndcg": 0.10}, "popularity_all": {"ndcg": 0.10}}
     assert promotion_gate(base).promote
     assert not promotion_gate({**base, "all": {"ndcg": 0.05}}).promote
-    worse = {**base, "live": {"source": "x", "all": {"ndcg": 0.40}}}
-    decision = promotion_gate(worse)
+    live = {"source": "x", "all": {"ndcg": 0.40}, "new": {"ndcg": 0.10}}
+    decision = promotion_gate({**base, "live": live})
     assert not decision.promote
-    assert "below the live model's 0.4000" in decision.reason
-    assert promotion_gate({**base, "live": {"source": "x", "all": {"ndcg": 0.302}}}).promote
+    assert "buy again: NDCG@10 0.3000 is below the live model's 0.4000" in decision.reason
+    # Either list: a run that is worse at discovery is refused too.
+    live = {"source": "x", "all": {"ndcg": 0.30}, "new": {"ndcg": 0.20}}
+    decision = promotion_gate({**base, "live": live})
+    assert not decision.promote
+    assert decision.reason.startswith("for you: NDCG@10 0.1000 is below")
+    live = {"source": "x", "all": {"ndcg": 0.302}, "new": {"ndcg": 0.1005}}
+    assert promotion_gate({**base, "live": live}).promote
+
+
+# Settings that train a worse model on the test shop: one LightFM epoch of two
+# components, history that forgets in a day, weights tuned on ten customers.
+WORSE = {
+    "epochs": 1,
+    "components": 2,
+    "recency_half_life_days": 1.0,
+    "copurchase_half_life_days": 1.0,
+    "tune_users": 10,
+}
+
+
+def test_the_live_model_is_judged_on_the_candidates_holdout(trained):
+    """Like with like: the live model's settings are fitted and scored on the same
+    window as the candidate, in the same run, not quoted from its own older holdout."""
+    trained.metrics = {**trained.metrics, "all": {**trained.metrics["all"], "ndcg": 0.99}}
+    trained.save(update_fields=["metrics"])  # a recorded figure no longer decides
+    again = train_run(start_run(FAST))
+    live = again.metrics["live"]
+    assert "this run's" in live["source"]
+    assert live["all"]["ndcg"] == pytest.approx(again.metrics["all"]["ndcg"], abs=0.02)
+    assert again.is_live, again.metrics["gate"]
 
 
 def test_a_worse_run_is_kept_but_not_promoted(trained):
-    trained.metrics = {**trained.metrics, "all": {**trained.metrics["all"], "ndcg": 0.99}}
-    trained.save(update_fields=["metrics"])
-    # The live artifact saw the whole window, so its recorded metrics are the bar.
-    second = train_run(start_run(FAST))
+    second = train_run(start_run({**FAST, **WORSE}))
     assert second.status == ModelRunStatus.REJECTED
     assert "below the live model" in second.metrics["gate"]["reason"]
+    assert "on the same holdout" in second.metrics["gate"]["reason"]
+    assert "refitted" in second.metrics["live"]["source"]  # its settings differ
     assert ModelRun.objects.get(is_live=True) == trained
     assert second.artifact
 
@@ -127,9 +155,7 @@ def test_rollback_puts_the_previous_run_back(trained):
 
 
 def test_rolling_back_to_a_rejected_run_keeps_its_verdict(trained):
-    trained.metrics = {**trained.metrics, "all": {**trained.metrics["all"], "ndcg": 0.99}}
-    trained.save(update_fields=["metrics"])
-    rejected = train_run(start_run(FAST))
+    rejected = train_run(start_run({**FAST, **WORSE}))
     assert rejected.status == ModelRunStatus.REJECTED
     assert rollback(rejected.pk).pk == rejected.pk
     rejected.refresh_from_db()
@@ -161,15 +187,15 @@ def test_a_rejected_run_still_brings_new_orders_into_lists(scored, trained):
         occurred_at=END - timedelta(hours=1),
         source_key="late-order-1",
     )
-    trained.metrics = {**trained.metrics, "all": {**trained.metrics["all"], "ndcg": 0.99}}
-    trained.save(update_fields=["metrics"])
-    result = train_model_task.apply(kwargs={"params": FAST}).get()
+    result = train_model_task.apply(kwargs={"params": {**FAST, **WORSE}}).get()
     assert result["status"] == ModelRunStatus.REJECTED
     after = RecommendationList.objects.get(kind=ListKind.PERSONAL, subject_id=customer)
     assert after.generated_at > before.generated_at
     assert after.model_run_id == trained.pk  # the live model, not the rejected one
-    reasons = {e.product_id: e.reason for e in after.ranked()}
-    assert reasons[product] == "You bought this before"  # the new order reached the list
+    # The new order reached the lists: bought now, it is no discovery any more.
+    assert product not in {e.product_id for e in after.ranked()}
+    again = RecommendationList.objects.get(kind=ListKind.BUY_AGAIN, subject_id=customer)
+    assert again.generated_at == after.generated_at
     # Customers whose data did not change keep their lists.
     assert RecommendationList.objects.get(pk=untouched.pk).generated_at == untouched.generated_at
 
@@ -270,10 +296,27 @@ def scored(trained):
     return written
 
 
-def _personal(customer_id) -> list[ListEntry]:
+def _personal(customer_id, kind=ListKind.PERSONAL) -> list[ListEntry]:
     return RecommendationList.objects.get(
-        kind=ListKind.PERSONAL, subject_type=SubjectType.CUSTOMER, subject_id=customer_id
+        kind=kind, subject_type=SubjectType.CUSTOMER, subject_id=customer_id
     ).ranked()
+
+
+def test_for_you_is_discovery_and_buy_again_is_reorders(scored):
+    """Two lists per customer: 'for you' never shows what they bought; 'buy again'
+    leads with what they did."""
+    for customer in range(1, 241):
+        owned = set(
+            Interaction.objects.filter(
+                customer_id=customer, kind=InteractionKind.PURCHASE
+            ).values_list("product_id", flat=True)
+        )
+        for_you = [e.product_id for e in _personal(customer)]
+        again = _personal(customer, ListKind.BUY_AGAIN)
+        assert for_you, customer
+        assert not set(for_you) & owned, customer
+        assert again[0].product_id in owned
+        assert again[0].reason == "You bought this before"
 
 
 def test_personal_lists_follow_the_customers_taste(scored):
@@ -313,7 +356,9 @@ def test_recently_bought_products_are_left_out_unless_reordered(scored):
     reorder = {
         int(p) for p, rate in zip(model.item_ids, model.repeat_rates, strict=True) if rate >= 0.2
     }
-    listed = {e.product_id for e in _personal(customer)}
+    listed = {e.product_id for e in _personal(customer)} | {
+        e.product_id for e in _personal(customer, ListKind.BUY_AGAIN)
+    }
     for product in bought_last_week:
         if product not in reorder:
             assert product not in listed
@@ -437,10 +482,20 @@ def test_new_product_reaches_shoppers_without_retraining(scored):
     )
     ItemChannel.objects.create(item_id=999, channel=CHANNEL)
     score_lists(now=END)
-    lists_with_new = [c for c in range(1, 241) if 999 in [e.product_id for e in _personal(c)[:10]]]
-    assert len(lists_with_new) == 240
+    # Ranked from its features with every other product (no reserved place): a
+    # kitchen product for kitchen lovers (customers 3, 6, ...), not for everyone.
+    kitchen = [c for c in range(1, 241) if c % 3 == 0]
+    others = [c for c in range(1, 241) if c % 3 != 0]
+
+    def shown(customers):
+        return sum(999 in [e.product_id for e in _personal(c)[:10]] for c in customers)
+
+    assert shown(kitchen) >= 0.5 * len(kitchen), shown(kitchen)
+    assert shown(others) < shown(kitchen) / 2, (shown(others), shown(kitchen))
     entry = next(e for e in _personal(3) if e.product_id == 999)
     assert entry.reason == "New in the shop"
+    assert entry.is_new
+    assert 999 not in {e.product_id for e in _personal(3, ListKind.BUY_AGAIN)}
 
 
 def test_weight_choice_prefers_wider_lists_only_within_the_tolerance():
@@ -501,11 +556,13 @@ def _assert_every_reason_is_true(model) -> int:
         ).values_list("product_id", flat=True)
     )
     checked = 0
-    for row in RecommendationList.objects.filter(kind=ListKind.PERSONAL):
+    for row in RecommendationList.objects.filter(kind__in=ListKind.per_customer()):
         subject = row.subject_id
         own = bought.get(subject, set())
         for entry in row.ranked():
             product, reason = entry.product_id, entry.reason
+            if row.kind == ListKind.PERSONAL:
+                assert product not in own, (subject, product)  # discovery only
             if reason == "You bought this before":
                 assert product in own, (subject, product)
             elif reason.startswith("Because you bought "):
@@ -533,7 +590,7 @@ def test_every_written_reason_is_true_of_the_shopper(scored):
     assert _assert_every_reason_is_true(model) >= 240 * 40
     reasons = Counter(
         e.reason.split(" ")[0]
-        for row in RecommendationList.objects.filter(kind=ListKind.PERSONAL)
+        for row in RecommendationList.objects.filter(kind__in=ListKind.per_customer())
         for e in row.ranked()
     )
     # The property is not vacuous: the list speaks of purchases, links and the rest.

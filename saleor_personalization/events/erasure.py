@@ -92,7 +92,7 @@ def _erase_behaviour(request: ErasureRequest) -> dict[str, int]:
         ),
         "lists": _count(
             RecommendationList.objects.filter(
-                kind=ListKind.PERSONAL,
+                kind__in=ListKind.per_customer(),
                 subject_type=SubjectType.CUSTOMER,
                 subject_id=request.customer_id,
             ).delete()

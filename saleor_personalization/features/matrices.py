@@ -8,7 +8,7 @@ feature names without retraining.
 
 import math
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -105,3 +105,15 @@ def item_feature_rows(item_ids: Sequence[int]) -> list[list[str]]:
 def customer_feature_rows(customer_ids: Sequence[int]) -> list[list[str]]:
     profiles = CustomerProfile.objects.in_bulk([int(i) for i in customer_ids])
     return [customer_feature_names(profiles.get(int(c)), int(c)) for c in customer_ids]
+
+
+FeatureRows = Callable[[Sequence[int]], list[list[str]]]
+
+
+@dataclass(frozen=True)
+class FeatureSource:
+    """Where feature names come from: the feature store by default (benchmarks pass
+    their own, read from a dataset instead of the database)."""
+
+    items: FeatureRows = item_feature_rows
+    customers: FeatureRows = customer_feature_rows

@@ -47,6 +47,7 @@ _ONE = {"complexity": 1}
 COST_MAP: dict[str, dict[str, dict[str, Any]]] = {
     "Query": {
         "personalizedProducts": _PAGED,
+        "buyAgainProducts": _PAGED,
         "similarProducts": _PAGED,
         "frequentlyBoughtTogether": _PAGED,
         "recentlyViewedProducts": _PAGED,

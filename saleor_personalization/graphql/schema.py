@@ -100,8 +100,28 @@ def build_root_types(backend: ShopBackend) -> tuple[type, type]:
             channel=graphene.String(required=True, description=CHANNEL_HELP),
             first=first_argument(),
             anonymous_id=graphene.String(description=ANONYMOUS_HELP),
-            description="The shopper's own list ('for you'), or the best fallback there is.",
+            discovery_share=graphene.Float(
+                default_value=1.0,
+                description=(
+                    "Share of the places (0-1) from 'for you' (products the customer has not "
+                    "bought); the rest come from 'buy again'. 1 (default): discovery only."
+                ),
+            ),
+            description=(
+                "The shopper's 'for you' list: products they have not bought yet, new ones "
+                "included, following their session; or the best fallback there is."
+            ),
             resolver=storefront(storefront_fields.personalized_products),
+        )
+        buy_again_products = graphene.Field(
+            product_list,
+            channel=graphene.String(required=True, description=CHANNEL_HELP),
+            first=first_argument(),
+            description=(
+                "The logged-in customer's 'buy again' list: what they are likely to reorder "
+                "now. Empty, with a warning, for a shopper who is not logged in."
+            ),
+            resolver=storefront(storefront_fields.buy_again_products),
         )
         similar_products = graphene.Field(
             product_list,

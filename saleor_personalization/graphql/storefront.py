@@ -123,12 +123,31 @@ def visible_product_id(backend, info, global_id: str, channel: str) -> int:
     return product_id
 
 
-def personalized_products(backend, info, *, channel, first=None, anonymous_id=None) -> dict:
+def personalized_products(
+    backend, info, *, channel, first=None, anonymous_id=None, discovery_share=1.0
+) -> dict:
+    if discovery_share is None or not 0 <= discovery_share <= 1:
+        raise PersonalizationError(
+            ErrorCode.INVALID_ARGUMENT,
+            "discoveryShare must be between 0 and 1 (1: only 'for you', 0: only 'buy again').",
+            "discoveryShare",
+        )
     slug, size, warnings, config = _list_query(backend, info, channel, first)
     requestor = backend.requestor(info)
     shopper = shopper_for(requestor, anonymous_id)
-    items = serving.personalized(shopper, slug, size, config)
+    items = serving.personalized(shopper, slug, size, config, discovery_share=discovery_share)
     return product_list(backend, info, items, slug, warnings, served_to(requestor, anonymous_id))
+
+
+def buy_again_products(backend, info, *, channel, first=None) -> dict:
+    slug, size, warnings, config = _list_query(backend, info, channel, first)
+    requestor = backend.requestor(info)
+    if not requestor.customer_id:
+        warnings.append("buyAgainProducts is empty for a shopper who is not logged in.")
+    items = serving.buy_again(
+        serving.Shopper(customer_id=requestor.customer_id), slug, size, config
+    )
+    return product_list(backend, info, items, slug, warnings, served_to(requestor, None))
 
 
 def similar_products(backend, info, *, product, channel, first=None, anonymous_id=None) -> dict:

@@ -64,12 +64,18 @@ class ModelRun(models.Model):
 
 
 class ListKind(models.TextChoices):
-    PERSONAL = "personal", "Personal (per customer)"
+    PERSONAL = "personal", "For you: discovery, never bought (per customer)"
+    BUY_AGAIN = "buy_again", "Buy again: likely reorders (per customer)"
     SIMILAR = "similar", "Similar products (per product)"
     BOUGHT_TOGETHER = "bought_together", "Frequently bought together (per product)"
     TRENDING = "trending", "Trending (per channel and category)"
     POPULAR = "popular", "Popular (per channel and country)"
     REORDER = "reorder", "Products customers reorder (one list for the shop)"
+
+    @classmethod
+    def per_customer(cls) -> tuple[str, ...]:
+        """The kinds written for each customer (erased with them)."""
+        return (cls.PERSONAL, cls.BUY_AGAIN)
 
 
 class SubjectType(models.TextChoices):

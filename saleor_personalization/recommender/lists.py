@@ -10,7 +10,7 @@ import logging
 import math
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import numpy as np
@@ -18,7 +18,7 @@ import scipy.sparse as sp
 from django.db import transaction
 from django.utils import timezone
 
-from ..features.matrices import customer_feature_rows, item_feature_rows
+from ..features.matrices import FeatureSource
 from ..models import (
     CustomerProfile,
     ItemProfile,
@@ -30,17 +30,16 @@ from ..models import (
     SubjectType,
 )
 from .data import EventRows, InteractionData, build_interactions
-from .model import COMPONENTS, RecommenderModel
+from .model import COMPONENTS, DENSE_COPURCHASE_LIMIT, RecommenderModel
+from .ranking import RECENTLY_BOUGHT_DAYS, NewProducts, rank, reorder_mask, top_columns
 
 logger = logging.getLogger(__name__)
-
-REORDER_RATE = 0.2  # products at least this often rebought count as reorder products
 
 
 @dataclass(frozen=True)
 class ListOptions:
     size: int = 50
-    recently_bought_days: int = 30
+    recently_bought_days: int = RECENTLY_BOUGHT_DAYS
     chunk: int = 1000
 
 
@@ -78,13 +77,28 @@ class ScoringContext:
     """What every chunk of personal lists needs, computed once per scoring run."""
 
     model: RecommenderModel
-    item_ids: np.ndarray
     history: InteractionData
-    new_item_columns: np.ndarray
-    new_item_vectors: np.ndarray
-    new_item_biases: np.ndarray
+    new: NewProducts
     reorder: np.ndarray
     linked: sp.csr_matrix  # co-purchase weights of pairs that share at least one buyer
+    features: FeatureSource
+    _dense_links: np.ndarray | sp.csr_matrix | None = field(default=None, repr=False)
+
+    @property
+    def item_ids(self) -> np.ndarray:
+        """Every product the lists can show: the model's, then the new ones."""
+        return np.concatenate([self.model.item_ids.astype(np.int64), self.new.ids])
+
+    def dense_links(self) -> np.ndarray | sp.csr_matrix:
+        """The links as a dense array while that is small (the model's own limit for
+        dense co-purchase weights): slicing one customer's rows is then a plain index,
+        where a sparse slice per customer was most of the time spent writing lists."""
+        if self._dense_links is None:
+            if self.linked.shape[0] <= DENSE_COPURCHASE_LIMIT:
+                self._dense_links = self.linked.toarray()
+            else:
+                self._dense_links = self.linked
+        return self._dense_links
 
 
 def scoring_context(
@@ -109,11 +123,11 @@ def build_scoring_context(
     customer_ids: Sequence[int],
     now: datetime,
     new_ids: Sequence[int] = (),
+    features: FeatureSource | None = None,
 ) -> ScoringContext:
-    """The scoring context from given new products (no database read; benchmarks use it)."""
-    vectors, biases = model.item_vectors_for(
-        [[f for f in row if not f.startswith("item:")] for row in item_feature_rows(new_ids)]
-    )
+    """The scoring context from given new products (no database read of which products
+    are new; benchmarks give them, and their own features)."""
+    features = features or FeatureSource()
     history = build_interactions(
         events,
         as_of=now,
@@ -123,13 +137,11 @@ def build_scoring_context(
     )
     return ScoringContext(
         model=model,
-        item_ids=model.item_ids,
         history=history,
-        new_item_columns=np.asarray(new_ids, dtype=np.int64),
-        new_item_vectors=vectors,
-        new_item_biases=biases,
-        reorder=model.repeat_rates >= REORDER_RATE,
+        new=NewProducts.from_features(model, new_ids, features.items(new_ids)),
+        reorder=reorder_mask(model),
         linked=shared_buyer_links(model, events.before(now)),
+        features=features,
     )
 
 
@@ -155,55 +167,51 @@ def shared_buyer_links(model: RecommenderModel, events: EventRows) -> sp.csr_mat
     return sp.csr_matrix(links, dtype=np.float32)
 
 
+@dataclass(frozen=True)
+class CustomerLists:
+    """One customer's two personal lists, as written."""
+
+    customer_id: int
+    for_you: list[ListEntry]
+    buy_again: list[ListEntry]
+
+
 def personal_lists(
     ctx: ScoringContext, rows: np.ndarray, options: ListOptions, names: dict[int, str]
-) -> list[tuple[int, list[ListEntry]]]:
-    """Ranked entries for ``rows`` of the context's history."""
+) -> list[CustomerLists]:
+    """Both personal lists, ranked and explained, for ``rows`` of the context's history."""
     model, history = ctx.model, ctx.history
     users = history.user_ids[rows]
-    feature_rows = customer_feature_rows(users)
-    parts = model.components(history, feature_rows, rows)
-    weights = model.weights_all
-    scores = RecommenderModel.blend(parts, weights)
-
-    ages = history.last_purchase_age[rows].tocsr()
-    if options.recently_bought_days:
-        # Not what they just bought, unless it is something customers reorder.
-        coo = ages.tocoo()
-        recent = (coo.data - 1.0) < options.recently_bought_days
-        drop = recent & ~ctx.reorder[coo.col]
-        scores[coo.row[drop], coo.col[drop]] = -np.inf
-
-    take = min(options.size, scores.shape[1])
-    top = np.argpartition(scores, scores.shape[1] - take, axis=1)[:, -take:]
-    order = np.argsort(-np.take_along_axis(scores, top, axis=1), axis=1, kind="stable")
-    top = np.take_along_axis(top, order, axis=1)
-
-    new_scores = None
-    if model.params.new_item_slots and len(ctx.new_item_columns):
-        vectors, biases = model.user_factors(users, feature_rows)
-        new_scores = vectors @ ctx.new_item_vectors.T + ctx.new_item_biases + biases[:, None]
-
+    ranked = rank(
+        model,
+        history,
+        rows,
+        ctx.features.customers(users),
+        new=ctx.new,
+        recently_bought_days=options.recently_bought_days,
+    )
+    item_ids = ranked.item_ids
     owned = history.baskets[rows].tocsr()
-    explain = ReasonWriter(ctx, parts, weights, names)
+    explain_again = ReasonWriter(ctx, ranked.parts, model.weights_all, names)
+    explain_new = ReasonWriter(ctx, ranked.parts, model.weights_new, names)
+    again_top = top_columns(ranked.buy_again, options.size)
+    new_top = top_columns(ranked.for_you, options.size)
     out = []
     for j, user_id in enumerate(users):
-        cols = top[j][np.isfinite(scores[j, top[j]])]
-        reasons = explain.reasons(j, cols, owned[j].indices)
-        entries = [
-            _entry(ctx.item_ids[col], scores[j, col], reason)
-            for col, reason in zip(cols, reasons, strict=True)
-        ]
-        if new_scores is not None:
-            best = np.argsort(-new_scores[j])[: model.params.new_item_slots]
-            for slot, k in enumerate(best):
-                product = int(ctx.new_item_columns[k])
-                position = min(4 + 3 * slot, len(entries))
-                entries = [e for e in entries if e.product_id != product]
-                entries.insert(
-                    position, _entry(product, new_scores[j, k], NEW_IN_SHOP, is_new=True)
-                )
-        out.append((int(user_id), entries[: options.size]))
+        own = owned[j].indices
+        lists = []
+        for scores, cols, explain in (
+            (ranked.for_you, new_top[j], explain_new),
+            (ranked.buy_again, again_top[j], explain_again),
+        ):
+            reasons = explain.reasons(j, cols, own)
+            lists.append(
+                [
+                    _entry(item_ids[col], scores[j, col], reason, is_new=col >= ranked.known)
+                    for col, reason in zip(cols, reasons, strict=True)
+                ]
+            )
+        out.append(CustomerLists(int(user_id), *lists))
     return out
 
 
@@ -220,8 +228,9 @@ class ReasonWriter:
     "You bought this before" only for products the customer bought; "Because you
     bought X" only when they bought X, X and the product share a buyer, and the
     co-purchase model links X to it; "Trending now" only for products sold in the
-    model's trend window. Otherwise the component that lifted the product most (a
-    positive weighted contribution) is named, or nothing specific ("Picked for you").
+    model's trend window; "New in the shop" for products created since training.
+    Otherwise the component that lifted the product most (a positive weighted
+    contribution) is named, or nothing specific ("Picked for you").
 
     One customer at a time, all of their entries at once: the co-purchase rows of
     what they own are sliced once, not once per entry.
@@ -229,8 +238,11 @@ class ReasonWriter:
 
     def __init__(self, ctx: ScoringContext, parts, weights, names: dict[int, str]):
         self.ctx, self.parts, self.names = ctx, parts, names
+        self.item_ids = ctx.model.item_ids
+        self.known = len(ctx.model.item_ids)
         self.weights = np.array([getattr(weights, n) for n in COMPONENTS], dtype=np.float32)
         self.trending = ctx.model.trend > 0
+        self.links = ctx.dense_links()
 
     def reasons(self, row: int, cols: np.ndarray, own: np.ndarray) -> list[str]:
         if not len(cols):
@@ -250,10 +262,12 @@ class ReasonWriter:
         out = []
         for k, col in enumerate(cols):
             component = COMPONENTS[main[k]] if lifted[k] else ""
-            if bought[k]:
+            if col >= self.known:
+                out.append(NEW_IN_SHOP)
+            elif bought[k]:
                 out.append(BOUGHT_BEFORE)
             elif component == "copurchase" and sources[k] >= 0:
-                source = int(self.ctx.item_ids[sources[k]])
+                source = int(self.item_ids[sources[k]])
                 out.append(BECAUSE_YOU_BOUGHT.format(self.names.get(source, "a product you liked")))
             elif component == "trend" and self.trending[col]:
                 out.append(TRENDING)
@@ -264,12 +278,17 @@ class ReasonWriter:
     def _sources(self, cols: np.ndarray, own: np.ndarray) -> np.ndarray:
         """For each column, the owned product linking to it most strongly (-1: none)."""
         found = np.full(len(cols), -1, dtype=np.int64)
-        if not len(own):
+        known = cols < self.known
+        if not len(own) or not known.any():
             return found
-        strengths = self.ctx.linked[own][:, cols].toarray()
+        if isinstance(self.links, np.ndarray):
+            strengths = self.links[np.ix_(own, cols[known])]
+        else:
+            strengths = self.links[own][:, cols[known]].toarray()
         best = strengths.argmax(axis=0)
-        has = strengths[best, np.arange(len(cols))] > 0
-        found[has] = own[best[has]]
+        has = strengths[best, np.arange(int(known.sum()))] > 0
+        positions = np.flatnonzero(known)
+        found[positions[has]] = own[best[has]]
         return found
 
 
@@ -280,21 +299,32 @@ def write_personal_lists(
     options: ListOptions,
     now: datetime,
 ) -> int:
+    """Both personal lists of each customer in ``rows``; returns how many customers."""
     stamp = timezone.now()
-    candidates = set(map(int, ctx.item_ids)) | set(map(int, ctx.new_item_columns))
-    names = _names(candidates) if len(candidates) <= 50_000 else {}
     written = 0
     for start in range(0, len(rows), options.chunk):
         chunk = rows[start : start + options.chunk]
-        lists = personal_lists(ctx, chunk, options, names)
+        lists = personal_lists(ctx, chunk, options, owned_names(ctx, chunk))
         with transaction.atomic():
-            written += _write(
+            _write(
                 RecommendationList.build(
-                    ListKey.of(ListKind.PERSONAL, SubjectType.CUSTOMER, customer), items, run, stamp
+                    ListKey.of(kind, SubjectType.CUSTOMER, lists_.customer_id), items, run, stamp
                 )
-                for customer, items in lists
+                for lists_ in lists
+                for kind, items in (
+                    (ListKind.PERSONAL, lists_.for_you),
+                    (ListKind.BUY_AGAIN, lists_.buy_again),
+                )
             )
+        written += len(lists)
     return written
+
+
+def owned_names(ctx: ScoringContext, rows: np.ndarray) -> dict[int, str]:
+    """Names of what these customers bought: the only products a reason names ("Because
+    you bought X"), so one read per chunk whatever the size of the catalogue."""
+    owned = np.unique(ctx.history.baskets[rows].indices)
+    return _names(ctx.model.item_ids[owned])
 
 
 # Per-product lists ------------------------------------------------------------------
@@ -413,7 +443,7 @@ def write_reorder_list(run: ModelRun | None, model: RecommenderModel) -> dict[st
     Every list a shopper sees leaves out what they bought recently, except these
     (:func:`~saleor_personalization.recommender.rules.shopper_exclusions`).
     """
-    reorder = model.repeat_rates >= REORDER_RATE
+    reorder = reorder_mask(model)
     items = [
         _entry(int(product), float(rate), "")
         for product, rate in zip(model.item_ids[reorder], model.repeat_rates[reorder], strict=True)

@@ -57,10 +57,13 @@ class ModelParams:
     decay_days: float = 180.0
     holdout_weeks: int = 4
     new_item_days: int = 30
-    new_item_slots: int = 1
     tune_users: int = 1500
     min_coverage: float = 0.3
     tuning_tolerance: float = 0.03
+
+    # Names earlier versions stored with a run; read and ignored. ``new_item_slots``
+    # reserved list slots for new products, which now compete in the ranking itself.
+    RETIRED = frozenset({"new_item_slots"})
 
     LIMITS = {
         "copurchase_regularisation": (0.0, 1e6),
@@ -72,7 +75,6 @@ class ModelParams:
         "decay_days": (0.0, 36500.0),
         "holdout_weeks": (1, 52),
         "new_item_days": (0, 365),
-        "new_item_slots": (0, 5),
         "tune_users": (10, 100_000),
         "min_coverage": (0.0, 1.0),
         "tuning_tolerance": (0.0, 0.5),
@@ -97,7 +99,7 @@ class ModelParams:
         """Parameters from JSON (a command line, a task argument); bad ones are refused."""
         if data is not None and not isinstance(data, dict):
             raise InvalidParameters('params must be a JSON object, e.g. {"epochs": 20}')
-        data = dict(data or {})
+        data = {k: v for k, v in (data or {}).items() if k not in cls.RETIRED}
         nested = dict(data.pop("factorisation", {}) or {})
         for name in [f.name for f in fields(FactorisationParams)]:
             if name in data:
@@ -224,11 +226,18 @@ class RecommenderModel:
         data: InteractionData,
         user_feature_rows: list[list[str]] | None = None,
         rows: np.ndarray | None = None,
+        new_items: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> dict[str, np.ndarray]:
         """Standardised component scores for ``rows`` of ``data`` (all by default).
 
         ``data`` must be built over this model's ``item_ids`` (columns) and holds the
         customers' current history; ``user_feature_rows`` go with ``rows``.
+        ``new_items`` (vectors, biases of products the model was not trained on, from
+        their features) adds one column per product after the known ones: the hybrid
+        scores them like any other, and the history-based components, which know
+        nothing of them, count them as a product nobody bought. Standardising after
+        the columns are joined puts new and known products on one scale, so they compete
+        in one ranking.
         """
         rows = np.arange(data.shape[0]) if rows is None else np.asarray(rows)
         half_life = self.params.recency_half_life_days
@@ -238,13 +247,52 @@ class RecommenderModel:
         vectors, biases = self.user_factors(data.user_ids[rows], user_feature_rows)
         factors = vectors @ self.factorisation.item_vectors.T + self.factorisation.item_biases
         factors += biases[:, np.newaxis]
+        if new_items is None or not len(new_items[0]):
+            return {
+                "repeat": standardise(repeat),
+                "copurchase": standardise(copurchase),
+                "factorisation": standardise(factors),
+                "trend": self._standard_trend(),  # one row, the same for every customer
+                "popularity": self._standard_popularity(),  # likewise
+            }
+        new_vectors, new_biases = new_items
+        fresh = vectors @ new_vectors.T + new_biases + biases[:, np.newaxis]
+        nobody = np.zeros((len(rows), len(new_vectors)), dtype=np.float32)
+        # Nobody bought a new product yet, so nobody can buy it *again*; but its
+        # co-purchase links and sales are unknown, not absent. Its co-purchase score is
+        # borrowed from its nearest known products by feature embedding (what is bought
+        # with similar products), and trend and popularity take the catalogue's average
+        # (0 once standardised): a popularity penalty then neither lifts every new
+        # product above the customer's taste nor buries it.
+        neighbours, strengths = self.feature_neighbours(new_vectors)
+        borrowed = np.einsum("rnk,nk->rn", copurchase[:, neighbours], strengths)
+        unknown = np.zeros((1, len(new_vectors)), dtype=np.float32)
         return {
-            "repeat": standardise(repeat),
-            "copurchase": standardise(copurchase),
-            "factorisation": standardise(factors),
-            "trend": self._standard_trend(),  # one row, the same for every customer
-            "popularity": self._standard_popularity(),  # likewise
+            "repeat": standardise(np.hstack([repeat, nobody])),
+            "copurchase": standardise(np.hstack([copurchase, borrowed.astype(np.float32)])),
+            "factorisation": standardise(np.hstack([factors, fresh])),
+            "trend": np.hstack([self._standard_trend(), unknown]),
+            "popularity": np.hstack([self._standard_popularity(), unknown]),
         }
+
+    def feature_neighbours(self, vectors: np.ndarray, k: int = 10) -> tuple[np.ndarray, np.ndarray]:
+        """Each vector's ``k`` nearest known products (cosine of item embeddings) and
+        weights that sum to 1 over the positively similar ones (0 where none is)."""
+        known = self.factorisation.item_vectors
+        take = min(k, len(known))
+        if not take or not len(vectors):
+            return (
+                np.zeros((len(vectors), 0), dtype=np.int64),
+                np.zeros((len(vectors), 0), dtype=np.float32),
+            )
+        unit = known / np.maximum(np.linalg.norm(known, axis=1, keepdims=True), 1e-9)
+        query = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-9)
+        similarity = query @ unit.T
+        nearest = np.argpartition(-similarity, take - 1, axis=1)[:, :take]
+        weights = np.clip(np.take_along_axis(similarity, nearest, axis=1), 0.0, None)
+        totals = weights.sum(axis=1, keepdims=True)
+        totals[totals == 0] = 1.0
+        return nearest, (weights / totals).astype(np.float32)
 
     @staticmethod
     def blend(components: dict[str, np.ndarray], weights: BlendWeights) -> np.ndarray:

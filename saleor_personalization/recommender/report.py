@@ -9,24 +9,49 @@ def metrics_table(metrics: dict) -> list[str]:
     header = f"{'':<22}" + "".join(f"{name:>10}" for name in COLUMNS)
     lines = [header, "-" * len(header)]
     rows = [
-        ("model, all", metrics.get("all")),
-        ("popularity, all", metrics.get("popularity_all")),
-        ("model, new", metrics.get("new")),
-        ("popularity, new", metrics.get("popularity_new")),
+        ("buy again (all)", metrics.get("all")),
+        ("bestsellers (all)", metrics.get("popularity_all")),
+        ("for you (new)", metrics.get("new")),
+        ("bestsellers (new)", metrics.get("popularity_new")),
     ]
     live = metrics.get("live")
     if live:
-        rows.append((f"live model, all ({live['source'].split()[0]})", live["all"]))
+        rows.append(("live: buy again (all)", live.get("all")))
+        rows.append(("live: for you (new)", live.get("new")))
     for label, values in rows:
         if values:
             lines.append(f"{label:<22}" + "".join(f"{values.get(n, 0):>10.3f}" for n in COLUMNS))
-    cold = metrics.get("cold_items") or {}
-    if cold.get("items"):
+    if live:
+        lines.append(f"live model: {live['source']}")
+    fresh = metrics.get("new_products") or {}
+    if fresh.get("products"):
         lines.append(
-            f"new products: recall@10 {cold['recall']:.3f} over {cold['items']} products unseen "
-            f"in training (random order {cold['random_recall']:.3f})"
+            f"new products ({fresh['products']} first sold in the holdout): in "
+            f"{fresh['share']:.0%} of 'for you' top-10 lists; recall@10 of their "
+            f"{fresh['buyers']} buyers {fresh['recall']:.3f} (same places at random "
+            f"{fresh['random_recall']:.3f})"
         )
+    unweighted = hybrid_unweighted(metrics)
+    if unweighted:
+        lines.append(unweighted)
     return lines
+
+
+def hybrid_unweighted(metrics: dict) -> str:
+    """Said when validation gave the LightFM hybrid no weight in a list: that list then
+    comes from the other signals alone, and the admin should know."""
+    tuning = metrics.get("tuning") or {}
+    lists = [
+        label
+        for protocol, label in (("all", "buy again"), ("new", "for you"))
+        if (tuning.get(protocol) or {}).get("weights", {}).get("factorisation", 1) == 0
+    ]
+    if not lists:
+        return ""
+    return (
+        f"the LightFM hybrid got no weight on the validation window for: {', '.join(lists)} "
+        "(those lists come from reorders, co-purchases and trends alone)"
+    )
 
 
 def run_summary(run: ModelRun) -> list[str]:

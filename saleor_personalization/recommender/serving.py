@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 from datetime import timedelta
 
 from django.db import transaction
+from django.db.models import Count, Max
 from django.utils import timezone
 
 from ..configuration import PersonalizationConfig
@@ -27,6 +28,7 @@ from ..models import (
     RecommendationList,
     SubjectType,
 )
+from .lists import BOUGHT_BEFORE
 from .rules import Recommendation, Shopper, ShopperRules, apply_rules
 
 __all__ = ["ListEntry", "Recommendation", "Shopper", "apply_rules"]
@@ -132,11 +134,45 @@ def _complements_of_purchases(customer_id: int) -> list[ListEntry]:
     return _best_of(_complement_lists(bought[:RECENT_PURCHASES]), owned=set(bought))
 
 
+def _mix(for_you: Sequence[ListEntry], buy_again: Sequence[ListEntry], share: float) -> list:
+    """The two personal lists interleaved, ``share`` of the places from *for you*.
+
+    Places are dealt in order, each to the list that is furthest below its share so
+    far (so 0.5 alternates and 0.3 gives three of every ten to discovery); a product on
+    both lists takes its first place. When one list runs out the other fills the rest.
+    """
+    if share >= 1:
+        return list(for_you)
+    if share <= 0:
+        return list(buy_again)
+    out: list[ListEntry] = []
+    seen: set[int] = set()
+    queues = {True: list(for_you), False: list(buy_again)}
+    taken = {True: 0, False: 0}
+    while queues[True] or queues[False]:
+        position = len(out) + 1
+        discover = taken[True] < share * position if queues[True] else False
+        if not queues[discover]:
+            discover = not discover
+        entry = queues[discover].pop(0)
+        if entry.product_id in seen:
+            continue
+        seen.add(entry.product_id)
+        taken[discover] += 1
+        out.append(entry)
+    return out
+
+
 @_safe()
 def personalized(
-    shopper: Shopper, channel: str, first: int, config: PersonalizationConfig
+    shopper: Shopper,
+    channel: str,
+    first: int,
+    config: PersonalizationConfig,
+    discovery_share: float = 1.0,
 ) -> list[Recommendation]:
-    """The shopper's "for you" list, or the best fallback there is, following the session.
+    """The shopper's "for you" list (discovery), or the best fallback there is, following
+    the session; with ``discovery_share`` below 1, mixed with their "buy again" list.
 
     Before any model has scored them, a customer who has ordered gets what is bought
     with what they bought (from every basket, guests' included), then bestsellers.
@@ -149,6 +185,8 @@ def personalized(
         entries = _list(_customer(shopper.customer_id)) or _complements_of_purchases(
             shopper.customer_id
         )
+        if discovery_share < 1:
+            entries = _mix(entries, _buy_again_entries(shopper.customer_id), discovery_share)
         if entries:
             items = rules.apply(rules.follow_session(entries, first, personal=True), first)
             if len(items) >= first:
@@ -161,6 +199,48 @@ def personalized(
             return (items + more)[:first]
     fallback = _fallback_entries(shopper, channel)
     return rules.apply(rules.follow_session(fallback, first, personal=False), first)
+
+
+def _buy_again_entries(customer_id: int) -> list[ListEntry]:
+    """The customer's "buy again" list; before a model has scored them, what they
+    bought, most often and most recently bought first."""
+    entries = _list(ListKey.of(ListKind.BUY_AGAIN, SubjectType.CUSTOMER, customer_id))
+    if entries:
+        return entries
+    bought = (
+        Interaction.objects.filter(customer_id=customer_id, kind=InteractionKind.PURCHASE)
+        .values("product_id")
+        .annotate(orders=Count("basket_ref", distinct=True), last=Max("occurred_at"))
+        .order_by("-orders", "-last", "product_id")
+        .values_list("product_id", "orders")[:200]
+    )
+    return [
+        ListEntry(product, float(orders), BOUGHT_BEFORE, source="buy_again_history")
+        for product, orders in bought
+    ]
+
+
+@_safe()
+def buy_again(
+    shopper: Shopper, channel: str, first: int, config: PersonalizationConfig
+) -> list[Recommendation]:
+    """The customer's "buy again" list: what they are likely to reorder now.
+
+    Only for a logged-in customer (a visitor has nothing to buy again). What they
+    just bought stays out unless customers reorder it, as on every list; the order is
+    the customer's own, so categories are not spread, and the session's neighbours
+    (things they never bought) are not blended in.
+    """
+    if not shopper.customer_id:
+        return []
+    return apply_rules(
+        _buy_again_entries(shopper.customer_id),
+        shopper=shopper,
+        channel=channel,
+        first=first,
+        config=config,
+        diversify_categories=False,
+    )
 
 
 @_safe()

@@ -12,40 +12,37 @@ One training run:
 import itertools
 import logging
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 import numpy as np
 
-from ..features.matrices import build_feature_space, customer_feature_rows, item_feature_rows
+from ..features.matrices import FeatureSource, build_feature_space
 from .components import copurchase_weights, popularity, repeat_rate
 from .data import EventRows, InteractionData, build_interactions
 from .evaluation import (
     Holdout,
-    cold_item_recall,
     evaluate,
     make_holdout,
     popularity_scorer,
 )
 from .factorisation import train_factorisation
 from .model import BlendWeights, ModelParams, RecommenderModel
+from .ranking import (
+    RECENTLY_BOUGHT_DAYS,
+    NewProducts,
+    buy_again_scores,
+    for_you_scores,
+    rank,
+    reorder_mask,
+    top_columns,
+)
 
 logger = logging.getLogger(__name__)
-
-FeatureRows = Callable[[Sequence[int]], list[list[str]]]
 
 
 class NotEnoughData(Exception):
     """Too little history to train or evaluate; the message says what is missing."""
-
-
-@dataclass(frozen=True)
-class FeatureSource:
-    """Where feature names come from: the feature store by default."""
-
-    items: FeatureRows = item_feature_rows
-    customers: FeatureRows = customer_feature_rows
 
 
 def trend_vector(events: EventRows, item_ids: np.ndarray, as_of: datetime, days: int) -> np.ndarray:
@@ -110,9 +107,12 @@ def model_scorer(
     discovery: bool = False,
     features: FeatureSource | None = None,
 ):
-    """Score any evaluation matrix's customers with ``model`` (its own product set).
+    """Score any evaluation matrix's customers as their lists are served.
 
-    Products the model does not know score ``-inf``; history is taken as of ``as_of``.
+    *Buy again* (``discovery=False``) or *for you* (``discovery=True``), through
+    :func:`.ranking.rank`, the function the list writer calls: the recent-purchase
+    rule and the exclusion of owned products included. Products the model does not
+    know score ``-inf``; history is taken as of ``as_of``.
     """
     features = features or FeatureSource()
 
@@ -125,7 +125,8 @@ def model_scorer(
             user_ids=users,
             decay_days=model.params.decay_days,
         )
-        own = model.score(current, discovery=discovery, user_feature_rows=features.customers(users))
+        ranked = rank(model, current, np.arange(len(users)), features.customers(users))
+        own = ranked.for_you if discovery else ranked.buy_again
         if data.item_ids is model.item_ids or np.array_equal(data.item_ids, model.item_ids):
             return own
         out = np.full((len(rows), data.shape[1]), -np.inf, dtype=np.float32)
@@ -139,7 +140,7 @@ def model_scorer(
 
 
 WEIGHT_GRID = {
-    "repeat": (0.0, 0.5, 1.0, 2.0),
+    "repeat": (0.0, 0.5, 1.0, 2.0, 4.0),
     "copurchase": (1.0,),
     "factorisation": (0.0, 0.3, 0.6),
     "trend": (0.0, 0.15, 0.3, 0.6, 0.9),
@@ -180,8 +181,24 @@ def tune_weights(
     components = model.components(current, features.customers(users))
     position = {int(r): k for k, r in enumerate(rows)}
 
-    def scorer_for(weights: BlendWeights):
-        blended = RecommenderModel.blend(components, weights)
+    everyone = np.arange(len(users))
+    reorder = reorder_mask(model)
+
+    def scorer_for(weights: BlendWeights, protocol: str):
+        # The lists as served: buy again without what was just bought (unless
+        # reordered), for you without anything owned.
+        if protocol == "all":
+            blended = buy_again_scores(
+                components,
+                weights,
+                current,
+                everyone,
+                reorder,
+                len(model.item_ids),
+                RECENTLY_BOUGHT_DAYS,
+            )
+        else:
+            blended = for_you_scores(components, weights, current, everyone)
 
         def score(data, chunk):
             return blended[[position[int(r)] for r in chunk]]
@@ -200,7 +217,9 @@ def tune_weights(
         candidates = []
         for values in itertools.product(*grid.values()):
             weights = BlendWeights(**dict(zip(grid, values, strict=True)))
-            found = evaluate(sample, scorer_for(weights), protocol=protocol, with_auc=False)
+            found = evaluate(
+                sample, scorer_for(weights, protocol), protocol=protocol, with_auc=False
+            )
             candidates.append((found.ndcg, found.coverage, weights))
         # Personal lists are judged on accuracy (reorders dominate them); discovery lists
         # also on breadth, so only there does a near-tie go to the wider weighting.
@@ -245,7 +264,6 @@ def train_and_evaluate(
     *,
     end: datetime | None = None,
     live_model: RecommenderModel | None = None,
-    live_metrics: dict | None = None,
     features: FeatureSource | None = None,
     final_fit: bool = True,
 ) -> TrainingOutcome:
@@ -255,7 +273,6 @@ def train_and_evaluate(
             params,
             end=end,
             live_model=live_model,
-            live_metrics=live_metrics,
             features=features,
             final_fit=final_fit,
         )
@@ -293,7 +310,6 @@ def _train_and_evaluate(
     *,
     end: datetime | None,
     live_model: RecommenderModel | None,
-    live_metrics: dict | None,
     features: FeatureSource | None,
     final_fit: bool,
 ) -> TrainingOutcome:
@@ -350,8 +366,12 @@ def _train_and_evaluate(
         metrics[f"popularity_{protocol}"] = evaluate(
             holdout, popularity_scorer(eval_model.popularity), protocol=protocol
         ).as_dict()
-    metrics["cold_items"] = _cold_item_metrics(eval_model, holdout, features)
-    metrics["live"] = _live_metrics(live_model, live_metrics, events, holdout, holdout_start)
+    metrics["new_products"] = _new_product_metrics(
+        eval_model, events, holdout, holdout_start, features
+    )
+    metrics["live"] = _live_metrics(
+        live_model, eval_model, events, holdout, holdout_start, features
+    )
 
     model = eval_model
     if final_fit:
@@ -376,42 +396,98 @@ def _train_and_evaluate(
     )
 
 
-def _cold_item_metrics(model: RecommenderModel, holdout: Holdout, features: FeatureSource) -> dict:
-    cold_ids = holdout.cold_item_ids
-    if not len(cold_ids):
-        return {"items": 0}
-    rows = holdout.rows
-    item_rows = [
-        [name for name in row if not name.startswith("item:")] for row in features.items(cold_ids)
-    ]
-    vectors, biases = model.item_vectors_for(item_rows)
+def _new_product_metrics(
+    model: RecommenderModel,
+    events: EventRows,
+    holdout: Holdout,
+    holdout_start: datetime,
+    features: FeatureSource,
+) -> dict:
+    """Products first sold in the holdout, as the served *for you* lists treat them.
+
+    They exist at the cut-off with their features, are scored from them in the same
+    ranking as every other product (:func:`.ranking.rank`), and are judged by how many
+    customers' top 10 show one and how many of the customers who then bought one had
+    it there, against the same places filled at random among the new products.
+    """
+    new_ids = holdout.cold_item_ids
+    if not len(new_ids):
+        return {"products": 0}
+    new = NewProducts.from_features(model, new_ids, features.items(new_ids))
+    rows = np.array(sorted(set(holdout.truth) | set(holdout.cold_truth)), dtype=np.int64)
     users = holdout.data.user_ids[rows]
-    user_vectors, user_biases = model.user_factors(users, features.customers(users))
-    scores = user_vectors @ vectors.T + biases + user_biases[:, np.newaxis]
-    recall, customers = cold_item_recall(holdout, scores)
+    current = build_interactions(
+        events,
+        as_of=holdout_start,
+        item_ids=model.item_ids,
+        user_ids=users,
+        decay_days=model.params.decay_days,
+    )
+    showing, recalls, random = 0, [], []
+    for start in range(0, len(rows), 1000):
+        chunk = np.arange(start, min(start + 1000, len(rows)))
+        ranked = rank(model, current, chunk, features.customers(users[chunk]), new=new)
+        for j, cols in enumerate(top_columns(ranked.for_you, 10)):
+            shown = {int(ranked.item_ids[c]) for c in cols if c >= ranked.known}
+            showing += bool(shown)
+            bought = holdout.cold_truth.get(int(rows[chunk[j]]))
+            if bought:
+                recalls.append(len(shown & bought) / len(bought))
+                random.append(len(shown) / len(new_ids))
     return {
-        "items": len(cold_ids),
-        "customers": customers,
-        "recall": round(recall, 4),
-        "random_recall": round(min(1.0, 10 / len(cold_ids)), 4),
+        "products": len(new_ids),
+        "lists": len(rows),
+        "share": round(showing / len(rows), 4),
+        "buyers": len(recalls),
+        "recall": round(float(np.mean(recalls)), 4) if recalls else 0.0,
+        "random_recall": round(float(np.mean(random)), 4) if random else 0.0,
     }
 
 
 def _live_metrics(
     live_model: RecommenderModel | None,
-    recorded: dict | None,
+    candidate: RecommenderModel,
     events: EventRows,
     holdout: Holdout,
     holdout_start: datetime,
+    features: FeatureSource,
 ) -> dict | None:
-    """The live model on this holdout when it never saw it; else what it recorded."""
-    if live_model is not None and live_model.as_of <= holdout_start:
-        return {
-            "source": "evaluated on this holdout",
-            "all": evaluate(
-                holdout, model_scorer(live_model, events, holdout_start), protocol="all"
-            ).as_dict(),
-        }
-    if recorded and "all" in recorded:
-        return {"source": "recorded at its own training", "all": recorded["all"]}
-    return None
+    """The live model's settings judged on this run's holdout, beside the candidate.
+
+    A figure the live model recorded at its own training comes from an older holdout:
+    set against a new run's it compares two windows, not two models. So the live
+    model's parameters and blend weights are fitted on the same data before the same
+    holdout as the candidate. With the candidate's parameters only the weights differ
+    and the candidate's fit is reused; otherwise the live settings are refitted.
+    """
+    if live_model is None:
+        return None
+    if live_model.params == candidate.params:
+        twin = replace(
+            candidate, weights_all=live_model.weights_all, weights_new=live_model.weights_new
+        )
+        source = "live model's blend weights on this run's fit and holdout"
+    else:
+        twin, _ = fit_model(
+            events,
+            holdout_start,
+            live_model.params,
+            weights_all=live_model.weights_all,
+            weights_new=live_model.weights_new,
+            features=features,
+        )
+        source = "live model's settings refitted on this run's training window and holdout"
+    return {
+        "source": source,
+        **{
+            protocol: evaluate(
+                holdout,
+                model_scorer(
+                    twin, events, holdout_start, discovery=protocol == "new", features=features
+                ),
+                protocol=protocol,
+                with_auc=False,
+            ).as_dict()
+            for protocol in ("all", "new")
+        },
+    }

@@ -24,6 +24,7 @@ from ..emails.tracking import email_stats
 from ..events.attribution import attribution_report
 from ..models import ModelRun, ModelRunStatus, Segment
 from ..offers.report import offer_report
+from ..recommender.report import hybrid_unweighted
 from ..segments.compute import current_sizes
 from .metadata import SEGMENT_KEY_PREFIX
 
@@ -58,19 +59,26 @@ def _why_kept(run: ModelRun) -> str:
         reason = (run.error or "unknown error").splitlines()[0][:160]
         return f"last retrain ({_day(run.finished_at or run.created_at)}) failed: {reason}"
     metrics = run.metrics or {}
-    new, popular = _ndcg(metrics, "all"), _ndcg(metrics, "popularity_all")
-    live = _ndcg(metrics.get("live") or {}, "all")  # the live model, scored on this run's data
+    live = metrics.get("live") or {}  # the live model, scored on this run's data
     when = _day(run.finished_at or run.created_at)
+    new, popular = _ndcg(metrics, "all"), _ndcg(metrics, "popularity_all")
+    because = ""
     if new is not None and popular is not None and new < popular:
         because = (
-            f"the new model ranked past purchases worse than bestsellers do "
-            f"({new:.3f} vs {popular:.3f})"
+            f"its 'buy again' lists ranked what customers bought next worse than bestsellers "
+            f"do ({new:.3f} vs {popular:.3f})"
         )
-    elif new is not None and live is not None:
-        because = (
-            f"the new model ranked past purchases worse than the live one ({new:.3f} vs {live:.3f})"
-        )
-    else:
+    for key, label, what in (
+        ("all", "buy again", "what customers bought next"),
+        ("new", "for you", "products new to each customer"),
+    ):
+        mine, theirs = _ndcg(metrics, key), _ndcg(live, key)
+        if not because and mine is not None and theirs is not None and mine < theirs:
+            because = (
+                f"its '{label}' lists found {what} less well than the live model's on the "
+                f"same recent weeks ({mine:.3f} vs {theirs:.3f})"
+            )
+    if not because:
         because = (metrics.get("gate") or {}).get("reason", "the promotion gate refused it")
     return f"last retrain ({when}) kept the live model because {because}"
 
@@ -80,13 +88,23 @@ def model_sentence() -> str:
     if live is None:
         text = "No live model yet: storefront lists show bestsellers"
     else:
+        metrics = live.metrics or {}
         text = f"Live model from {_day(live.promoted_at or live.finished_at)}"
-        new, popular = _ndcg(live.metrics or {}, "all"), _ndcg(live.metrics or {}, "popularity_all")
-        if new is not None and popular:
+        again, popular = _ndcg(metrics, "all"), _ndcg(metrics, "popularity_all")
+        if again is not None and popular:
             text += (
-                f", better than bestsellers by {new / popular:.1f}{TIMES} at ranking what "
-                f"customers bought next (NDCG@10 {new:.3f} vs {popular:.3f})"
+                f": 'buy again' lists rank what customers bought next {again / popular:.1f}"
+                f"{TIMES} better than bestsellers (NDCG@10 {again:.3f} vs {popular:.3f})"
             )
+        found, popular_new = _ndcg(metrics, "new"), _ndcg(metrics, "popularity_new")
+        if found is not None and popular_new:
+            text += (
+                f"; 'for you' lists find products new to the customer {found / popular_new:.1f}"
+                f"{TIMES} better (NDCG@10 {found:.3f} vs {popular_new:.3f})"
+            )
+        unweighted = hybrid_unweighted(metrics)
+        if unweighted:
+            text += f"; {unweighted}"
     later_runs = ModelRun.objects.exclude(is_live=True)
     if live is not None:
         later_runs = later_runs.filter(created_at__gt=live.created_at)

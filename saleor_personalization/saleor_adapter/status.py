@@ -13,8 +13,8 @@ def describe(run: ModelRun) -> str:
     text = f"Run {run.pk}: {run.status}{' (live)' if run.is_live else ''}"
     if "all" in metrics:
         text += (
-            f"; NDCG@10 {metrics['all']['ndcg']:.3f} (popularity "
-            f"{metrics['popularity_all']['ndcg']:.3f}), discovery NDCG@10 "
+            f"; buy again NDCG@10 {metrics['all']['ndcg']:.3f} (bestsellers "
+            f"{metrics['popularity_all']['ndcg']:.3f}), for you NDCG@10 "
             f"{metrics['new']['ndcg']:.3f}"
         )
     gate = metrics.get("gate")

@@ -338,6 +338,7 @@ def test_single_endpoint_patch_keeps_saleors_schema_consistent():
     query = schema.get_type("Query")
     for name in (
         "personalizedProducts",
+        "buyAgainProducts",
         "similarProducts",
         "frequentlyBoughtTogether",
         "recentlyViewedProducts",

@@ -84,10 +84,10 @@ def trained(shop, set_plugin_setting):  # noqa: F811
     return run
 
 
-def _personal_entries(customer_id: int) -> tuple[list[dict], object]:
-    from saleor_personalization.models import ListKey, ListKind, RecommendationList, SubjectType
+def _personal_entries(customer_id: int, kind: str = "personal") -> tuple[list[dict], object]:
+    from saleor_personalization.models import ListKey, RecommendationList, SubjectType
 
-    key = ListKey.of(ListKind.PERSONAL, SubjectType.CUSTOMER, customer_id)
+    key = ListKey.of(kind, SubjectType.CUSTOMER, customer_id)
     row = RecommendationList.objects.get(**key.lookup())
     return list(row.entries), row.generated_at
 
@@ -153,9 +153,7 @@ def test_a_customers_list_is_rescored_after_an_order_without_training(shop, trai
 
     customer = shop.customers[2]
     entries_before, written_before = _personal_entries(customer.user.pk)
-    new_to_them = [
-        e["product_id"] for e in entries_before if e["reason"] != "You bought this before"
-    ][:2]
+    new_to_them = [e["product_id"] for e in entries_before][:2]  # "for you": never bought
     runs = ModelRun.objects.count()
     bought = [p for p in shop.products if p.pk in new_to_them]
     shop.place_order(customer, bought, timezone.now())
@@ -164,13 +162,58 @@ def test_a_customers_list_is_rescored_after_an_order_without_training(shop, trai
     assert written_after > written_before
     assert ModelRun.objects.count() == runs  # no training
     assert entries_after != entries_before
-    # What they just bought is in their history now: it left the list, or (a product
-    # customers reorder, in a shop this small) it stays as bought before.
-    reasons_before = {e["product_id"]: e["reason"] for e in entries_before}
-    reasons_after = {e["product_id"]: e["reason"] for e in entries_after}
-    for product in bought:
-        assert reasons_before[product.pk] != "You bought this before"
-        assert reasons_after.get(product.pk, "left") in {"left", "You bought this before"}
+    # What they just bought is in their history now: it is no discovery any more, and
+    # their "buy again" list was rewritten with it.
+    assert not {p.pk for p in bought} & {e["product_id"] for e in entries_after}
+    _, again_written = _personal_entries(customer.user.pk, "buy_again")
+    assert again_written == written_after
+
+
+BOTH = """query($channel: String!) {
+  forYou: personalizedProducts(channel: $channel, first: 10) { items { product { id } reason } }
+  buyAgain: buyAgainProducts(channel: $channel, first: 10) {
+    items { product { id } reason source } warnings }
+  mixed: personalizedProducts(channel: $channel, first: 10, discoveryShare: 0.5) {
+    items { product { id } } }
+}"""
+
+
+def test_a_customer_is_served_both_lists_on_both_endpoints(shop, trained):  # noqa: F811
+    """'for you' never shows what the customer bought; 'buy again' leads with it; a
+    discovery share mixes them. On the plugin's endpoint and on Saleor's /graphql/."""
+    from saleor_personalization.models import Interaction, InteractionKind
+    from saleor_personalization.saleor_adapter.schema_patch import install
+
+    install()  # the single-endpoint option, as a Saleor process applies it at start
+    customer = shop.customers[4]
+    owned = set(
+        Interaction.objects.filter(
+            customer_id=customer.user.pk, kind=InteractionKind.PURCHASE
+        ).values_list("product_id", flat=True)
+    )
+    assert owned
+    answers = []
+    for path in (PLUGIN_PATH, "/graphql/"):
+        body = post(customer.client, BOTH, {"channel": shop.channel.slug}, path=path)
+        assert not body.get("errors"), body
+        data = body["data"]
+        for_you = [pk_of(i["product"]["id"]) for i in data["forYou"]["items"]]
+        again = [pk_of(i["product"]["id"]) for i in data["buyAgain"]["items"]]
+        mixed = [pk_of(i["product"]["id"]) for i in data["mixed"]["items"]]
+        assert for_you
+        assert not set(for_you) & owned
+        assert again
+        assert again[0] in owned
+        assert data["buyAgain"]["items"][0]["reason"] == "You bought this before"
+        assert {i["source"] for i in data["buyAgain"]["items"]} == {"buy_again"}
+        assert set(mixed) & set(for_you)
+        assert set(mixed) & set(again)
+        answers.append((for_you, again, mixed))
+    assert answers[0] == answers[1]
+    # A visitor has nothing to buy again, and is told why the list is empty.
+    body = post(shop.anonymous, BOTH, {"channel": shop.channel.slug}, path=PLUGIN_PATH)
+    assert body["data"]["buyAgain"]["items"] == []
+    assert body["data"]["buyAgain"]["warnings"]
 
 
 def test_a_new_product_joins_a_similar_list_without_training(shop, trained):  # noqa: F811
