@@ -16,7 +16,7 @@ TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 SERVE_ADDR ?= 127.0.0.1:8000
 
 .DEFAULT_GOAL := help
-.PHONY: help demo serve test lint format wheel benchmark benchmark-emails clean browser
+.PHONY: help demo serve test lint format wheel benchmark benchmark-large benchmark-emails clean browser
 
 help: ## list the targets
 	@echo "make <target>, e.g. make demo:"
@@ -61,10 +61,21 @@ format: $(STAMP) ## ruff fix and format
 wheel: $(STAMP) ## build dist/saleor_personalization-*.whl (what you install into Saleor)
 	$(BIN)/python -m build --wheel --outdir dist .
 
+# The list-writing figure writes to PostgreSQL, as a shop does (BENCHMARK_DATABASE_URL).
+BENCHMARK_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/personalization_benchmark
+
 benchmark: $(STAMP) ## recommendation quality and session recommendations on the Online Retail export
 	$(BIN)/python -m pip install --quiet -e '.[dev,benchmarks]'
-	$(BIN)/python benchmarks/quality.py
+	psql "$(dir $(BENCHMARK_DATABASE_URL))postgres" -tAc "SELECT 1 FROM pg_database \
+		WHERE datname = '$(notdir $(BENCHMARK_DATABASE_URL))'" | grep -q 1 || \
+		psql "$(dir $(BENCHMARK_DATABASE_URL))postgres" -c \
+		"CREATE DATABASE $(notdir $(BENCHMARK_DATABASE_URL))"
+	DATABASE_URL=$(BENCHMARK_DATABASE_URL) $(BIN)/python benchmarks/quality.py
 	$(BIN)/python benchmarks/session.py
+
+benchmark-large: $(STAMP) ## a whole run on a synthetic shop with 20x the export's catalogue
+	$(BIN)/python -m pip install --quiet -e '.[dev,benchmarks]'
+	DATABASE_URL=$(BENCHMARK_DATABASE_URL) $(BIN)/python benchmarks/large_catalogue.py
 
 benchmark-emails: $(STAMP) ## abandoned-checkout scan speed
 	$(BIN)/python benchmarks/abandoned_scan.py

@@ -44,6 +44,12 @@ def copurchase_weights(
     products take part (memory grows with its square) and each row keeps its strongest
     ``neighbours`` so the stored matrix stays small.
 
+    The long tail beyond ``max_items`` is not left out: a pair with a tail product gets
+    the weight of the one-product ridge regression (``co-buys / (buys + regularisation)``)
+    that EASE itself reduces to when the two products share no other signal, on the same
+    scale and with the same shrinkage, so a product bought twice weighs little and a
+    grocery shop's 60,000 products all have neighbours (see :func:`_long_tail_weights`).
+
     Purchases count by how recent they are (``half_life_days``; 0 counts them all
     alike), so the associations of this season can outweigh last year's; whether they
     should, and how much, is a parameter to judge on a validation window.
@@ -57,9 +63,23 @@ def copurchase_weights(
         bought = (data.baskets > 0).astype(np.float32).tocsc()
     buyers = np.asarray((bought > 0).sum(axis=0)).ravel()
     candidates = np.flatnonzero(buyers > 0)
+    tail = np.empty(0, dtype=np.int64)
     if len(candidates) > max_items:
-        candidates = candidates[np.argsort(-buyers[candidates], kind="stable")[:max_items]]
-        candidates.sort()
+        ranked = candidates[np.argsort(-buyers[candidates], kind="stable")]
+        candidates, tail = np.sort(ranked[:max_items]), np.sort(ranked[max_items:])
+    head = _ease_weights(bought, candidates, n_items, regularisation, neighbours)
+    if not len(tail):
+        return head
+    return _long_tail_weights(bought, head, tail, regularisation, neighbours)
+
+
+def _ease_weights(
+    bought: sp.csc_matrix,
+    candidates: np.ndarray,
+    n_items: int,
+    regularisation: float,
+    neighbours: int,
+) -> sp.csr_matrix:
     if len(candidates) < 2:
         return sp.csr_matrix((n_items, n_items), dtype=np.float32)
     sub = bought[:, candidates]
@@ -79,6 +99,77 @@ def copurchase_weights(
     positive = values > 0
     return sp.csr_matrix(
         (values[positive], (rows[positive], cols[positive])), shape=(n_items, n_items)
+    )
+
+
+TAIL_CHUNK = 4096
+
+
+def _long_tail_weights(
+    bought: sp.csc_matrix,
+    head: sp.csr_matrix,
+    tail: np.ndarray,
+    regularisation: float,
+    neighbours: int,
+) -> sp.csr_matrix:
+    """Add the pairs that involve a long-tail product to the EASE weights of the head.
+
+    For a tail product ``a`` and any ``b``: ``W[a, b] = G[a, b] / (G[a, a] + λ)``, and for a
+    head product ``a`` and a tail ``b`` the same with ``a``'s own count, where ``G`` is the
+    (recency-weighted) co-purchase count. Tail products are taken a chunk at a time and
+    every row keeps its strongest ``neighbours`` after each chunk, so memory stays bounded
+    by ``(items + chunk) * neighbours`` however long the tail. Each pair comes from one
+    place only: a tail product's row from its own chunk, a head product's tail columns
+    from theirs.
+    """
+    n_items = head.shape[0]
+    bought_rows = bought.tocsr()
+    own = np.asarray(bought.multiply(bought).sum(axis=0)).ravel() + regularisation
+    head_rows = np.ones(n_items, dtype=np.float32)
+    head_rows[tail] = 0.0
+    only_head_rows = sp.diags(head_rows)
+    merged = head.tocsr()
+    for start in range(0, len(tail), TAIL_CHUNK):
+        chunk = tail[start : start + TAIL_CHUNK]
+        gram = (bought[:, chunk].T @ bought_rows).tocsr().astype(np.float32)  # chunk by items
+        # Rows of the tail products: their co-buys over their own count.
+        from_tail = sp.diags(1.0 / own[chunk]).astype(np.float32) @ gram
+        from_tail = _scatter_rows(from_tail, chunk, n_items)
+        # Tail products as the target of every product bought with them.
+        to_tail = (gram @ sp.diags(1.0 / own).astype(np.float32)).T.tocsr()
+        to_tail = only_head_rows @ _scatter_columns(to_tail, chunk, n_items)
+        combined = (merged + from_tail + to_tail).tocsr()
+        combined = combined - sp.diags(combined.diagonal())
+        combined.eliminate_zeros()
+        merged = keep_strongest(combined, neighbours)
+    return merged
+
+
+def _scatter_rows(matrix: sp.csr_matrix, rows: np.ndarray, n_rows: int) -> sp.csr_matrix:
+    coo = matrix.tocoo()
+    return sp.csr_matrix((coo.data, (rows[coo.row], coo.col)), shape=(n_rows, matrix.shape[1]))
+
+
+def _scatter_columns(matrix: sp.csr_matrix, cols: np.ndarray, n_cols: int) -> sp.csr_matrix:
+    coo = matrix.tocoo()
+    return sp.csr_matrix((coo.data, (coo.row, cols[coo.col])), shape=(matrix.shape[0], n_cols))
+
+
+def keep_strongest(matrix: sp.csr_matrix, keep: int) -> sp.csr_matrix:
+    """Each row's ``keep`` largest entries (all rows at once, no Python loop)."""
+    matrix = matrix.tocsr()
+    matrix.sum_duplicates()
+    counts = np.diff(matrix.indptr)
+    if not matrix.nnz or counts.max() <= keep:
+        return matrix.astype(np.float32)
+    rows = np.repeat(np.arange(matrix.shape[0]), counts)
+    order = np.lexsort((-matrix.data, rows))
+    rank = np.arange(matrix.nnz) - matrix.indptr[rows[order]]
+    chosen = order[rank < keep]
+    return sp.csr_matrix(
+        (matrix.data[chosen], (rows[chosen], matrix.indices[chosen])),
+        shape=matrix.shape,
+        dtype=np.float32,
     )
 
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
+from .components import keep_strongest
 from .data import EventRows, InteractionData
 from .ranks import average_ranks
 
@@ -201,32 +202,12 @@ def item_knn_scorer(data: InteractionData, neighbours: int | None = None) -> Sco
     co.setdiag(0)
     co.eliminate_zeros()
     if neighbours is not None:
-        co = _keep_strongest(co, neighbours)
+        co = keep_strongest(co, neighbours)
 
     def score(data: InteractionData, rows: np.ndarray) -> np.ndarray:
         return np.asarray(((data.baskets[rows] > 0).astype(np.float32) @ co).todense())
 
     return score
-
-
-def _keep_strongest(matrix: sp.csr_matrix, keep: int) -> sp.csr_matrix:
-    rows, cols, values = [], [], []
-    for r in range(matrix.shape[0]):
-        start, end = matrix.indptr[r], matrix.indptr[r + 1]
-        if end == start:
-            continue
-        data, index = matrix.data[start:end], matrix.indices[start:end]
-        best = np.argsort(-data)[:keep]
-        rows.append(np.full(len(best), r))
-        cols.append(index[best])
-        values.append(data[best])
-    if not rows:
-        return sp.csr_matrix(matrix.shape, dtype=np.float32)
-    return sp.csr_matrix(
-        (np.concatenate(values), (np.concatenate(rows), np.concatenate(cols))),
-        shape=matrix.shape,
-        dtype=np.float32,
-    )
 
 
 @dataclass
