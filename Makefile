@@ -16,7 +16,7 @@ TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 SERVE_ADDR ?= 127.0.0.1:8000
 
 .DEFAULT_GOAL := help
-.PHONY: help demo serve test lint format wheel benchmark benchmark-large benchmark-emails clean browser
+.PHONY: help demo serve test lint format wheel benchmark benchmark-db benchmark-large benchmark-emails clean browser
 
 help: ## list the targets
 	@echo "make <target>, e.g. make demo:"
@@ -64,17 +64,18 @@ wheel: $(STAMP) ## build dist/saleor_personalization-*.whl (what you install int
 # The list-writing figure writes to PostgreSQL, as a shop does (BENCHMARK_DATABASE_URL).
 BENCHMARK_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/personalization_benchmark
 
-benchmark: $(STAMP) ## recommendation quality and session recommendations on the Online Retail export
+benchmark-db:
 	$(BIN)/python -m pip install --quiet -e '.[dev,benchmarks]'
 	psql "$(dir $(BENCHMARK_DATABASE_URL))postgres" -tAc "SELECT 1 FROM pg_database \
 		WHERE datname = '$(notdir $(BENCHMARK_DATABASE_URL))'" | grep -q 1 || \
 		psql "$(dir $(BENCHMARK_DATABASE_URL))postgres" -c \
 		"CREATE DATABASE $(notdir $(BENCHMARK_DATABASE_URL))"
+
+benchmark: $(STAMP) benchmark-db ## recommendation quality and session recommendations on the Online Retail export
 	DATABASE_URL=$(BENCHMARK_DATABASE_URL) $(BIN)/python benchmarks/quality.py
 	$(BIN)/python benchmarks/session.py
 
-benchmark-large: $(STAMP) ## a whole run on a synthetic shop with 20x the export's catalogue
-	$(BIN)/python -m pip install --quiet -e '.[dev,benchmarks]'
+benchmark-large: $(STAMP) benchmark-db ## a whole run on a synthetic shop with 20x the export's catalogue
 	DATABASE_URL=$(BENCHMARK_DATABASE_URL) $(BIN)/python benchmarks/large_catalogue.py
 
 benchmark-emails: $(STAMP) ## abandoned-checkout scan speed
