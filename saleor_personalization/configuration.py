@@ -8,6 +8,7 @@ field instead of failing later inside a Celery task.
 """
 
 import ipaddress
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, fields
 from itertools import pairwise
@@ -37,7 +38,7 @@ class FieldSpec:
     attr: str
     name: str
     kind: str  # boolean, int, float, string, multiline, password, output, steps, url_template,
-    # networks
+    # networks, keys
     default: Any
     label: str
     help_text: str
@@ -124,6 +125,17 @@ FIELDS: tuple[FieldSpec, ...] = (
         "one customers reorder. 0 keeps them.",
         minimum=0,
         maximum=3650,
+    ),
+    FieldSpec(
+        "customer_attribute_keys",
+        "recommendationsCustomerMetadataKeys",
+        "keys",
+        "",
+        "Recommendations · Customer metadata keys to learn from",
+        "Comma-separated customer metadata keys (private or public) whose values describe "
+        "customers, e.g. loyalty_tier, age_band. Each value becomes a feature of the "
+        "recommender beside the country, so customers alike in them get alike lists, new "
+        "customers included. Used at the next customer sync and training; never shown.",
     ),
     FieldSpec(
         "max_per_category",
@@ -682,9 +694,35 @@ def _parse_networks(spec: FieldSpec, value: Any) -> tuple[str, ...]:
     return tuple(networks)
 
 
+METADATA_KEY = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
+MAX_METADATA_KEYS = 10
+
+
+def _parse_keys(spec: FieldSpec, value: Any) -> tuple[str, ...]:
+    """Metadata keys, in the order given, without repeats."""
+    keys: list[str] = []
+    for part in str(value).replace("\n", ",").split(","):
+        key = part.strip()
+        if not key:
+            continue
+        if not METADATA_KEY.match(key):
+            raise ConfigurationError(
+                spec.name,
+                f"{key!r} is not a metadata key (letters, digits and _ . : - up to 64 "
+                "characters, separated by commas)",
+            )
+        if key not in keys:
+            keys.append(key)
+    if len(keys) > MAX_METADATA_KEYS:
+        raise ConfigurationError(spec.name, f"give at most {MAX_METADATA_KEYS} keys")
+    return tuple(keys)
+
+
 def parse_value(spec: FieldSpec, value: Any) -> Any:
     if value is None:
         value = spec.default
+    if spec.kind == "keys":
+        return _parse_keys(spec, value)
     if spec.kind == "networks":
         return _parse_networks(spec, value)
     if spec.kind == "steps":
@@ -711,6 +749,7 @@ class PersonalizationConfig:
     exclude_out_of_stock: bool = True
     exclude_in_cart: bool = True
     recently_bought_days: int = 30
+    customer_attribute_keys: tuple[str, ...] = ()
     max_per_category: int = 3
     session_enabled: bool = True
     session_weight: float = 0.3

@@ -37,9 +37,11 @@ def test_long_tail_products_get_neighbours_beyond_max_items():
         a, b = index[100 + pair], index[200 + pair]
         # Outside the 30 products the inverse holds, the partner is still the strongest link.
         row = capped[a].toarray().ravel()
-        assert row[b] > 0 and row[b] == row.max(), pair
+        assert row[b] > 0, pair
+        assert row[b] == row.max(), pair
         back = capped[b].toarray().ravel()
-        assert back[a] > 0 and back[a] == back.max()
+        assert back[a] > 0
+        assert back[a] == back.max()
         # ... as under the full EASE model.
         assert full[a].toarray().ravel().argmax() == b
     # Every product anyone bought has neighbours.

@@ -101,7 +101,9 @@ class CustomerFeatures:
 
     ``consent`` is ``None`` when the source says nothing about marketing consent, so a
     sync never overwrites what the customer chose through the plugin's API. ``email``
-    passes through: the profile keeps only its keyed hash.
+    passes through: the profile keeps only its keyed hash. ``attributes`` are the
+    ``key=value`` pairs of the customer metadata keys the merchant maps (loyalty tier,
+    age band, ...), features for the recommender; ``None``: the source has none to say.
     """
 
     customer_id: int
@@ -110,6 +112,7 @@ class CustomerFeatures:
     language_code: str = ""
     first_seen_at: datetime | None = None
     consent: bool | None = None
+    attributes: tuple[str, ...] | None = None
 
 
 def upsert_customers(customers: Iterable[CustomerFeatures]) -> int:
@@ -144,6 +147,7 @@ def upsert_customers(customers: Iterable[CustomerFeatures]) -> int:
                 "first_seen_at",
                 "marketing_consent",
                 "consent_updated_at",
+                "attributes",
                 "updated_at",
             ],
         )
@@ -164,6 +168,9 @@ def _apply(profile: CustomerProfile, customer: CustomerFeatures, now: datetime) 
         profile.first_seen_at is None or customer.first_seen_at < profile.first_seen_at
     ):
         profile.first_seen_at = customer.first_seen_at
+        changed = True
+    if customer.attributes is not None and list(customer.attributes) != profile.attributes:
+        profile.attributes = list(customer.attributes)
         changed = True
     if customer.consent is not None and customer.consent != profile.marketing_consent:
         profile.marketing_consent = customer.consent

@@ -59,6 +59,8 @@ def customer_feature_names(profile: CustomerProfile | None, customer_id: int) ->
     names = [f"user:{customer_id}"]
     if profile is not None and profile.country:
         names.append(f"country:{profile.country}")
+    if profile is not None:
+        names += [f"meta:{pair}" for pair in profile.attributes or []]
     return names
 
 

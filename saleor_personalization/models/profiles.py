@@ -97,6 +97,11 @@ class CustomerProfile(models.Model):
         null=True, blank=True, help_text="Chance of an order in the next 30 days (learned)."
     )
     consent_updated_at = models.DateTimeField(null=True, blank=True)
+    attributes = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="'key=value' pairs of the customer metadata keys mapped in the settings.",
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

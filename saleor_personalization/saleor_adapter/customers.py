@@ -21,7 +21,32 @@ def consent_from_metadata(metadata: dict | None, key: str) -> bool | None:
     return None
 
 
-def customer_features(user, consent_key: str = "") -> CustomerFeatures:
+ATTRIBUTE_VALUE_LENGTH = 64
+
+
+def attributes_from_metadata(user, keys: Sequence[str]) -> tuple[str, ...] | None:
+    """``key=value`` for each mapped key the customer has, private metadata first.
+
+    Private metadata is where shops keep what the customer should not edit (a loyalty
+    tier); public metadata is read when the key is not private. Values are lower-cased
+    and cut, so "Gold" and "gold " are one feature. ``None`` when no key is mapped, so a
+    sync leaves the profile's attributes alone.
+    """
+    if not keys:
+        return None
+    pairs = []
+    for key in keys:
+        for metadata in (user.private_metadata, user.metadata):
+            value = str((metadata or {}).get(key, "")).strip().lower()
+            if value:
+                pairs.append(f"{key}={value[:ATTRIBUTE_VALUE_LENGTH]}")
+                break
+    return tuple(sorted(pairs))
+
+
+def customer_features(
+    user, consent_key: str = "", attribute_keys: Sequence[str] = ()
+) -> CustomerFeatures:
     address = user.default_billing_address or user.default_shipping_address
     country = address.country.code if address and address.country else ""
     return CustomerFeatures(
@@ -31,10 +56,13 @@ def customer_features(user, consent_key: str = "") -> CustomerFeatures:
         language_code=user.language_code or "",
         first_seen_at=user.date_joined,
         consent=consent_from_metadata(user.metadata, consent_key),
+        attributes=attributes_from_metadata(user, attribute_keys),
     )
 
 
-def read_customers(customer_ids: Sequence[int], consent_key: str = "") -> list[CustomerFeatures]:
+def read_customers(
+    customer_ids: Sequence[int], consent_key: str = "", attribute_keys: Sequence[str] = ()
+) -> list[CustomerFeatures]:
     from saleor.account.models import User
 
     users = (
@@ -42,7 +70,7 @@ def read_customers(customer_ids: Sequence[int], consent_key: str = "") -> list[C
         .filter(pk__in=customer_ids, is_staff=False)
         .select_related("default_billing_address", "default_shipping_address")
     )
-    return [customer_features(user, consent_key) for user in users]
+    return [customer_features(user, consent_key, attribute_keys) for user in users]
 
 
 def iter_customer_ids(batch_size: int = 1000) -> Iterator[list[int]]:

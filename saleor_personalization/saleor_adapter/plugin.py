@@ -75,6 +75,7 @@ _FIELD_TYPES = {
     "steps": ConfigurationTypeField.STRING,
     "url_template": ConfigurationTypeField.STRING,
     "networks": ConfigurationTypeField.STRING,
+    "keys": ConfigurationTypeField.STRING,
     "output": ConfigurationTypeField.OUTPUT,
 }
 
@@ -339,6 +340,11 @@ class PersonalizationPlugin(BasePlugin):
 
     @_hook()
     def customer_updated(self, customer, webhooks=None, **kwargs):
+        enqueue(sync_customers_task, [customer.pk])
+
+    @_hook()
+    def customer_metadata_updated(self, customer, webhooks=None, **kwargs):
+        # The mapped metadata keys are recommender features (customer attributes).
         enqueue(sync_customers_task, [customer.pk])
 
     @_hook()

@@ -55,9 +55,12 @@ class SaleorCatalogue:
 
 class SaleorCustomers:
     def features(
-        self, customer_ids: Sequence[int], consent_key: str = ""
+        self,
+        customer_ids: Sequence[int],
+        consent_key: str = "",
+        attribute_keys: Sequence[str] = (),
     ) -> list[CustomerFeatures]:
-        return customers.read_customers(customer_ids, consent_key)
+        return customers.read_customers(customer_ids, consent_key, attribute_keys)
 
     def emails(self, customer_ids: Sequence[int]) -> dict[int, str]:
         return customers.customer_emails(customer_ids)

@@ -62,6 +62,26 @@ class BackfillReport:
         ]
 
 
+def sync_customers(batch_size: int = 500) -> int:
+    """Read every customer's features (country, consent, mapped metadata attributes)
+    from the shop into the profiles; returns how many customers were read.
+
+    Training calls it when metadata keys are mapped, so a mapping the admin has just
+    set reaches the model without waiting for each customer to be edited.
+    """
+    shop = get_shop()
+    config, _ = shop.configuration.load()
+    read = 0
+    for ids in shop.history.customer_id_batches(batch_size):
+        customers = shop.customers.features(
+            ids, config.consent_metadata_key, config.customer_attribute_keys
+        )
+        with shop.database.writer():
+            upsert_customers(customers)
+        read += len(customers)
+    return read
+
+
 def backfill(
     since: datetime | None = None,
     batch_size: int = 500,
@@ -86,11 +106,7 @@ def backfill(
         delete_items(stale)
     report.products_removed = len(stale)
 
-    for ids in shop.history.customer_id_batches(batch_size):
-        customers = shop.customers.features(ids, config.consent_metadata_key)
-        with shop.database.writer():
-            upsert_customers(customers)
-        report.customers += len(customers)
+    report.customers = sync_customers(batch_size)
     say(f"customers: {report.customers}")
     report.customers_erased = erase_deleted_customers(batch_size)
 

@@ -8,6 +8,7 @@ worker died, or whose message was lost, would otherwise block manual training fo
 good; :func:`recover_stale_runs` marks it FAILED once it provably is not running.
 """
 
+import contextlib
 import logging
 import threading
 from datetime import timedelta
@@ -20,7 +21,8 @@ from ..models import ModelRun, ModelRunStatus
 from ..recommender import pipeline
 from ..recommender.artifact import delete_artifact
 from ..recommender.model import ModelParams
-from ..shop import get_shop
+from ..shop import ShopCapabilityMissing, get_shop
+from .backfill import sync_customers
 from .errors import QueueUnavailable, TrainingBusy
 from .queueing import SCORE_ALL, TRAIN_MODEL, send_to_worker
 from .scoring import score_all
@@ -294,6 +296,7 @@ def train(
             else:
                 run = pipeline.start_run(params)
             with _LockHeartbeat(run.pk):
+                _refresh_customer_attributes()
                 run = pipeline.train_run(run)
             get_shop().configuration.write_model_status(run)
         prune_artifacts()
@@ -307,6 +310,16 @@ def train(
                 raise
             logger.exception("Scoring after model run %s could not be queued", run.pk)
     return run
+
+
+def _refresh_customer_attributes() -> None:
+    """Customers' mapped metadata attributes, read fresh before the model learns from
+    them (nothing to read when no key is mapped or the shop keeps no customers)."""
+    config, _ = get_shop().configuration.load()
+    if not config.customer_attribute_keys:
+        return
+    with contextlib.suppress(ShopCapabilityMissing):
+        sync_customers()
 
 
 def score_after_training(run: ModelRun, *, inline: bool = False) -> dict[str, int]:

@@ -84,8 +84,12 @@ class Catalogue(Protocol):
 
 class Customers(Protocol):
     def features(
-        self, customer_ids: Sequence[int], consent_key: str = ""
-    ) -> list["CustomerFeatures"]: ...
+        self,
+        customer_ids: Sequence[int],
+        consent_key: str = "",
+        attribute_keys: Sequence[str] = (),
+    ) -> list["CustomerFeatures"]:
+        """Profiles of these customers, with the metadata ``attribute_keys`` as features."""
 
     def emails(self, customer_ids: Sequence[int]) -> dict[int, str]:
         """Current addresses of these customers (for owner checks on codes)."""

@@ -61,7 +61,10 @@ class StandaloneCatalogue:
 
 class StandaloneCustomers:
     def features(
-        self, customer_ids: Sequence[int], consent_key: str = ""
+        self,
+        customer_ids: Sequence[int],
+        consent_key: str = "",
+        attribute_keys: Sequence[str] = (),
     ) -> list[CustomerFeatures]:
         return []
 

@@ -43,7 +43,9 @@ def sync_customers_task(customer_ids: list[int]) -> int:
     their checkouts' browsing, become the customer's, and the order counts follow.
     """
     config, _ = get_shop().configuration.load()
-    customers = get_shop().customers.features(customer_ids, config.consent_metadata_key)
+    customers = get_shop().customers.features(
+        customer_ids, config.consent_metadata_key, config.customer_attribute_keys
+    )
     claims = get_shop().customers.linked_order_claims(
         [customer.customer_id for customer in customers]
     )

@@ -316,3 +316,51 @@ def test_storefront_anonymous_id_in_checkout_metadata_is_merged_on_order(
     assert content["data"]["updateMetadata"]["errors"] == []
     viewed.refresh_from_db()
     assert viewed.customer_id == user_api_client.user.pk
+
+
+UPDATE_PRIVATE_METADATA = """
+mutation meta($id: ID!, $input: [MetadataInput!]!) {
+  updatePrivateMetadata(id: $id, input: $input) { errors { field message } }
+}
+"""
+UPDATE_METADATA = """
+mutation meta($id: ID!, $input: [MetadataInput!]!) {
+  updateMetadata(id: $id, input: $input) { errors { field message } }
+}
+"""
+
+
+def test_mapped_customer_metadata_becomes_recommender_features(
+    personalization_config,
+    set_plugin_setting,
+    staff_api_client,
+    permission_manage_users,
+    customer_user,
+):
+    from saleor_personalization.features.matrices import customer_feature_names
+    from saleor_personalization.models import CustomerProfile
+
+    set_plugin_setting("recommendationsCustomerMetadataKeys", "loyalty_tier, age_band")
+    staff_api_client.user.user_permissions.add(permission_manage_users)
+    user_id = _gid("User", customer_user.pk)
+    content = staff_api_client.post_graphql(
+        UPDATE_PRIVATE_METADATA,
+        {"id": user_id, "input": [{"key": "loyalty_tier", "value": "Gold "}]},
+    ).json()
+    assert content["data"]["updatePrivateMetadata"]["errors"] == []
+    content = staff_api_client.post_graphql(
+        UPDATE_METADATA,
+        {
+            "id": user_id,
+            "input": [{"key": "age_band", "value": "30-39"}, {"key": "pet", "value": "cat"}],
+        },
+    ).json()
+    assert content["data"]["updateMetadata"]["errors"] == []
+
+    profile = CustomerProfile.objects.get(customer_id=customer_user.pk)
+    # Only the mapped keys, normalised; the unmapped "pet" is not a feature.
+    assert profile.attributes == ["age_band=30-39", "loyalty_tier=gold"]
+    names = customer_feature_names(profile, customer_user.pk)
+    assert "meta:loyalty_tier=gold" in names
+    assert "meta:age_band=30-39" in names
+    assert not any("pet" in name for name in names)
