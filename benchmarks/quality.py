@@ -319,6 +319,7 @@ def run_holdout(events, features, names, weeks: int, params: ModelParams) -> dic
         "ours": ours,
         "weights": (model.weights_all.as_dict(), model.weights_new.as_dict()),
         "run_seconds": run_seconds,
+        "step_seconds": outcome.seconds,
         "served_seconds": served_seconds,
         "new": {
             "products": len(new_ids),
@@ -375,8 +376,10 @@ def print_holdout(result: dict) -> dict:
     print(f"   weights (buy again): {result['weights'][0]}")
     print(f"   weights (for you):   {result['weights'][1]}")
     print(
-        f"   tune + evaluate run {result['run_seconds']:.1f}s; served lists of "
-        f"{result['customers']:,} customers built in {result['served_seconds']:.1f}s"
+        f"   tune + evaluate run {result['run_seconds']:.1f}s ("
+        + ", ".join(f"{k} {v:.1f}s" for k, v in result["step_seconds"].items())
+        + f", evaluation the rest); served lists of {result['customers']:,} customers "
+        f"built in {result['served_seconds']:.1f}s"
     )
     return verdicts
 

@@ -20,6 +20,7 @@ from django.core.files.storage import default_storage
 from ..conf import get_settings
 from .factorisation import Factorisation
 from .model import BlendWeights, ModelParams, RecommenderModel
+from .reorder import ReorderModel
 
 FORMAT_VERSION = 1
 
@@ -53,6 +54,7 @@ def serialise(model: RecommenderModel) -> tuple[bytes, dict]:
         copurchase_data=copurchase.data,
         copurchase_indices=copurchase.indices,
         copurchase_indptr=copurchase.indptr,
+        **(model.reorder.as_arrays() if model.reorder is not None else {}),
     )
     buffer = io.BytesIO()
     np.savez_compressed(buffer, **arrays)
@@ -98,6 +100,7 @@ def deserialise(blob: bytes, manifest: dict) -> RecommenderModel:
             weights_new=BlendWeights.from_dict(manifest["weights_new"]),
             params=ModelParams.from_dict(manifest["params"]),
             as_of=datetime.fromisoformat(manifest["as_of"]),
+            reorder=ReorderModel.from_arrays(data),
         )
     except ArtifactError:
         raise

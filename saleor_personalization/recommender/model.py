@@ -19,6 +19,7 @@ import scipy.sparse as sp
 from .components import recency_history, repeat_signal
 from .data import InteractionData
 from .factorisation import Factorisation, FactorisationParams
+from .reorder import ReorderModel
 
 COMPONENTS = ("repeat", "copurchase", "factorisation", "trend", "popularity")
 
@@ -165,6 +166,7 @@ class RecommenderModel:
     weights_new: BlendWeights
     params: ModelParams
     as_of: datetime
+    reorder: ReorderModel | None = None  # None: the fixed repeat signal (too few reorders)
 
     def __post_init__(self) -> None:
         self._user_index = {int(u): k for k, u in enumerate(self.user_ids)}
@@ -241,7 +243,12 @@ class RecommenderModel:
         """
         rows = np.arange(data.shape[0]) if rows is None else np.asarray(rows)
         half_life = self.params.recency_half_life_days
-        repeat = repeat_signal(data, rows, self.repeat_rates, half_life).toarray()
+        if self.reorder is not None:
+            repeat = self.reorder.probabilities(
+                data, rows, self.repeat_rates, self.popularity
+            ).toarray()
+        else:
+            repeat = repeat_signal(data, rows, self.repeat_rates, half_life).toarray()
         history = recency_history(data, rows, half_life)
         copurchase = self._copurchase_scores(history)
         vectors, biases = self.user_factors(data.user_ids[rows], user_feature_rows)

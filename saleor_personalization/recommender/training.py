@@ -37,6 +37,7 @@ from .ranking import (
     reorder_mask,
     top_columns,
 )
+from .reorder import fit_reorder
 
 logger = logging.getLogger(__name__)
 
@@ -95,6 +96,7 @@ def fit_model(
         weights_new=weights_new or BlendWeights(repeat=0.0),
         params=params,
         as_of=as_of,
+        reorder=fit_reorder(events, as_of, params.holdout_weeks, data.item_ids, params.decay_days),
     )
     return model, data
 
