@@ -97,7 +97,6 @@ def main() -> int:
     fill(now)
     config = replace(
         parse_configuration({}),
-        abandoned_emails_enabled=True,
         abandoned_recovery_url="https://shop.example.com/cart/{token}",
     )
     baseline, open_count = timed(

@@ -38,18 +38,22 @@ class FieldSpec:
     attr: str
     name: str
     kind: str  # boolean, int, float, string, multiline, password, output, steps, url_template,
-    # networks, keys
+    # networks, keys, choice
     default: Any
     label: str
     help_text: str
     minimum: float | None = None
     maximum: float | None = None
     placeholders: tuple[str, ...] = ("{token}",)  # url_template: needs one of these
+    choices: tuple[str, ...] = ()  # choice: the values a text field accepts
 
 
 # The Dashboard (3.23) shows text fields in this order, then every checkbox in this
 # order, then password fields on a card of their own. Labels start with the feature so
 # each feature's text fields and checkboxes still read together in those two blocks.
+# A feature that needs a value is on when the value is filled in (a voucher code, the
+# recovery URL, a session weight above 0) instead of having a checkbox of its own far
+# below it, and a choice among a few options is one text field, not several checkboxes.
 FIELDS: tuple[FieldSpec, ...] = (
     FieldSpec(
         "model_status",
@@ -147,15 +151,17 @@ FIELDS: tuple[FieldSpec, ...] = (
         minimum=0,
         maximum=10,
     ),
+    # Session -----------------------------------------------------------------
     FieldSpec(
         "session_weight",
         "recommendationsSessionWeight",
         "float",
         0.3,
-        "Recommendations · Weight of the current session (0-1)",
-        "How far a customer's list follows what they view, add to the cart and buy now: 0 "
-        "keeps the precomputed order, 1 ranks by the session alone. Visitors without a list "
-        "of their own always follow their session.",
+        "Session · Weight of the current session (0-1; 0 turns it off)",
+        "How far a customer's list follows what they view, add to the cart and buy now "
+        '("Because you viewed X"): 0 turns session following off, so every list is the '
+        "precomputed one; 1 ranks by the session alone. Above 0, visitors without a list of "
+        "their own follow their session.",
         minimum=0,
         maximum=1,
     ),
@@ -164,7 +170,7 @@ FIELDS: tuple[FieldSpec, ...] = (
         "recommendationsSessionHours",
         "int",
         24,
-        "Recommendations · Session window (hours)",
+        "Session · Window (hours)",
         "Events older than this are not part of the current session.",
         minimum=1,
         maximum=24 * 30,
@@ -174,7 +180,7 @@ FIELDS: tuple[FieldSpec, ...] = (
         "recommendationsSessionEvents",
         "int",
         20,
-        "Recommendations · Session events read per request",
+        "Session · Events read per request",
         "The latest this many views, cart changes and purchases make the session.",
         minimum=1,
         maximum=200,
@@ -207,19 +213,20 @@ FIELDS: tuple[FieldSpec, ...] = (
         "offersWinbackVoucher",
         "string",
         "",
-        "Offers · Win-back voucher code",
-        "A code of the voucher (created in Discounts > Vouchers) whose discount win-back "
-        "offers give; each lapsed customer gets a code of their own. Tick 'Offers · Win-back "
-        "offers' below to start.",
+        "Offers · Win-back voucher code (empty: no win-back offers)",
+        "Filling this in starts win-back offers: every lapsed customer (see 'Segments · Lapsed "
+        "after') gets a personal code of the voucher that has this code (create it in "
+        "Discounts > Vouchers). Empty the field to stop them.",
     ),
     FieldSpec(
         "abandoner_voucher",
         "offersAbandonerVoucher",
         "string",
         "",
-        "Offers · Frequent-abandoner voucher code",
-        "A code of the voucher whose discount frequent abandoners are offered. Tick "
-        "'Offers · Frequent-abandoner incentive' below to start.",
+        "Offers · Frequent-abandoner voucher code (empty: no incentive)",
+        "Filling this in starts the incentive: every frequent cart abandoner gets a personal "
+        "code of the voucher that has this code (also put in the last abandoned-checkout "
+        "email). Empty the field to stop it.",
     ),
     FieldSpec(
         "max_offer_percent",
@@ -279,10 +286,22 @@ FIELDS: tuple[FieldSpec, ...] = (
         "emailsRecoveryUrl",
         "url_template",
         "",
-        "Emails · Checkout recovery URL",
-        "Storefront URL that restores the cart, with {token} for the checkout token, e.g. "
-        "https://shop.example.com/cart?checkout={token}. Required to send; tick 'Emails · "
-        "Send abandoned-checkout emails' below to start.",
+        "Emails · Checkout recovery URL (empty: no emails)",
+        "Filling this in starts abandoned-checkout emails to shoppers who left a checkout with "
+        "products and an email address. The storefront URL that restores the cart, with "
+        "{token} for the checkout token, e.g. https://shop.example.com/cart?checkout={token}.",
+    ),
+    FieldSpec(
+        "email_delivery",
+        "emailsDelivery",
+        "choice",
+        "smtp+app",
+        "Emails · Delivery (smtp, app, smtp+app or none)",
+        "smtp: send through SMTP (the 'Emails · SMTP' settings below). app: only emit the "
+        "notify event 'personalization_abandoned_checkout' for an email app subscribed to "
+        "NOTIFY_USER (SendGrid, Klaviyo, SMTP apps) to deliver. smtp+app: both. none: pause "
+        "the emails and keep every other setting.",
+        choices=("smtp", "app", "smtp+app", "none"),
     ),
     FieldSpec(
         "storefront_product_url",
@@ -384,8 +403,8 @@ FIELDS: tuple[FieldSpec, ...] = (
         "string",
         "",
         "Emails · SMTP host",
-        "Empty: Saleor's USER_EMAIL_URL settings. Security: the 'Emails · SMTP' checkboxes "
-        "below; password: the card under the settings.",
+        "Empty: Saleor's USER_EMAIL_URL settings (and the other SMTP settings are not used). "
+        "The password is on the card under the settings.",
     ),
     FieldSpec(
         "smtp_port",
@@ -396,6 +415,16 @@ FIELDS: tuple[FieldSpec, ...] = (
         "Port of the SMTP host (587 with STARTTLS, 465 with SSL).",
         minimum=1,
         maximum=65535,
+    ),
+    FieldSpec(
+        "smtp_security",
+        "emailsSmtpSecurity",
+        "choice",
+        "starttls",
+        "Emails · SMTP security (starttls, ssl or none)",
+        "starttls: upgrade the connection (usually port 587). ssl: implicit TLS from the "
+        "start (usually port 465). none: unencrypted, only for a relay on the same host.",
+        choices=("starttls", "ssl", "none"),
     ),
     FieldSpec(
         "smtp_user",
@@ -473,41 +502,6 @@ FIELDS: tuple[FieldSpec, ...] = (
         "Leave out what the shopper already has in the current checkout.",
     ),
     FieldSpec(
-        "session_enabled",
-        "recommendationsSessionEnabled",
-        "boolean",
-        True,
-        "Recommendations · Follow the current session",
-        "Blend what the shopper views, adds to the cart and buys now into their lists "
-        '("Because you viewed X"). Off: the precomputed lists as they are.',
-    ),
-    FieldSpec(
-        "winback_enabled",
-        "offersWinbackEnabled",
-        "boolean",
-        False,
-        "Offers · Win-back offers for lapsed customers",
-        "Give every lapsed customer a personal code of 'Offers · Win-back voucher code'.",
-    ),
-    FieldSpec(
-        "abandoner_offer_enabled",
-        "offersAbandonerEnabled",
-        "boolean",
-        False,
-        "Offers · Frequent-abandoner incentive",
-        "Give frequent cart abandoners a personal code of 'Offers · Frequent-abandoner voucher "
-        "code' (also used by abandoned-checkout emails).",
-    ),
-    FieldSpec(
-        "abandoned_emails_enabled",
-        "emailsEnabled",
-        "boolean",
-        False,
-        "Emails · Send abandoned-checkout emails",
-        "Remind shoppers who left a checkout with products and an email address, using the "
-        "'Emails · …' settings above.",
-    ),
-    FieldSpec(
         "abandoned_include_offer",
         "emailsIncludeOffer",
         "boolean",
@@ -524,39 +518,6 @@ FIELDS: tuple[FieldSpec, ...] = (
         "Emails · Only with marketing consent",
         "Send only to customers who gave marketing consent (GraphQL marketingConsentUpdate or "
         "the consent metadata key). Off: send to every shopper who did not unsubscribe.",
-    ),
-    FieldSpec(
-        "email_send_via_smtp",
-        "emailsViaSmtp",
-        "boolean",
-        True,
-        "Emails · Send through SMTP",
-        "Off: only the notify event is emitted, for an email app to deliver.",
-    ),
-    FieldSpec(
-        "email_emit_notify_event",
-        "emailsNotifyEvent",
-        "boolean",
-        True,
-        "Emails · Emit a notify event",
-        "Also emit 'personalization_abandoned_checkout' to apps subscribed to NOTIFY_USER "
-        "(SendGrid, Klaviyo, SMTP apps).",
-    ),
-    FieldSpec(
-        "smtp_use_tls",
-        "emailsSmtpStarttls",
-        "boolean",
-        True,
-        "Emails · SMTP STARTTLS",
-        "Upgrade the connection to the SMTP host (usually port 587).",
-    ),
-    FieldSpec(
-        "smtp_use_ssl",
-        "emailsSmtpSsl",
-        "boolean",
-        False,
-        "Emails · SMTP SSL",
-        "Implicit TLS to the SMTP host (usually port 465).",
     ),
     FieldSpec(
         "single_endpoint",
@@ -596,27 +557,213 @@ STATUS_FIELDS = (
 )
 # Names saved before the settings were regrouped (0.1): the snake_case attribute names.
 LEGACY_NAMES = {spec.attr: spec.name for spec in FIELDS if spec.attr != spec.name}
+# Checkboxes folded into the value they switched (migration 0013_folded_switches), by
+# their Dashboard name: the setting that now carries each, and its default back then.
+FOLDED_SWITCHES: dict[str, tuple[str, bool]] = {
+    "recommendationsSessionEnabled": ("recommendationsSessionWeight", True),
+    "offersWinbackEnabled": ("offersWinbackVoucher", False),
+    "offersAbandonerEnabled": ("offersAbandonerVoucher", False),
+    "emailsEnabled": ("emailsRecoveryUrl", False),
+    "emailsViaSmtp": ("emailsDelivery", True),
+    "emailsNotifyEvent": ("emailsDelivery", True),
+    "emailsSmtpStarttls": ("emailsSmtpSecurity", True),
+    "emailsSmtpSsl": ("emailsSmtpSecurity", False),
+}
+# Their 0.1 names.
+FOLDED_SWITCHES_01 = {
+    "session_enabled": "recommendationsSessionEnabled",
+    "winback_enabled": "offersWinbackEnabled",
+    "abandoner_offer_enabled": "offersAbandonerEnabled",
+    "abandoned_emails_enabled": "emailsEnabled",
+    "email_send_via_smtp": "emailsViaSmtp",
+    "email_emit_notify_event": "emailsNotifyEvent",
+    "smtp_use_tls": "emailsSmtpStarttls",
+    "smtp_use_ssl": "emailsSmtpSsl",
+}
+# Switches read together: in a saved row, one of a group missing had its default.
+_SWITCH_GROUPS = (
+    ("emailsEnabled", "emailsViaSmtp", "emailsNotifyEvent"),
+    ("emailsSmtpStarttls", "emailsSmtpSsl"),
+)
+# The session weight for "session on" when the weight was 0, which used to mean
+# "visitors follow their session, customers' lists stay as they are": the session stays
+# on (weight 0 now switches it off) and customers' lists all but unchanged.
+SESSION_WEIGHT_ON = "0.01"
+_FORM_ORDER = {spec.name: position for position, spec in enumerate(FIELDS)}
 
 
-def upgrade_items(items: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """Saleor's item list with settings saved under their 0.1 names renamed.
+def in_form_order(items: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Items in the order of :data:`FIELDS`, unknown names last.
 
-    A configuration saved before the rename keeps its values: the migration
-    ``0007_dashboard`` rewrites stored rows once, and the plugin applies this to what
-    Saleor hands it, so a row written later under an old name (an older script, a
-    fixture) still counts. When both names are present the new one wins.
+    Saleor shows a saved configuration in its stored order and appends settings it lacks,
+    so a row saved by an older version would show this version's settings out of order.
     """
+    return sorted(
+        (dict(item) for item in items),
+        key=lambda item: _FORM_ORDER.get(item.get("name"), len(_FORM_ORDER)),
+    )
+
+
+def _renamed(items: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """0.1 names renamed; an old-named item is dropped when its new name is present."""
+    renames = {**LEGACY_NAMES, **FOLDED_SWITCHES_01}
     items = [dict(item) for item in items]
     present = {item.get("name") for item in items}
-    upgraded = []
+    renamed = []
     for item in items:
-        new_name = LEGACY_NAMES.get(item.get("name"))
+        new_name = renames.get(item.get("name"))
         if new_name is None:
-            upgraded.append(item)
+            renamed.append(item)
         elif new_name not in present:
-            upgraded.append({**item, "name": new_name})
+            renamed.append({**item, "name": new_name})
             present.add(new_name)
-    return upgraded
+    return renamed
+
+
+def _switches(raw: Mapping[str, Any], update: bool) -> dict[str, bool | None]:
+    """The old checkboxes' values; None for "not given".
+
+    In an update ``None`` is not given (Saleor skips it) and an unreadable value is
+    refused, naming the setting that replaced it. A saved row is read as the version
+    that saved it read it: a switch missing from a group that is present, ``None`` or
+    unreadable has its default.
+    """
+    switches: dict[str, bool | None] = {}
+    for name, value in raw.items():
+        text = str(value).strip().lower()
+        if isinstance(value, bool):
+            switches[name] = value
+        elif value is not None and text in _TRUE | _FALSE:
+            switches[name] = text in _TRUE
+        elif not update:
+            switches[name] = FOLDED_SWITCHES[name][1]
+        elif value is not None:
+            raise ConfigurationError(
+                FOLDED_SWITCHES[name][0],
+                f"{name!r} (an old setting) is {value!r}, not true or false",
+            )
+    if not update:
+        for group in _SWITCH_GROUPS:
+            if any(name in switches for name in group):
+                for name in group:
+                    switches.setdefault(name, FOLDED_SWITCHES[name][1])
+    return switches
+
+
+def _choice(values: Mapping[str, Any], name: str) -> str:
+    spec = FIELDS_BY_NAME[name]
+    value = values.get(name)
+    text = _normalized_choice(spec.default if value is None else value)
+    return text if text in spec.choices else spec.default
+
+
+def _folded(
+    switches: Mapping[str, bool | None], values: Mapping[str, Any], given: set[str], update: bool
+) -> dict[str, Any]:
+    """The values that carry the old checkboxes' meaning.
+
+    ``values``: every setting as it will be saved; ``given``: those in the same list as
+    the switches, which win over the switches folded into them.
+    """
+    changes: dict[str, Any] = {}
+
+    def filled(name: str) -> bool:
+        value = values.get(name)
+        return bool(str(FIELDS_BY_NAME[name].default if value is None else value).strip())
+
+    for switch, feature in (
+        ("offersWinbackEnabled", "win-back offers start"),
+        ("offersAbandonerEnabled", "the frequent-abandoner incentive starts"),
+        ("emailsEnabled", "abandoned-checkout emails start"),
+    ):
+        on, target = switches.get(switch), FOLDED_SWITCHES[switch][0]
+        if on and update and not filled(target):
+            raise ConfigurationError(
+                target,
+                f"{feature} when this is filled in ({switch!r} is no longer a setting); fill "
+                "it in, or leave the switch out",
+            )
+        if on is False and switch != "emailsEnabled":
+            changes[target] = ""
+
+    session = switches.get("recommendationsSessionEnabled")
+    if session is False:
+        changes["recommendationsSessionWeight"] = "0"
+    elif session:
+        weight = values.get("recommendationsSessionWeight")
+        try:
+            weight = float(
+                str(FIELDS_BY_ATTR["session_weight"].default if weight is None else weight)
+            )
+        except ValueError:
+            weight = None  # refused by the parser with the setting's own message
+        if weight == 0:
+            changes["recommendationsSessionWeight"] = SESSION_WEIGHT_ON
+
+    emails, smtp, app = (switches.get(n) for n in _SWITCH_GROUPS[0])
+    if "emailsDelivery" not in given and {emails, smtp, app} != {None}:
+        current = _choice(values, "emailsDelivery")
+        if emails is False or (current == "none" and not emails):
+            # Off; or paused, and the delivery switches alone never started emails.
+            changes["emailsDelivery"] = "none"
+        else:
+            base = ("smtp+app" if current == "none" else current).split("+")
+            via = [
+                part
+                for part, on in (("smtp", smtp), ("app", app))
+                if (part in base if on is None else on)
+            ]
+            changes["emailsDelivery"] = "+".join(via) or "none"
+
+    tls, ssl = (switches.get(n) for n in _SWITCH_GROUPS[1])
+    if "emailsSmtpSecurity" not in given and {tls, ssl} != {None}:
+        current = _choice(values, "emailsSmtpSecurity")
+        tls = current == "starttls" if tls is None else tls
+        ssl = current == "ssl" if ssl is None else ssl
+        changes["emailsSmtpSecurity"] = "ssl" if ssl else "starttls" if tls else "none"
+    return changes
+
+
+def upgrade_items(
+    items: Iterable[Mapping[str, Any]],
+    current: Iterable[Mapping[str, Any]] | None = None,
+) -> list[dict[str, Any]]:
+    """Saleor's item list in this version's names and form order.
+
+    A configuration saved by an older version keeps its meaning: the migrations
+    ``0007_dashboard`` and ``0013_folded_switches`` rewrite stored rows once, and the
+    plugin applies this to what Saleor hands it, so a row or a ``pluginUpdate`` written
+    later under an old name (an older script, a fixture) still counts. 0.1 names are
+    renamed (the new name wins when both are present), and the checkboxes folded into
+    values become those values: a win-back or frequent-abandoner switch that is off
+    empties its voucher code, the emails switch off sets the delivery to ``none``, the
+    session switch off sets the weight to 0 (on, with weight 0: 0.01), and the delivery
+    and SMTP security checkboxes become their choice.
+
+    ``items`` is a saved configuration; or, with ``current`` (the saved configuration,
+    already upgraded), a ``pluginUpdate``'s items. Then a switch left out leaves its
+    value as it is, and a switch turned on while the value that now starts its feature
+    is empty is refused with a :class:`ConfigurationError` naming that setting: the
+    script meant to start the feature, and saving would silently leave it off.
+    """
+    update = current is not None
+    items = _renamed(items)
+    raw = {item["name"]: item.get("value") for item in items if item.get("name") in FOLDED_SWITCHES}
+    items = [item for item in items if item.get("name") not in FOLDED_SWITCHES]
+    switches = _switches(raw, update)
+    if switches:
+        given = {item.get("name") for item in items}
+        values = {item["name"]: item.get("value") for item in current or ()}
+        values.update(
+            (item["name"], item.get("value")) for item in items if item.get("value") is not None
+        )
+        for name, value in _folded(switches, values, given, update).items():
+            item = next((item for item in items if item.get("name") == name), None)
+            if item is None:
+                items.append({"name": name, "value": value})
+            else:
+                item["value"] = value
+    return in_form_order(items)
 
 
 _TRUE = {"true", "1", "yes", "on"}
@@ -718,6 +865,17 @@ def _parse_keys(spec: FieldSpec, value: Any) -> tuple[str, ...]:
     return tuple(keys)
 
 
+def _normalized_choice(value: Any) -> str:
+    return "".join(str(value).split()).lower()
+
+
+def _parse_choice(spec: FieldSpec, value: Any) -> str:
+    text = _normalized_choice(value)
+    if text not in spec.choices:
+        raise ConfigurationError(spec.name, f"{value!r} is not one of {', '.join(spec.choices)}")
+    return text
+
+
 def parse_value(spec: FieldSpec, value: Any) -> Any:
     if value is None:
         value = spec.default
@@ -737,6 +895,8 @@ def parse_value(spec: FieldSpec, value: Any) -> Any:
         return _parse_number(spec, value, int)
     if spec.kind == "float":
         return _parse_number(spec, value, float)
+    if spec.kind == "choice":
+        return _parse_choice(spec, value)
     return str(value)
 
 
@@ -751,7 +911,6 @@ class PersonalizationConfig:
     recently_bought_days: int = 30
     customer_attribute_keys: tuple[str, ...] = ()
     max_per_category: int = 3
-    session_enabled: bool = True
     session_weight: float = 0.3
     session_hours: int = 24
     session_events: int = 20
@@ -763,11 +922,8 @@ class PersonalizationConfig:
     offer_validity_days: int = 14
     offer_frequency_days: int = 30
     offer_holdout_percent: int = 10
-    winback_enabled: bool = False
     winback_voucher: str = ""
-    abandoner_offer_enabled: bool = False
     abandoner_voucher: str = ""
-    abandoned_emails_enabled: bool = False
     abandoned_scan_minutes: int = 15
     abandoned_step_hours: tuple[int, ...] = (1, 24, 72)
     abandoned_include_offer: bool = True
@@ -778,14 +934,12 @@ class PersonalizationConfig:
     abandoned_max_age_days: int = 14
     email_subject_template: str = ""
     email_body_template: str = ""
-    email_send_via_smtp: bool = True
-    email_emit_notify_event: bool = True
+    email_delivery: str = "smtp+app"
     smtp_host: str = ""
     smtp_port: int = 587
     smtp_user: str = ""
     smtp_password: str = ""
-    smtp_use_tls: bool = True
-    smtp_use_ssl: bool = False
+    smtp_security: str = "starttls"
     sender_name: str = ""
     sender_address: str = ""
     track_rate_limit: int = 120
@@ -794,24 +948,57 @@ class PersonalizationConfig:
     single_endpoint: bool = False
     model_status: str = "No model trained yet."
 
+    # The switches of earlier versions, now implied by a value (read-only, so code and
+    # clients that read them keep working; set the value instead).
+    @property
+    def session_enabled(self) -> bool:
+        return self.session_weight > 0
+
+    @property
+    def winback_enabled(self) -> bool:
+        return bool(self.winback_voucher.strip())
+
+    @property
+    def abandoner_offer_enabled(self) -> bool:
+        return bool(self.abandoner_voucher.strip())
+
+    @property
+    def abandoned_emails_enabled(self) -> bool:
+        return bool(self.abandoned_recovery_url) and self.email_delivery != "none"
+
+    @property
+    def email_send_via_smtp(self) -> bool:
+        return self.email_delivery in ("smtp", "smtp+app")
+
+    @property
+    def email_emit_notify_event(self) -> bool:
+        return self.email_delivery in ("app", "smtp+app")
+
+    @property
+    def smtp_use_tls(self) -> bool:
+        return self.smtp_security == "starttls"
+
+    @property
+    def smtp_use_ssl(self) -> bool:
+        return self.smtp_security == "ssl"
+
 
 def parse_configuration(
     items: Iterable[Mapping[str, Any]] | Mapping[str, Any],
 ) -> PersonalizationConfig:
     """Typed settings from Saleor's item list (or a plain mapping); unknown names are ignored.
 
-    Both the Dashboard names (``recommendationsListSize``) and the 0.1 names, which are
-    the attribute names (``list_size``), are accepted; the Dashboard name wins.
+    Older names are accepted as :func:`upgrade_items` reads them: the 0.1 names, which
+    are the attribute names (``list_size``), and the checkboxes since folded into values
+    (``offersWinbackEnabled``); the Dashboard name wins.
     """
     if isinstance(items, Mapping):
-        raw = dict(items)
-    else:
-        raw = {item["name"]: item.get("value") for item in items}
+        items = [{"name": name, "value": value} for name, value in items.items()]
+    raw = {item["name"]: item.get("value") for item in upgrade_items(items)}
     values = {}
     for field in fields(PersonalizationConfig):
         spec = FIELDS_BY_ATTR[field.name]
-        value = raw[spec.name] if spec.name in raw else raw.get(spec.attr)
-        values[field.name] = parse_value(spec, value)
+        values[field.name] = parse_value(spec, raw.get(spec.name))
     return PersonalizationConfig(**values)
 
 

@@ -110,7 +110,6 @@ def test_email_renders_in_chromium_with_images_prices_and_button(
     )
     config = replace(
         parse_configuration({}),
-        abandoned_emails_enabled=True,
         abandoned_recovery_url="https://shop.example.com/cart/{token}",
     )
     (email_id,) = create_due(now, config)

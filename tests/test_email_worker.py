@@ -57,12 +57,11 @@ def test_every_due_email_is_sent_exactly_once(tmp_path):
     flaky = {f"s{k}@example.com" for k in range(7, CHECKOUTS + 1, 7)}
     with smtp_server(fail_first=lambda address: address in flaky) as (mailbox, port):
         settings = {
-            "abandoned_emails_enabled": True,
-            "abandoned_recovery_url": "https://shop.example.com/cart/{token}",
-            "abandoned_require_consent": True,
-            "smtp_host": "127.0.0.1",
-            "smtp_port": port,
-            "smtp_use_tls": False,
+            "emailsRecoveryUrl": "https://shop.example.com/cart/{token}",
+            "emailsRequireConsent": True,
+            "emailsSmtpHost": "127.0.0.1",
+            "emailsSmtpPort": port,
+            "emailsSmtpSecurity": "none",
         }
         env = {
             "PERSONALIZATION_CONFIGURATION": json.dumps(settings),

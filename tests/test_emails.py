@@ -45,9 +45,8 @@ NOW = timezone.now()
 def config(**overrides):
     base = parse_configuration(
         {
-            "abandoned_emails_enabled": "true",
-            "abandoned_recovery_url": "https://shop.example.com/cart?checkout={token}",
-            "smtp_use_tls": "false",
+            "emailsRecoveryUrl": "https://shop.example.com/cart?checkout={token}",
+            "emailsSmtpSecurity": "none",
         }
     )
     return replace(base, **overrides)
@@ -303,8 +302,7 @@ def test_erasure_deletes_the_customers_emails(catalogue):
 
 def test_send_abandoned_dry_run_shows_what_would_be_sent(catalogue, settings, capsys):
     settings.PERSONALIZATION_CONFIGURATION = {
-        "abandoned_emails_enabled": True,
-        "abandoned_recovery_url": "https://shop.example.com/cart/{token}",
+        "emailsRecoveryUrl": "https://shop.example.com/cart/{token}",
     }
     cart()
     call_command("personalization_send_abandoned", "--dry-run")
@@ -420,11 +418,10 @@ def test_without_a_product_url_recommendations_are_not_links_to_the_cart(catalog
 
 def test_the_dry_run_shows_the_subject_that_is_sent(catalogue, settings, capsys):
     settings.PERSONALIZATION_CONFIGURATION = {
-        "abandoned_emails_enabled": True,
-        "abandoned_recovery_url": "https://shop.example.com/cart/{token}",
-        "abandoned_step_hours": "1",  # one step: it is the last, with the offer
-        "email_subject_template": "{{#if voucher_code}}A code for you{{else}}Your cart{{/if}}",
-        "smtp_use_tls": False,
+        "emailsRecoveryUrl": "https://shop.example.com/cart/{token}",
+        "emailsStepHours": "1",  # one step: it is the last, with the offer
+        "emailsSubjectTemplate": "{{#if voucher_code}}A code for you{{else}}Your cart{{/if}}",
+        "emailsSmtpSecurity": "none",
     }
     cart(language="en")
     SegmentOffer.objects.create(
@@ -439,7 +436,10 @@ def test_the_dry_run_shows_the_subject_that_is_sent(catalogue, settings, capsys)
     call_command("personalization_send_abandoned", "--dry-run")
     dry = capsys.readouterr().out
     with smtp_server() as (mailbox, port):
-        settings.PERSONALIZATION_CONFIGURATION |= {"smtp_host": "127.0.0.1", "smtp_port": port}
+        settings.PERSONALIZATION_CONFIGURATION |= {
+            "emailsSmtpHost": "127.0.0.1",
+            "emailsSmtpPort": port,
+        }
         call_command("personalization_send_abandoned")
     (message,) = mailbox.messages
     assert message["Subject"] == "A code for you"
@@ -449,9 +449,8 @@ def test_the_dry_run_shows_the_subject_that_is_sent(catalogue, settings, capsys)
 
 def test_send_abandoned_prints_a_clear_summary(catalogue, settings, capsys):
     settings.PERSONALIZATION_CONFIGURATION = {
-        "abandoned_emails_enabled": True,
-        "abandoned_recovery_url": "https://shop.example.com/cart/{token}",
-        "abandoned_require_consent": False,
+        "emailsRecoveryUrl": "https://shop.example.com/cart/{token}",
+        "emailsRequireConsent": False,
     }
     call_command("personalization_send_abandoned")
     assert "Nothing is due" in capsys.readouterr().out
@@ -460,9 +459,9 @@ def test_send_abandoned_prints_a_clear_summary(catalogue, settings, capsys):
     ItemProfile.objects.all().delete()  # c2's products are gone too: c1 and c2 have no lines
     with smtp_server() as (mailbox, port):
         settings.PERSONALIZATION_CONFIGURATION |= {
-            "smtp_host": "127.0.0.1",
-            "smtp_port": port,
-            "smtp_use_tls": False,
+            "emailsSmtpHost": "127.0.0.1",
+            "emailsSmtpPort": port,
+            "emailsSmtpSecurity": "none",
         }
         call_command("personalization_send_abandoned")
     assert mailbox.messages == []

@@ -243,7 +243,7 @@ def test_an_anonymous_session_bends_the_bestsellers_through_the_rules(scored):
     assert set(because) <= names
 
     # Switched off: the list is what it was before the session.
-    off = PersonalizationConfig(session_enabled=False)
+    off = PersonalizationConfig(session_weight=0)
     assert serving.personalized(shopper, CHANNEL, 10, off) == before
 
     # What the session lifts is still left out when it is in the cart.

@@ -91,10 +91,10 @@ def smtp_connection(smtp: SmtpSettings | None):
 
 def stop_reason(row: AbandonedEmail, config: PersonalizationConfig) -> str:
     """Checks made again at send time: the sequence stops as soon as one holds."""
-    if not config.abandoned_emails_enabled:
-        return "abandoned-checkout emails are switched off"
     if not config.abandoned_recovery_url:
-        return "no checkout recovery URL is configured"
+        return "no checkout recovery URL is configured (abandoned-checkout emails are off)"
+    if not config.abandoned_emails_enabled:
+        return "abandoned-checkout emails are paused (email delivery: none)"
     cart = (
         CartState.objects.filter(token=row.checkout_token).values("completed_at", "lines").first()
     )

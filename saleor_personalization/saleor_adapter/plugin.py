@@ -34,6 +34,7 @@ from ..configuration import (
     ConfigurationError,
     PersonalizationConfig,
     default_configuration,
+    in_form_order,
     parse_configuration,
     upgrade_items,
 )
@@ -76,8 +77,28 @@ _FIELD_TYPES = {
     "url_template": ConfigurationTypeField.STRING,
     "networks": ConfigurationTypeField.STRING,
     "keys": ConfigurationTypeField.STRING,
+    "choice": ConfigurationTypeField.STRING,
     "output": ConfigurationTypeField.OUTPUT,
 }
+
+
+def _invalid(error: ConfigurationError) -> ValidationError:
+    """A ``pluginUpdate`` error keyed by the setting's name, its message led by its label.
+
+    Saleor camel-cases the key into the error's ``field`` and the names have no
+    underscores, so ``field`` is exactly the ``name`` of the configuration item the admin
+    has to fix. (The Dashboard 3.23.27 does not outline that box: its plugin form looks
+    for an error whose ``field`` is the literal ``"name"``, so the label in the message,
+    shown as a notification, is what tells the admin which box it is.)
+    """
+    label = FIELDS_BY_NAME[error.field].label
+    return ValidationError(
+        {
+            error.field: ValidationError(
+                f"{label}: {error.message}", code=PluginErrorCode.INVALID.value
+            )
+        }
+    )
 
 
 def _hook(*, tracking: bool = True):
@@ -136,23 +157,30 @@ class PersonalizationPlugin(BasePlugin):
 
     @classmethod
     def _update_configuration_structure(cls, configuration):
-        """Settings saved under their 0.1 names keep their values (Saleor drops unknown names)."""
-        return super()._update_configuration_structure(upgrade_items(configuration or []))
+        """A row saved by an older version keeps its meaning and shows in form order.
+
+        Saleor drops names the plugin no longer declares and appends the settings a row
+        lacks; it shows the rest in stored order, which would scatter a feature's
+        settings after a version that added or moved some.
+        """
+        return in_form_order(
+            super()._update_configuration_structure(upgrade_items(configuration or []))
+        )
 
     @classmethod
     def _update_config_items(cls, configuration_to_update, current_config):
-        """``pluginUpdate`` with a 0.1 setting name updates the renamed setting."""
+        """``pluginUpdate`` with an older setting name (or folded switch) still applies."""
         current_config[:] = upgrade_items(current_config)
-        super()._update_config_items(upgrade_items(configuration_to_update), current_config)
+        try:
+            update = upgrade_items(configuration_to_update, current_config)
+        except ConfigurationError as error:
+            raise _invalid(error) from None
+        super()._update_config_items(update, current_config)
+        current_config[:] = in_form_order(current_config)
 
     @classmethod
     def validate_plugin_configuration(cls, plugin_configuration, **kwargs):
-        """Refuse a Dashboard save whose values the plugin could not use.
-
-        The error is keyed by the setting's Dashboard name: Saleor camel-cases the key
-        into the error's ``field`` and the names have no underscores, so ``field`` is
-        exactly the ``name`` of the configuration item the admin has to fix.
-        """
+        """Refuse a Dashboard save whose values the plugin could not use (see ``_invalid``)."""
         try:
             config = parse_configuration(plugin_configuration.configuration)
             # Rendered against sample data: pybars compiles an unclosed block and then
@@ -162,22 +190,9 @@ class PersonalizationPlugin(BasePlugin):
             spec = FIELDS_BY_ATTR[
                 "email_subject_template" if error.part == "subject" else "email_body_template"
             ]
-            raise ValidationError(
-                {
-                    spec.name: ValidationError(
-                        f"{spec.label}: {error}", code=PluginErrorCode.INVALID.value
-                    )
-                }
-            ) from None
+            raise _invalid(ConfigurationError(spec.name, str(error))) from None
         except ConfigurationError as error:
-            label = FIELDS_BY_NAME[error.field].label
-            raise ValidationError(
-                {
-                    error.field: ValidationError(
-                        f"{label}: {error.message}", code=PluginErrorCode.INVALID.value
-                    )
-                }
-            ) from None
+            raise _invalid(error) from None
 
     def resolve_plugin_configuration(self, request):
         """The settings as the Dashboard shows them, with the status composed now.

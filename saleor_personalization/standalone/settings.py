@@ -106,8 +106,9 @@ DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "shop@localhost")
 EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
 EMAIL_PORT = int(os.environ.get("EMAIL_PORT", "25"))
 
-# The plugin's settings (the Dashboard form inside Saleor), e.g.
-# PERSONALIZATION_CONFIGURATION='{"abandoned_emails_enabled": true, "smtp_host": "..."}'.
+# The plugin's settings (the Dashboard form inside Saleor), by their Dashboard names, e.g.
+# PERSONALIZATION_CONFIGURATION='{"emailsRecoveryUrl": "https://shop.example.com/cart/{token}",
+# "emailsSmtpHost": "..."}' (a filled-in recovery URL starts abandoned-checkout emails).
 PERSONALIZATION_CONFIGURATION = json.loads(os.environ.get("PERSONALIZATION_CONFIGURATION", "{}"))
 PERSONALIZATION_EMAIL_RETRY_SECONDS = int(
     os.environ.get("PERSONALIZATION_EMAIL_RETRY_SECONDS", "30")

@@ -378,8 +378,7 @@ def test_the_offer_report_keeps_a_redeemed_offers_revenue_after_a_new_round(
     for name, value in (
         ("offer_holdout_percent", "0"),
         ("offer_frequency_days", "0"),
-        ("winback_enabled", True),
-        ("winback_voucher", voucher.codes.get().code),
+        ("offersWinbackVoucher", voucher.codes.get().code),
     ):
         set_plugin_setting(name, value)
     with django_capture_on_commit_callbacks(execute=True):

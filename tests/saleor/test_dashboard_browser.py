@@ -293,7 +293,10 @@ def test_admin_reads_the_status_changes_a_setting_and_is_told_a_bad_value(
     page.goto(_plugin_url(page.base_url), wait_until="domcontentloaded")
     status = page.locator('input[name="model_status"]')
     status.wait_for()
-    assert "better than bestsellers by 2.9" in status.input_value()
+    assert (
+        "'buy again' lists rank what customers bought next 2.9\N{MULTIPLICATION SIGN} better "
+        "than bestsellers" in status.input_value()
+    )
     assert status.get_attribute("readonly") is not None
     assert "rfm-champions = Champions (1)" in (
         page.locator('input[name="statusSegments"]').input_value()

@@ -64,7 +64,26 @@ def _configuration(admin) -> dict[str, dict]:
             "Recommendations · Products per precomputed list: 'lots' is not a whole number",
         ),
         ("offersMaxPercent", "120", "Offers · Largest percentage off (%): 120 is above"),
-        ("emailsRecoveryUrl", "shop.example.com/cart", "Emails · Checkout recovery URL: must"),
+        (
+            "emailsRecoveryUrl",
+            "shop.example.com/cart",
+            "Emails · Checkout recovery URL (empty: no emails): must",
+        ),
+        (
+            "emailsDelivery",
+            "email",
+            "Emails · Delivery (smtp, app, smtp+app or none): 'email' is not one of smtp, app,",
+        ),
+        (
+            "emailsSmtpSecurity",
+            "tls",
+            "Emails · SMTP security (starttls, ssl or none): 'tls' is not one of starttls,",
+        ),
+        (
+            "recommendationsSessionWeight",
+            "2",
+            "Session · Weight of the current session (0-1; 0 turns it off): 2.0 is above",
+        ),
         ("emailsStepHours", "72,24", "Emails · Reminder steps (hours idle): steps must"),
         ("apiTrustedProxies", "proxy-1", "API · Trusted proxy addresses: 'proxy-1' is not"),
         ("emailsSubjectTemplate", "{{#if x}}a{{/each}}", "Emails · Subject (Handlebars): "),
@@ -82,18 +101,114 @@ def test_a_bad_value_is_refused_with_the_settings_own_name_as_field(admin, name,
 
 
 def test_a_good_value_is_saved_and_read_back_under_its_name(admin):
-    data = _update(
-        admin,
-        {"name": "offersWinbackVoucher", "value": "WINBACK-20"},
-        {"name": "offersWinbackEnabled", "value": "true"},
-        active=True,
-    )
-    assert data["errors"] == []
     from saleor_personalization.saleor_adapter.configuration import load_configuration
 
+    data = _update(admin, {"name": "offersWinbackVoucher", "value": "WINBACK-20"}, active=True)
+    assert data["errors"] == []
     config, active = load_configuration()
     assert active is True
-    assert (config.winback_voucher, config.winback_enabled) == ("WINBACK-20", True)
+    assert (config.winback_voucher, config.winback_enabled) == ("WINBACK-20", True)  # started
+    data = _update(admin, {"name": "offersWinbackVoucher", "value": ""})
+    assert data["errors"] == []
+    assert load_configuration()[0].winback_enabled is False  # emptied: stopped
+
+
+def _as_the_dashboard_lays_it_out(configuration: dict[str, dict]) -> list[list[dict]]:
+    """saleor-dashboard 3.23.27: text fields, then checkboxes, then the secrets' card.
+
+    ``PluginsDetailsPage`` leaves out ``isSecretField`` types (PASSWORD, SECRET,
+    SECRETMULTILINE) for ``PluginAuthorization``; ``useSortedConfiguration`` keeps the
+    API's order, non-BOOLEAN fields first.
+    """
+    fields = list(configuration.values())
+    secret = [f for f in fields if f["type"] in ("PASSWORD", "SECRET", "SECRETMULTILINE")]
+    shown = [f for f in fields if f not in secret]
+    return [
+        [f for f in shown if f["type"] != "BOOLEAN"],
+        [f for f in shown if f["type"] == "BOOLEAN"],
+        secret,
+    ]
+
+
+def test_an_admin_reads_each_feature_once_top_to_bottom(admin):
+    """Even from a row saved in another order (by an older version), with old switches."""
+    from saleor.plugins.models import PluginConfiguration
+
+    from saleor_personalization.configuration import FIELDS
+
+    saved = [{"name": spec.name, "value": spec.default} for spec in reversed(FIELDS)]
+    saved.append({"name": "offersWinbackEnabled", "value": False})
+    PluginConfiguration.objects.create(identifier=PLUGIN_ID, active=True, configuration=saved)
+    configuration = _configuration(admin)
+    assert list(configuration) == [spec.name for spec in FIELDS]
+    text, checkboxes, secrets = _as_the_dashboard_lays_it_out(configuration)
+    assert len(checkboxes) == 7
+    assert [f["name"] for f in secrets] == ["emailsSmtpPassword"]
+    for block in (text, checkboxes):
+        features = [f["label"].split(" · ")[0] for f in block]
+        runs = [
+            feature for i, feature in enumerate(features) if i == 0 or features[i - 1] != feature
+        ]
+        assert len(runs) == len(set(runs)), runs  # each feature in one run
+    assert [f["label"].split(" · ")[0] for f in text][5:] == [
+        *["Recommendations"] * 4,
+        *["Session"] * 3,
+        *["Segments"] * 2,
+        *["Offers"] * 7,
+        *["Emails"] * 16,
+        *["API"] * 3,
+    ]
+    # A feature's starting value opens its group, with what it does when empty.
+    for name in ("offersWinbackVoucher", "emailsRecoveryUrl"):
+        assert "(empty: no " in configuration[name]["label"]
+        assert configuration[name]["helpText"].startswith("Filling this in starts")
+
+
+def test_an_old_scripts_switches_still_work_through_plugin_update(admin, personalization_config):
+    """0.2 checkbox names in ``pluginUpdate`` set the values that replaced them."""
+    from saleor_personalization.saleor_adapter.configuration import load_configuration
+
+    data = _update(
+        admin,
+        {"name": "emailsRecoveryUrl", "value": "https://shop.example.com/cart/{token}"},
+        {"name": "emailsEnabled", "value": "true"},
+        {"name": "emailsViaSmtp", "value": "false"},
+        {"name": "emailsSmtpSsl", "value": "true"},
+        {"name": "recommendationsSessionEnabled", "value": "false"},
+    )
+    assert data["errors"] == []
+    config = load_configuration()[0]
+    assert (config.email_delivery, config.abandoned_emails_enabled) == ("app", True)
+    assert (config.smtp_security, config.session_weight) == ("ssl", 0)
+    names = {item["name"] for item in data["plugin"]["globalConfiguration"]["configuration"]}
+    assert "emailsDelivery" in names
+    assert "emailsEnabled" not in names
+
+    data = _update(admin, {"name": "abandoned_emails_enabled", "value": False})  # 0.1 name
+    assert data["errors"] == []
+    config = load_configuration()[0]
+    assert (config.email_delivery, config.abandoned_emails_enabled) == ("none", False)
+    assert config.abandoned_recovery_url  # paused, the URL kept
+
+
+def test_an_old_switch_turned_on_without_its_value_is_refused_naming_the_value(admin):
+    """The gap an old script falls into: it sends the win-back switch, no voucher code."""
+    data = _update(admin, {"name": "offersWinbackEnabled", "value": "true"})
+    (error,) = data["errors"]
+    assert error["field"] == "offersWinbackVoucher"
+    assert error["code"] == "INVALID"
+    assert error["message"] == (
+        "Offers · Win-back voucher code (empty: no win-back offers): win-back offers start "
+        "when this is filled in ('offersWinbackEnabled' is no longer a setting); fill it in, "
+        "or leave the switch out"
+    )
+    data = _update(
+        admin,
+        {"name": "offersWinbackEnabled", "value": "true"},
+        {"name": "offersWinbackVoucher", "value": "WINBACK-20"},
+    )
+    assert data["errors"] == []
+    assert _configuration(admin)["offersWinbackVoucher"]["value"] == "WINBACK-20"
 
 
 def test_an_old_setting_name_in_plugin_update_sets_the_renamed_setting(admin):
@@ -165,6 +280,61 @@ def test_the_migration_renames_a_saved_configuration_and_back():
     ]
 
 
+def test_the_migration_folds_the_switches_into_values_and_back():
+    from saleor.plugins.models import PluginConfiguration
+
+    migration = importlib.import_module("saleor_personalization.migrations.0013_folded_switches")
+    saved = [
+        {"name": "offersWinbackVoucher", "value": "KEPT-OFF"},
+        {"name": "offersWinbackEnabled", "value": False},
+        {"name": "offersAbandonerVoucher", "value": "AB"},
+        {"name": "offersAbandonerEnabled", "value": True},
+        {"name": "emailsRecoveryUrl", "value": "https://shop.example.com/cart/{token}"},
+        {"name": "emailsEnabled", "value": True},
+        {"name": "emailsViaSmtp", "value": False},
+        {"name": "emailsNotifyEvent", "value": True},
+        {"name": "emailsSmtpStarttls", "value": True},
+        {"name": "emailsSmtpSsl", "value": False},
+        {"name": "recommendationsSessionWeight", "value": "0"},
+        {"name": "recommendationsSessionEnabled", "value": True},
+        {"name": "emailsSmtpPassword", "value": "secret"},
+    ]
+    row = PluginConfiguration.objects.create(identifier=PLUGIN_ID, active=True, configuration=saved)
+    other = PluginConfiguration.objects.create(
+        identifier="mirumee.payments.dummy",
+        configuration=[{"name": "emailsEnabled", "value": True}],
+    )
+    with connection.schema_editor() as editor:
+        migration.forwards(None, editor)
+    row.refresh_from_db()
+    assert {item["name"]: item["value"] for item in row.configuration} == {
+        "offersWinbackVoucher": "",
+        "offersAbandonerVoucher": "AB",
+        "emailsRecoveryUrl": "https://shop.example.com/cart/{token}",
+        "recommendationsSessionWeight": "0.01",
+        "emailsSmtpPassword": "secret",
+        "emailsDelivery": "app",
+        "emailsSmtpSecurity": "starttls",
+    }
+    other.refresh_from_db()
+    assert other.configuration == [{"name": "emailsEnabled", "value": True}]
+    with connection.schema_editor() as editor:
+        migration.backwards(None, editor)
+    row.refresh_from_db()
+    back = {item["name"]: item["value"] for item in row.configuration}
+    assert "emailsDelivery" not in back
+    assert {name: back[name] for name in ("offersWinbackEnabled", "offersAbandonerEnabled")} == {
+        "offersWinbackEnabled": False,
+        "offersAbandonerEnabled": True,
+    }
+    assert (back["emailsEnabled"], back["emailsViaSmtp"], back["emailsNotifyEvent"]) == (
+        True,
+        False,
+        True,
+    )
+    assert back["recommendationsSessionEnabled"] is True
+
+
 def test_the_status_fields_say_in_words_what_the_plugin_did(admin, personalization_config):
     from saleor_personalization.models import (
         ModelRun,
@@ -211,11 +381,12 @@ def test_the_status_fields_say_in_words_what_the_plugin_did(admin, personalizati
     model = fields["model_status"]
     assert model["type"] == "OUTPUT"
     assert model["value"].startswith(
-        "Live model from 2 Dec, better than bestsellers by 2.9\N{MULTIPLICATION SIGN}"
+        "Live model from 2 Dec: 'buy again' lists rank what customers bought next "
+        "2.9\N{MULTIPLICATION SIGN} better than bestsellers (NDCG@10 0.786 vs 0.268)"
     )
     assert model["value"].endswith(
-        "kept the live model because the new model ranked past purchases worse than the live "
-        "one (0.700 vs 0.786)"
+        "kept the live model because its 'buy again' lists found what customers bought next "
+        "less well than the live model's on the same recent weeks (0.700 vs 0.786)"
     )
     segments = fields["statusSegments"]["value"]
     assert "rfm-champions = Champions (2)" in segments

@@ -54,8 +54,7 @@ def owner_history(
     personalization_config, set_plugin_setting, product_list, channel_USD, customer_user, settings
 ):
     """The customer has consent, a personal pick and a live code; the shop has a popular list."""
-    set_plugin_setting("abandoned_emails_enabled", "true")
-    set_plugin_setting("abandoned_recovery_url", "https://shop.example.com/cart/{token}")
+    set_plugin_setting("emailsRecoveryUrl", "https://shop.example.com/cart/{token}")
     set_plugin_setting("storefront_product_url", "https://shop.example.com/products/{slug}")
     set_plugin_setting("abandoned_step_hours", "1,2")
     run_backfill()

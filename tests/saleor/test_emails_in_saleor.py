@@ -33,8 +33,8 @@ def abandoned(
     product_with_image,
     customer_user,
 ):
-    set_plugin_setting("abandoned_emails_enabled", "true")
-    set_plugin_setting("abandoned_recovery_url", "https://shop.example.com/cart/{token}")
+    # A recovery URL starts the emails.
+    set_plugin_setting("emailsRecoveryUrl", "https://shop.example.com/cart/{token}")
     checkout_with_item.user = customer_user
     checkout_with_item.email = customer_user.email
     checkout_with_item.language_code = "hu"

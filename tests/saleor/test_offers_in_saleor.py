@@ -166,8 +166,7 @@ def test_winback_automation_uses_the_dashboard_voucher(
         segment=segment, customer_id=customer_user.pk, entered_at=timezone.now()
     )
     assert issue_offers_task.apply().get()["issued"] == {}  # off by default
-    set_plugin_setting("winback_enabled", "true")
-    set_plugin_setting("winback_voucher", voucher.codes.first().code)
+    set_plugin_setting("offersWinbackVoucher", voucher.codes.first().code)  # starts it
     set_plugin_setting("offer_holdout_percent", "0")
     assert issue_offers_task.apply().get()["issued"] == {"winback": 1}
     assert SegmentOffer.objects.get().segment_key == "lapsed"

@@ -143,8 +143,8 @@ def test_an_anonymous_visitors_list_follows_three_views_and_says_why(
     # Another visitor's list did not move.
     assert _served(shop.anonymous, channel, "web-78") == before
 
-    # With the session switched off in the Dashboard, lists are as before.
-    set_plugin_setting("recommendationsSessionEnabled", False)
+    # With the session switched off in the Dashboard (weight 0), lists are as before.
+    set_plugin_setting("recommendationsSessionWeight", "0")
     assert _served(shop.anonymous, channel, "web-77") == before
 
 

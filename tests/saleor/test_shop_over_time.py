@@ -839,18 +839,17 @@ def test_the_shop_over_time(shop, set_plugin_setting, client):
         with smtp_server() as (mailbox, port):
             # The merchant's set-up (the Dashboard form, then the README's install steps).
             for name, value in {
-                "offer_holdout_percent": "10",
-                "offer_frequency_days": "0",
-                "abandoned_emails_enabled": "true",
-                "abandoned_recovery_url": RECOVERY_URL,
-                "storefront_product_url": PRODUCT_URL,
-                "abandoned_step_hours": "1,24,72",
-                "smtp_host": "127.0.0.1",
-                "smtp_port": str(port),
-                "smtp_use_tls": "false",
-                "sender_name": "Tea Shop",
-                "sender_address": "shop@example.com",
-                "single_endpoint": "true",
+                "offersHoldoutPercent": "10",
+                "offersFrequencyDays": "0",
+                "emailsRecoveryUrl": RECOVERY_URL,
+                "emailsProductUrl": PRODUCT_URL,
+                "emailsStepHours": "1,24,72",
+                "emailsSmtpHost": "127.0.0.1",
+                "emailsSmtpPort": str(port),
+                "emailsSmtpSecurity": "none",
+                "emailsSenderName": "Tea Shop",
+                "emailsSenderAddress": "shop@example.com",
+                "apiOnSaleorGraphql": "true",
             }.items():
                 set_plugin_setting(name, value)
             install()  # the single-endpoint option takes effect at (this test's) start

@@ -37,13 +37,18 @@ class Command(BaseCommand):
 
     def handle(self, *args, dry_run, **options):
         config, active = get_shop().configuration.load()
-        if not (active and config.abandoned_emails_enabled):
-            raise CommandError(
-                "Abandoned-checkout emails are switched off (Dashboard: 'Send abandoned-"
-                "checkout emails'; standalone: PERSONALIZATION_CONFIGURATION)."
-            )
+        if not active:
+            raise CommandError("The personalization plugin is not active.")
         if not config.abandoned_recovery_url:
-            raise CommandError("Set the 'Checkout recovery URL' first: emails link to it.")
+            raise CommandError(
+                "Abandoned-checkout emails are off: fill in 'Emails · Checkout recovery URL' "
+                "(standalone: emailsRecoveryUrl in PERSONALIZATION_CONFIGURATION) to start them."
+            )
+        if not config.abandoned_emails_enabled:
+            raise CommandError(
+                "Abandoned-checkout emails are paused: 'Emails · Delivery' is none (set smtp, "
+                "app or smtp+app)."
+            )
         source = get_shop().mail.checkouts()
         for warning in source.shop().warnings:
             self.stderr.write(f"Warning: {warning}")
