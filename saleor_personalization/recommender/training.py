@@ -220,7 +220,11 @@ def tune_weights(
         for values in itertools.product(*grid.values()):
             weights = BlendWeights(**dict(zip(grid, values, strict=True)))
             found = evaluate(
-                sample, scorer_for(weights, protocol), protocol=protocol, with_auc=False
+                sample,
+                scorer_for(weights, protocol),
+                protocol=protocol,
+                with_auc=False,
+                with_overlap=False,
             )
             candidates.append((found.ndcg, found.coverage, weights))
         # Personal lists are judged on accuracy (reorders dominate them); discovery lists
