@@ -16,7 +16,7 @@ TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 SERVE_ADDR ?= 127.0.0.1:8000
 
 .DEFAULT_GOAL := help
-.PHONY: help demo serve test lint format wheel benchmark benchmark-emails clean browser
+.PHONY: help demo serve test lint format wheel benchmark benchmark-emails benchmark-rescore clean browser
 
 help: ## list the targets
 	@echo "make <target>, e.g. make demo:"
@@ -68,6 +68,9 @@ benchmark: $(STAMP) ## recommendation quality and session recommendations on the
 
 benchmark-emails: $(STAMP) ## abandoned-checkout scan speed
 	$(BIN)/python benchmarks/abandoned_scan.py
+
+benchmark-rescore: $(STAMP) ## one customer's lists rescored after an order, vs reading every purchase
+	$(BIN)/python benchmarks/rescore.py
 
 clean: ## remove .venv, build output and the demo's .personalization/
 	rm -rf $(VENV) dist build *.egg-info .personalization
