@@ -16,7 +16,7 @@ TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 SERVE_ADDR ?= 127.0.0.1:8000
 
 .DEFAULT_GOAL := help
-.PHONY: help demo serve test lint format wheel benchmark benchmark-db benchmark-large benchmark-emails clean browser
+.PHONY: help demo serve test lint format wheel benchmark benchmark-db benchmark-large benchmark-emails benchmark-rescore clean browser
 
 help: ## list the targets
 	@echo "make <target>, e.g. make demo:"
@@ -80,6 +80,9 @@ benchmark-large: $(STAMP) benchmark-db ## a whole run on a synthetic shop with 2
 
 benchmark-emails: $(STAMP) ## abandoned-checkout scan speed
 	$(BIN)/python benchmarks/abandoned_scan.py
+
+benchmark-rescore: $(STAMP) benchmark-db ## one customer's lists rescored after an order, vs reading every purchase
+	DATABASE_URL=$(BENCHMARK_DATABASE_URL) $(BIN)/python benchmarks/rescore.py
 
 clean: ## remove .venv, build output and the demo's .personalization/
 	rm -rf $(VENV) dist build *.egg-info .personalization

@@ -10,7 +10,7 @@ import logging
 import math
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 import numpy as np
@@ -29,7 +29,7 @@ from ..models import (
     RecommendationList,
     SubjectType,
 )
-from .data import EventRows, InteractionData, build_interactions
+from .data import EventRows, InteractionData, PurchaseLog, build_interactions
 from .model import COMPONENTS, DENSE_COPURCHASE_LIMIT, RecommenderModel
 from .ranking import RECENTLY_BOUGHT_DAYS, NewProducts, rank, reorder_mask, top_columns
 
@@ -72,6 +72,10 @@ def _names(product_ids: Iterable[int]) -> dict[int, str]:
 # Personal lists ------------------------------------------------------------------
 
 
+# From this many customers on, the links are made dense once (see dense_links).
+DENSE_LINKS_MIN_CUSTOMERS = 50
+
+
 @dataclass
 class ScoringContext:
     """What every chunk of personal lists needs, computed once per scoring run."""
@@ -92,9 +96,12 @@ class ScoringContext:
     def dense_links(self) -> np.ndarray | sp.csr_matrix:
         """The links as a dense array while that is small (the model's own limit for
         dense co-purchase weights): slicing one customer's rows is then a plain index,
-        where a sparse slice per customer was most of the time spent writing lists."""
+        where a sparse slice per customer was most of the time spent writing lists.
+        For a few customers (a rescoring after an order) making the array costs more
+        than the slices it saves: the links stay sparse."""
         if self._dense_links is None:
-            if self.linked.shape[0] <= DENSE_COPURCHASE_LIMIT:
+            many = len(self.history.user_ids) >= DENSE_LINKS_MIN_CUSTOMERS
+            if many and self.linked.shape[0] <= DENSE_COPURCHASE_LIMIT:
                 self._dense_links = self.linked.toarray()
             else:
                 self._dense_links = self.linked
@@ -162,9 +169,35 @@ def shared_buyer_links(model: RecommenderModel, events: EventRows) -> sp.csr_mat
         shape=(len(customers), n_items),
     )
     bought.data[:] = 1.0
-    shared = (bought.T @ bought).tocsr()
-    links = model.copurchase.tocsr().multiply(shared > 0)
-    return sp.csr_matrix(links, dtype=np.float32)
+    return _where_shared(model.copurchase.tocsr(), bought.T @ bought)
+
+
+def with_owned_links(ctx: ScoringContext, log: PurchaseLog) -> ScoringContext:
+    """``ctx`` with its links computed only for the products its customers own.
+
+    Other customers' purchases come from ``log``; the scored customers' own from the
+    context's history, as just read. The rows of those products are then exactly
+    :func:`shared_buyer_links`' over the whole log, and reasons read no other rows (a
+    customer's sources are what they bought); the other rows are empty. A rescoring
+    after an order computes a few rows instead of the co-purchase matrix of the shop.
+    The dense copy of the old links is dropped with them.
+    """
+    model, history = ctx.model, ctx.history
+    owned = np.unique(history.baskets.indices)
+    theirs = (history.baskets > 0).astype(np.float32)
+    shared = log.shared_buyers(owned, until=history.as_of, excluding=history.user_ids)
+    shared = shared + (theirs[:, owned].T @ theirs)
+    rows = _where_shared(model.copurchase.tocsr()[owned], shared)
+    place = sp.csr_matrix(
+        (np.ones(len(owned), dtype=np.float32), (owned, np.arange(len(owned)))),
+        shape=(len(model.item_ids), len(owned)),
+    )
+    return replace(ctx, linked=(place @ rows).tocsr(), _dense_links=None)
+
+
+def _where_shared(weights: sp.csr_matrix, shared: sp.spmatrix) -> sp.csr_matrix:
+    """``weights`` kept where ``shared`` (same shape) is non-zero, as float32."""
+    return sp.csr_matrix(weights.multiply(shared > 0), dtype=np.float32)
 
 
 @dataclass(frozen=True)
