@@ -6,6 +6,7 @@ diversity) still leave enough. Writing is an upsert on the list's unique key: a
 repeated or retried scoring task rewrites the same rows.
 """
 
+import json
 import logging
 import math
 from collections import Counter, defaultdict
@@ -15,7 +16,7 @@ from datetime import datetime, timedelta
 
 import numpy as np
 import scipy.sparse as sp
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from ..features.matrices import FeatureSource
@@ -201,6 +202,48 @@ def _where_shared(weights: sp.csr_matrix, shared: sp.spmatrix) -> sp.csr_matrix:
 
 
 @dataclass(frozen=True)
+class RankedList:
+    """One personal list in rank order, as arrays: what the writer turns into a row's
+    JSON without an object per entry (see :meth:`json_text`)."""
+
+    product_ids: np.ndarray
+    scores: np.ndarray
+    reasons: list[str]
+    is_new: np.ndarray
+
+    def entries(self) -> list[ListEntry]:
+        return [
+            _entry(product, score, reason, is_new=bool(new))
+            for product, score, reason, new in zip(
+                self.product_ids, self.scores, self.reasons, self.is_new, strict=True
+            )
+        ]
+
+    def json_text(self, quoted: dict[str, str]) -> str:
+        """The row's ``entries`` JSON, as :meth:`ListEntry.to_json` would make it.
+
+        ``quoted`` caches each reason's JSON string: a shop has a few reasons, and
+        "Because you bought X" once per X, against 100 entries per customer.
+        """
+        parts = []
+        for product, score, reason, new in zip(
+            self.product_ids.tolist(),
+            self.scores.tolist(),
+            self.reasons,
+            self.is_new.tolist(),
+            strict=True,
+        ):
+            text = quoted.get(reason)
+            if text is None:
+                text = quoted[reason] = json.dumps(reason)
+            flag = ', "new": true' if new else ""
+            parts.append(
+                f'{{"product_id": {product}, "score": {round(score, 5)!r}, "reason": {text}{flag}}}'
+            )
+        return "[" + ", ".join(parts) + "]"
+
+
+@dataclass(frozen=True)
 class CustomerLists:
     """One customer's two personal lists, as written."""
 
@@ -213,6 +256,16 @@ def personal_lists(
     ctx: ScoringContext, rows: np.ndarray, options: ListOptions, names: dict[int, str]
 ) -> list[CustomerLists]:
     """Both personal lists, ranked and explained, for ``rows`` of the context's history."""
+    return [
+        CustomerLists(customer, for_you.entries(), buy_again.entries())
+        for customer, for_you, buy_again in ranked_personal_lists(ctx, rows, options, names)
+    ]
+
+
+def ranked_personal_lists(
+    ctx: ScoringContext, rows: np.ndarray, options: ListOptions, names: dict[int, str]
+) -> list[tuple[int, RankedList, RankedList]]:
+    """(customer, *for you*, *buy again*) for ``rows`` of the context's history."""
     model, history = ctx.model, ctx.history
     users = history.user_ids[rows]
     ranked = rank(
@@ -225,26 +278,24 @@ def personal_lists(
     )
     item_ids = ranked.item_ids
     owned = history.baskets[rows].tocsr()
-    explain_again = ReasonWriter(ctx, ranked.parts, model.weights_all, names)
-    explain_new = ReasonWriter(ctx, ranked.parts, model.weights_new, names)
-    again_top = top_columns(ranked.buy_again, options.size)
-    new_top = top_columns(ranked.for_you, options.size)
     out = []
+    by_kind = []
+    for scores, weights in (
+        (ranked.for_you, model.weights_new),
+        (ranked.buy_again, model.weights_all),
+    ):
+        cols = top_columns(scores, options.size)
+        reasons = ReasonWriter(ctx, ranked.parts, weights, names).chunk_reasons(cols, owned)
+        by_kind.append(
+            [
+                RankedList(
+                    item_ids[c], scores[j, c].astype(np.float64), reasons[j], c >= ranked.known
+                )
+                for j, c in enumerate(cols)
+            ]
+        )
     for j, user_id in enumerate(users):
-        own = owned[j].indices
-        lists = []
-        for scores, cols, explain in (
-            (ranked.for_you, new_top[j], explain_new),
-            (ranked.buy_again, again_top[j], explain_again),
-        ):
-            reasons = explain.reasons(j, cols, own)
-            lists.append(
-                [
-                    _entry(item_ids[col], scores[j, col], reason, is_new=col >= ranked.known)
-                    for col, reason in zip(cols, reasons, strict=True)
-                ]
-            )
-        out.append(CustomerLists(int(user_id), *lists))
+        out.append((int(user_id), by_kind[0][j], by_kind[1][j]))
     return out
 
 
@@ -265,8 +316,9 @@ class ReasonWriter:
     Otherwise the component that lifted the product most (a positive weighted
     contribution) is named, or nothing specific ("Picked for you").
 
-    One customer at a time, all of their entries at once: the co-purchase rows of
-    what they own are sliced once, not once per entry.
+    A chunk of customers at a time: every component's contribution to every entry
+    is read in one indexing operation; only the search for the owned product behind
+    "Because you bought X" is per customer, and only for the entries that need it.
     """
 
     def __init__(self, ctx: ScoringContext, parts, weights, names: dict[int, str]):
@@ -277,52 +329,74 @@ class ReasonWriter:
         self.trending = ctx.model.trend > 0
         self.links = ctx.dense_links()
 
-    def reasons(self, row: int, cols: np.ndarray, own: np.ndarray) -> list[str]:
-        if not len(cols):
-            return []
+    def chunk_reasons(self, cols: list[np.ndarray], owned: sp.csr_matrix) -> list[list[str]]:
+        """Each customer's reasons for their ``cols`` (``owned``: the chunk's purchases)."""
+        n = len(cols)
+        width = max((len(c) for c in cols), default=0)
+        if not width:
+            return [[] for _ in cols]
+        valid = np.zeros((n, width), dtype=bool)
+        grid = np.zeros((n, width), dtype=np.int64)
+        for j, c in enumerate(cols):
+            grid[j, : len(c)] = c
+            valid[j, : len(c)] = True
+        row_of = np.arange(n)[:, np.newaxis]
         contributions = (
             np.stack(
-                [self.parts[name][min(row, len(self.parts[name]) - 1), cols] for name in COMPONENTS]
+                [
+                    (part[row_of, grid] if len(part) > 1 else part[0][grid])
+                    for part in (self.parts[name] for name in COMPONENTS)
+                ]
             )
-            * self.weights[:, np.newaxis]
+            * self.weights[:, np.newaxis, np.newaxis]
         )
         contributions[self.weights <= 0] = -np.inf  # a component with no weight lifted nothing
         contributions[COMPONENTS.index("repeat")] = -np.inf  # said only of owned products
         main = contributions.argmax(axis=0)
         lifted = contributions.max(axis=0) > 0
-        bought = np.isin(cols, own)
-        sources = self._sources(cols, own)
+        owned = owned.tocsr()
+        stride = max(self.known, owned.shape[1]) + len(self.ctx.new.ids) + 1
+        owned_keys = np.repeat(np.arange(owned.shape[0]), np.diff(owned.indptr)) * stride
+        owned_keys = owned_keys + owned.indices
+        bought = np.isin(row_of * stride + grid, owned_keys) & valid
+        known = grid < self.known
+        copurchase = COMPONENTS.index("copurchase")
+        wants_source = valid & lifted & (main == copurchase) & ~bought & known
+        sources = np.full((n, width), -1, dtype=np.int64)
+        for j in np.flatnonzero(wants_source.any(axis=1)):
+            own = owned.indices[owned.indptr[j] : owned.indptr[j + 1]]
+            if len(own):
+                where = np.flatnonzero(wants_source[j])
+                sources[j, where] = self._sources(grid[j, where], own)
+        trend = COMPONENTS.index("trend")
+        trending_entry = (main == trend) & self.trending[np.minimum(grid, self.known - 1)] & known
         out = []
-        for k, col in enumerate(cols):
-            component = COMPONENTS[main[k]] if lifted[k] else ""
-            if col >= self.known:
-                out.append(NEW_IN_SHOP)
-            elif bought[k]:
-                out.append(BOUGHT_BEFORE)
-            elif component == "copurchase" and sources[k] >= 0:
-                source = int(self.item_ids[sources[k]])
-                out.append(BECAUSE_YOU_BOUGHT.format(self.names.get(source, "a product you liked")))
-            elif component == "trend" and self.trending[col]:
-                out.append(TRENDING)
-            else:
-                out.append(PICKED)
+        for j, c in enumerate(cols):
+            reasons = []
+            for k in range(len(c)):
+                if not known[j, k]:
+                    reasons.append(NEW_IN_SHOP)
+                elif bought[j, k]:
+                    reasons.append(BOUGHT_BEFORE)
+                elif sources[j, k] >= 0:
+                    name = self.names.get(int(self.item_ids[sources[j, k]]), "a product you liked")
+                    reasons.append(BECAUSE_YOU_BOUGHT.format(name))
+                elif lifted[j, k] and trending_entry[j, k]:
+                    reasons.append(TRENDING)
+                else:
+                    reasons.append(PICKED)
+            out.append(reasons)
         return out
 
     def _sources(self, cols: np.ndarray, own: np.ndarray) -> np.ndarray:
-        """For each column, the owned product linking to it most strongly (-1: none)."""
-        found = np.full(len(cols), -1, dtype=np.int64)
-        known = cols < self.known
-        if not len(own) or not known.any():
-            return found
+        """For each (known) column, the owned product linking to it most strongly (-1: none)."""
         if isinstance(self.links, np.ndarray):
-            strengths = self.links[np.ix_(own, cols[known])]
+            strengths = self.links[np.ix_(own, cols)]
         else:
-            strengths = self.links[own][:, cols[known]].toarray()
+            strengths = self.links[own][:, cols].toarray()
         best = strengths.argmax(axis=0)
-        has = strengths[best, np.arange(int(known.sum()))] > 0
-        positions = np.flatnonzero(known)
-        found[positions[has]] = own[best[has]]
-        return found
+        has = strengths[best, np.arange(len(cols))] > 0
+        return np.where(has, own[best], -1)
 
 
 def write_personal_lists(
@@ -332,25 +406,53 @@ def write_personal_lists(
     options: ListOptions,
     now: datetime,
 ) -> int:
-    """Both personal lists of each customer in ``rows``; returns how many customers."""
+    """Both personal lists of each customer in ``rows``; returns how many customers.
+
+    Each list's JSON is made from its arrays and the rows are upserted with one
+    statement per chunk (see :func:`_upsert_json_rows`): no object per entry.
+    """
     stamp = timezone.now()
     written = 0
+    quoted: dict[str, str] = {}
+    run_id = run.pk if run is not None else None
     for start in range(0, len(rows), options.chunk):
         chunk = rows[start : start + options.chunk]
-        lists = personal_lists(ctx, chunk, options, owned_names(ctx, chunk))
-        with transaction.atomic():
-            _write(
-                RecommendationList.build(
-                    ListKey.of(kind, SubjectType.CUSTOMER, lists_.customer_id), items, run, stamp
-                )
-                for lists_ in lists
-                for kind, items in (
-                    (ListKind.PERSONAL, lists_.for_you),
-                    (ListKind.BUY_AGAIN, lists_.buy_again),
-                )
+        lists = ranked_personal_lists(ctx, chunk, options, owned_names(ctx, chunk))
+        values = [
+            (
+                kind,
+                SubjectType.CUSTOMER,
+                customer,
+                "",
+                "",
+                ranked.json_text(quoted),
+                run_id,
+                stamp,
             )
+            for customer, for_you, buy_again in lists
+            for kind, ranked in ((ListKind.PERSONAL, for_you), (ListKind.BUY_AGAIN, buy_again))
+        ]
+        with transaction.atomic():
+            _upsert_json_rows(values)
         written += len(lists)
     return written
+
+
+def _upsert_json_rows(values: list[tuple]) -> None:
+    """Upsert list rows whose ``entries`` are ready JSON text, in one ``executemany``."""
+    if not values:
+        return
+    table = connection.ops.quote_name(RecommendationList._meta.db_table)
+    cast = "::jsonb" if connection.vendor == "postgresql" else ""
+    sql = (
+        f"INSERT INTO {table} (kind, subject_type, subject_id, country, channel, entries, "
+        f"model_run_id, generated_at) VALUES (%s, %s, %s, %s, %s, %s{cast}, %s, %s) "
+        "ON CONFLICT (kind, subject_type, subject_id, country, channel) DO UPDATE SET "
+        "entries = excluded.entries, model_run_id = excluded.model_run_id, "
+        "generated_at = excluded.generated_at"
+    )
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, values)
 
 
 def owned_names(ctx: ScoringContext, rows: np.ndarray) -> dict[int, str]:
