@@ -101,6 +101,19 @@ def fit_model(
     return model, data
 
 
+def history_as_of(
+    model: RecommenderModel, events: EventRows, as_of: datetime, users: np.ndarray
+) -> InteractionData:
+    """These customers' history as of ``as_of``, over the model's products."""
+    return build_interactions(
+        events,
+        as_of=as_of,
+        item_ids=model.item_ids,
+        user_ids=users,
+        decay_days=model.params.decay_days,
+    )
+
+
 def model_scorer(
     model: RecommenderModel,
     events: EventRows,
@@ -120,13 +133,7 @@ def model_scorer(
 
     def score(data: InteractionData, rows: np.ndarray) -> np.ndarray:
         users = data.user_ids[rows]
-        current = build_interactions(
-            events,
-            as_of=as_of,
-            item_ids=model.item_ids,
-            user_ids=users,
-            decay_days=model.params.decay_days,
-        )
+        current = history_as_of(model, events, as_of, users)
         ranked = rank(model, current, np.arange(len(users)), features.customers(users))
         own = ranked.for_you if discovery else ranked.buy_again
         if data.item_ids is model.item_ids or np.array_equal(data.item_ids, model.item_ids):
@@ -173,13 +180,7 @@ def tune_weights(
         cold_item_ids=holdout.cold_item_ids,
     )
     users = holdout.data.user_ids[rows]
-    current = build_interactions(
-        events,
-        as_of=model.as_of,
-        item_ids=model.item_ids,
-        user_ids=users,
-        decay_days=model.params.decay_days,
-    )
+    current = history_as_of(model, events, model.as_of, users)
     components = model.components(current, features.customers(users))
     position = {int(r): k for k, r in enumerate(rows)}
 
@@ -422,13 +423,7 @@ def _new_product_metrics(
     new = NewProducts.from_features(model, new_ids, features.items(new_ids))
     rows = np.array(sorted(set(holdout.truth) | set(holdout.cold_truth)), dtype=np.int64)
     users = holdout.data.user_ids[rows]
-    current = build_interactions(
-        events,
-        as_of=holdout_start,
-        item_ids=model.item_ids,
-        user_ids=users,
-        decay_days=model.params.decay_days,
-    )
+    current = history_as_of(model, events, holdout_start, users)
     showing, recalls, random = 0, [], []
     for start in range(0, len(rows), 1000):
         chunk = np.arange(start, min(start + 1000, len(rows)))

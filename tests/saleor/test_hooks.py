@@ -318,16 +318,13 @@ def test_storefront_anonymous_id_in_checkout_metadata_is_merged_on_order(
     assert viewed.customer_id == user_api_client.user.pk
 
 
-UPDATE_PRIVATE_METADATA = """
+METADATA_UPDATE = """
 mutation meta($id: ID!, $input: [MetadataInput!]!) {
-  updatePrivateMetadata(id: $id, input: $input) { errors { field message } }
+  %s(id: $id, input: $input) { errors { field message } }
 }
 """
-UPDATE_METADATA = """
-mutation meta($id: ID!, $input: [MetadataInput!]!) {
-  updateMetadata(id: $id, input: $input) { errors { field message } }
-}
-"""
+UPDATE_PRIVATE_METADATA = METADATA_UPDATE % "updatePrivateMetadata"
+UPDATE_METADATA = METADATA_UPDATE % "updateMetadata"
 
 
 def test_mapped_customer_metadata_becomes_recommender_features(
