@@ -151,7 +151,7 @@ def test_an_admin_reads_each_feature_once_top_to_bottom(admin):
         ]
         assert len(runs) == len(set(runs)), runs  # each feature in one run
     assert [f["label"].split(" · ")[0] for f in text][5:] == [
-        *["Recommendations"] * 4,
+        *["Recommendations"] * 5,
         *["Session"] * 3,
         *["Segments"] * 2,
         *["Offers"] * 7,
