@@ -8,6 +8,7 @@ field instead of failing later inside a Celery task.
 """
 
 import ipaddress
+import math
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, fields
@@ -138,8 +139,9 @@ FIELDS: tuple[FieldSpec, ...] = (
         "Recommendations · Customer metadata keys to learn from",
         "Comma-separated customer metadata keys (private or public) whose values describe "
         "customers, e.g. loyalty_tier, age_band. Each value becomes a feature of the "
-        "recommender beside the country, so customers alike in them get alike lists, new "
-        "customers included. Used at the next customer sync and training; never shown.",
+        "recommender beside the country, so customers alike in them get alike lists. Read "
+        "at each customer change and before each training; emptied, the next training "
+        "forgets them. Never shown to shoppers.",
     ),
     FieldSpec(
         "max_per_category",
@@ -788,6 +790,9 @@ def _parse_number(spec: FieldSpec, value: Any, cast: Callable[[str], Any]) -> An
     except ValueError:
         kind = "a whole number" if cast is int else "a number"
         raise ConfigurationError(spec.name, f"{value!r} is not {kind}") from None
+    if not math.isfinite(number):
+        # NaN passes every comparison, so a guardrail set to it would never hold.
+        raise ConfigurationError(spec.name, f"{value!r} is not a number")
     if spec.minimum is not None and number < spec.minimum:
         raise ConfigurationError(spec.name, f"{number} is below the minimum {spec.minimum:g}")
     if spec.maximum is not None and number > spec.maximum:

@@ -338,3 +338,11 @@ def test_every_field_has_label_and_help_text():
     for spec in FIELDS:
         assert spec.label
         assert len(spec.help_text) > 20
+
+
+@pytest.mark.parametrize("value", ["nan", "NaN", "inf", "-inf"])
+def test_a_number_setting_refuses_values_that_are_not_finite(value):
+    # NaN passes every comparison: a guardrail set to it would silently never hold.
+    with pytest.raises(ConfigurationError) as error:
+        parse_configuration({"offersMaxAmount": value})
+    assert error.value.field == "offersMaxAmount"

@@ -41,3 +41,11 @@ def test_attributes_are_stored_and_become_features_and_none_leaves_them():
     # ... one that says "none now" clears them.
     upsert_customers([CustomerFeatures(7, country="DE", attributes=())])
     assert CustomerProfile.objects.get(customer_id=7).attributes == []
+
+
+def test_emptying_the_keys_forgets_the_attributes_before_the_next_training():
+    from saleor_personalization.services.training import _refresh_customer_attributes
+
+    upsert_customers([CustomerFeatures(8, attributes=("tier=gold",))])
+    _refresh_customer_attributes()  # the standalone shop maps no keys
+    assert CustomerProfile.objects.get(customer_id=8).attributes == []

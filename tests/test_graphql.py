@@ -223,6 +223,13 @@ def test_buy_again_is_its_own_list_and_discovery_share_mixes_the_two(client):
     _, anonymous = gql(client, f'{{ buyAgainProducts(channel: "{CHANNEL}") {{ {ITEMS} }} }}')
     assert anonymous["data"]["buyAgainProducts"]["items"] == []
     assert "not logged in" in anonymous["data"]["buyAgainProducts"]["warnings"][0]
+    # The storefront snippet sends its anonymousId to every list: taken here too.
+    _, visitor = gql(
+        client,
+        f'{{ buyAgainProducts(channel: "{CHANNEL}", anonymousId: "a1b2c3") {{ {ITEMS} }} }}',
+    )
+    assert "errors" not in visitor
+    assert visitor["data"]["buyAgainProducts"]["items"] == []
 
     _, bad = gql(client, query.replace("0.5", "1.5"), token=CUSTOMER_2)
     assert codes(bad) == ["INVALID_ARGUMENT"]

@@ -181,6 +181,22 @@ def test_stale_runs_are_recovered_and_genuine_ones_refuse_a_second_training():
 
 
 @pytest.mark.django_db
+def test_a_queued_run_whose_message_was_lost_stops_blocking_after_half_an_hour():
+    """Found on a running shop: a lost message kept the train mutation refused for 6 h."""
+    now = timezone.now()
+    lost = ModelRun.objects.create(status=ModelRunStatus.QUEUED)
+    ModelRun.objects.filter(pk=lost.pk).update(created_at=now - timedelta(minutes=10))
+    assert training.recover_stale_runs() == []  # a worker may still be about to take it
+    ModelRun.objects.filter(pk=lost.pk).update(created_at=now - timedelta(minutes=31))
+    cache.set(training.TRAINING_LOCK, "999", 60)
+    try:
+        assert training.recover_stale_runs() == []  # waiting behind a running training
+    finally:
+        cache.delete(training.TRAINING_LOCK)
+    assert training.recover_stale_runs() == [lost.pk]
+
+
+@pytest.mark.django_db
 def test_retention_keeps_live_previous_n_pinned_and_the_rollback_target(media):
     now = timezone.now()
 

@@ -154,6 +154,11 @@ def upsert_customers(customers: Iterable[CustomerFeatures]) -> int:
     return len(to_create) + len(to_update)
 
 
+def clear_attributes() -> int:
+    """Forget every customer's metadata attributes (no key is mapped any more)."""
+    return CustomerProfile.objects.exclude(attributes=[]).update(attributes=[])
+
+
 def _apply(profile: CustomerProfile, customer: CustomerFeatures, now: datetime) -> bool:
     changed = False
     for name, value in (

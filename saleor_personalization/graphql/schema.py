@@ -117,9 +117,13 @@ def build_root_types(backend: ShopBackend) -> tuple[type, type]:
             product_list,
             channel=graphene.String(required=True, description=CHANNEL_HELP),
             first=first_argument(),
+            anonymous_id=graphene.String(
+                description=f"{ANONYMOUS_HELP} Taken as on every list; a visitor bought nothing."
+            ),
             description=(
-                "The logged-in customer's 'buy again' list: what they are likely to reorder "
-                "now. Empty, with a warning, for a shopper who is not logged in."
+                "The logged-in customer's 'buy again' list: products they bought, most likely "
+                "to be reordered now first. Empty, with a warning, for a shopper who is not "
+                "logged in."
             ),
             resolver=storefront(storefront_fields.buy_again_products),
         )

@@ -139,15 +139,17 @@ def personalized_products(
     return product_list(backend, info, items, slug, warnings, served_to(requestor, anonymous_id))
 
 
-def buy_again_products(backend, info, *, channel, first=None) -> dict:
+def buy_again_products(backend, info, *, channel, first=None, anonymous_id=None) -> dict:
     slug, size, warnings, config = _list_query(backend, info, channel, first)
     requestor = backend.requestor(info)
+    if anonymous_id:
+        anonymous_identity(anonymous_id)  # validated as on every list, though unused
     if not requestor.customer_id:
         warnings.append("buyAgainProducts is empty for a shopper who is not logged in.")
     items = serving.buy_again(
         serving.Shopper(customer_id=requestor.customer_id), slug, size, config
     )
-    return product_list(backend, info, items, slug, warnings, served_to(requestor, None))
+    return product_list(backend, info, items, slug, warnings, served_to(requestor, anonymous_id))
 
 
 def similar_products(backend, info, *, product, channel, first=None, anonymous_id=None) -> dict:

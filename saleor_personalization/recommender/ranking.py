@@ -104,8 +104,14 @@ def buy_again_scores(
     known: int,
     recently_bought_days: int,
 ) -> np.ndarray:
-    scores = RecommenderModel.blend(parts, weights)
-    scores[:, known:] = -np.inf  # nobody bought a new product before: nothing to buy again
+    blended = RecommenderModel.blend(parts, weights)
+    # Only what the customer bought: a "buy again" shelf shows nothing new to them (the
+    # blend orders their own products: how likely a reorder, what goes with the rest of
+    # their basket, what sells now). New products nobody bought stay out with the rest.
+    scores = np.full_like(blended, -np.inf)
+    owned = history.baskets[rows].tocoo()
+    keep = owned.col < known
+    scores[owned.row[keep], owned.col[keep]] = blended[owned.row[keep], owned.col[keep]]
     hide_recent_purchases(scores, history, rows, reorder, recently_bought_days)
     return scores
 

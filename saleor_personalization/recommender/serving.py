@@ -181,24 +181,43 @@ def personalized(
     most.
     """
     rules = ShopperRules(shopper, channel, config)
+    owned: set[int] = set()
     if shopper.customer_id:
         entries = _list(_customer(shopper.customer_id)) or _complements_of_purchases(
             shopper.customer_id
         )
+        # Discovery shows nothing the customer bought: not through the session's
+        # neighbours, not through the bestsellers that fill a short list. Only the
+        # places given to "buy again" may.
+        owned = _owned_products(shopper.customer_id)
         if discovery_share < 1:
-            entries = _mix(entries, _buy_again_entries(shopper.customer_id), discovery_share)
+            again = _buy_again_entries(shopper.customer_id)
+            entries = _mix(entries, again, discovery_share)
+            owned -= {e.product_id for e in again}
         if entries:
-            items = rules.apply(rules.follow_session(entries, first, personal=True), first)
+            items = rules.apply(
+                rules.follow_session(entries, first, personal=True), first, exclude=owned
+            )
             if len(items) >= first:
                 return items
             more = rules.apply(
                 rules.follow_session(_fallback_entries(shopper, channel), first, personal=False),
                 first,
-                exclude={i.product_id for i in items},
+                exclude={i.product_id for i in items} | owned,
             )
             return (items + more)[:first]
     fallback = _fallback_entries(shopper, channel)
-    return rules.apply(rules.follow_session(fallback, first, personal=False), first)
+    return rules.apply(rules.follow_session(fallback, first, personal=False), first, exclude=owned)
+
+
+def _owned_products(customer_id: int) -> set[int]:
+    """Every product the customer bought (one query on the customer's index)."""
+    return set(
+        Interaction.objects.filter(customer_id=customer_id, kind=InteractionKind.PURCHASE)
+        .order_by()
+        .values_list("product_id", flat=True)
+        .distinct()
+    )
 
 
 def _buy_again_entries(customer_id: int) -> list[ListEntry]:

@@ -56,7 +56,8 @@ def _ndcg(metrics: dict, key: str) -> float | None:
 def _why_kept(run: ModelRun) -> str:
     """Why a finished retrain did not replace the live model, without jargon."""
     if run.status == ModelRunStatus.FAILED:
-        reason = (run.error or "unknown error").splitlines()[0][:160]
+        # The whole first paragraph: a "not enough data" reason says what the shop has.
+        reason = (run.error or "unknown error").split("\n\n")[0].replace("\n", " ")[:600]
         return f"last retrain ({_day(run.finished_at or run.created_at)}) failed: {reason}"
     metrics = run.metrics or {}
     live = metrics.get("live") or {}  # the live model, scored on this run's data
@@ -90,6 +91,12 @@ def model_sentence() -> str:
     else:
         metrics = live.metrics or {}
         text = f"Live model from {_day(live.promoted_at or live.finished_at)}"
+        if live.status == ModelRunStatus.REJECTED:
+            gate = (metrics.get("gate") or {}).get("reason") or "the promotion gate refused it"
+            text += (
+                f" (run {live.pk}, put back by a rollback although its retrain was "
+                f"rejected: {gate})"
+            )
         again, popular = _ndcg(metrics, "all"), _ndcg(metrics, "popularity_all")
         if again is not None and popular:
             text += (

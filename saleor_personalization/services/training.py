@@ -17,6 +17,7 @@ from django.core.cache import cache
 from django.utils import timezone
 
 from ..conf import get_settings
+from ..features.customers import clear_attributes
 from ..models import ModelRun, ModelRunStatus
 from ..recommender import pipeline
 from ..recommender.artifact import delete_artifact
@@ -49,6 +50,8 @@ REQUEST_LOCK = "saleor-personalization:training-request"
 TRAINING_TIME_LIMIT = 4 * 3600
 # A queued training message expires after this; a run still QUEUED then never starts.
 QUEUED_EXPIRY = 6 * 3600
+# A queued run no worker has claimed while no training runs: its message is lost.
+QUEUED_UNCLAIMED = 30 * 60
 IN_PROGRESS = (ModelRunStatus.QUEUED, ModelRunStatus.TRAINING, ModelRunStatus.EVALUATING)
 STARTING = "starting"
 # The lock names the training run and lives only while its worker renews it: a worker
@@ -81,7 +84,14 @@ def recover_stale_runs() -> list[int]:
     with get_shop().database.writer():
         for run in ModelRun.objects.filter(status__in=IN_PROGRESS).order_by("pk"):
             if run.status == ModelRunStatus.QUEUED:
-                stale = run.created_at < now - timedelta(seconds=QUEUED_EXPIRY)
+                # Expired for sure; or unclaimed for a while with no training running
+                # (so nothing it waits for): a lost message must not block manual
+                # training for the expiry's six hours. A message that still arrives
+                # finds the run failed and trains nothing.
+                age = now - run.created_at
+                stale = age > timedelta(seconds=QUEUED_EXPIRY) or (
+                    age > timedelta(seconds=QUEUED_UNCLAIMED) and holder is None
+                )
                 reason = "queued but never started (the message expired or was lost)"
             else:
                 started = run.started_at or run.created_at
@@ -314,9 +324,12 @@ def train(
 
 def _refresh_customer_attributes() -> None:
     """Customers' mapped metadata attributes, read fresh before the model learns from
-    them (nothing to read when no key is mapped or the shop keeps no customers)."""
+    them; with no key mapped (any more), none are kept: an admin who empties the
+    setting stops the model learning from metadata at the next run."""
     config, _ = get_shop().configuration.load()
     if not config.customer_attribute_keys:
+        with get_shop().database.writer():
+            clear_attributes()
         return
     with contextlib.suppress(ShopCapabilityMissing):
         sync_customers()
