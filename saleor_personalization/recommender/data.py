@@ -180,7 +180,9 @@ def _columns(rows: Iterable[tuple[int, int, int, float]]) -> list[np.ndarray]:
     return [np.concatenate(part) for part in parts]
 
 
-def _first_of_pairs(customers: np.ndarray, cols: np.ndarray, times: np.ndarray):
+def _first_of_pairs(
+    customers: np.ndarray, cols: np.ndarray, times: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Distinct (customer, column) pairs sorted by customer then column, each at its
     earliest time."""
     order = np.lexsort((times, cols, customers))
@@ -216,7 +218,23 @@ class PurchaseLog:
     last_pk: int  # the newest Interaction row read
     read_at: float  # time.monotonic() of the full read
     version: object = None
-    _matrices: tuple | None = field(default=None, init=False, repr=False)
+    _matrices: tuple = field(default=(), init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._index()
+
+    def _index(self) -> None:
+        """Customer ids (rows) and the pairs as a CSR and a CSC matrix of first times,
+        made whenever the pairs change (under :func:`purchase_log`'s lock) and replaced
+        whole, so a reader holding the old tuple reads consistent arrays."""
+        starts = np.flatnonzero(np.r_[True, self.customers[1:] != self.customers[:-1]])
+        if not len(self.customers):
+            starts = np.zeros(0, dtype=np.int64)
+        indptr = np.r_[starts, len(self.customers)]
+        times = sp.csr_matrix(
+            (self.first, self.cols, indptr), shape=(len(starts), len(self.item_ids))
+        )
+        self._matrices = (self.customers[starts], times, times.tocsc())
 
     @classmethod
     def read(cls, item_ids: np.ndarray, version: object = None) -> "PurchaseLog":
@@ -259,12 +277,13 @@ class PurchaseLog:
             self.customers, self.cols, self.first = joined
         else:  # a few orders: into place, without sorting everything again
             at, new = [], []
+            first = self.first.copy()  # a matrix made from the old one may be in use
             for customer, col, when in zip(customers, cols, times, strict=True):
                 start = np.searchsorted(self.customers, customer, "left")
                 end = np.searchsorted(self.customers, customer, "right")
                 place = start + np.searchsorted(self.cols[start:end], col)
                 if place < end and self.cols[place] == col:
-                    self.first[place] = min(self.first[place], when)
+                    first[place] = min(first[place], when)
                 else:
                     at.append(place)
                     new.append((customer, col, when))
@@ -272,29 +291,15 @@ class PurchaseLog:
                 values = list(zip(*new, strict=True))
                 self.customers = np.insert(self.customers, at, values[0])
                 self.cols = np.insert(self.cols, at, values[1])
-                self.first = np.insert(self.first, at, values[2])
-        self._matrices = None
-
-    def _bought(self) -> tuple[np.ndarray, sp.csr_matrix, sp.csc_matrix]:
-        """Customer ids (rows) and the pairs as a CSR and a CSC matrix of first times."""
-        if self._matrices is None:
-            starts = np.flatnonzero(np.r_[True, self.customers[1:] != self.customers[:-1]])
-            indptr = np.r_[starts, len(self.customers)]
-            times = sp.csr_matrix(
-                (self.first, self.cols, indptr), shape=(len(starts), len(self.item_ids))
-            )
-            self._matrices = (self.customers[starts], times, times.tocsc())
-        return self._matrices
+                first = np.insert(first, at, values[2])
+            self.first = first
+        self._index()
 
     def co_buyers(self, cols: np.ndarray, *, until: datetime) -> np.ndarray:
         """Customers who bought one of the products in columns ``cols`` before ``until``
         (sorted, distinct)."""
-        rows = self._buyer_rows(cols, until.timestamp())
-        return self._bought()[0][rows]
-
-    def _buyer_rows(self, cols: np.ndarray, until: float) -> np.ndarray:
-        part = self._bought()[2][:, np.asarray(cols, dtype=np.int64)]
-        return np.unique(part.indices[part.data < until])
+        matrices = self._matrices
+        return matrices[0][_buyer_rows(matrices, cols, until.timestamp())]
 
     def shared_buyers(
         self, cols: np.ndarray, *, until: datetime, excluding: np.ndarray
@@ -302,9 +307,10 @@ class PurchaseLog:
         """For the products in columns ``cols`` (rows), the products (columns) that some
         customer bought with it before ``until``, counting no customer in ``excluding``
         (those being scored: their purchases are read fresh). Non-zero where shared."""
-        ids, times, _ = self._bought()
+        matrices = self._matrices  # one snapshot: a catch-up may replace them meanwhile
+        ids, times, _ = matrices
         moment = until.timestamp()
-        rows = self._buyer_rows(cols, moment)
+        rows = _buyer_rows(matrices, cols, moment)
         rows = rows[~np.isin(ids[rows], np.asarray(excluding, dtype=np.int64))]
         theirs = times[rows]
         if len(theirs.data) and theirs.data.max() >= moment:
@@ -315,6 +321,12 @@ class PurchaseLog:
             shape=theirs.shape,
         )
         return (bought[:, np.asarray(cols, dtype=np.int64)].T @ bought).tocsr()
+
+
+def _buyer_rows(matrices: tuple, cols: np.ndarray, until: float) -> np.ndarray:
+    """Rows of the customers who bought one of the products in ``cols`` before ``until``."""
+    part = matrices[2][:, np.asarray(cols, dtype=np.int64)]
+    return np.unique(part.indices[part.data < until])
 
 
 _log_lock = threading.Lock()

@@ -37,7 +37,6 @@ from ..models import (
     Interaction,
     InteractionKind,
     ItemChannel,
-    ItemProfile,
     ListEntry,
     ListKey,
     ListKind,
@@ -103,20 +102,27 @@ def shopper_exclusions(shopper: Shopper, config: PersonalizationConfig) -> set[i
 Recommendation = ListEntry
 
 
-def available(product_ids: Sequence[int], channel: str, config: PersonalizationConfig) -> set[int]:
-    """The products that may be shown in ``channel`` now."""
-    listed = set(
+def available(
+    product_ids: Sequence[int], channel: str, config: PersonalizationConfig
+) -> dict[int, int | None]:
+    """The products that may be shown in ``channel`` now, each with its category.
+
+    The category comes with the channel state, in one query (a join on the product's
+    profile): the diversity rule needs it for the same candidates, and a second query
+    per served list was a tenth of the plugin's time in a request.
+    """
+    listed = list(
         ItemChannel.objects.filter(
             item_id__in=list(product_ids), channel=channel, is_available=True
-        ).values_list("item_id", "in_stock")
+        ).values_list("item_id", "in_stock", "item__category_id")
     )
     if not config.exclude_out_of_stock:
-        return {product for product, _ in listed}
-    candidates = [product for product, _ in listed]
+        return {product: category for product, _, category in listed}
+    candidates = [product for product, _, _ in listed]
     live = get_shop().catalogue.in_stock(candidates, channel)
     if live is None:
-        return {product for product, in_stock in listed if in_stock}
-    return live.intersection(candidates)
+        return {product: category for product, in_stock, category in listed if in_stock}
+    return {product: category for product, _, category in listed if product in live}
 
 
 def diversify(items: list[ListEntry], limit: int, categories: dict[int, object]) -> list:
@@ -203,11 +209,11 @@ class ShopperRules:
                 unique.append(entry)
         limit = self.config.max_per_category if diversify_categories else 0
         if limit:
-            categories = dict(
-                ItemProfile.objects.filter(product_id__in=[i.product_id for i in unique[:50]])
-                .exclude(category_id__isnull=True)
-                .values_list("product_id", "category_id")
-            )
+            categories = {
+                i.product_id: shown[i.product_id]
+                for i in unique[:50]
+                if shown[i.product_id] is not None
+            }
             unique = diversify(unique, limit, categories)
         return unique[:first]
 
