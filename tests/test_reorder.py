@@ -72,3 +72,14 @@ def test_the_reorder_model_travels_with_the_artifact():
     # An artifact written before the reorder model still loads, with the fixed signal.
     old = deserialise(*serialise(replace(model, reorder=None)))
     assert old.reorder is None
+
+
+def test_a_run_says_when_buy_again_does_not_use_the_reorder_model():
+    from saleor_personalization.recommender.report import reorder_unused
+
+    used = {"reorder_model": True, "tuning": {"all": {"weights": {"repeat": 2.0}}}}
+    assert reorder_unused(used) == ""
+    unweighted = {"reorder_model": True, "tuning": {"all": {"weights": {"repeat": 0.0}}}}
+    assert "got no weight" in reorder_unused(unweighted)
+    assert "too few reorders" in reorder_unused({"reorder_model": False})
+    assert reorder_unused({}) == ""  # a run from before the reorder model says nothing

@@ -31,9 +31,9 @@ def metrics_table(metrics: dict) -> list[str]:
             f"{fresh['buyers']} buyers {fresh['recall']:.3f} (same places at random "
             f"{fresh['random_recall']:.3f})"
         )
-    unweighted = hybrid_unweighted(metrics)
-    if unweighted:
-        lines.append(unweighted)
+    for said in (hybrid_unweighted(metrics), reorder_unused(metrics)):
+        if said:
+            lines.append(said)
     return lines
 
 
@@ -52,6 +52,20 @@ def hybrid_unweighted(metrics: dict) -> str:
         f"the LightFM hybrid got no weight on the validation window for: {', '.join(lists)} "
         "(those lists come from reorders, co-purchases and trends alone)"
     )
+
+
+def reorder_unused(metrics: dict) -> str:
+    """Said when 'buy again' does not use the learned reorder model: too few reorders to
+    learn from, or validation gave it no weight against the other signals."""
+    if metrics.get("reorder_model") is False:
+        return "too few reorders to learn from: 'buy again' uses the fixed count-and-recency signal"
+    weights = ((metrics.get("tuning") or {}).get("all") or {}).get("weights") or {}
+    if weights.get("repeat", 1) == 0:
+        return (
+            "the learned reorder model got no weight on the validation window: 'buy again' "
+            "orders the customer's purchases by co-purchases, LightFM and trends"
+        )
+    return ""
 
 
 def run_summary(run: ModelRun) -> list[str]:

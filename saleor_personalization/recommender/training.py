@@ -362,7 +362,11 @@ def _train_and_evaluate(
     if not holdout.truth:
         raise NotEnoughData("no customer seen before the holdout bought anything in it")
 
-    metrics = {"tuning": tuning, "holdout_customers": len(holdout.truth)}
+    metrics = {
+        "tuning": tuning,
+        "holdout_customers": len(holdout.truth),
+        "reorder_model": eval_model.reorder is not None,
+    }
     for protocol in ("all", "new"):
         discovery = protocol == "new"
         metrics[protocol] = evaluate(

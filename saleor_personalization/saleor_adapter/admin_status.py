@@ -24,7 +24,7 @@ from ..emails.tracking import email_stats
 from ..events.attribution import attribution_report
 from ..models import ModelRun, ModelRunStatus, Segment
 from ..offers.report import offer_report
-from ..recommender.report import hybrid_unweighted
+from ..recommender.report import hybrid_unweighted, reorder_unused
 from ..segments.compute import current_sizes
 from .metadata import SEGMENT_KEY_PREFIX
 
@@ -109,9 +109,9 @@ def model_sentence() -> str:
                 f"; 'for you' lists find products new to the customer {found / popular_new:.1f}"
                 f"{TIMES} better (NDCG@10 {found:.3f} vs {popular_new:.3f})"
             )
-        unweighted = hybrid_unweighted(metrics)
-        if unweighted:
-            text += f"; {unweighted}"
+        for said in (hybrid_unweighted(metrics), reorder_unused(metrics)):
+            if said:
+                text += f"; {said}"
     later_runs = ModelRun.objects.exclude(is_live=True)
     if live is not None:
         later_runs = later_runs.filter(created_at__gt=live.created_at)
