@@ -94,9 +94,16 @@ def test_tampered_artifact_is_refused(trained):
 
 
 def test_gate_refuses_a_run_worse_than_popularity_or_live():
-    base = {"all": {"ndcg": 0.30}, "new": {"ndcg": 0.10}, "popularity_all": {"ndcg": 0.10}}
+    base = {
+        "all": {"ndcg": 0.30},
+        "new": {"ndcg": 0.10},
+        "popularity_all": {"ndcg": 0.40},  # buy again has no bestseller counterpart
+        "popularity_new": {"ndcg": 0.05},
+    }
     assert promotion_gate(base).promote
-    assert not promotion_gate({**base, "all": {"ndcg": 0.05}}).promote
+    worse = promotion_gate({**base, "new": {"ndcg": 0.04}})
+    assert not worse.promote
+    assert worse.reason == "for you: NDCG@10 0.0400 is below bestsellers' 0.0500"
     live = {"source": "x", "all": {"ndcg": 0.40}, "new": {"ndcg": 0.10}}
     decision = promotion_gate({**base, "live": live})
     assert not decision.promote

@@ -54,20 +54,22 @@ class GateDecision:
 def promotion_gate(metrics: dict) -> GateDecision:
     """Promote a run that beats bestsellers and is not worse than the live model.
 
-    The live model is judged on the same holdout as the candidate, in the same run
-    (:func:`.training._live_metrics`), on both lists shoppers are served: *buy again*
-    ("all") and *for you* ("new").
+    Without a model every shopper gets bestsellers (leaving out what they bought), so
+    the run's *for you* list must find the products new to each customer at least as
+    well ("new" protocol). *Buy again* holds only the customer's purchases and has no
+    bestseller counterpart; it is judged, with *for you*, against the live model on the
+    same holdout as the candidate, in the same run (:func:`.training._live_metrics`).
     """
-    ndcg = metrics["all"]["ndcg"]
-    popular = metrics["popularity_all"]["ndcg"]
+    ndcg = metrics["new"]["ndcg"]
+    popular = metrics["popularity_new"]["ndcg"]
     if ndcg < popular:
         return GateDecision(
-            False, f"buy again: NDCG@10 {ndcg:.4f} is below bestsellers' {popular:.4f}"
+            False, f"for you: NDCG@10 {ndcg:.4f} is below bestsellers' {popular:.4f}"
         )
     live = metrics.get("live")
     if not live:
         return GateDecision(
-            True, f"buy again: NDCG@10 {ndcg:.4f} vs bestsellers {popular:.4f}; no live model"
+            True, f"for you: NDCG@10 {ndcg:.4f} vs bestsellers {popular:.4f}; no live model"
         )
     compared = []
     for protocol, label in (("all", "buy again"), ("new", "for you")):

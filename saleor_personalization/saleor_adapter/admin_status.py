@@ -62,12 +62,12 @@ def _why_kept(run: ModelRun) -> str:
     metrics = run.metrics or {}
     live = metrics.get("live") or {}  # the live model, scored on this run's data
     when = _day(run.finished_at or run.created_at)
-    new, popular = _ndcg(metrics, "all"), _ndcg(metrics, "popularity_all")
+    new, popular = _ndcg(metrics, "new"), _ndcg(metrics, "popularity_new")
     because = ""
     if new is not None and popular is not None and new < popular:
         because = (
-            f"its 'buy again' lists ranked what customers bought next worse than bestsellers "
-            f"do ({new:.3f} vs {popular:.3f})"
+            f"its 'for you' lists found products new to each customer less well than "
+            f"bestsellers do ({new:.3f} vs {popular:.3f})"
         )
     for key, label, what in (
         ("all", "buy again", "what customers bought next"),
