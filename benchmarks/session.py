@@ -310,7 +310,7 @@ def tune(window: Window, invoices, start: datetime) -> tuple[NeighbourParams, fl
                     best_anon = (ndcg, params, fallback)
     _, params, fallback = best_anon
     best_personal = (-1.0, 0.5)
-    for weight in (0.1, 0.2, 0.3, 0.4, 0.5, 0.6):
+    for weight in (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9):
         settings = SessionSettings(weight=weight)
         ndcg = score(
             lambda s, st=settings: served(
