@@ -283,3 +283,18 @@ def test_a_worker_rescores_once_for_orders_in_quick_succession(tmp_path, media):
     assert ModelRun.objects.count() == runs
     served = {e.product_id for e in _rows(customer)[ListKind.PERSONAL].ranked()}
     assert not {first, second} & served
+
+
+def test_a_lists_json_text_is_what_its_entries_serialise_to():
+    """The writer's fast JSON and ListEntry.to_json (what serving reads back) agree."""
+    import json
+
+    from saleor_personalization.recommender.lists import RankedList
+
+    ranked = RankedList(
+        product_ids=np.array([7, 12, 3]),
+        scores=np.array([1.234567891, -0.5, 2e-7]),
+        reasons=['Because you bought "Tea" \\ Co', "New in the shop", "Picked for you"],
+        is_new=np.array([False, True, False]),
+    )
+    assert json.loads(ranked.json_text({})) == [e.to_json() for e in ranked.entries()]

@@ -278,7 +278,6 @@ def ranked_personal_lists(
     )
     item_ids = ranked.item_ids
     owned = history.baskets[rows].tocsr()
-    out = []
     by_kind = []
     for scores, weights in (
         (ranked.for_you, model.weights_new),
@@ -294,9 +293,10 @@ def ranked_personal_lists(
                 for j, c in enumerate(cols)
             ]
         )
-    for j, user_id in enumerate(users):
-        out.append((int(user_id), by_kind[0][j], by_kind[1][j]))
-    return out
+    return [
+        (int(user_id), for_you, buy_again)
+        for user_id, for_you, buy_again in zip(users, *by_kind, strict=True)
+    ]
 
 
 BOUGHT_BEFORE = "You bought this before"

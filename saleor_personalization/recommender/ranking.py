@@ -1,8 +1,8 @@
 """The two personal rankings a customer is served, computed one way for every use.
 
-*Buy again* ranks what the customer is likely to order next, reorders included
-(the blend tuned on the "all" protocol); what they bought in the last days is left
-out unless it is a product customers reorder. *For you* is discovery: products the
+*Buy again* ranks the customer's own purchases by how likely they are to order them
+next (the blend tuned on the "all" protocol); what they bought in the last days is
+left out unless it is a product customers reorder. *For you* is discovery: products the
 customer never bought, from the blend tuned on the "new" protocol (the LightFM hybrid
 and co-purchase carry it, bestsellers may be pushed down), with products created since
 training scored from their features in the same ranking.

@@ -10,8 +10,9 @@ by whether the customer bought the product again in the weeks after it. The week
 after the cut-off are the latest ones the run may use (the fit's own data), so nothing
 of a holdout the run is judged on is seen.
 
-The score is a probability over owned products only; products never bought get 0, and
-the blend's co-purchase and trend components rank them.
+The score is a probability over owned products only, which is all a *buy again* list
+holds (:func:`.ranking.buy_again_scores`); the blend weighs it against co-purchase,
+LightFM and trend as validation decides.
 """
 
 from dataclasses import dataclass
@@ -22,18 +23,6 @@ import scipy.sparse as sp
 
 from .components import popularity, repeat_rate
 from .data import EventRows, InteractionData, build_interactions
-
-FEATURES = (
-    "log bought",  # baskets with the product
-    "log days since",  # since the customer last bought it
-    "log basket lines",  # the customer's activity
-    "share of top",  # bought as often as the customer's most bought product?
-    "log repeat rate",  # the product's reorder rate across customers
-    "log buyers",  # the product's popularity
-    "log days since last order",  # the customer's own recency
-    "bought x days since",  # many purchases long ago differ from many recently
-    "log products",  # how broad the customer's buying is
-)
 
 MIN_LABELS = 50  # of each class; below this the run keeps the fixed repeat signal
 MAX_PAIRS = 400_000  # a random sample beyond this: the fit stays seconds on any shop
@@ -96,15 +85,15 @@ def pair_features(
     np.minimum.at(latest, pair_rows, ages)
     features = np.column_stack(
         [
-            np.log1p(bought),
-            np.log(ages),
-            np.log1p(lines[pair_rows]),
-            bought / np.maximum(most[pair_rows], 1.0),
-            np.log(np.maximum(rates[cols], 1e-6)),
-            np.log1p(buyers[cols]),
-            np.log(latest[pair_rows]),
-            np.log1p(bought) * np.log(ages),
-            np.log1p(products[pair_rows]),
+            np.log1p(bought),  # baskets with the product
+            np.log(ages),  # days since the customer last bought it
+            np.log1p(lines[pair_rows]),  # the customer's activity
+            bought / np.maximum(most[pair_rows], 1.0),  # against their most bought product
+            np.log(np.maximum(rates[cols], 1e-6)),  # the product's reorder rate
+            np.log1p(buyers[cols]),  # the product's popularity
+            np.log(latest[pair_rows]),  # days since the customer's last order
+            np.log1p(bought) * np.log(ages),  # many purchases long ago differ from recent ones
+            np.log1p(products[pair_rows]),  # how broad the customer's buying is
         ]
     )
     return pair_rows, cols, features

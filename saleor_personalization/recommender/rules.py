@@ -77,18 +77,25 @@ def reorder_products() -> set[int]:
     return {entry.product_id for entry in RecommendationList.read(ListKey(ListKind.REORDER))}
 
 
-def recent_purchases(shopper: Shopper, days: int) -> set[int]:
-    """What the shopper bought in the last ``days`` days, products customers reorder aside."""
-    if not days or not (shopper.customer_id or shopper.anonymous_id):
+def purchased(shopper: Shopper, days: int | None = None) -> set[int]:
+    """What the shopper bought (in the last ``days`` days; ever, with ``None``)."""
+    if not (shopper.customer_id or shopper.anonymous_id):
         return set()
-    bought = Interaction.objects.filter(
-        kind=InteractionKind.PURCHASE, occurred_at__gte=timezone.now() - timedelta(days=days)
-    )
+    bought = Interaction.objects.filter(kind=InteractionKind.PURCHASE)
+    if days is not None:
+        bought = bought.filter(occurred_at__gte=timezone.now() - timedelta(days=days))
     if shopper.customer_id:
         bought = bought.filter(customer_id=shopper.customer_id)
     else:
         bought = bought.filter(anonymous_id=shopper.anonymous_id)
-    products = set(bought.values_list("product_id", flat=True).distinct()[:500])
+    return set(bought.order_by().values_list("product_id", flat=True).distinct())
+
+
+def recent_purchases(shopper: Shopper, days: int) -> set[int]:
+    """What the shopper bought in the last ``days`` days, products customers reorder aside."""
+    if not days:
+        return set()
+    products = purchased(shopper, days)
     return products - reorder_products() if products else products
 
 

@@ -29,7 +29,7 @@ from ..models import (
     SubjectType,
 )
 from .lists import BOUGHT_BEFORE
-from .rules import Recommendation, Shopper, ShopperRules, apply_rules
+from .rules import Recommendation, Shopper, ShopperRules, apply_rules, purchased
 
 __all__ = ["ListEntry", "Recommendation", "Shopper", "apply_rules"]
 
@@ -189,7 +189,7 @@ def personalized(
         # Discovery shows nothing the customer bought: not through the session's
         # neighbours, not through the bestsellers that fill a short list. Only the
         # places given to "buy again" may.
-        owned = _owned_products(shopper.customer_id)
+        owned = purchased(shopper)
         if discovery_share < 1:
             again = _buy_again_entries(shopper.customer_id)
             entries = _mix(entries, again, discovery_share)
@@ -208,16 +208,6 @@ def personalized(
             return (items + more)[:first]
     fallback = _fallback_entries(shopper, channel)
     return rules.apply(rules.follow_session(fallback, first, personal=False), first, exclude=owned)
-
-
-def _owned_products(customer_id: int) -> set[int]:
-    """Every product the customer bought (one query on the customer's index)."""
-    return set(
-        Interaction.objects.filter(customer_id=customer_id, kind=InteractionKind.PURCHASE)
-        .order_by()
-        .values_list("product_id", flat=True)
-        .distinct()
-    )
 
 
 def _buy_again_entries(customer_id: int) -> list[ListEntry]:
