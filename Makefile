@@ -16,7 +16,7 @@ TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 SERVE_ADDR ?= 127.0.0.1:8000
 
 .DEFAULT_GOAL := help
-.PHONY: help demo serve test lint format wheel benchmark benchmark-db benchmark-large benchmark-emails benchmark-rescore clean browser
+.PHONY: help demo serve test lint format wheel benchmark benchmark-db benchmark-large benchmark-emails benchmark-rescore benchmark-new-product clean browser
 
 help: ## list the targets
 	@echo "make <target>, e.g. make demo:"
@@ -83,6 +83,15 @@ benchmark-emails: $(STAMP) ## abandoned-checkout scan speed
 
 benchmark-rescore: $(STAMP) benchmark-db ## one customer's lists rescored after an order, vs reading every purchase
 	DATABASE_URL=$(BENCHMARK_DATABASE_URL) $(BIN)/python benchmarks/rescore.py
+
+# A running Saleor with the plugin, a trained model and a Celery worker (see README).
+API ?= http://127.0.0.1:8000/graphql/
+benchmark-new-product: $(STAMP) ## on a running shop: productCreate until the product has neighbours (API, STAFF_EMAIL, STAFF_PASSWORD)
+	@test -n "$(STAFF_EMAIL)" -a -n "$(STAFF_PASSWORD)" || \
+		{ echo "set STAFF_EMAIL and STAFF_PASSWORD (a staff user of the shop at API)"; exit 2; }
+	$(BIN)/python -m pip install --quiet -e '.[dev,benchmarks]'
+	$(BIN)/python benchmarks/new_product_live.py --api "$(API)" \
+		--email "$(STAFF_EMAIL)" --password "$(STAFF_PASSWORD)"
 
 clean: ## remove .venv, build output and the demo's .personalization/
 	rm -rf $(VENV) dist build *.egg-info .personalization

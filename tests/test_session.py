@@ -12,7 +12,11 @@ from saleor_personalization.models import (
     InteractionKind,
     ItemNeighbours,
     ItemProfile,
+    ListKey,
+    ListKind,
     ModelRunStatus,
+    RecommendationList,
+    SubjectType,
 )
 from saleor_personalization.recommender.neighbours import (
     NeighbourParams,
@@ -193,6 +197,10 @@ def test_a_new_product_gets_neighbours_from_its_features_without_training(live):
     assert placed.joined_neighbours > 0
     closest = own[0][0]
     assert 999 in [p for p, _ in read_neighbours([closest])[closest]]
+    # Its own product page has a "similar" list at once, explained by its name.
+    similar = RecommendationList.read(ListKey.of(ListKind.SIMILAR, SubjectType.PRODUCT, 999))
+    assert [e.product_id for e in similar[:5]] == [p for p, _ in own[:5]]
+    assert {e.reason for e in similar} == {"Similar to Green spade"}
     # A product the model was trained on keeps the neighbours of its training.
     assert place_new_product(run, model, int(model.item_ids[0])) is None
 

@@ -39,6 +39,7 @@ from ..models import (
     ItemNeighbours,
     ItemProfile,
     ListEntry,
+    ListKey,
     ListKind,
     ModelRun,
     RecommendationList,
@@ -49,6 +50,9 @@ from .data import EventRows, build_interactions
 from .model import RecommenderModel
 
 logger = logging.getLogger(__name__)
+
+# The reason on a product's "similar" list, as training writes it (lists.py).
+SIMILAR_REASON = "Similar to {}"
 
 Neighbours = Mapping[int, Sequence[tuple[int, float]]]
 
@@ -255,6 +259,18 @@ def place_new_product(
                     [p, round(params.embedding_weight * w, 5)] for p, w in own[: params.size]
                 ],
                 "from_features": True,
+                "model_run": run,
+                "generated_at": stamp,
+            },
+        )
+        # Its own "similar" list, so a storefront asking for products like it (its
+        # product page) is answered now; the next training writes it with the rest.
+        name = ItemProfile.objects.filter(pk=product_id).values_list("name", flat=True).first()
+        reason = SIMILAR_REASON.format(name or "this product")
+        RecommendationList.objects.update_or_create(
+            **ListKey.of(ListKind.SIMILAR, SubjectType.PRODUCT, product_id).lookup(),
+            defaults={
+                "entries": [ListEntry(p, w, reason).to_json() for p, w in own],
                 "model_run": run,
                 "generated_at": stamp,
             },
