@@ -9,6 +9,7 @@ schema it serves.
 import json
 import logging
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from django.core.exceptions import RequestDataTooBig
@@ -27,6 +28,7 @@ logger = logging.getLogger(__name__)
 
 MAX_BATCH = 10
 MAX_BODY = 256 * 1024
+DOCUMENT_CACHE_SIZE = 1000  # as Saleor's CacheDict(1000) of validated documents
 
 
 def error_dict(message: str, code: ErrorCode) -> dict:
@@ -149,6 +151,36 @@ def _operation(document: ast.Document, name: str | None):
     return operations[0], None
 
 
+@lru_cache(maxsize=DOCUMENT_CACHE_SIZE)
+def checked_document(schema, query: str) -> tuple[Any, tuple[dict, int] | None]:
+    """The query parsed and validated against ``schema``, or its error answer.
+
+    Kept per query text, as Saleor's own view keeps its documents
+    (``GraphQLCachedBackend`` in ``saleor/graphql/api.py``): a storefront sends the same
+    few documents again and again with new variables, and validating against a schema
+    of Saleor's size costs more than most resolvers. Execution never changes the AST.
+    """
+    try:
+        document = parse(query)
+    except GraphQLSyntaxError as error:
+        return None, ({"errors": [format_error(error)]}, 400)
+    if _document_has_nul(document):
+        return None, _client_error(
+            "Strings must not contain NUL characters.", ErrorCode.INVALID_ARGUMENT
+        )
+    if _unnamed_among_several(document):
+        return None, _client_error(
+            "Several operations in one document must each be named; send operationName "
+            "to pick one.",
+            ErrorCode.INVALID_OPERATION,
+        )
+    # Fragment cycles first: the full validation recurses through them without end.
+    errors = validate(schema, document, [NoFragmentCycles]) or validate(schema, document)
+    if errors:
+        return None, ({"errors": [format_error(e) for e in errors]}, 400)
+    return document, None
+
+
 def prepare(schema, data: Any, cost_map: dict) -> Prepared:
     """Everything a client can get wrong, answered with 400 before anything runs."""
     if not isinstance(data, dict):
@@ -176,28 +208,9 @@ def prepare(schema, data: Any, cost_map: dict) -> Prepared:
                 "Strings must not contain NUL characters.", ErrorCode.INVALID_ARGUMENT
             )
         )
-    try:
-        document = parse(query)
-    except GraphQLSyntaxError as error:
-        return Prepared(error=({"errors": [format_error(error)]}, 400))
-    if _document_has_nul(document):
-        return Prepared(
-            error=_client_error(
-                "Strings must not contain NUL characters.", ErrorCode.INVALID_ARGUMENT
-            )
-        )
-    if _unnamed_among_several(document):
-        return Prepared(
-            error=_client_error(
-                "Several operations in one document must each be named; send operationName "
-                "to pick one.",
-                ErrorCode.INVALID_OPERATION,
-            )
-        )
-    # Fragment cycles first: the full validation recurses through them without end.
-    errors = validate(schema, document, [NoFragmentCycles]) or validate(schema, document)
-    if errors:
-        return Prepared(error=({"errors": [format_error(e) for e in errors]}, 400))
+    document, error = checked_document(schema, query)
+    if error is not None:
+        return Prepared(error=error)
     operation, problem = _operation(document, operation_name)
     if operation is None:
         return Prepared(error=_client_error(problem, ErrorCode.INVALID_OPERATION))

@@ -1,6 +1,10 @@
 """Read the plugin's configuration outside a request (Celery tasks, commands)."""
 
-from ..configuration import PersonalizationConfig, parse_configuration
+import logging
+
+from ..configuration import ConfigurationError, PersonalizationConfig, parse_configuration
+
+logger = logging.getLogger(__name__)
 
 PLUGIN_ID = "saleor.personalization"
 
@@ -23,4 +27,10 @@ def load_configuration() -> tuple[PersonalizationConfig, bool]:
     )
     if row is None:
         return parse_configuration({}), False
-    return parse_configuration(row["configuration"] or []), row["active"]
+    try:
+        return parse_configuration(row["configuration"] or []), row["active"]
+    except ConfigurationError:
+        # As the plugin instance does (``PersonalizationPlugin.config``): the shop keeps
+        # working on defaults while the admin corrects the form.
+        logger.exception("Invalid personalization configuration; using defaults")
+        return parse_configuration({}), row["active"]

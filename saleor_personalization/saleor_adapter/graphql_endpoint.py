@@ -17,6 +17,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import re_path
 from django.views.decorators.csrf import csrf_exempt
+from saleor.core.db.connection import allow_writer
 from saleor.graphql.app.dataloaders import get_app_promise
 from saleor.graphql.context import clear_context, get_context_value
 from saleor.graphql.storefront_traffic import (
@@ -29,7 +30,7 @@ from ..configuration import PersonalizationConfig
 from ..graphql.errors import ErrorCode
 from ..graphql.http import error_response, execute_request
 from ..graphql.schema import build_schema
-from .configuration import PLUGIN_ID
+from .configuration import PLUGIN_ID, load_configuration
 from .graphql_backend import COST_MAP, SaleorBackend, remember_config
 
 logger = logging.getLogger(__name__)
@@ -50,16 +51,27 @@ def unavailable() -> JsonResponse:
 def global_route(request: HttpRequest, *args, **kwargs) -> HttpResponse:
     """``/plugins/global/<id>/graphql/``, answered by the plugin even when it is off.
 
-    Saleor's manager answers a bare, empty 404 for an inactive plugin before calling
-    its ``webhook``; for the API that reads as "wrong URL". Everything goes through
-    Saleor's own view as before; only that empty 404 becomes ``UNAVAILABLE``.
+    Saleor's own route would build its plugin manager (every plugin instantiated and
+    configured) only to find this plugin and call its ``webhook``; an anonymous request
+    then builds a second one to authenticate. This route reads the plugin's one
+    configuration row instead and answers as ``webhook`` does, in Saleor's writer
+    context as Saleor's plugin views run. Saleor's manager answers an inactive plugin
+    with a bare, empty 404, which reads as "wrong URL"; here it is ``UNAVAILABLE``.
     """
-    from saleor.plugins.views import handle_global_plugin_webhook
-
-    response = handle_global_plugin_webhook(request, PLUGIN_ID)
-    if response.status_code == 404 and not response.content:
+    config, active = load_configuration()
+    if not active:
         return unavailable()
-    return response
+    with allow_writer():
+        return answer(request, config)
+
+
+def answer(request: HttpRequest, config: PersonalizationConfig) -> HttpResponse:
+    """The API's answer; an unexpected error is a 500 with a GraphQL-shaped body."""
+    try:
+        return serve(request, config)
+    except Exception:
+        logger.exception("Personalization GraphQL endpoint failed")
+        return error_response("Internal error; it has been logged.", ErrorCode.INTERNAL_ERROR, 500)
 
 
 ROUTE = re_path(rf"^plugins/global/{re.escape(PLUGIN_ID)}/graphql/?$", global_route)

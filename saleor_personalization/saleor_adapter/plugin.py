@@ -402,8 +402,8 @@ class PersonalizationPlugin(BasePlugin):
 
         Saleor's legacy ``/plugins/<id>/`` route does not check ``active``; this does:
         with the plugin off the API answers 503 with a GraphQL error ``UNAVAILABLE``
-        (as ``graphql_endpoint.global_route`` does on the global route, where Saleor
-        refuses an inactive plugin itself), other paths 404. An unexpected error
+        (as ``graphql_endpoint.global_route`` does on the global route, which answers
+        without Saleor's manager), other paths 404. An unexpected error
         becomes a 500 with a GraphQL-shaped body, never a traceback.
         """
         route = path.strip("/")
@@ -415,9 +415,9 @@ class PersonalizationPlugin(BasePlugin):
             return HttpResponseNotFound()
         try:
             if route == "graphql":
-                from .graphql_endpoint import serve
+                from .graphql_endpoint import answer
 
-                return serve(request, self.config)
+                return answer(request, self.config)
             if route.startswith("email/"):
                 from ..emails.views import email_endpoint
 
