@@ -127,7 +127,7 @@ FIELDS: tuple[FieldSpec, ...] = (
         30,
         "Recommendations · Hide purchases of the last (days)",
         "Leave out products the customer bought within this many days, unless the product is "
-        "one customers reorder. 0 keeps them.",
+        "one customers reorder or one they have bought in two or more orders. 0 keeps them.",
         minimum=0,
         maximum=3650,
     ),

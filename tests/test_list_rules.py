@@ -2,7 +2,8 @@
 
 One small shop where product 5 sits on every list there is: each served list kind
 (storefront queries and the abandoned-cart email alike) must leave it out while the
-customer's purchase of it is recent, and show it again once customers reorder it.
+customer's purchase of it is recent, and show it again once customers reorder it (or
+the customer has bought it in two orders).
 """
 
 from collections.abc import Callable
@@ -141,6 +142,23 @@ def test_a_recent_purchase_is_left_out_unless_customers_reorder_it(shop, served)
     assert BOUGHT not in shown
 
     _list(ListKind.REORDER, [BOUGHT])
+    assert (BOUGHT in SERVED[served]()) is (served not in DISCOVERY)
+
+
+@pytest.mark.parametrize("served", SERVED, ids=list(SERVED))
+def test_a_recent_purchase_the_customer_reorders_stays(shop, served):
+    """Bought in two orders, the product is one this customer buys again: it stays in
+    view right after the second purchase, as on lists the writer ranks."""
+    assert BOUGHT not in SERVED[served]()
+    Interaction.objects.create(
+        customer_id=CUSTOMER,
+        product_id=BOUGHT,
+        channel=CHANNEL,
+        kind=InteractionKind.PURCHASE,
+        basket_ref="o-0",
+        occurred_at=timezone.now() - timedelta(days=60),
+        source_key="rules-earlier-order",
+    )
     assert (BOUGHT in SERVED[served]()) is (served not in DISCOVERY)
 
 

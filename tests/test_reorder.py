@@ -83,3 +83,32 @@ def test_a_run_says_when_buy_again_does_not_use_the_reorder_model():
     assert "got no weight" in reorder_unused(unweighted)
     assert "too few reorders" in reorder_unused({"reorder_model": False})
     assert reorder_unused({}) == ""  # a run from before the reorder model says nothing
+
+
+def test_a_recent_purchase_stays_on_buy_again_when_the_customer_reorders_it():
+    """Left out for 30 days after a purchase unless reordered: by customers in general
+    (the product's rate) or by this customer (bought in two or more orders)."""
+    from saleor_personalization.recommender.ranking import hide_recent_purchases
+
+    events = EventRows.from_tuples(
+        [
+            (1, 10, "purchase", "a", NOW - timedelta(days=60)),
+            (1, 10, "purchase", "b", NOW - timedelta(days=5)),  # their own reorder
+            (1, 11, "purchase", "b", NOW - timedelta(days=5)),  # bought once, just now
+            (1, 12, "purchase", "c", NOW - timedelta(days=40)),  # bought once, long ago
+            (2, 11, "purchase", "d", NOW - timedelta(days=3)),
+        ]
+    )
+    data = build_interactions(events, as_of=NOW)
+    rows = np.arange(data.shape[0])
+    scores = np.zeros(data.shape, dtype=np.float32)
+    hide_recent_purchases(scores, data, rows, np.zeros(data.shape[1], dtype=bool), 30)
+    first = scores[data.user_index[1]]
+    shown = {int(data.item_ids[k]) for k in np.flatnonzero(np.isfinite(first))}
+    assert {10, 12} <= shown
+    assert 11 not in shown
+    # A product customers reorder stays for everyone.
+    scores = np.zeros(data.shape, dtype=np.float32)
+    reorder = data.item_ids == 11
+    hide_recent_purchases(scores, data, rows, reorder, 30)
+    assert np.isfinite(scores[:, data.item_index[11]]).all()

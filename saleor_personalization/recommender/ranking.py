@@ -2,7 +2,8 @@
 
 *Buy again* ranks the customer's own purchases by how likely they are to order them
 next (the blend tuned on the "all" protocol); what they bought in the last days is
-left out unless it is a product customers reorder. *For you* is discovery: products the
+left out unless it is a product customers reorder or one they have reordered
+themselves. *For you* is discovery: products the
 customer never bought, from the blend tuned on the "new" protocol (the LightFM hybrid
 and co-purchase carry it, bestsellers may be pushed down), with products created since
 training scored from their features in the same ranking.
@@ -21,6 +22,9 @@ from .model import BlendWeights, RecommenderModel
 # Products at least this often rebought count as reorder products: they stay on
 # lists right after a purchase.
 REORDER_RATE = 0.2
+# A customer who bought a product in this many orders reorders it: it stays on their
+# lists right after a purchase too.
+OWN_REORDER_ORDERS = 2
 # Default of the Dashboard's "hide purchases of the last (days)".
 RECENTLY_BOUGHT_DAYS = 30
 
@@ -80,12 +84,18 @@ def hide_recent_purchases(
     reorder: np.ndarray,
     days: int,
 ) -> None:
-    """Leave out (in place) what each customer bought in the last ``days``, unless reordered."""
+    """Leave out (in place) what each customer bought in the last ``days``, unless reordered.
+
+    Reordered means a product customers reorder (``reorder``), or one this customer has
+    bought in two or more orders: their own habit says they buy it again, whatever
+    the shop-wide rate of the product.
+    """
     if not days:
         return
     coo = history.last_purchase_age[rows].tocoo()
+    orders = np.asarray(history.baskets[rows][coo.row, coo.col]).ravel()
     recent = (coo.data - 1.0) < days
-    drop = recent & ~reorder[coo.col]
+    drop = recent & ~reorder[coo.col] & (orders < OWN_REORDER_ORDERS)
     scores[coo.row[drop], coo.col[drop]] = -np.inf
 
 

@@ -13,8 +13,8 @@ here, for the page's candidates only:
   synced ``in_stock`` flag;
 - **cart**: products in the shopper's open cart are left out (Dashboard switch);
 - **recent purchases**: what the shopper bought in the last N days is left out unless
-  it is a product customers reorder (Dashboard setting; the reorder list is written
-  with the live model's lists);
+  it is a product customers reorder (the reorder list is written with the live model's
+  lists) or one the shopper has bought in two or more orders (Dashboard setting);
 - **diversity**: at most N products of one category in the first ten.
 
 Every served list goes through :func:`apply_rules` (or a :class:`ShopperRules` made
@@ -29,6 +29,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
+from django.db.models import Count
 from django.utils import timezone
 
 from ..configuration import PersonalizationConfig
@@ -43,6 +44,7 @@ from ..models import (
     RecommendationList,
 )
 from ..shop import get_shop
+from .ranking import OWN_REORDER_ORDERS
 from .session import SessionView
 
 DIVERSITY_WINDOW = 10
@@ -92,11 +94,32 @@ def purchased(shopper: Shopper, days: int | None = None) -> set[int]:
 
 
 def recent_purchases(shopper: Shopper, days: int) -> set[int]:
-    """What the shopper bought in the last ``days`` days, products customers reorder aside."""
+    """What the shopper bought in the last ``days`` days, reordered products aside: those
+    customers reorder, and those this shopper has bought in two or more orders (as
+    :func:`~saleor_personalization.recommender.ranking.hide_recent_purchases` ranks)."""
     if not days:
         return set()
     products = purchased(shopper, days)
-    return products - reorder_products() if products else products
+    if not products:
+        return products
+    products -= reorder_products()
+    return products - reordered_by(shopper, products) if products else products
+
+
+def reordered_by(shopper: Shopper, products: set[int]) -> set[int]:
+    """Which of ``products`` the shopper has bought in two or more orders."""
+    bought = Interaction.objects.filter(kind=InteractionKind.PURCHASE, product_id__in=products)
+    if shopper.customer_id:
+        bought = bought.filter(customer_id=shopper.customer_id)
+    else:
+        bought = bought.filter(anonymous_id=shopper.anonymous_id)
+    return set(
+        bought.order_by()
+        .values("product_id")
+        .annotate(orders=Count("basket_ref", distinct=True))
+        .filter(orders__gte=OWN_REORDER_ORDERS)
+        .values_list("product_id", flat=True)
+    )
 
 
 def shopper_exclusions(shopper: Shopper, config: PersonalizationConfig) -> set[int]:

@@ -236,7 +236,8 @@ def buy_again(
     """The customer's "buy again" list: what they are likely to reorder now.
 
     Only for a logged-in customer (a visitor has nothing to buy again). What they
-    just bought stays out unless customers reorder it, as on every list; the order is
+    just bought stays out unless it is reordered (by customers, or by them: two or more
+    orders), as on every list; the order is
     the customer's own, so categories are not spread, and the session's neighbours
     (things they never bought) are not blended in.
     """
