@@ -213,6 +213,15 @@ def test_buy_again_is_its_own_list_and_discovery_share_mixes_the_two(client):
         "Product:21",
         "Product:25",
     ]
+    # A quarter: every prefix as close to a quarter as whole places allow, so the
+    # first place is the majority's.
+    _, quarter = gql(client, query.replace("0.5", "0.25"), token=CUSTOMER_2)
+    assert products_of(quarter, "personalizedProducts") == [
+        "Product:24",
+        "Product:20",
+        "Product:25",
+        "Product:26",
+    ]
     _, only_again = gql(client, query.replace("0.5", "0"), token=CUSTOMER_2)
     assert products_of(only_again, "personalizedProducts")[:3] == [
         "Product:24",

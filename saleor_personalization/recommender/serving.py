@@ -9,6 +9,7 @@ failing.
 """
 
 import logging
+import math
 from collections.abc import Iterable, Sequence
 from datetime import timedelta
 
@@ -137,8 +138,10 @@ def _complements_of_purchases(customer_id: int) -> list[ListEntry]:
 def _mix(for_you: Sequence[ListEntry], buy_again: Sequence[ListEntry], share: float) -> list:
     """The two personal lists interleaved, ``share`` of the places from *for you*.
 
-    Places are dealt in order, each to the list that is furthest below its share so
-    far (so 0.5 alternates and 0.3 gives three of every ten to discovery); a product on
+    Places are dealt in order: the n-th goes to discovery while discovery has fewer than
+    ``share * n`` places, rounded half up (so 0.5 alternates starting with *for you*,
+    0.3 gives three of every ten to discovery starting with *buy again*, and every
+    prefix of the list is as close to the share as whole places allow); a product on
     both lists takes its first place. When one list runs out the other fills the rest.
     """
     if share >= 1:
@@ -151,7 +154,7 @@ def _mix(for_you: Sequence[ListEntry], buy_again: Sequence[ListEntry], share: fl
     taken = {True: 0, False: 0}
     while queues[True] or queues[False]:
         position = len(out) + 1
-        discover = taken[True] < share * position if queues[True] else False
+        discover = taken[True] < math.floor(share * position + 0.5) if queues[True] else False
         if not queues[discover]:
             discover = not discover
         entry = queues[discover].pop(0)
