@@ -9,7 +9,6 @@ failing.
 """
 
 import logging
-import math
 from collections.abc import Iterable, Sequence
 from datetime import timedelta
 
@@ -30,6 +29,7 @@ from ..models import (
     SubjectType,
 )
 from .lists import BOUGHT_BEFORE
+from .mixing import mix
 from .rules import Recommendation, Shopper, ShopperRules, apply_rules, purchased
 
 __all__ = ["ListEntry", "Recommendation", "Shopper", "apply_rules"]
@@ -135,37 +135,6 @@ def _complements_of_purchases(customer_id: int) -> list[ListEntry]:
     return _best_of(_complement_lists(bought[:RECENT_PURCHASES]), owned=set(bought))
 
 
-def _mix(for_you: Sequence[ListEntry], buy_again: Sequence[ListEntry], share: float) -> list:
-    """The two personal lists interleaved, ``share`` of the places from *for you*.
-
-    Places are dealt in order: the n-th goes to discovery while discovery has fewer than
-    ``share * n`` places, rounded half up (so 0.5 alternates starting with *for you*,
-    0.3 gives three of every ten to discovery starting with *buy again*, and every
-    prefix of the list is as close to the share as whole places allow); a product on
-    both lists takes its first place. When one list runs out the other fills the rest.
-    """
-    if share >= 1:
-        return list(for_you)
-    if share <= 0:
-        return list(buy_again)
-    out: list[ListEntry] = []
-    seen: set[int] = set()
-    queues = {True: list(for_you), False: list(buy_again)}
-    taken = {True: 0, False: 0}
-    while queues[True] or queues[False]:
-        position = len(out) + 1
-        discover = taken[True] < math.floor(share * position + 0.5) if queues[True] else False
-        if not queues[discover]:
-            discover = not discover
-        entry = queues[discover].pop(0)
-        if entry.product_id in seen:
-            continue
-        seen.add(entry.product_id)
-        taken[discover] += 1
-        out.append(entry)
-    return out
-
-
 @_safe()
 def personalized(
     shopper: Shopper,
@@ -195,7 +164,7 @@ def personalized(
         owned = purchased(shopper)
         if discovery_share < 1:
             again = _buy_again_entries(shopper.customer_id)
-            entries = _mix(entries, again, discovery_share)
+            entries = mix(entries, again, discovery_share)
             owned -= {e.product_id for e in again}
         if entries:
             items = rules.apply(
