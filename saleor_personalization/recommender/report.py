@@ -9,18 +9,20 @@ def metrics_table(metrics: dict) -> list[str]:
     header = f"{'':<22}" + "".join(f"{name:>10}" for name in COLUMNS)
     lines = [header, "-" * len(header)]
     rows = [
-        ("buy again (all)", metrics.get("all")),
-        ("bestsellers (all)", metrics.get("popularity_all")),
-        ("for you (new)", metrics.get("new")),
-        ("bestsellers (new)", metrics.get("popularity_new")),
+        ("buy again (all)", metrics.get("all"), ()),
+        ("bestsellers (all)", metrics.get("popularity_all"), ()),
+        ("for you (new)", metrics.get("new"), ()),
+        ("bestsellers (new)", metrics.get("popularity_new"), ()),
     ]
     live = metrics.get("live")
     if live:
-        rows.append(("live: buy again (all)", live.get("all")))
-        rows.append(("live: for you (new)", live.get("new")))
-    for label, values in rows:
+        # The live model is scored for the gate, which reads NDCG: no AUC is computed.
+        rows.append(("live: buy again (all)", live.get("all"), ("auc",)))
+        rows.append(("live: for you (new)", live.get("new"), ("auc",)))
+    for label, values, blank in rows:
         if values:
-            lines.append(f"{label:<22}" + "".join(f"{values.get(n, 0):>10.3f}" for n in COLUMNS))
+            cells = (f"{'-':>10}" if n in blank else f"{values.get(n, 0):>10.3f}" for n in COLUMNS)
+            lines.append(f"{label:<22}" + "".join(cells))
     if live:
         lines.append(f"live model: {live['source']}")
     fresh = metrics.get("new_products") or {}
