@@ -31,6 +31,7 @@ scored once with the choice.
 """
 
 import argparse
+import itertools
 import os
 import sys
 import time
@@ -92,6 +93,7 @@ VIEWED = 2
 LIMIT = 50  # entries the blend returns, as serving asks for a page and spare for its rules
 POPULAR_DAYS = 90  # as the bestseller list is written (lists.write_popular_and_trending)
 DISCOUNT = 1.0 / np.log2(np.arange(2, K + 2))
+PERSONAL_WEIGHTS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 MIX_SHARES = (0.2, 0.3, 0.5, 0.7)  # discoveryShare values a storefront might ask for
 KINDS = ("list without session", "session only", "list + session (this project)")
 
@@ -364,7 +366,7 @@ def order_lines(invoices, until: datetime) -> EventRows:
 
 def tune(
     window: Window, invoices, start: datetime
-) -> tuple[NeighbourParams, float, float, float, list]:
+) -> tuple[NeighbourParams, float, float, tuple[float, float], list]:
     """Neighbour parameters, fallback weight and personal weight that rank validation best."""
     trace = []
     purchases = order_lines(invoices, start)
@@ -387,7 +389,7 @@ def tune(
                     best_anon = (ndcg, params, fallback)
     _, params, fallback = best_anon
     best_personal = (-1.0, 0.5)
-    for weight in (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9):
+    for weight in PERSONAL_WEIGHTS:
         settings = SessionSettings(weight=weight)
         ndcg = score(
             lambda s, st=settings: served(
@@ -404,18 +406,20 @@ def tune(
         if ndcg > best_personal[0]:
             best_personal = (ndcg, weight)
     weight = best_personal[1]
-    best_share = (-1.0, 0.5)
-    for share in MIX_SHARES:
+    # A mix is mostly the customer's own purchases: its session weight is chosen with
+    # its share (what a merchant would set for a storefront that asks for a mix).
+    best_mix = (-1.0, 0.5, weight)
+    for share, mix_weight in itertools.product(MIX_SHARES, PERSONAL_WEIGHTS):
         ndcg = score(
-            lambda s, sh=share: mixed_served(
-                window, s, neighbours_by[params], SessionSettings(weight=weight), fallback, sh
+            lambda s, sh=share, w=mix_weight: mixed_served(
+                window, s, neighbours_by[params], SessionSettings(weight=w), fallback, sh
             ),
             window.customer_sessions,
         )[:, 0].mean()
-        trace.append(("customer, mix", "", "", share, round(float(ndcg), 4)))
-        if ndcg > best_share[0]:
-            best_share = (ndcg, share)
-    return params, fallback, weight, best_share[1], trace
+        trace.append(("customer, mix", "", share, mix_weight, round(float(ndcg), 4)))
+        if ndcg > best_mix[0]:
+            best_mix = (ndcg, share, mix_weight)
+    return params, fallback, weight, best_mix[1:], trace
 
 
 def mix_owned_out(window: Window, session: Session) -> frozenset[int]:
@@ -465,14 +469,17 @@ def main() -> None:
 
     print(f"validation window {validation_start:%Y-%m-%d}..{cut:%Y-%m-%d}:")
     validation = prepare(events, invoices, validation_start, cut, params, features)
-    chosen, fallback, weight, share, trace = tune(validation, invoices, validation_start)
+    chosen, fallback, weight, (share, mix_weight), trace = tune(
+        validation, invoices, validation_start
+    )
     print("  validation NDCG@10 (kind, basket regularisation, embedding weight, blend weight):")
     for row in trace:
         print(f"    {row}")
     print(
         f"  chosen: basket regularisation {chosen.basket_regularisation:g}, embedding weight "
         f"{chosen.embedding_weight}, fallback (anonymous) weight {fallback}, "
-        f"personal-list session weight {weight}, discovery share of a mix {share}"
+        f"personal-list session weight {weight}; a mix: discovery share {share}, "
+        f"session weight {mix_weight}"
     )
 
     print(f"holdout {cut:%Y-%m-%d}..{end:%Y-%m-%d}:")
@@ -516,7 +523,9 @@ def main() -> None:
         return [e.product_id for e in base if e.product_id not in out][:K]
 
     def customer_mix(s):
-        return mixed_served(holdout, s, neighbours, settings, fallback, share)
+        return mixed_served(
+            holdout, s, neighbours, SessionSettings(weight=mix_weight), fallback, share
+        )
 
     def customer_mix_list(s):
         base = holdout.mixed(s.invoice.customer, share)
