@@ -16,8 +16,10 @@ def mix(for_you: Sequence[ListEntry], buy_again: Sequence[ListEntry], share: flo
     Places are dealt in order: the n-th goes to discovery while discovery has fewer than
     ``share * n`` places, rounded half up (so 0.5 alternates starting with *for you*,
     0.3 gives three of every ten to discovery starting with *buy again*, and every
-    prefix of the list is as close to the share as whole places allow); a product on
+    prefix of the mix is as close to the share as whole places allow); a product on
     both lists takes its first place. When one list runs out the other fills the rest.
+    The shopper rules come after the mix: what they leave out (a recent purchase, a
+    product out of stock) or move (the category spread) shifts the served places.
     """
     if share >= 1:
         return list(for_you)

@@ -16,6 +16,7 @@ import jwt
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import re_path
+from django.utils.log import log_response
 from django.views.decorators.csrf import csrf_exempt
 from saleor.core.db.connection import allow_writer
 from saleor.graphql.app.dataloaders import get_app_promise
@@ -42,9 +43,23 @@ def schema():
     return build_schema(SaleorBackend())
 
 
-def unavailable() -> JsonResponse:
-    """The plugin is switched off: 503, the service exists but is not available now."""
-    return error_response("The personalization plugin is not active.", ErrorCode.UNAVAILABLE, 503)
+def unavailable(request: HttpRequest) -> JsonResponse:
+    """The plugin is switched off: 503, the service exists but is not available now.
+
+    Logged once at INFO: an admin's switch is not a server fault, and Django would
+    otherwise log every storefront request meanwhile as an ERROR (its 5xx rule).
+    """
+    response = error_response(
+        "The personalization plugin is not active.", ErrorCode.UNAVAILABLE, 503
+    )
+    log_response(
+        "Personalization plugin is off: %s",
+        request.path,
+        response=response,
+        request=request,
+        level="info",
+    )
+    return response
 
 
 @csrf_exempt
@@ -60,7 +75,7 @@ def global_route(request: HttpRequest, *args, **kwargs) -> HttpResponse:
     """
     config, active = load_configuration()
     if not active:
-        return unavailable()
+        return unavailable(request)
     with allow_writer():
         return answer(request, config)
 

@@ -411,7 +411,7 @@ class PersonalizationPlugin(BasePlugin):
             if route == "graphql":
                 from .graphql_endpoint import unavailable
 
-                return unavailable()
+                return unavailable(request)
             return HttpResponseNotFound()
         try:
             if route == "graphql":
