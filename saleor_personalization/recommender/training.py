@@ -336,6 +336,9 @@ def _train_and_evaluate(
 
     clock = time.monotonic()
     tuning_model, tuning_data = fit_model(events, validation_start, params, features=features)
+    timings["tune_fit"] = time.monotonic() - clock
+
+    clock = time.monotonic()
     validation = make_holdout(tuning_data, events.between(validation_start, holdout_start))
     weights_all, weights_new, tuning = tune_weights(
         tuning_model,
@@ -362,6 +365,7 @@ def _train_and_evaluate(
     if not holdout.truth:
         raise NotEnoughData("no customer seen before the holdout bought anything in it")
 
+    clock = time.monotonic()
     metrics = {
         "tuning": tuning,
         "holdout_customers": len(holdout.truth),
@@ -377,12 +381,17 @@ def _train_and_evaluate(
         metrics[f"popularity_{protocol}"] = evaluate(
             holdout, popularity_scorer(eval_model.popularity), protocol=protocol
         ).as_dict()
+    timings["evaluate"] = time.monotonic() - clock
+    clock = time.monotonic()
     metrics["new_products"] = _new_product_metrics(
         eval_model, events, holdout, holdout_start, features
     )
+    timings["new_products"] = time.monotonic() - clock
+    clock = time.monotonic()
     metrics["live"] = _live_metrics(
         live_model, eval_model, events, holdout, holdout_start, features
     )
+    timings["live"] = time.monotonic() - clock
 
     model = eval_model
     if final_fit:
