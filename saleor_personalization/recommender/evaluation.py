@@ -9,9 +9,10 @@ bought after it is the truth. Two protocols:
   (discovery).
 """
 
+import itertools
 from collections import defaultdict
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 import scipy.sparse as sp
@@ -149,6 +150,67 @@ def evaluate(
         jaccard=mean_pairwise_jaccard(tops, seed=seed) if with_overlap else 0.0,
         users=len(ndcgs),
     )
+
+
+@dataclass(frozen=True)
+class TruthBatch:
+    """What a batch of customers bought in the holdout, to score their top lists at once."""
+
+    keys: np.ndarray  # sorted ``row * columns + column`` of every product bought
+    ideal: np.ndarray  # per row, the best DCG@k a list can reach; 0: no truth, not counted
+    columns: int
+
+    @classmethod
+    def of(cls, truth: Sequence[set[int]], columns: int, k: int = K) -> "TruthBatch":
+        sizes = np.fromiter((len(t) for t in truth), dtype=np.int64, count=len(truth))
+        rows = np.repeat(np.arange(len(truth)), sizes)
+        cols = np.fromiter(itertools.chain.from_iterable(truth), dtype=np.int64, count=sizes.sum())
+        reachable = np.r_[0.0, np.cumsum(1.0 / np.log2(np.arange(2, k + 2)))]
+        return cls(
+            keys=np.sort(rows * columns + cols),
+            ideal=reachable[np.minimum(sizes, k)],
+            columns=columns,
+        )
+
+    def hits(self, top: np.ndarray) -> np.ndarray:
+        """Which entries of each row's list (columns, -1 past its end) were bought."""
+        keys = np.arange(len(top))[:, np.newaxis] * self.columns + top
+        return np.isin(keys, self.keys) & (top >= 0)
+
+
+@dataclass
+class ListTally:
+    """NDCG@k and catalogue coverage of top lists, added up batch by batch.
+
+    The two figures weight tuning reads for each weighting of its grid, as
+    :func:`evaluate` computes them, from the lists' columns alone: no batch's scores
+    are kept. Customers with no truth are not counted, nor are their lists.
+    """
+
+    catalogue: int
+    ndcg_total: float = 0.0
+    users: int = 0
+    shown: np.ndarray = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.shown = np.zeros(self.catalogue, dtype=bool)
+
+    def add(self, top: np.ndarray, truth: TruthBatch) -> None:
+        counted = truth.ideal > 0
+        discount = 1.0 / np.log2(np.arange(2, top.shape[1] + 2))
+        gains = (truth.hits(top) * discount).sum(axis=1)
+        self.ndcg_total += float((gains[counted] / truth.ideal[counted]).sum())
+        self.users += int(counted.sum())
+        listed = top[counted]
+        self.shown[listed[listed >= 0]] = True
+
+    @property
+    def ndcg(self) -> float:
+        return self.ndcg_total / self.users if self.users else 0.0
+
+    @property
+    def coverage(self) -> float:
+        return float(self.shown.sum()) / self.catalogue if self.catalogue else 0.0
 
 
 def _mean(values: list[float]) -> float:

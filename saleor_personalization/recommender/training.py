@@ -22,6 +22,9 @@ from .components import copurchase_weights, popularity, repeat_rate
 from .data import EventRows, InteractionData, build_interactions
 from .evaluation import (
     Holdout,
+    K,
+    ListTally,
+    TruthBatch,
     evaluate,
     make_holdout,
     popularity_scorer,
@@ -31,8 +34,8 @@ from .model import BlendWeights, ModelParams, RecommenderModel
 from .ranking import (
     RECENTLY_BOUGHT_DAYS,
     NewProducts,
-    buy_again_scores,
-    for_you_scores,
+    buy_again_shortlist,
+    for_you_shortlist,
     rank,
     reorder_mask,
     top_columns,
@@ -155,6 +158,24 @@ WEIGHT_GRID = {
     "trend": (0.0, 0.15, 0.3, 0.6, 0.9),
     "popularity": (0.0,),
 }
+# Validation customers whose components are held at once while tuning (memory: each of
+# the three per-customer components is this many rows by the catalogue, in float32).
+TUNE_BATCH = 250
+
+
+def weight_grid(protocol: str) -> list[BlendWeights]:
+    """The weightings tuning tries for a protocol's lists."""
+    grid = dict(WEIGHT_GRID)
+    if protocol == "new":
+        grid["repeat"] = (0.0,)  # owned products are not ranked in discovery
+        # Discovery should lean on the customer's own taste, not on what is hot.
+        grid["trend"] = tuple(w for w in grid["trend"] if w <= 0.6)
+        # ...and may push bestsellers down to show more of the catalogue.
+        grid["popularity"] = (0.0, -0.3, -0.6, -1.0, -1.5)
+    return [
+        BlendWeights(**dict(zip(grid, values, strict=True)))
+        for values in itertools.product(*grid.values())
+    ]
 
 
 def tune_weights(
@@ -167,67 +188,50 @@ def tune_weights(
     min_coverage: float = 0.0,
     tolerance: float = 0.0,
 ) -> tuple[BlendWeights, BlendWeights, dict]:
-    """Blend weights that rank the validation window best, for both protocols."""
+    """Blend weights that rank the validation window best, for both protocols.
+
+    Each weighting is judged on the lists as served (:func:`.ranking.rank`): *buy
+    again* without what was just bought (unless reordered), *for you* without anything
+    owned. The components are computed once per batch of customers, and every weighting
+    ranks only the batch's shortlists (:class:`.ranking.Shortlist`), which give the same
+    top lists as ranking the whole catalogue.
+    """
     rows = holdout.rows
     if len(rows) > max_users:
         rows = np.sort(np.random.default_rng(0).choice(rows, max_users, replace=False))
     if not len(rows):
         raise NotEnoughData("no customer bought anything in the validation window")
-    sample = Holdout(
-        data=holdout.data,
-        truth={r: holdout.truth[r] for r in rows},
-        cold_truth={},
-        cold_item_ids=holdout.cold_item_ids,
-    )
     users = holdout.data.user_ids[rows]
     current = history_as_of(model, events, model.as_of, users)
-    components = model.components(current, features.customers(users))
-    position = {int(r): k for k, r in enumerate(rows)}
-
-    everyone = np.arange(len(users))
     reorder = reorder_mask(model)
-
-    def scorer_for(weights: BlendWeights, protocol: str):
-        # The lists as served: buy again without what was just bought (unless
-        # reordered), for you without anything owned.
-        if protocol == "all":
-            blended = buy_again_scores(
-                components,
-                weights,
-                current,
-                everyone,
-                reorder,
-                len(model.item_ids),
-                RECENTLY_BOUGHT_DAYS,
-            )
-        else:
-            blended = for_you_scores(components, weights, current, everyone)
-
-        def score(data, chunk):
-            return blended[[position[int(r)] for r in chunk]]
-
-        return score
+    grids = {protocol: weight_grid(protocol) for protocol in ("all", "new")}
+    tallies = {
+        protocol: [ListTally(len(model.item_ids)) for _ in grid] for protocol, grid in grids.items()
+    }
+    for start in range(0, len(users), TUNE_BATCH):
+        batch = np.arange(start, min(start + TUNE_BATCH, len(users)))
+        parts = model.components(current, features.customers(users[batch]), batch)
+        bought = [holdout.truth[int(r)] for r in rows[batch]]
+        owned = current.baskets[batch]
+        new = [t - set(owned[j].indices.tolist()) for j, t in enumerate(bought)]
+        shortlists = {
+            "all": buy_again_shortlist(parts, current, batch, reorder, RECENTLY_BOUGHT_DAYS),
+            "new": for_you_shortlist(parts, current, batch, grids["new"]),
+        }
+        truths = {
+            "all": TruthBatch.of(bought, len(model.item_ids)),
+            "new": TruthBatch.of(new, len(model.item_ids)),
+        }
+        for protocol, shortlist in shortlists.items():
+            for weights, tally in zip(grids[protocol], tallies[protocol], strict=True):
+                tally.add(shortlist.top(weights, K), truths[protocol])
 
     results: dict[str, tuple[float, float, BlendWeights]] = {}
-    for protocol in ("all", "new"):
-        grid = dict(WEIGHT_GRID)
-        if protocol == "new":
-            grid["repeat"] = (0.0,)  # owned products are not ranked in discovery
-            # Discovery should lean on the customer's own taste, not on what is hot.
-            grid["trend"] = tuple(w for w in grid["trend"] if w <= 0.6)
-            # ...and may push bestsellers down to show more of the catalogue.
-            grid["popularity"] = (0.0, -0.3, -0.6, -1.0, -1.5)
-        candidates = []
-        for values in itertools.product(*grid.values()):
-            weights = BlendWeights(**dict(zip(grid, values, strict=True)))
-            found = evaluate(
-                sample,
-                scorer_for(weights, protocol),
-                protocol=protocol,
-                with_auc=False,
-                with_overlap=False,
-            )
-            candidates.append((found.ndcg, found.coverage, weights))
+    for protocol, grid in grids.items():
+        candidates = [
+            (tally.ndcg, tally.coverage, weights)
+            for weights, tally in zip(grid, tallies[protocol], strict=True)
+        ]
         # Personal lists are judged on accuracy (reorders dominate them); discovery lists
         # also on breadth, so only there does a near-tie go to the wider weighting.
         results[protocol] = choose_weights(
