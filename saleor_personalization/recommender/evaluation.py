@@ -175,7 +175,10 @@ class TruthBatch:
     def hits(self, top: np.ndarray) -> np.ndarray:
         """Which entries of each row's list (columns, -1 past its end) were bought."""
         keys = np.arange(len(top))[:, np.newaxis] * self.columns + top
-        return np.isin(keys, self.keys) & (top >= 0)
+        if not len(self.keys):
+            return np.zeros(top.shape, dtype=bool)
+        found = np.minimum(np.searchsorted(self.keys, keys), len(self.keys) - 1)
+        return (self.keys[found] == keys) & (top >= 0)
 
 
 @dataclass
