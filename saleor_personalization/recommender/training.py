@@ -26,6 +26,7 @@ from .evaluation import (
     ListTally,
     TruthBatch,
     evaluate,
+    evaluate_protocols,
     make_holdout,
     popularity_scorer,
 )
@@ -117,6 +118,46 @@ def history_as_of(
     )
 
 
+def served_scorer(
+    model: RecommenderModel,
+    events: EventRows,
+    as_of: datetime,
+    *,
+    features: FeatureSource | None = None,
+):
+    """Score any evaluation matrix's customers for both lists as they are served.
+
+    Through :func:`.ranking.rank`, the function the list writer calls: the
+    recent-purchase rule and the exclusion of owned products included. Returns the
+    scores by protocol: ``"all"`` is *buy again*, ``"new"`` is *for you*. Products the
+    model does not know score ``-inf``; history is taken as of ``as_of``.
+    """
+    features = features or FeatureSource()
+
+    def score(data: InteractionData, rows: np.ndarray) -> dict[str, np.ndarray]:
+        users = data.user_ids[rows]
+        current = history_as_of(model, events, as_of, users)
+        ranked = rank(model, current, np.arange(len(users)), features.customers(users))
+        return {
+            "all": _on_columns(ranked.buy_again, model, data),
+            "new": _on_columns(ranked.for_you, model, data),
+        }
+
+    return score
+
+
+def _on_columns(scores: np.ndarray, model: RecommenderModel, data: InteractionData) -> np.ndarray:
+    """The model's scores laid out over ``data``'s products (``-inf`` for unknown ones)."""
+    if data.item_ids is model.item_ids or np.array_equal(data.item_ids, model.item_ids):
+        return scores
+    out = np.full((len(scores), data.shape[1]), -np.inf, dtype=np.float32)
+    for col, item in enumerate(data.item_ids):
+        k = model.item_index.get(int(item))
+        if k is not None:
+            out[:, col] = scores[:, k]
+    return out
+
+
 def model_scorer(
     model: RecommenderModel,
     events: EventRows,
@@ -125,28 +166,12 @@ def model_scorer(
     discovery: bool = False,
     features: FeatureSource | None = None,
 ):
-    """Score any evaluation matrix's customers as their lists are served.
-
-    *Buy again* (``discovery=False``) or *for you* (``discovery=True``), through
-    :func:`.ranking.rank`, the function the list writer calls: the recent-purchase
-    rule and the exclusion of owned products included. Products the model does not
-    know score ``-inf``; history is taken as of ``as_of``.
-    """
-    features = features or FeatureSource()
+    """One list of :func:`served_scorer`: *buy again*, or *for you* with ``discovery``."""
+    both = served_scorer(model, events, as_of, features=features)
+    protocol = "new" if discovery else "all"
 
     def score(data: InteractionData, rows: np.ndarray) -> np.ndarray:
-        users = data.user_ids[rows]
-        current = history_as_of(model, events, as_of, users)
-        ranked = rank(model, current, np.arange(len(users)), features.customers(users))
-        own = ranked.for_you if discovery else ranked.buy_again
-        if data.item_ids is model.item_ids or np.array_equal(data.item_ids, model.item_ids):
-            return own
-        out = np.full((len(rows), data.shape[1]), -np.inf, dtype=np.float32)
-        for col, item in enumerate(data.item_ids):
-            k = model.item_index.get(int(item))
-            if k is not None:
-                out[:, col] = own[:, k]
-        return out
+        return both(data, rows)[protocol]
 
     return score
 
@@ -375,13 +400,11 @@ def _train_and_evaluate(
         "holdout_customers": len(holdout.truth),
         "reorder_model": eval_model.reorder is not None,
     }
+    served = evaluate_protocols(
+        holdout, served_scorer(eval_model, events, holdout_start, features=features)
+    )
     for protocol in ("all", "new"):
-        discovery = protocol == "new"
-        metrics[protocol] = evaluate(
-            holdout,
-            model_scorer(eval_model, events, holdout_start, discovery=discovery, features=features),
-            protocol=protocol,
-        ).as_dict()
+        metrics[protocol] = served[protocol].as_dict()
         metrics[f"popularity_{protocol}"] = evaluate(
             holdout, popularity_scorer(eval_model.popularity), protocol=protocol
         ).as_dict()
@@ -495,17 +518,7 @@ def _live_metrics(
             features=features,
         )
         source = "live model's settings refitted on this run's training window and holdout"
-    return {
-        "source": source,
-        **{
-            protocol: evaluate(
-                holdout,
-                model_scorer(
-                    twin, events, holdout_start, discovery=protocol == "new", features=features
-                ),
-                protocol=protocol,
-                with_auc=False,
-            ).as_dict()
-            for protocol in ("all", "new")
-        },
-    }
+    served = evaluate_protocols(
+        holdout, served_scorer(twin, events, holdout_start, features=features), with_auc=False
+    )
+    return {"source": source, **{protocol: served[protocol].as_dict() for protocol in served}}
