@@ -10,7 +10,9 @@ from saleor_personalization.recommender.evaluation import (
     Holdout,
     ListTally,
     TruthBatch,
+    _auc,
     evaluate,
+    evaluate_protocols,
     top_k,
 )
 from saleor_personalization.recommender.ranking import (
@@ -100,3 +102,33 @@ def test_list_tally_gives_evaluates_ndcg_and_coverage():
     assert tally.ndcg == pytest.approx(expected.ndcg)
     assert tally.coverage == pytest.approx(expected.coverage)
     assert tally.users == expected.users == 30
+
+
+def test_both_protocols_in_one_pass_give_each_protocols_metrics():
+    history = _history()
+    rng = np.random.default_rng(4)
+    truth = {r: set(rng.choice(PRODUCTS, size=int(rng.integers(1, 8))).tolist()) for r in range(35)}
+    holdout = Holdout(data=history, truth=truth, cold_truth={}, cold_item_ids=np.zeros(0))
+    scores = {
+        "all": rng.standard_normal((CUSTOMERS, PRODUCTS)).astype(np.float32),
+        "new": rng.standard_normal((CUSTOMERS, PRODUCTS)).astype(np.float32),
+    }
+    together = evaluate_protocols(
+        holdout, lambda data, rows: {p: s[rows] for p, s in scores.items()}, batch=16
+    )
+    for protocol, matrix in scores.items():
+        alone = evaluate(holdout, lambda data, rows, m=matrix: m[rows], protocol=protocol, batch=16)
+        assert together[protocol] == alone
+    assert together["all"] != together["new"]
+
+
+def test_auc_is_the_share_of_bought_over_not_bought_pairs_ties_half():
+    rng = np.random.default_rng(6)
+    scores = rng.integers(0, 6, PRODUCTS).astype(np.float32)  # many ties
+    scores[rng.random(PRODUCTS) < 0.2] = -np.inf  # not rankable: left out
+    truth = set(rng.choice(PRODUCTS, size=25, replace=False).tolist())
+    finite = np.isfinite(scores)
+    bought = [scores[c] for c in truth if finite[c]]
+    others = [scores[c] for c in range(PRODUCTS) if finite[c] and c not in truth]
+    pairs = [(b > o) + 0.5 * (b == o) for b in bought for o in others]
+    assert _auc(scores, truth) == pytest.approx(np.mean(pairs), abs=1e-12)
