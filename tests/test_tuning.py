@@ -15,6 +15,7 @@ from saleor_personalization.recommender.evaluation import (
     evaluate_protocols,
     top_k,
 )
+from saleor_personalization.recommender.model import RecommenderModel
 from saleor_personalization.recommender.ranking import (
     buy_again_scores,
     buy_again_shortlist,
@@ -132,3 +133,21 @@ def test_auc_is_the_share_of_bought_over_not_bought_pairs_ties_half():
     others = [scores[c] for c in range(PRODUCTS) if finite[c] and c not in truth]
     pairs = [(b > o) + 0.5 * (b == o) for b in bought for o in others]
     assert _auc(scores, truth) == pytest.approx(np.mean(pairs), abs=1e-12)
+
+
+def test_buy_again_is_the_blend_at_owned_products_less_recent_ones():
+    history, parts = _history(), _parts()
+    rows = np.arange(5, CUSTOMERS)
+    batch = {name: part if len(part) == 1 else part[rows] for name, part in parts.items()}
+    reorder = np.random.default_rng(1).random(PRODUCTS) < 0.3
+    weights = weight_grid("all")[17]
+    scores = buy_again_scores(batch, weights, history, rows, reorder, PRODUCTS, 30)
+    blended = RecommenderModel.blend(batch, weights)
+    owned = history.baskets[rows].toarray() > 0
+    age = history.last_purchase_age[rows].toarray()
+    hidden = (age > 0) & (age - 1 < 30) & ~reorder
+    shown = owned & ~hidden
+    assert hidden.any()
+    assert shown.any()
+    np.testing.assert_array_equal(scores[shown], blended[shown])
+    assert np.isneginf(scores[~shown]).all()

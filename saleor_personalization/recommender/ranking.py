@@ -106,14 +106,17 @@ def buy_again_scores(
     known: int,
     recently_bought_days: int,
 ) -> np.ndarray:
-    blended = RecommenderModel.blend(parts, weights)
     # Only what the customer bought: a "buy again" shelf shows nothing new to them (the
     # blend orders their own products: how likely a reorder, what goes with the rest of
     # their basket, what sells now). New products nobody bought stay out with the rest.
-    scores = np.full_like(blended, -np.inf)
+    # So the blend is taken at the owned products only, not over the whole catalogue.
+    shape = (len(rows), parts["repeat"].shape[1])
+    scores = np.full(shape, -np.inf, dtype=np.float32)
     owned = history.baskets[rows].tocoo()
     keep = owned.col < known
-    scores[owned.row[keep], owned.col[keep]] = blended[owned.row[keep], owned.col[keep]]
+    at = (owned.row[keep], owned.col[keep])
+    owned_parts = {name: np.broadcast_to(part, shape)[at] for name, part in parts.items()}
+    scores[at] = RecommenderModel.blend(owned_parts, weights)
     hide_recent_purchases(scores, history, rows, reorder, recently_bought_days)
     return scores
 
