@@ -93,19 +93,22 @@ def main() -> None:
     clock = time.monotonic()
     customers = [int(c) for c in model.user_ids]
     ctx = build_scoring_context(model, events, customers, end, features=features)
+    context_seconds = time.monotonic() - clock
     written = write_personal_lists(None, ctx, np.arange(len(customers)), ListOptions(), end)
     write_seconds = time.monotonic() - clock
     total = train_seconds + write_seconds
 
     steps = ", ".join(f"{k} {v:.0f}s" for k, v in outcome.seconds.items())
     print(f"training run (tune, evaluate, final fit): {train_seconds:.0f}s ({steps})")
+    print(f"epochs run by the final fit: {model.factorisation.epochs_run}")
     print(
         f"co-purchase neighbours for {covered:,} of {products:,} products "
         f"(the inverse holds the {params.copurchase_max_items:,} most bought)"
     )
     print(
         f"both lists of {written:,} customers scored, ruled, explained and written: "
-        f"{write_seconds:.0f}s = {written / write_seconds:,.0f} customers/s"
+        f"{write_seconds:.0f}s = {written / write_seconds:,.0f} customers/s "
+        f"(of which {context_seconds:.0f}s reading history)"
     )
     print(
         f"whole run: {total:.0f}s (target < 180 s); peak memory {peak_memory_mb():,.0f} MB "

@@ -116,11 +116,12 @@ def _long_tail_weights(
 
     For a tail product ``a`` and any ``b``: ``W[a, b] = G[a, b] / (G[a, a] + λ)``, and for a
     head product ``a`` and a tail ``b`` the same with ``a``'s own count, where ``G`` is the
-    (recency-weighted) co-purchase count. Tail products are taken a chunk at a time and
-    every row keeps its strongest ``neighbours`` after each chunk, so memory stays bounded
-    by ``(items + chunk) * neighbours`` however long the tail. Each pair comes from one
-    place only: a tail product's row from its own chunk, a head product's tail columns
-    from theirs.
+    (recency-weighted) co-purchase count. Tail products are taken a chunk at a time, so
+    memory stays bounded by ``(items + chunk) * neighbours`` however long the tail. Each
+    pair comes from one place only: a tail product's row is whole in its own chunk and
+    keeps its strongest ``neighbours`` there; a head product's row gains tail columns
+    from every chunk and keeps its strongest after each. Only the rows a chunk changes
+    are pruned, so a long tail costs one pass over its rows, not one per chunk.
     """
     n_items = head.shape[0]
     bought_rows = bought.tocsr()
@@ -128,26 +129,34 @@ def _long_tail_weights(
     head_rows = np.ones(n_items, dtype=np.float32)
     head_rows[tail] = 0.0
     only_head_rows = sp.diags(head_rows)
-    merged = head.tocsr()
+    head = head.tocsr()
+    tail_rows = []
     for start in range(0, len(tail), TAIL_CHUNK):
         chunk = tail[start : start + TAIL_CHUNK]
         gram = (bought[:, chunk].T @ bought_rows).tocsr().astype(np.float32)  # chunk by items
-        # Rows of the tail products: their co-buys over their own count.
-        from_tail = sp.diags(1.0 / own[chunk]).astype(np.float32) @ gram
-        from_tail = _scatter_rows(from_tail, chunk, n_items)
+        # Rows of the tail products: their co-buys over their own count, less themselves.
+        from_tail = (sp.diags(1.0 / own[chunk]).astype(np.float32) @ gram).tocoo()
+        other = from_tail.col != chunk[from_tail.row]
+        from_tail = sp.csr_matrix(
+            (from_tail.data[other], (from_tail.row[other], from_tail.col[other])),
+            shape=from_tail.shape,
+        )
+        from_tail.eliminate_zeros()
+        kept = keep_strongest(from_tail, neighbours).tocoo()
+        tail_rows.append((kept.data, chunk[kept.row], kept.col))
         # Tail products as the target of every product bought with them.
         to_tail = (gram @ sp.diags(1.0 / own).astype(np.float32)).T.tocsr()
         to_tail = only_head_rows @ _scatter_columns(to_tail, chunk, n_items)
-        combined = (merged + from_tail + to_tail).tocsr()
-        combined = combined - sp.diags(combined.diagonal())
+        combined = (head + to_tail).tocsr()
         combined.eliminate_zeros()
-        merged = keep_strongest(combined, neighbours)
-    return merged
-
-
-def _scatter_rows(matrix: sp.csr_matrix, rows: np.ndarray, n_rows: int) -> sp.csr_matrix:
-    coo = matrix.tocoo()
-    return sp.csr_matrix((coo.data, (rows[coo.row], coo.col)), shape=(n_rows, matrix.shape[1]))
+        head = keep_strongest(combined, neighbours)
+    head = head.tocoo()
+    data, rows, cols = (np.concatenate(parts) for parts in zip(*tail_rows, strict=True))
+    return sp.csr_matrix(
+        (np.r_[head.data, data], (np.r_[head.row, rows], np.r_[head.col, cols])),
+        shape=(n_items, n_items),
+        dtype=np.float32,
+    )
 
 
 def _scatter_columns(matrix: sp.csr_matrix, cols: np.ndarray, n_cols: int) -> sp.csr_matrix:
@@ -156,21 +165,38 @@ def _scatter_columns(matrix: sp.csr_matrix, cols: np.ndarray, n_cols: int) -> sp
 
 
 def keep_strongest(matrix: sp.csr_matrix, keep: int) -> sp.csr_matrix:
-    """Each row's ``keep`` largest entries (all rows at once, no Python loop)."""
+    """Each row's ``keep`` largest entries; among equal values, those of the lowest columns.
+
+    Only rows longer than ``keep`` are cut, each by a partition around its ``keep``-th
+    largest value: a sort of every entry of a co-purchase matrix with a long tail
+    (tens of millions) took most of a training run's co-purchase time.
+    """
     matrix = matrix.tocsr()
     matrix.sum_duplicates()
     counts = np.diff(matrix.indptr)
     if not matrix.nnz or counts.max() <= keep:
         return matrix.astype(np.float32)
-    rows = np.repeat(np.arange(matrix.shape[0]), counts)
-    order = np.lexsort((-matrix.data, rows))
-    rank = np.arange(matrix.nnz) - matrix.indptr[rows[order]]
-    chosen = order[rank < keep]
+    chosen = np.ones(matrix.nnz, dtype=bool)
+    for row in np.flatnonzero(counts > keep):
+        start, stop = matrix.indptr[row], matrix.indptr[row + 1]
+        chosen[start:stop] = _largest(matrix.data[start:stop], keep)
     return sp.csr_matrix(
-        (matrix.data[chosen], (rows[chosen], matrix.indices[chosen])),
+        (
+            matrix.data[chosen].astype(np.float32),
+            matrix.indices[chosen],
+            np.r_[0, np.cumsum(np.minimum(counts, keep))],
+        ),
         shape=matrix.shape,
-        dtype=np.float32,
     )
+
+
+def _largest(values: np.ndarray, keep: int) -> np.ndarray:
+    """Mask of the ``keep`` largest ``values``, ties going to the earliest."""
+    threshold = np.partition(values, len(values) - keep)[len(values) - keep]
+    mask = values > threshold
+    ties = np.flatnonzero(values == threshold)[: keep - int(mask.sum())]
+    mask[ties] = True
+    return mask
 
 
 def recency_history(

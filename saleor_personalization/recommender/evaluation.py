@@ -9,16 +9,16 @@ bought after it is the truth. Two protocols:
   (discovery).
 """
 
+import itertools
 from collections import defaultdict
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 import scipy.sparse as sp
 
 from .components import keep_strongest
 from .data import EventRows, InteractionData
-from .ranks import average_ranks
 
 K = 10
 Scorer = Callable[[InteractionData, np.ndarray], np.ndarray]
@@ -97,58 +97,177 @@ def evaluate(
 ) -> Metrics:
     """Ranking quality of ``scorer`` for the holdout's customers.
 
-    Weight tuning calls this for every weighting of a grid and reads only NDCG and
-    coverage, so it turns the AUC and the list overlap off (most of the time spent).
+    Weight tuning reads only NDCG and coverage, so it can turn the AUC and the list
+    overlap off (most of the time spent).
     """
-    if protocol not in {"all", "new"}:
-        raise ValueError(f"unknown protocol {protocol!r}; use 'all' or 'new'")
+
+    def both(data: InteractionData, rows: np.ndarray) -> dict[str, np.ndarray]:
+        return {protocol: scorer(data, rows)}
+
+    return evaluate_protocols(
+        holdout,
+        both,
+        protocols=(protocol,),
+        k=k,
+        batch=batch,
+        max_users=max_users,
+        with_auc=with_auc,
+        with_overlap=with_overlap,
+        seed=seed,
+    )[protocol]
+
+
+def evaluate_protocols(
+    holdout: Holdout,
+    scorer: Callable[[InteractionData, np.ndarray], dict[str, np.ndarray]],
+    *,
+    protocols: Sequence[str] = ("all", "new"),
+    k: int = K,
+    batch: int = 1000,
+    max_users: int | None = None,
+    with_auc: bool = True,
+    with_overlap: bool = True,
+    seed: int = 0,
+) -> dict[str, Metrics]:
+    """:func:`evaluate` for several protocols in one pass over the customers.
+
+    ``scorer`` returns each protocol's scores for a batch: a model that ranks both
+    lists at once (:func:`.ranking.rank`) is then called once per batch, not once per
+    protocol.
+    """
+    for protocol in protocols:
+        if protocol not in {"all", "new"}:
+            raise ValueError(f"unknown protocol {protocol!r}; use 'all' or 'new'")
     data = holdout.data
     rows = holdout.rows
     if max_users is not None and len(rows) > max_users:
         rows = np.sort(np.random.default_rng(seed).choice(rows, max_users, replace=False))
-    discount = 1.0 / np.log2(np.arange(2, k + 2))
-    ndcgs, precisions, recalls, maps, aucs = [], [], [], [], []
-    tops: list[np.ndarray] = []
-    recommended: set[int] = set()
+    tallies = {protocol: _MetricsTally(holdout, protocol, k, with_auc) for protocol in protocols}
     for start in range(0, len(rows), batch):
         chunk = rows[start : start + batch]
-        scores = np.asarray(scorer(data, chunk))
+        scores = scorer(data, chunk)
+        for protocol, tally in tallies.items():
+            tally.add(chunk, np.asarray(scores[protocol]))
+    return {
+        protocol: tally.metrics(with_overlap=with_overlap, seed=seed)
+        for protocol, tally in tallies.items()
+    }
+
+
+class _MetricsTally:
+    """One protocol's per-customer figures, added batch by batch."""
+
+    def __init__(self, holdout: Holdout, protocol: str, k: int, with_auc: bool) -> None:
+        self.holdout, self.protocol, self.k, self.with_auc = holdout, protocol, k, with_auc
+        self.discount = 1.0 / np.log2(np.arange(2, k + 2))
+        self.ndcgs, self.precisions, self.recalls, self.maps, self.aucs = [], [], [], [], []
+        self.tops: list[np.ndarray] = []
+        self.recommended: set[int] = set()
+
+    def add(self, chunk: np.ndarray, scores: np.ndarray) -> None:
+        k, discount = self.k, self.discount
         # A copy (owned products are masked in place), in the scorer's float precision:
         # ranking float32 scores as float32 gives the same order in half the time.
         scores = scores.astype(np.float32 if scores.dtype == np.float32 else np.float64)
-        owned = data.baskets[chunk]
-        if protocol == "new":
+        owned = self.holdout.data.baskets[chunk]
+        if self.protocol == "new":
             coo = owned.tocoo()
             scores[coo.row, coo.col] = -np.inf
         ranked = top_k(scores, k)
         for j, row in enumerate(chunk):
-            truth = holdout.truth[row]
-            if protocol == "new":
+            truth = self.holdout.truth[row]
+            if self.protocol == "new":
                 truth = truth - set(owned[j].indices.tolist())
             if not truth:
                 continue
             hits = np.fromiter((c in truth for c in ranked[j]), dtype=bool, count=len(ranked[j]))
             ideal = discount[: min(len(truth), k)].sum()
-            ndcgs.append(float((hits * discount[: len(hits)]).sum() / ideal))
-            precisions.append(hits.sum() / k)
-            recalls.append(hits.sum() / len(truth))
+            self.ndcgs.append(float((hits * discount[: len(hits)]).sum() / ideal))
+            self.precisions.append(hits.sum() / k)
+            self.recalls.append(hits.sum() / len(truth))
             cumulative = np.cumsum(hits) / np.arange(1, len(hits) + 1)
-            maps.append(float((cumulative * hits).sum() / min(len(truth), k)))
-            if with_auc:
-                aucs.append(_auc(scores[j], truth))
-            tops.append(ranked[j])
-            recommended.update(ranked[j].tolist())
-    catalogue = data.shape[1]
-    return Metrics(
-        precision=_mean(precisions),
-        recall=_mean(recalls),
-        ndcg=_mean(ndcgs),
-        map=_mean(maps),
-        coverage=len(recommended) / catalogue if catalogue else 0.0,
-        auc=_mean(aucs),
-        jaccard=mean_pairwise_jaccard(tops, seed=seed) if with_overlap else 0.0,
-        users=len(ndcgs),
-    )
+            self.maps.append(float((cumulative * hits).sum() / min(len(truth), k)))
+            if self.with_auc:
+                self.aucs.append(_auc(scores[j], truth))
+            self.tops.append(ranked[j])
+            self.recommended.update(ranked[j].tolist())
+
+    def metrics(self, *, with_overlap: bool, seed: int) -> Metrics:
+        catalogue = self.holdout.data.shape[1]
+        return Metrics(
+            precision=_mean(self.precisions),
+            recall=_mean(self.recalls),
+            ndcg=_mean(self.ndcgs),
+            map=_mean(self.maps),
+            coverage=len(self.recommended) / catalogue if catalogue else 0.0,
+            auc=_mean(self.aucs),
+            jaccard=mean_pairwise_jaccard(self.tops, seed=seed) if with_overlap else 0.0,
+            users=len(self.ndcgs),
+        )
+
+
+@dataclass(frozen=True)
+class TruthBatch:
+    """What a batch of customers bought in the holdout, to score their top lists at once."""
+
+    keys: np.ndarray  # sorted ``row * columns + column`` of every product bought
+    ideal: np.ndarray  # per row, the best DCG@k a list can reach; 0: no truth, not counted
+    columns: int
+
+    @classmethod
+    def of(cls, truth: Sequence[set[int]], columns: int, k: int = K) -> "TruthBatch":
+        sizes = np.fromiter((len(t) for t in truth), dtype=np.int64, count=len(truth))
+        rows = np.repeat(np.arange(len(truth)), sizes)
+        cols = np.fromiter(itertools.chain.from_iterable(truth), dtype=np.int64, count=sizes.sum())
+        reachable = np.r_[0.0, np.cumsum(1.0 / np.log2(np.arange(2, k + 2)))]
+        return cls(
+            keys=np.sort(rows * columns + cols),
+            ideal=reachable[np.minimum(sizes, k)],
+            columns=columns,
+        )
+
+    def hits(self, top: np.ndarray) -> np.ndarray:
+        """Which entries of each row's list (columns, -1 past its end) were bought."""
+        keys = np.arange(len(top))[:, np.newaxis] * self.columns + top
+        if not len(self.keys):
+            return np.zeros(top.shape, dtype=bool)
+        found = np.minimum(np.searchsorted(self.keys, keys), len(self.keys) - 1)
+        return (self.keys[found] == keys) & (top >= 0)
+
+
+@dataclass
+class ListTally:
+    """NDCG@k and catalogue coverage of top lists, added up batch by batch.
+
+    The two figures weight tuning reads for each weighting of its grid, as
+    :func:`evaluate` computes them, from the lists' columns alone: no batch's scores
+    are kept. Customers with no truth are not counted, nor are their lists.
+    """
+
+    catalogue: int
+    ndcg_total: float = 0.0
+    users: int = 0
+    shown: np.ndarray = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.shown = np.zeros(self.catalogue, dtype=bool)
+
+    def add(self, top: np.ndarray, truth: TruthBatch) -> None:
+        counted = truth.ideal > 0
+        discount = 1.0 / np.log2(np.arange(2, top.shape[1] + 2))
+        gains = (truth.hits(top) * discount).sum(axis=1)
+        self.ndcg_total += float((gains[counted] / truth.ideal[counted]).sum())
+        self.users += int(counted.sum())
+        listed = top[counted]
+        self.shown[listed[listed >= 0]] = True
+
+    @property
+    def ndcg(self) -> float:
+        return self.ndcg_total / self.users if self.users else 0.0
+
+    @property
+    def coverage(self) -> float:
+        return float(self.shown.sum()) / self.catalogue if self.catalogue else 0.0
 
 
 def _mean(values: list[float]) -> float:
@@ -156,6 +275,9 @@ def _mean(values: list[float]) -> float:
 
 
 def _auc(scores: np.ndarray, truth: set[int]) -> float:
+    """Chance a bought product outranks one not bought (ties count half), from the
+    negatives sorted once: the Mann-Whitney statistic the average ranks give, without
+    ranking a whole catalogue's scores per customer."""
     finite = np.isfinite(scores)
     positives = np.zeros(len(scores), dtype=bool)
     positives[list(truth)] = True
@@ -163,8 +285,11 @@ def _auc(scores: np.ndarray, truth: set[int]) -> float:
     n_pos, n_neg = positives.sum(), (finite & ~positives).sum()
     if not n_pos or not n_neg:
         return 0.5
-    ranks = average_ranks(scores[finite])
-    return float((ranks[positives[finite]].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+    negatives = np.sort(scores[finite & ~positives])
+    bought = scores[positives]
+    below = np.searchsorted(negatives, bought, side="left")
+    not_above = np.searchsorted(negatives, bought, side="right")
+    return float((below.sum() + not_above.sum()) / 2 / (n_pos * n_neg))
 
 
 def mean_pairwise_jaccard(lists: list[np.ndarray], *, pairs: int = 3000, seed: int = 0) -> float:

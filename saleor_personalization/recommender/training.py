@@ -22,7 +22,11 @@ from .components import copurchase_weights, popularity, repeat_rate
 from .data import EventRows, InteractionData, build_interactions
 from .evaluation import (
     Holdout,
+    K,
+    ListTally,
+    TruthBatch,
     evaluate,
+    evaluate_protocols,
     make_holdout,
     popularity_scorer,
 )
@@ -31,8 +35,8 @@ from .model import BlendWeights, ModelParams, RecommenderModel
 from .ranking import (
     RECENTLY_BOUGHT_DAYS,
     NewProducts,
-    buy_again_scores,
-    for_you_scores,
+    buy_again_shortlist,
+    for_you_shortlist,
     rank,
     reorder_mask,
     top_columns,
@@ -114,6 +118,46 @@ def history_as_of(
     )
 
 
+def served_scorer(
+    model: RecommenderModel,
+    events: EventRows,
+    as_of: datetime,
+    *,
+    features: FeatureSource | None = None,
+):
+    """Score any evaluation matrix's customers for both lists as they are served.
+
+    Through :func:`.ranking.rank`, the function the list writer calls: the
+    recent-purchase rule and the exclusion of owned products included. Returns the
+    scores by protocol: ``"all"`` is *buy again*, ``"new"`` is *for you*. Products the
+    model does not know score ``-inf``; history is taken as of ``as_of``.
+    """
+    features = features or FeatureSource()
+
+    def score(data: InteractionData, rows: np.ndarray) -> dict[str, np.ndarray]:
+        users = data.user_ids[rows]
+        current = history_as_of(model, events, as_of, users)
+        ranked = rank(model, current, np.arange(len(users)), features.customers(users))
+        return {
+            "all": _on_columns(ranked.buy_again, model, data),
+            "new": _on_columns(ranked.for_you, model, data),
+        }
+
+    return score
+
+
+def _on_columns(scores: np.ndarray, model: RecommenderModel, data: InteractionData) -> np.ndarray:
+    """The model's scores laid out over ``data``'s products (``-inf`` for unknown ones)."""
+    if data.item_ids is model.item_ids or np.array_equal(data.item_ids, model.item_ids):
+        return scores
+    out = np.full((len(scores), data.shape[1]), -np.inf, dtype=np.float32)
+    for col, item in enumerate(data.item_ids):
+        k = model.item_index.get(int(item))
+        if k is not None:
+            out[:, col] = scores[:, k]
+    return out
+
+
 def model_scorer(
     model: RecommenderModel,
     events: EventRows,
@@ -122,28 +166,12 @@ def model_scorer(
     discovery: bool = False,
     features: FeatureSource | None = None,
 ):
-    """Score any evaluation matrix's customers as their lists are served.
-
-    *Buy again* (``discovery=False``) or *for you* (``discovery=True``), through
-    :func:`.ranking.rank`, the function the list writer calls: the recent-purchase
-    rule and the exclusion of owned products included. Products the model does not
-    know score ``-inf``; history is taken as of ``as_of``.
-    """
-    features = features or FeatureSource()
+    """One list of :func:`served_scorer`: *buy again*, or *for you* with ``discovery``."""
+    both = served_scorer(model, events, as_of, features=features)
+    protocol = "new" if discovery else "all"
 
     def score(data: InteractionData, rows: np.ndarray) -> np.ndarray:
-        users = data.user_ids[rows]
-        current = history_as_of(model, events, as_of, users)
-        ranked = rank(model, current, np.arange(len(users)), features.customers(users))
-        own = ranked.for_you if discovery else ranked.buy_again
-        if data.item_ids is model.item_ids or np.array_equal(data.item_ids, model.item_ids):
-            return own
-        out = np.full((len(rows), data.shape[1]), -np.inf, dtype=np.float32)
-        for col, item in enumerate(data.item_ids):
-            k = model.item_index.get(int(item))
-            if k is not None:
-                out[:, col] = own[:, k]
-        return out
+        return both(data, rows)[protocol]
 
     return score
 
@@ -155,6 +183,24 @@ WEIGHT_GRID = {
     "trend": (0.0, 0.15, 0.3, 0.6, 0.9),
     "popularity": (0.0,),
 }
+# Validation customers whose components are held at once while tuning (memory: each of
+# the three per-customer components is this many rows by the catalogue, in float32).
+TUNE_BATCH = 250
+
+
+def weight_grid(protocol: str) -> list[BlendWeights]:
+    """The weightings tuning tries for a protocol's lists."""
+    grid = dict(WEIGHT_GRID)
+    if protocol == "new":
+        grid["repeat"] = (0.0,)  # owned products are not ranked in discovery
+        # Discovery should lean on the customer's own taste, not on what is hot.
+        grid["trend"] = tuple(w for w in grid["trend"] if w <= 0.6)
+        # ...and may push bestsellers down to show more of the catalogue.
+        grid["popularity"] = (0.0, -0.3, -0.6, -1.0, -1.5)
+    return [
+        BlendWeights(**dict(zip(grid, values, strict=True)))
+        for values in itertools.product(*grid.values())
+    ]
 
 
 def tune_weights(
@@ -167,67 +213,50 @@ def tune_weights(
     min_coverage: float = 0.0,
     tolerance: float = 0.0,
 ) -> tuple[BlendWeights, BlendWeights, dict]:
-    """Blend weights that rank the validation window best, for both protocols."""
+    """Blend weights that rank the validation window best, for both protocols.
+
+    Each weighting is judged on the lists as served (:func:`.ranking.rank`): *buy
+    again* without what was just bought (unless reordered), *for you* without anything
+    owned. The components are computed once per batch of customers, and every weighting
+    ranks only the batch's shortlists (:class:`.ranking.Shortlist`), which give the same
+    top lists as ranking the whole catalogue.
+    """
     rows = holdout.rows
     if len(rows) > max_users:
         rows = np.sort(np.random.default_rng(0).choice(rows, max_users, replace=False))
     if not len(rows):
         raise NotEnoughData("no customer bought anything in the validation window")
-    sample = Holdout(
-        data=holdout.data,
-        truth={r: holdout.truth[r] for r in rows},
-        cold_truth={},
-        cold_item_ids=holdout.cold_item_ids,
-    )
     users = holdout.data.user_ids[rows]
     current = history_as_of(model, events, model.as_of, users)
-    components = model.components(current, features.customers(users))
-    position = {int(r): k for k, r in enumerate(rows)}
-
-    everyone = np.arange(len(users))
     reorder = reorder_mask(model)
-
-    def scorer_for(weights: BlendWeights, protocol: str):
-        # The lists as served: buy again without what was just bought (unless
-        # reordered), for you without anything owned.
-        if protocol == "all":
-            blended = buy_again_scores(
-                components,
-                weights,
-                current,
-                everyone,
-                reorder,
-                len(model.item_ids),
-                RECENTLY_BOUGHT_DAYS,
-            )
-        else:
-            blended = for_you_scores(components, weights, current, everyone)
-
-        def score(data, chunk):
-            return blended[[position[int(r)] for r in chunk]]
-
-        return score
+    grids = {protocol: weight_grid(protocol) for protocol in ("all", "new")}
+    tallies = {
+        protocol: [ListTally(len(model.item_ids)) for _ in grid] for protocol, grid in grids.items()
+    }
+    for start in range(0, len(users), TUNE_BATCH):
+        batch = np.arange(start, min(start + TUNE_BATCH, len(users)))
+        parts = model.components(current, features.customers(users[batch]), batch)
+        bought = [holdout.truth[int(r)] for r in rows[batch]]
+        owned = current.baskets[batch]
+        new = [t - set(owned[j].indices.tolist()) for j, t in enumerate(bought)]
+        shortlists = {
+            "all": buy_again_shortlist(parts, current, batch, reorder, RECENTLY_BOUGHT_DAYS),
+            "new": for_you_shortlist(parts, current, batch, grids["new"]),
+        }
+        truths = {
+            "all": TruthBatch.of(bought, len(model.item_ids)),
+            "new": TruthBatch.of(new, len(model.item_ids)),
+        }
+        for protocol, shortlist in shortlists.items():
+            for weights, tally in zip(grids[protocol], tallies[protocol], strict=True):
+                tally.add(shortlist.top(weights, K), truths[protocol])
 
     results: dict[str, tuple[float, float, BlendWeights]] = {}
-    for protocol in ("all", "new"):
-        grid = dict(WEIGHT_GRID)
-        if protocol == "new":
-            grid["repeat"] = (0.0,)  # owned products are not ranked in discovery
-            # Discovery should lean on the customer's own taste, not on what is hot.
-            grid["trend"] = tuple(w for w in grid["trend"] if w <= 0.6)
-            # ...and may push bestsellers down to show more of the catalogue.
-            grid["popularity"] = (0.0, -0.3, -0.6, -1.0, -1.5)
-        candidates = []
-        for values in itertools.product(*grid.values()):
-            weights = BlendWeights(**dict(zip(grid, values, strict=True)))
-            found = evaluate(
-                sample,
-                scorer_for(weights, protocol),
-                protocol=protocol,
-                with_auc=False,
-                with_overlap=False,
-            )
-            candidates.append((found.ndcg, found.coverage, weights))
+    for protocol, grid in grids.items():
+        candidates = [
+            (tally.ndcg, tally.coverage, weights)
+            for weights, tally in zip(grid, tallies[protocol], strict=True)
+        ]
         # Personal lists are judged on accuracy (reorders dominate them); discovery lists
         # also on breadth, so only there does a near-tie go to the wider weighting.
         results[protocol] = choose_weights(
@@ -336,6 +365,9 @@ def _train_and_evaluate(
 
     clock = time.monotonic()
     tuning_model, tuning_data = fit_model(events, validation_start, params, features=features)
+    timings["tune_fit"] = time.monotonic() - clock
+
+    clock = time.monotonic()
     validation = make_holdout(tuning_data, events.between(validation_start, holdout_start))
     weights_all, weights_new, tuning = tune_weights(
         tuning_model,
@@ -362,27 +394,31 @@ def _train_and_evaluate(
     if not holdout.truth:
         raise NotEnoughData("no customer seen before the holdout bought anything in it")
 
+    clock = time.monotonic()
     metrics = {
         "tuning": tuning,
         "holdout_customers": len(holdout.truth),
         "reorder_model": eval_model.reorder is not None,
     }
+    served = evaluate_protocols(
+        holdout, served_scorer(eval_model, events, holdout_start, features=features)
+    )
     for protocol in ("all", "new"):
-        discovery = protocol == "new"
-        metrics[protocol] = evaluate(
-            holdout,
-            model_scorer(eval_model, events, holdout_start, discovery=discovery, features=features),
-            protocol=protocol,
-        ).as_dict()
+        metrics[protocol] = served[protocol].as_dict()
         metrics[f"popularity_{protocol}"] = evaluate(
             holdout, popularity_scorer(eval_model.popularity), protocol=protocol
         ).as_dict()
+    timings["evaluate"] = time.monotonic() - clock
+    clock = time.monotonic()
     metrics["new_products"] = _new_product_metrics(
         eval_model, events, holdout, holdout_start, features
     )
+    timings["new_products"] = time.monotonic() - clock
+    clock = time.monotonic()
     metrics["live"] = _live_metrics(
         live_model, eval_model, events, holdout, holdout_start, features
     )
+    timings["live"] = time.monotonic() - clock
 
     model = eval_model
     if final_fit:
@@ -482,17 +518,7 @@ def _live_metrics(
             features=features,
         )
         source = "live model's settings refitted on this run's training window and holdout"
-    return {
-        "source": source,
-        **{
-            protocol: evaluate(
-                holdout,
-                model_scorer(
-                    twin, events, holdout_start, discovery=protocol == "new", features=features
-                ),
-                protocol=protocol,
-                with_auc=False,
-            ).as_dict()
-            for protocol in ("all", "new")
-        },
-    }
+    served = evaluate_protocols(
+        holdout, served_scorer(twin, events, holdout_start, features=features), with_auc=False
+    )
+    return {"source": source, **{protocol: served[protocol].as_dict() for protocol in served}}

@@ -1,0 +1,153 @@
+"""Weight tuning ranks shortlists; its lists and figures must be those of the whole catalogue."""
+
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import pytest
+
+from saleor_personalization.recommender.data import EventRows, build_interactions
+from saleor_personalization.recommender.evaluation import (
+    Holdout,
+    ListTally,
+    TruthBatch,
+    _auc,
+    evaluate,
+    evaluate_protocols,
+    top_k,
+)
+from saleor_personalization.recommender.model import RecommenderModel
+from saleor_personalization.recommender.ranking import (
+    buy_again_scores,
+    buy_again_shortlist,
+    for_you_scores,
+    for_you_shortlist,
+    top_columns,
+)
+from saleor_personalization.recommender.training import weight_grid
+
+NOW = datetime(2026, 6, 1, tzinfo=UTC)
+CUSTOMERS, PRODUCTS = 40, 500
+
+
+def _history(seed: int = 3):
+    """40 customers with 1-30 purchases each (some last week) over 500 products."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for customer in range(CUSTOMERS):
+        for product in rng.choice(PRODUCTS, size=int(rng.integers(1, 31)), replace=False):
+            when = NOW - timedelta(days=int(rng.integers(1, 120)))
+            rows.append((customer, int(product), "purchase", f"o{customer}-{when:%j}", when))
+    return build_interactions(EventRows.from_tuples(rows), as_of=NOW, item_ids=np.arange(PRODUCTS))
+
+
+def _parts(seed: int = 5) -> dict[str, np.ndarray]:
+    """Standardised-looking component scores without ties (ties rank either way)."""
+    rng = np.random.default_rng(seed)
+    return {
+        "repeat": rng.standard_normal((CUSTOMERS, PRODUCTS)).astype(np.float32),
+        "copurchase": rng.standard_normal((CUSTOMERS, PRODUCTS)).astype(np.float32),
+        "factorisation": rng.standard_normal((CUSTOMERS, PRODUCTS)).astype(np.float32),
+        "trend": rng.standard_normal((1, PRODUCTS)).astype(np.float32),
+        "popularity": rng.standard_normal((1, PRODUCTS)).astype(np.float32),
+    }
+
+
+def _as_lists(top: np.ndarray) -> list[list[int]]:
+    return [[int(c) for c in row if c >= 0] for row in top]
+
+
+@pytest.mark.parametrize("size", [2, 10, 100, 1000])
+def test_for_you_shortlists_give_the_whole_catalogues_lists(size):
+    # A shortlist of 2 per component decides almost nobody's top 10 (the whole catalogue
+    # is ranked for them); one of 1000 holds every product.
+    history, parts = _history(), _parts()
+    rows = np.arange(CUSTOMERS)
+    grid = weight_grid("new")
+    assert any(w.popularity < 0 for w in grid)
+    shortlist = for_you_shortlist(parts, history, rows, grid, size=size)
+    for weights in grid:
+        whole = top_columns(for_you_scores(parts, weights, history, rows), 10)
+        assert _as_lists(shortlist.top(weights, 10)) == [c.tolist() for c in whole], weights
+
+
+def test_buy_again_shortlists_give_the_whole_catalogues_lists():
+    history, parts = _history(), _parts()
+    rows = np.arange(CUSTOMERS)
+    reorder = np.random.default_rng(1).random(PRODUCTS) < 0.3
+    shortlist = buy_again_shortlist(parts, history, rows, reorder, 30)
+    lengths = set()
+    for weights in weight_grid("all"):
+        scores = buy_again_scores(parts, weights, history, rows, reorder, PRODUCTS, 30)
+        whole = [c.tolist() for c in top_columns(scores, 10)]
+        assert _as_lists(shortlist.top(weights, 10)) == whole, weights
+        lengths.update(len(c) for c in whole)
+    assert min(lengths) < 10 < max(lengths) + 1  # short lists stay short: nothing is padded
+
+
+def test_list_tally_gives_evaluates_ndcg_and_coverage():
+    history = _history()
+    rng = np.random.default_rng(2)
+    truth = {r: set(rng.choice(PRODUCTS, size=int(rng.integers(1, 6))).tolist()) for r in range(30)}
+    holdout = Holdout(data=history, truth=truth, cold_truth={}, cold_item_ids=np.zeros(0))
+    scores = rng.standard_normal((CUSTOMERS, PRODUCTS)).astype(np.float32)
+
+    def scorer(data, chunk):
+        return scores[chunk]
+
+    expected = evaluate(holdout, scorer, protocol="all", with_auc=False, with_overlap=False)
+    tally = ListTally(PRODUCTS)
+    rows = holdout.rows
+    for start in (0, 17):  # two batches
+        batch = rows[start : start + 17]
+        tally.add(top_k(scores[batch]), TruthBatch.of([truth[int(r)] for r in batch], PRODUCTS))
+    assert tally.ndcg == pytest.approx(expected.ndcg)
+    assert tally.coverage == pytest.approx(expected.coverage)
+    assert tally.users == expected.users == 30
+
+
+def test_both_protocols_in_one_pass_give_each_protocols_metrics():
+    history = _history()
+    rng = np.random.default_rng(4)
+    truth = {r: set(rng.choice(PRODUCTS, size=int(rng.integers(1, 8))).tolist()) for r in range(35)}
+    holdout = Holdout(data=history, truth=truth, cold_truth={}, cold_item_ids=np.zeros(0))
+    scores = {
+        "all": rng.standard_normal((CUSTOMERS, PRODUCTS)).astype(np.float32),
+        "new": rng.standard_normal((CUSTOMERS, PRODUCTS)).astype(np.float32),
+    }
+    together = evaluate_protocols(
+        holdout, lambda data, rows: {p: s[rows] for p, s in scores.items()}, batch=16
+    )
+    for protocol, matrix in scores.items():
+        alone = evaluate(holdout, lambda data, rows, m=matrix: m[rows], protocol=protocol, batch=16)
+        assert together[protocol] == alone
+    assert together["all"] != together["new"]
+
+
+def test_auc_is_the_share_of_bought_over_not_bought_pairs_ties_half():
+    rng = np.random.default_rng(6)
+    scores = rng.integers(0, 6, PRODUCTS).astype(np.float32)  # many ties
+    scores[rng.random(PRODUCTS) < 0.2] = -np.inf  # not rankable: left out
+    truth = set(rng.choice(PRODUCTS, size=25, replace=False).tolist())
+    finite = np.isfinite(scores)
+    bought = [scores[c] for c in truth if finite[c]]
+    others = [scores[c] for c in range(PRODUCTS) if finite[c] and c not in truth]
+    pairs = [(b > o) + 0.5 * (b == o) for b in bought for o in others]
+    assert _auc(scores, truth) == pytest.approx(np.mean(pairs), abs=1e-12)
+
+
+def test_buy_again_is_the_blend_at_owned_products_less_recent_ones():
+    history, parts = _history(), _parts()
+    rows = np.arange(5, CUSTOMERS)
+    batch = {name: part if len(part) == 1 else part[rows] for name, part in parts.items()}
+    reorder = np.random.default_rng(1).random(PRODUCTS) < 0.3
+    weights = weight_grid("all")[17]
+    scores = buy_again_scores(batch, weights, history, rows, reorder, PRODUCTS, 30)
+    blended = RecommenderModel.blend(batch, weights)
+    owned = history.baskets[rows].toarray() > 0
+    age = history.last_purchase_age[rows].toarray()
+    hidden = (age > 0) & (age - 1 < 30) & ~reorder
+    shown = owned & ~hidden
+    assert hidden.any()
+    assert shown.any()
+    np.testing.assert_array_equal(scores[shown], blended[shown])
+    assert np.isneginf(scores[~shown]).all()
