@@ -209,9 +209,8 @@ def owned_links(
     """
     owned = np.unique(history.baskets.indices)
     theirs = (history.baskets > 0).astype(np.float32)
-    shared = log.shared_buyers(owned, until=history.as_of, excluding=history.user_ids)
-    shared = shared + (theirs[:, owned].T @ theirs)
-    rows = _where_shared(model.copurchase.tocsr()[owned], shared)
+    others = log.shared_buyers(owned, until=history.as_of, excluding=history.user_ids)
+    rows = _where_shared(model.copurchase.tocsr()[owned], others, theirs[:, owned].T @ theirs)
     place = sp.csr_matrix(
         (np.ones(len(owned), dtype=np.float32), (owned, np.arange(len(owned)))),
         shape=(len(model.item_ids), len(owned)),
@@ -219,9 +218,20 @@ def owned_links(
     return (place @ rows).tocsr()
 
 
-def _where_shared(weights: sp.csr_matrix, shared: sp.spmatrix) -> sp.csr_matrix:
-    """``weights`` kept where ``shared`` (same shape) is non-zero, as float32."""
-    return sp.csr_matrix(weights.multiply(shared > 0), dtype=np.float32)
+def _where_shared(weights: sp.csr_matrix, *shared: sp.spmatrix) -> sp.csr_matrix:
+    """``weights`` kept where one of ``shared`` (counts, each of its shape) is non-zero,
+    as float32. Each count matrix is read at the weights' positions only: the counts
+    of a shop's pairs are far more than its weights, and are not added up."""
+    weights = weights.tocsr()
+    positions = sp.csr_matrix(
+        (np.ones(len(weights.data), dtype=np.float32), weights.indices, weights.indptr),
+        shape=weights.shape,
+    )
+    hits = sum(
+        (positions.multiply(counts) for counts in shared),
+        start=sp.csr_matrix(weights.shape, dtype=np.float32),
+    )
+    return sp.csr_matrix(weights.multiply(hits > 0), dtype=np.float32)
 
 
 @dataclass(frozen=True)
@@ -488,10 +498,10 @@ def _upsert_json_rows(
 ) -> None:
     """Upsert customers' list rows, ``(kind, customer, entries as JSON text)``.
 
-    On PostgreSQL the rows are copied (``COPY``) into a temporary table and upserted
-    from it by one ``INSERT ... SELECT``: the server parses and plans one statement
-    instead of one per row, and nothing is bound per row. Elsewhere (SQLite), one
-    ``executemany``. Run inside a transaction.
+    On PostgreSQL through psycopg 3 the rows are copied (``COPY``) into a temporary
+    table and upserted from it by one ``INSERT ... SELECT``: the server parses and
+    plans one statement instead of one per row, and nothing is bound per row.
+    Otherwise (SQLite, psycopg 2), one ``executemany``. Run inside a transaction.
     """
     if not values:
         return
@@ -500,9 +510,10 @@ def _upsert_json_rows(
         "(kind, subject_type, subject_id, country, channel, entries, model_run_id, generated_at)"
     )
     with connection.cursor() as cursor:
-        if connection.vendor != "postgresql":
+        if not _copies_rows():
+            cast = "::jsonb" if connection.vendor == "postgresql" else ""
             cursor.executemany(
-                f"INSERT INTO {table} {columns} VALUES (%s, %s, %s, '', '', %s, %s, %s) "
+                f"INSERT INTO {table} {columns} VALUES (%s, %s, %s, '', '', %s{cast}, %s, %s) "
                 f"ON CONFLICT {_UPSERT_KEY} DO UPDATE SET {_UPSERT_SET}",
                 [
                     (kind, SubjectType.CUSTOMER.value, customer, entries, run_id, stamp)
@@ -524,6 +535,15 @@ def _upsert_json_rows(
             f"ON CONFLICT {_UPSERT_KEY} DO UPDATE SET {_UPSERT_SET}",
             [SubjectType.CUSTOMER.value, run_id, stamp],
         )
+
+
+def _copies_rows() -> bool:
+    """Whether the connection is PostgreSQL through psycopg 3, whose cursors ``COPY``."""
+    if connection.vendor != "postgresql":
+        return False
+    from django.db.backends.postgresql.psycopg_any import is_psycopg3
+
+    return is_psycopg3
 
 
 @dataclass
