@@ -17,7 +17,9 @@ end to end from the first read of a customer's events to the last row committed:
 
 The first fan-out after the worker starts is printed apart: each worker process then
 loads the live model and its copy of every customer's purchases, as after a training.
-On a shared machine timings move with its load: compare the two rates of one run.
+On a shared machine timings move with its load: compare rates of one run. The CPU time
+of the one-process runs (this process and the PostgreSQL server process serving it) is
+printed too: what two cores doing nothing else would reach at most, whatever the load.
 """
 
 import argparse
@@ -26,6 +28,7 @@ import statistics
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -53,13 +56,43 @@ from saleor_personalization.standalone.celery import app  # noqa: E402
 from saleor_personalization.standalone.datasets import find_online_retail  # noqa: E402
 
 
-def one_process(customers: list[int], run_id: int, chunk: int) -> float:
-    """Seconds to write every customer's lists here, chunk after chunk."""
+@dataclass(frozen=True)
+class Timing:
+    """One run in this process: wall time, and the CPU time it took here and in the
+    database server process serving it (when it runs on this machine)."""
+
+    seconds: float
+    cpu_here: float
+    cpu_database: float | None
+
+
+def one_process(customers: list[int], run_id: int, chunk: int) -> Timing:
+    """Every customer's lists written here, chunk after chunk."""
     now = timezone.now()
-    clock = time.monotonic()
+    clock, cpu, database = time.monotonic(), time.process_time(), database_cpu()
     for start in range(0, len(customers), chunk):
         scoring.score_customers(customers[start : start + chunk], run_id, now)
-    return time.monotonic() - clock
+    after = database_cpu()
+    return Timing(
+        time.monotonic() - clock,
+        time.process_time() - cpu,
+        None if after is None or database is None else after - database,
+    )
+
+
+def database_cpu() -> float | None:
+    """CPU seconds used so far by the server process of this connection (PostgreSQL on
+    this machine), from /proc; None where that cannot be read."""
+    if connection.vendor != "postgresql":
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        pid = cursor.fetchone()[0]
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
 
 
 def fanned_out(customers: list[int], run_id: int, chunk: int) -> float:
@@ -152,10 +185,20 @@ def main() -> None:
     n = len(customers)
     middle = statistics.median
     print("== both personal lists of every customer scored, ruled, explained and written")
-    print(f"   one process, median of {args.repeat}: {rate(n, middle(single))}")
+    walls = [timing.seconds for timing in single]
+    print(f"   one process, median of {args.repeat}: {rate(n, middle(walls))}")
     print(f"   {args.workers} worker processes, median of {args.repeat}: {rate(n, middle(fanned))}")
     print(f"   {args.workers} worker processes, first run: {rate(n, cold)} (each loads the model)")
-    print(f"   runs: one process {seconds(single)}; workers {seconds(fanned)}")
+    print(f"   runs: one process {seconds(walls)}; workers {seconds(fanned)}")
+    here = middle(timing.cpu_here for timing in single)
+    used = [timing.cpu_database for timing in single if timing.cpu_database is not None]
+    if used:
+        cpu = here + middle(used)
+        print(
+            f"   CPU of one process's run: {here:.2f} s here + {middle(used):.2f} s in the "
+            f"database = {cpu / n * 1000:.2f} ms per customer; 2 cores doing nothing else "
+            f"would write at most {2 * n / cpu:,.0f} customers/s"
+        )
     print(f"   first scoring in this process (reads the purchase copy): {first:.1f} s")
     print(f"   {rows:,} list rows; target >= 5,000 customers/s on 2 cores")
 
