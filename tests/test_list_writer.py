@@ -37,6 +37,7 @@ from saleor_personalization.recommender.lists import (
 from saleor_personalization.recommender.model import COMPONENTS, BlendWeights
 from saleor_personalization.recommender.pipeline import live_model, start_run, train_run
 from saleor_personalization.recommender.ranking import rank
+from saleor_personalization.services.scoring import score_customers
 
 from .shop import END, FAST, build_shop
 
@@ -171,3 +172,13 @@ def test_each_reason_is_the_rule_applied_to_its_entry(live, weights):
                 seen.add(reason.split(" ")[0])
     expected = {"You", "Because", "New"} if weights is None else {"You", "New"}
     assert expected <= seen, seen
+
+
+def test_a_customer_named_twice_is_scored_once(live):
+    """One chunk's rows go in by one statement, which cannot write a row twice."""
+    assert score_customers([3, 5, 3], now=WHEN) == 2
+    twice = _written()
+    assert {subject for _, subject in twice} == {3, 5}
+    RecommendationList.objects.all().delete()
+    assert score_customers([3, 5], now=WHEN) == 2
+    assert _written() == twice

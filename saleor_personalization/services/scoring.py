@@ -118,7 +118,10 @@ def score_customers(
     (:func:`~..recommender.data.purchase_log`), and only for the products these
     customers own. The lists are those a scoring over the whole log writes; one
     customer's rescoring after an order takes milliseconds instead of seconds.
+    A customer named twice is scored once: one chunk's rows are upserted by one
+    statement, which may write a row once.
     """
+    customer_ids = list(dict.fromkeys(int(customer) for customer in customer_ids))
     with get_shop().database.writer():
         loaded = live_model()
         if loaded is None:
