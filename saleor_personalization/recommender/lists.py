@@ -73,7 +73,7 @@ def _names(product_ids: Iterable[int]) -> dict[int, str]:
 # Personal lists ------------------------------------------------------------------
 
 
-# From this many customers on, the links are made dense once (see dense_links).
+# From this many customers on, the links are made dense once (see links_to).
 DENSE_LINKS_MIN_CUSTOMERS = 50
 
 
@@ -87,32 +87,44 @@ class ScoringContext:
     reorder: np.ndarray
     linked: sp.csr_matrix  # co-purchase weights of pairs that share at least one buyer
     features: FeatureSource
-    _dense_links: np.ndarray | sp.csr_matrix | None = field(default=None, repr=False)
+    _links_to: np.ndarray | sp.csr_matrix | None = field(default=None, repr=False)
 
     @property
     def item_ids(self) -> np.ndarray:
         """Every product the lists can show: the model's, then the new ones."""
         return np.concatenate([self.model.item_ids.astype(np.int64), self.new.ids])
 
-    def dense_links(self) -> np.ndarray | sp.csr_matrix:
-        """The links as a dense array while that is small (the model's own limit for
-        dense co-purchase weights): slicing one customer's rows is then a plain index,
-        where a sparse slice per customer was most of the time spent writing lists.
-        For a few customers (a rescoring after an order) making the array costs more
-        than the slices it saves: the links stay sparse."""
-        if self._dense_links is None:
+    def links_to(self) -> np.ndarray | sp.csr_matrix:
+        """The links transposed, a row per linked-to product: the search for the owned
+        product behind "Because you bought X" reads along rows.
+
+        Dense while that is small (the model's own limit for dense co-purchase weights):
+        one customer's block is then a plain index, where a sparse slice per customer
+        was most of the time spent writing lists. For a few customers (a rescoring after
+        an order) making the array costs more than the slices it saves: they stay sparse.
+        """
+        if self._links_to is None:
             many = len(self.history.user_ids) >= DENSE_LINKS_MIN_CUSTOMERS
             if many and self.linked.shape[0] <= DENSE_COPURCHASE_LIMIT:
-                self._dense_links = self.linked.toarray()
+                self._links_to = self.linked.T.toarray()
             else:
-                self._dense_links = self.linked
-        return self._dense_links
+                self._links_to = self.linked.T.tocsr()
+        return self._links_to
 
 
 def scoring_context(
-    model: RecommenderModel, events: EventRows, customer_ids: Sequence[int], now: datetime
+    model: RecommenderModel,
+    events: EventRows,
+    customer_ids: Sequence[int],
+    now: datetime,
+    log: PurchaseLog | None = None,
 ) -> ScoringContext:
-    """History of these customers now, and the products created since training."""
+    """History of these customers now, and the products created since training.
+
+    ``log``: other customers' purchases come from it (see :func:`owned_links`), and
+    ``events`` need only be these customers'; without it, ``events`` are every
+    customer's (:func:`shared_buyer_links`).
+    """
     known = {int(i) for i in model.item_ids}
     fresh_since = now - timedelta(days=model.params.new_item_days)
     new_ids = sorted(
@@ -122,7 +134,7 @@ def scoring_context(
         )
         if pid not in known
     )
-    return build_scoring_context(model, events, customer_ids, now, new_ids)
+    return build_scoring_context(model, events, customer_ids, now, new_ids, log=log)
 
 
 def build_scoring_context(
@@ -132,6 +144,7 @@ def build_scoring_context(
     now: datetime,
     new_ids: Sequence[int] = (),
     features: FeatureSource | None = None,
+    log: PurchaseLog | None = None,
 ) -> ScoringContext:
     """The scoring context from given new products (no database read of which products
     are new; benchmarks give them, and their own features)."""
@@ -148,7 +161,11 @@ def build_scoring_context(
         history=history,
         new=NewProducts.from_features(model, new_ids, features.items(new_ids)),
         reorder=reorder_mask(model),
-        linked=shared_buyer_links(model, events.before(now)),
+        linked=(
+            shared_buyer_links(model, events.before(now))
+            if log is None
+            else owned_links(model, history, log)
+        ),
         features=features,
     )
 
@@ -174,31 +191,47 @@ def shared_buyer_links(model: RecommenderModel, events: EventRows) -> sp.csr_mat
 
 
 def with_owned_links(ctx: ScoringContext, log: PurchaseLog) -> ScoringContext:
-    """``ctx`` with its links computed only for the products its customers own.
+    """``ctx`` with its links computed by :func:`owned_links` (its dense copy dropped)."""
+    return replace(ctx, linked=owned_links(ctx.model, ctx.history, log), _links_to=None)
 
-    Other customers' purchases come from ``log``; the scored customers' own from the
-    context's history, as just read. The rows of those products are then exactly
+
+def owned_links(
+    model: RecommenderModel, history: InteractionData, log: PurchaseLog
+) -> sp.csr_matrix:
+    """The links of :func:`shared_buyer_links`, only for the products the customers of
+    ``history`` own.
+
+    Other customers' purchases come from ``log``; the scored customers' own from
+    ``history``, as just read. The rows of those products are then exactly
     :func:`shared_buyer_links`' over the whole log, and reasons read no other rows (a
     customer's sources are what they bought); the other rows are empty. A rescoring
     after an order computes a few rows instead of the co-purchase matrix of the shop.
-    The dense copy of the old links is dropped with them.
     """
-    model, history = ctx.model, ctx.history
     owned = np.unique(history.baskets.indices)
     theirs = (history.baskets > 0).astype(np.float32)
-    shared = log.shared_buyers(owned, until=history.as_of, excluding=history.user_ids)
-    shared = shared + (theirs[:, owned].T @ theirs)
-    rows = _where_shared(model.copurchase.tocsr()[owned], shared)
+    others = log.shared_buyers(owned, until=history.as_of, excluding=history.user_ids)
+    rows = _where_shared(model.copurchase.tocsr()[owned], others, theirs[:, owned].T @ theirs)
     place = sp.csr_matrix(
         (np.ones(len(owned), dtype=np.float32), (owned, np.arange(len(owned)))),
         shape=(len(model.item_ids), len(owned)),
     )
-    return replace(ctx, linked=(place @ rows).tocsr(), _dense_links=None)
+    return (place @ rows).tocsr()
 
 
-def _where_shared(weights: sp.csr_matrix, shared: sp.spmatrix) -> sp.csr_matrix:
-    """``weights`` kept where ``shared`` (same shape) is non-zero, as float32."""
-    return sp.csr_matrix(weights.multiply(shared > 0), dtype=np.float32)
+def _where_shared(weights: sp.csr_matrix, *shared: sp.spmatrix) -> sp.csr_matrix:
+    """``weights`` kept where one of ``shared`` (counts, each of its shape) is non-zero,
+    as float32. Each count matrix is read at the weights' positions only: the counts
+    of a shop's pairs are far more than its weights, and are not added up."""
+    weights = weights.tocsr()
+    positions = sp.csr_matrix(
+        (np.ones(len(weights.data), dtype=np.float32), weights.indices, weights.indptr),
+        shape=weights.shape,
+    )
+    hits = sum(
+        (positions.multiply(counts) for counts in shared),
+        start=sp.csr_matrix(weights.shape, dtype=np.float32),
+    )
+    return sp.csr_matrix(weights.multiply(hits > 0), dtype=np.float32)
 
 
 @dataclass(frozen=True)
@@ -219,11 +252,12 @@ class RankedList:
             )
         ]
 
-    def json_text(self, quoted: dict[str, str]) -> str:
+    def json_text(self, suffixes: dict[tuple[str, bool], str]) -> str:
         """The row's ``entries`` JSON, as :meth:`ListEntry.to_json` would make it.
 
-        ``quoted`` caches each reason's JSON string: a shop has a few reasons, and
-        "Because you bought X" once per X, against 100 entries per customer.
+        ``suffixes`` caches what follows each entry's score for a (reason, new) pair:
+        a shop has a few reasons, and "Because you bought X" once per X, against 100
+        entries per customer.
         """
         parts = []
         for product, score, reason, new in zip(
@@ -233,13 +267,11 @@ class RankedList:
             self.is_new.tolist(),
             strict=True,
         ):
-            text = quoted.get(reason)
-            if text is None:
-                text = quoted[reason] = json.dumps(reason)
-            flag = ', "new": true' if new else ""
-            parts.append(
-                f'{{"product_id": {product}, "score": {round(score, 5)!r}, "reason": {text}{flag}}}'
-            )
+            suffix = suffixes.get((reason, new))
+            if suffix is None:
+                flag = ', "new": true' if new else ""
+                suffix = suffixes[(reason, new)] = f', "reason": {json.dumps(reason)}{flag}}}'
+            parts.append(f'{{"product_id": {product}, "score": {round(score, 5)!r}{suffix}')
         return "[" + ", ".join(parts) + "]"
 
 
@@ -317,8 +349,10 @@ class ReasonWriter:
     contribution) is named, or nothing specific ("Picked for you").
 
     A chunk of customers at a time: every component's contribution to every entry
-    is read in one indexing operation; only the search for the owned product behind
-    "Because you bought X" is per customer, and only for the entries that need it.
+    that is neither new nor owned is read in one indexing operation; only the search
+    for the owned product behind "Because you bought X" is per customer, and only for
+    the entries that need it. Reasons are numbers (codes) until each distinct one is
+    written out once.
     """
 
     def __init__(self, ctx: ScoringContext, parts, weights, names: dict[int, str]):
@@ -327,7 +361,7 @@ class ReasonWriter:
         self.known = len(ctx.model.item_ids)
         self.weights = np.array([getattr(weights, n) for n in COMPONENTS], dtype=np.float32)
         self.trending = ctx.model.trend > 0
-        self.links = ctx.dense_links()
+        self.links_to = ctx.links_to()
 
     def chunk_reasons(self, cols: list[np.ndarray], owned: sp.csr_matrix) -> list[list[str]]:
         """Each customer's reasons for their ``cols`` (``owned``: the chunk's purchases)."""
@@ -335,68 +369,84 @@ class ReasonWriter:
         width = max((len(c) for c in cols), default=0)
         if not width:
             return [[] for _ in cols]
-        valid = np.zeros((n, width), dtype=bool)
+        lengths = np.fromiter((len(c) for c in cols), dtype=np.int64, count=n)
+        valid = np.arange(width) < lengths[:, np.newaxis]
         grid = np.zeros((n, width), dtype=np.int64)
-        for j, c in enumerate(cols):
-            grid[j, : len(c)] = c
-            valid[j, : len(c)] = True
-        row_of = np.arange(n)[:, np.newaxis]
+        grid[valid] = np.concatenate(cols)
+        owned = owned.tocsr()
+        known = grid < self.known
+        bought = self._bought(grid, owned) & valid
+        codes = np.full((n, width), _PICKED_CODE, dtype=np.int64)
+        codes[bought] = _BOUGHT_CODE
+        codes[~known] = _NEW_CODE
+        # Only the other entries need to know which component lifted them.
+        j, k = np.nonzero(valid & known & ~bought)
+        if len(j):
+            codes[j, k] = self._lifted_codes(j, grid[j, k], owned)
+        texts = self._texts(codes)[codes]
+        return [texts[j, :length].tolist() for j, length in enumerate(lengths.tolist())]
+
+    def _bought(self, grid: np.ndarray, owned: sp.csr_matrix) -> np.ndarray:
+        """Whether each entry of ``grid`` is a product its customer bought."""
+        stride = max(self.known, owned.shape[1]) + len(self.ctx.new.ids) + 1
+        owned_keys = np.repeat(np.arange(owned.shape[0]), np.diff(owned.indptr)) * stride
+        owned_keys = owned_keys + owned.indices
+        return np.isin(np.arange(len(grid))[:, np.newaxis] * stride + grid, owned_keys)
+
+    def _lifted_codes(self, rows: np.ndarray, cols: np.ndarray, owned: sp.csr_matrix) -> np.ndarray:
+        """Reason codes of known products the customers (``rows``) did not buy: the owned
+        product behind the co-purchase lift, trending, or nothing specific."""
         contributions = (
             np.stack(
                 [
-                    (part[row_of, grid] if len(part) > 1 else part[0][grid])
+                    (part[rows, cols] if len(part) > 1 else part[0][cols])
                     for part in (self.parts[name] for name in COMPONENTS)
                 ]
             )
-            * self.weights[:, np.newaxis, np.newaxis]
+            * self.weights[:, np.newaxis]
         )
         contributions[self.weights <= 0] = -np.inf  # a component with no weight lifted nothing
         contributions[COMPONENTS.index("repeat")] = -np.inf  # said only of owned products
         main = contributions.argmax(axis=0)
         lifted = contributions.max(axis=0) > 0
-        owned = owned.tocsr()
-        stride = max(self.known, owned.shape[1]) + len(self.ctx.new.ids) + 1
-        owned_keys = np.repeat(np.arange(owned.shape[0]), np.diff(owned.indptr)) * stride
-        owned_keys = owned_keys + owned.indices
-        bought = np.isin(row_of * stride + grid, owned_keys) & valid
-        known = grid < self.known
-        copurchase = COMPONENTS.index("copurchase")
-        wants_source = valid & lifted & (main == copurchase) & ~bought & known
-        sources = np.full((n, width), -1, dtype=np.int64)
-        for j in np.flatnonzero(wants_source.any(axis=1)):
+        codes = np.full(len(rows), _PICKED_CODE, dtype=np.int64)
+        trending = lifted & (main == COMPONENTS.index("trend")) & self.trending[cols]
+        codes[trending] = _TRENDING_CODE
+        wants_source = np.flatnonzero(lifted & (main == COMPONENTS.index("copurchase")))
+        customers, first = np.unique(rows[wants_source], return_index=True)
+        for j, entries in zip(customers, np.split(wants_source, first)[1:], strict=True):
             own = owned.indices[owned.indptr[j] : owned.indptr[j + 1]]
             if len(own):
-                where = np.flatnonzero(wants_source[j])
-                sources[j, where] = self._sources(grid[j, where], own)
-        trend = COMPONENTS.index("trend")
-        trending_entry = (main == trend) & self.trending[np.minimum(grid, self.known - 1)] & known
-        out = []
-        for j, c in enumerate(cols):
-            reasons = []
-            for k in range(len(c)):
-                if not known[j, k]:
-                    reasons.append(NEW_IN_SHOP)
-                elif bought[j, k]:
-                    reasons.append(BOUGHT_BEFORE)
-                elif sources[j, k] >= 0:
-                    name = self.names.get(int(self.item_ids[sources[j, k]]), "a product you liked")
-                    reasons.append(BECAUSE_YOU_BOUGHT.format(name))
-                elif lifted[j, k] and trending_entry[j, k]:
-                    reasons.append(TRENDING)
-                else:
-                    reasons.append(PICKED)
-            out.append(reasons)
-        return out
+                sources = self._sources(cols[entries], own)
+                found = sources >= 0
+                codes[entries[found]] = _SOURCE_CODES + sources[found]
+        return codes
 
     def _sources(self, cols: np.ndarray, own: np.ndarray) -> np.ndarray:
         """For each (known) column, the owned product linking to it most strongly (-1: none)."""
-        if isinstance(self.links, np.ndarray):
-            strengths = self.links[np.ix_(own, cols)]
+        if isinstance(self.links_to, np.ndarray):
+            strengths = self.links_to[np.ix_(cols, own)]
         else:
-            strengths = self.links[own][:, cols].toarray()
-        best = strengths.argmax(axis=0)
-        has = strengths[best, np.arange(len(cols))] > 0
+            strengths = self.links_to[cols][:, own].toarray()
+        best = strengths.argmax(axis=1)
+        has = strengths[np.arange(len(cols)), best] > 0
         return np.where(has, own[best], -1)
+
+    def _texts(self, codes: np.ndarray) -> np.ndarray:
+        """The reason of every code up to the largest in ``codes``, as an object array."""
+        texts = np.empty(int(codes.max(initial=_SOURCE_CODES - 1)) + 1, dtype=object)
+        texts[:_SOURCE_CODES] = [NEW_IN_SHOP, BOUGHT_BEFORE, TRENDING, PICKED]
+        used = np.unique(codes[codes >= _SOURCE_CODES]) - _SOURCE_CODES
+        texts[used + _SOURCE_CODES] = [
+            BECAUSE_YOU_BOUGHT.format(self.names.get(int(product), "a product you liked"))
+            for product in self.item_ids[used]
+        ]
+        return texts
+
+
+# A reason as a number while a chunk is explained: one of the fixed reasons, or
+# "Because you bought X" as _SOURCE_CODES + X's column.
+_NEW_CODE, _BOUGHT_CODE, _TRENDING_CODE, _PICKED_CODE, _SOURCE_CODES = range(5)
 
 
 def write_personal_lists(
@@ -408,58 +458,110 @@ def write_personal_lists(
 ) -> int:
     """Both personal lists of each customer in ``rows``; returns how many customers.
 
-    Each list's JSON is made from its arrays and the rows are upserted with one
-    statement per chunk (see :func:`_upsert_json_rows`): no object per entry.
+    Each list's JSON is made from its arrays and a chunk's rows are upserted with one
+    statement (see :func:`_upsert_json_rows`): no object per entry. The names that
+    reasons quote are read once per product (:class:`OwnedNames`).
     """
     stamp = timezone.now()
     written = 0
-    quoted: dict[str, str] = {}
+    suffixes: dict[tuple[str, bool], str] = {}
+    names = OwnedNames()
     run_id = run.pk if run is not None else None
     for start in range(0, len(rows), options.chunk):
         chunk = rows[start : start + options.chunk]
-        lists = ranked_personal_lists(ctx, chunk, options, owned_names(ctx, chunk))
+        lists = ranked_personal_lists(ctx, chunk, options, names.of(ctx, chunk))
         values = [
-            (
-                kind,
-                SubjectType.CUSTOMER,
-                customer,
-                "",
-                "",
-                ranked.json_text(quoted),
-                run_id,
-                stamp,
-            )
+            (kind, customer, ranked.json_text(suffixes))
             for customer, for_you, buy_again in lists
-            for kind, ranked in ((ListKind.PERSONAL, for_you), (ListKind.BUY_AGAIN, buy_again))
+            for kind, ranked in (
+                (ListKind.PERSONAL.value, for_you),
+                (ListKind.BUY_AGAIN.value, buy_again),
+            )
         ]
         with transaction.atomic():
-            _upsert_json_rows(values)
+            _upsert_json_rows(values, run_id, stamp)
         written += len(lists)
     return written
 
 
-def _upsert_json_rows(values: list[tuple]) -> None:
-    """Upsert list rows whose ``entries`` are ready JSON text, in one ``executemany``."""
+_UPSERT_KEY = "(kind, subject_type, subject_id, country, channel)"
+_UPSERT_SET = (
+    "entries = excluded.entries, model_run_id = excluded.model_run_id, "
+    "generated_at = excluded.generated_at"
+)
+# Session-local staging table for one chunk's rows (PostgreSQL).
+_STAGED = "sp_personal_list_rows"
+
+
+def _upsert_json_rows(
+    values: list[tuple[str, int, str]], run_id: int | None, stamp: datetime
+) -> None:
+    """Upsert customers' list rows, ``(kind, customer, entries as JSON text)``.
+
+    On PostgreSQL through psycopg 3 the rows are copied (``COPY``) into a temporary
+    table and upserted from it by one ``INSERT ... SELECT``: the server parses and
+    plans one statement instead of one per row, and nothing is bound per row.
+    Otherwise (SQLite, psycopg 2), one ``executemany``. Run inside a transaction.
+    """
     if not values:
         return
     table = connection.ops.quote_name(RecommendationList._meta.db_table)
-    cast = "::jsonb" if connection.vendor == "postgresql" else ""
-    sql = (
-        f"INSERT INTO {table} (kind, subject_type, subject_id, country, channel, entries, "
-        f"model_run_id, generated_at) VALUES (%s, %s, %s, %s, %s, %s{cast}, %s, %s) "
-        "ON CONFLICT (kind, subject_type, subject_id, country, channel) DO UPDATE SET "
-        "entries = excluded.entries, model_run_id = excluded.model_run_id, "
-        "generated_at = excluded.generated_at"
+    columns = (
+        "(kind, subject_type, subject_id, country, channel, entries, model_run_id, generated_at)"
     )
     with connection.cursor() as cursor:
-        cursor.executemany(sql, values)
+        if not _copies_rows():
+            cast = "::jsonb" if connection.vendor == "postgresql" else ""
+            cursor.executemany(
+                f"INSERT INTO {table} {columns} VALUES (%s, %s, %s, '', '', %s{cast}, %s, %s) "
+                f"ON CONFLICT {_UPSERT_KEY} DO UPDATE SET {_UPSERT_SET}",
+                [
+                    (kind, SubjectType.CUSTOMER.value, customer, entries, run_id, stamp)
+                    for kind, customer, entries in values
+                ],
+            )
+            return
+        cursor.execute(
+            f"CREATE TEMP TABLE IF NOT EXISTS {_STAGED} "
+            "(kind varchar(32), subject_id bigint, entries text) ON COMMIT DELETE ROWS"
+        )
+        cursor.execute(f"TRUNCATE {_STAGED}")  # a caller's transaction may span chunks
+        with cursor.copy(f"COPY {_STAGED} (kind, subject_id, entries) FROM STDIN") as copy:
+            for row in values:
+                copy.write_row(row)
+        cursor.execute(
+            f"INSERT INTO {table} {columns} SELECT kind, %s, subject_id, '', '', "
+            f"entries::jsonb, %s, %s FROM {_STAGED} "
+            f"ON CONFLICT {_UPSERT_KEY} DO UPDATE SET {_UPSERT_SET}",
+            [SubjectType.CUSTOMER.value, run_id, stamp],
+        )
 
 
-def owned_names(ctx: ScoringContext, rows: np.ndarray) -> dict[int, str]:
-    """Names of what these customers bought: the only products a reason names ("Because
-    you bought X"), so one read per chunk whatever the size of the catalogue."""
-    owned = np.unique(ctx.history.baskets[rows].indices)
-    return _names(ctx.model.item_ids[owned])
+def _copies_rows() -> bool:
+    """Whether the connection is PostgreSQL through psycopg 3, whose cursors ``COPY``."""
+    if connection.vendor != "postgresql":
+        return False
+    from django.db.backends.postgresql.psycopg_any import is_psycopg3
+
+    return is_psycopg3
+
+
+@dataclass
+class OwnedNames:
+    """Names of what the customers being written bought: the only products a reason
+    names ("Because you bought X"), so one read per chunk whatever the size of the
+    catalogue; a product asked for once (named or not) is not asked for again."""
+
+    names: dict[int, str] = field(default_factory=dict)
+    asked: set[int] = field(default_factory=set)
+
+    def of(self, ctx: ScoringContext, rows: np.ndarray) -> dict[int, str]:
+        """Names of every product the customers in ``rows`` bought (and earlier ones)."""
+        owned = ctx.model.item_ids[np.unique(ctx.history.baskets[rows].indices)].tolist()
+        fresh = [product for product in owned if product not in self.asked]
+        self.asked.update(fresh)
+        self.names.update(_names(fresh))
+        return self.names
 
 
 # Per-product lists ------------------------------------------------------------------

@@ -12,6 +12,7 @@ import logging
 from datetime import datetime
 
 import numpy as np
+from celery.result import AsyncResult
 from django.utils import timezone
 
 from ..models import Interaction
@@ -19,7 +20,6 @@ from ..recommender.data import EventRows, purchase_log
 from ..recommender.lists import (
     ListOptions,
     scoring_context,
-    with_owned_links,
     write_personal_lists,
 )
 from ..recommender.pipeline import changed_customers, live_model, score_lists
@@ -89,15 +89,22 @@ def score_all(
     if loaded is None or not customers:
         written["personal_chunks"] = 0
         return written
-    score_customers_task = task_named(SCORE_CUSTOMERS)
-    live_id = loaded[0].pk
-    for start in range(0, len(customers), SCORE_CHUNK):
-        score_customers_task.apply_async(
-            args=[customers[start : start + SCORE_CHUNK]],
-            kwargs={"run_id": live_id, "now": now.isoformat()},
-        )
-    written["personal_chunks"] = -(-len(customers) // SCORE_CHUNK)
+    written["personal_chunks"] = len(queue_personal_lists(customers, loaded[0].pk, now))
     return written
+
+
+def queue_personal_lists(
+    customers: list[int], run_id: int, now: datetime, chunk: int = SCORE_CHUNK
+) -> list[AsyncResult]:
+    """Chunks of ``customers`` queued for the workers, one scoring task each."""
+    score_customers_task = task_named(SCORE_CUSTOMERS)
+    return [
+        score_customers_task.apply_async(
+            args=[customers[start : start + chunk]],
+            kwargs={"run_id": run_id, "now": now.isoformat()},
+        )
+        for start in range(0, len(customers), chunk)
+    ]
 
 
 def score_customers(
@@ -111,7 +118,10 @@ def score_customers(
     (:func:`~..recommender.data.purchase_log`), and only for the products these
     customers own. The lists are those a scoring over the whole log writes; one
     customer's rescoring after an order takes milliseconds instead of seconds.
+    A customer named twice is scored once: one chunk's rows are upserted by one
+    statement, which may write a row once.
     """
+    customer_ids = list(dict.fromkeys(int(customer) for customer in customer_ids))
     with get_shop().database.writer():
         loaded = live_model()
         if loaded is None:
@@ -121,8 +131,8 @@ def score_customers(
             return 0  # a newer promotion scores everyone again
         when = scoring_time(now)
         events = EventRows.for_scoring(customer_ids, until=when)
-        ctx = scoring_context(model, events, customer_ids, when)
-        ctx = with_owned_links(ctx, purchase_log(model.item_ids, run.pk))
+        log = purchase_log(model.item_ids, run.pk)
+        ctx = scoring_context(model, events, customer_ids, when, log=log)
         return write_personal_lists(run, ctx, np.arange(len(customer_ids)), list_options(), when)
 
 

@@ -1,0 +1,184 @@
+"""The list writer's fast path writes what the straight path says, entry by entry.
+
+The writer explains a chunk of customers with array operations, makes each row's JSON
+from arrays and upserts a chunk through a staging table. These tests hold it to the
+plain definitions: ``personal_lists`` (ranked entries, ``ListEntry.to_json``) for what
+is written, and the reason rule of :class:`~saleor_personalization.recommender.lists.
+ReasonWriter` applied one entry at a time for why.
+"""
+
+from dataclasses import replace
+from datetime import timedelta
+from decimal import Decimal
+
+import numpy as np
+import pytest
+
+from saleor_personalization.models import (
+    ItemProfile,
+    ListKind,
+    RecommendationList,
+    SubjectType,
+)
+from saleor_personalization.recommender.data import EventRows, purchase_log
+from saleor_personalization.recommender.lists import (
+    BECAUSE_YOU_BOUGHT,
+    BOUGHT_BEFORE,
+    NEW_IN_SHOP,
+    PICKED,
+    TRENDING,
+    ListOptions,
+    OwnedNames,
+    personal_lists,
+    ranked_personal_lists,
+    scoring_context,
+    write_personal_lists,
+)
+from saleor_personalization.recommender.model import COMPONENTS, BlendWeights
+from saleor_personalization.recommender.pipeline import live_model, start_run, train_run
+from saleor_personalization.recommender.ranking import rank
+from saleor_personalization.services.scoring import score_customers
+
+from .shop import END, FAST, build_shop
+
+pytestmark = pytest.mark.django_db
+
+WHEN = END + timedelta(days=1)
+
+
+@pytest.fixture
+def live(media):
+    build_shop()
+    run = train_run(start_run(FAST))
+    assert run.is_live, run.error or run.metrics.get("gate")
+    # A product created since training: "New in the shop" entries, scored from features.
+    ItemProfile.objects.create(
+        product_id=999,
+        name="Green teapot deluxe",
+        category_id=1,
+        category_path=["Kitchen", "Teapot"],
+        product_type="Teapot",
+        price_amount=Decimal(9),
+        currency="USD",
+        created_at=END,
+    )
+    return run
+
+
+def _context(customers: list[int], *, from_log: bool):
+    run, model = live_model()
+    if from_log:
+        events = EventRows.for_scoring(customers, until=WHEN)
+        return scoring_context(
+            model, events, customers, WHEN, log=purchase_log(model.item_ids, run.pk)
+        )
+    return scoring_context(model, EventRows.from_database(until=WHEN), customers, WHEN)
+
+
+def _written() -> dict[tuple[str, int], list[dict]]:
+    return {
+        (row.kind, row.subject_id): row.entries
+        for row in RecommendationList.objects.filter(
+            kind__in=ListKind.per_customer(), subject_type=SubjectType.CUSTOMER
+        )
+    }
+
+
+@pytest.mark.parametrize("customers", [240, 7], ids=["dense links", "sparse links"])
+def test_written_rows_are_the_straight_paths_entries(live, customers):
+    """Chunks of uneven size, rows upserted twice (the second time over existing rows)."""
+    ids = list(range(1, customers + 1))
+    ctx = _context(ids, from_log=True)
+    rows = np.arange(len(ids))
+    options = ListOptions(chunk=70)
+    names = OwnedNames().of(ctx, rows)
+    expected = {}
+    # Chunk by chunk as the writer goes: float32 sums, and so the fifth decimal of a
+    # score, may depend on how many customers are scored together.
+    for start in range(0, len(rows), options.chunk):
+        for lists in personal_lists(ctx, rows[start : start + options.chunk], options, names):
+            customer = lists.customer_id
+            expected[(ListKind.PERSONAL, customer)] = [e.to_json() for e in lists.for_you]
+            expected[(ListKind.BUY_AGAIN, customer)] = [e.to_json() for e in lists.buy_again]
+    assert any(e.get("new") for entries in expected.values() for e in entries)
+    for _ in range(2):
+        assert write_personal_lists(live, ctx, rows, options, WHEN) == len(ids)
+        assert _written() == expected
+    assert set(
+        RecommendationList.objects.filter(kind__in=ListKind.per_customer()).values_list(
+            "model_run", flat=True
+        )
+    ) == {live.pk}
+
+
+def _reason(ctx, parts, weights: BlendWeights, row: int, col: int, owned: list[int], names):
+    """The reason rule for one entry, spelled out."""
+    model = ctx.model
+    if col >= len(model.item_ids):
+        return NEW_IN_SHOP
+    if col in owned:
+        return BOUGHT_BEFORE
+    lifter, lift = None, None
+    for name in COMPONENTS:
+        weight = np.float32(getattr(weights, name))
+        if name == "repeat" or weight <= 0:
+            continue
+        part = parts[name]
+        value = (part[row] if len(part) > 1 else part[0])[col] * weight
+        if lift is None or value > lift:
+            lifter, lift = name, value
+    if lift is None or lift <= 0:
+        return PICKED
+    if lifter == "copurchase":
+        links = ctx.linked.toarray()
+        strongest = max(links[x, col] for x in owned) if owned else 0
+        if strongest > 0:
+            source = next(x for x in owned if links[x, col] == strongest)
+            name = names.get(int(model.item_ids[source]), "a product you liked")
+            return BECAUSE_YOU_BOUGHT.format(name)
+    if lifter == "trend" and model.trend[col] > 0:
+        return TRENDING
+    return PICKED
+
+
+@pytest.mark.parametrize(
+    "weights",
+    [None, BlendWeights(repeat=1.0, copurchase=0.0, factorisation=0.3, trend=0.5)],
+    ids=["trained", "no co-purchase weight"],
+)
+def test_each_reason_is_the_rule_applied_to_its_entry(live, weights):
+    ids = list(range(1, 61))
+    ctx = _context(ids, from_log=False)
+    if weights is not None:
+        model = replace(ctx.model, weights_all=weights, weights_new=weights)
+        ctx = replace(ctx, model=model)
+    rows = np.arange(len(ids))
+    names = OwnedNames().of(ctx, rows)
+    users = ctx.history.user_ids[rows]
+    ranked = rank(ctx.model, ctx.history, rows, ctx.features.customers(users), new=ctx.new)
+    column = {int(p): k for k, p in enumerate(ctx.item_ids)}
+    owned = ctx.history.baskets.tocsr()
+    seen = set()
+    lists = ranked_personal_lists(ctx, rows, ListOptions(), names)
+    for row, (_, for_you, buy_again) in enumerate(lists):
+        own = sorted(owned.indices[owned.indptr[row] : owned.indptr[row + 1]].tolist())
+        for ranked_list, weighting in (
+            (for_you, ctx.model.weights_new),
+            (buy_again, ctx.model.weights_all),
+        ):
+            for product, reason in zip(ranked_list.product_ids, ranked_list.reasons, strict=True):
+                col = column[int(product)]
+                assert reason == _reason(ctx, ranked.parts, weighting, row, col, own, names)
+                seen.add(reason.split(" ")[0])
+    expected = {"You", "Because", "New"} if weights is None else {"You", "New"}
+    assert expected <= seen, seen
+
+
+def test_a_customer_named_twice_is_scored_once(live):
+    """One chunk's rows go in by one statement, which cannot write a row twice."""
+    assert score_customers([3, 5, 3], now=WHEN) == 2
+    twice = _written()
+    assert {subject for _, subject in twice} == {3, 5}
+    RecommendationList.objects.all().delete()
+    assert score_customers([3, 5], now=WHEN) == 2
+    assert _written() == twice
