@@ -79,17 +79,21 @@ def reorder_products() -> set[int]:
     return {entry.product_id for entry in RecommendationList.read(ListKey(ListKind.REORDER))}
 
 
+def _purchases_of(shopper: Shopper):
+    """The shopper's purchase events: a customer's by id, a visitor's by anonymous id."""
+    bought = Interaction.objects.filter(kind=InteractionKind.PURCHASE)
+    if shopper.customer_id:
+        return bought.filter(customer_id=shopper.customer_id)
+    return bought.filter(anonymous_id=shopper.anonymous_id)
+
+
 def purchased(shopper: Shopper, days: int | None = None) -> set[int]:
     """What the shopper bought (in the last ``days`` days; ever, with ``None``)."""
     if not (shopper.customer_id or shopper.anonymous_id):
         return set()
-    bought = Interaction.objects.filter(kind=InteractionKind.PURCHASE)
+    bought = _purchases_of(shopper)
     if days is not None:
         bought = bought.filter(occurred_at__gte=timezone.now() - timedelta(days=days))
-    if shopper.customer_id:
-        bought = bought.filter(customer_id=shopper.customer_id)
-    else:
-        bought = bought.filter(anonymous_id=shopper.anonymous_id)
     return set(bought.order_by().values_list("product_id", flat=True).distinct())
 
 
@@ -108,13 +112,10 @@ def recent_purchases(shopper: Shopper, days: int) -> set[int]:
 
 def reordered_by(shopper: Shopper, products: set[int]) -> set[int]:
     """Which of ``products`` the shopper has bought in two or more orders."""
-    bought = Interaction.objects.filter(kind=InteractionKind.PURCHASE, product_id__in=products)
-    if shopper.customer_id:
-        bought = bought.filter(customer_id=shopper.customer_id)
-    else:
-        bought = bought.filter(anonymous_id=shopper.anonymous_id)
     return set(
-        bought.order_by()
+        _purchases_of(shopper)
+        .filter(product_id__in=products)
+        .order_by()
         .values("product_id")
         .annotate(orders=Count("basket_ref", distinct=True))
         .filter(orders__gte=OWN_REORDER_ORDERS)
