@@ -151,3 +151,23 @@ def test_buy_again_is_the_blend_at_owned_products_less_recent_ones():
     assert shown.any()
     np.testing.assert_array_equal(scores[shown], blended[shown])
     assert np.isneginf(scores[~shown]).all()
+
+
+def test_products_a_list_cannot_show_are_neither_hits_nor_coverage():
+    """A buy-again list of 3 products is padded to 10 by -inf entries nobody is shown."""
+    rng = np.random.default_rng(8)
+    history = _history()
+    scores = np.full((CUSTOMERS, PRODUCTS), -np.inf, dtype=np.float32)
+    listed = {r: rng.choice(PRODUCTS, size=3, replace=False) for r in range(CUSTOMERS)}
+    for row, products in listed.items():
+        scores[row, products] = rng.random(3)
+    # Each customer bought one of their 3 listed products and every product they were not shown.
+    shown_products = set().union(*(set(p.tolist()) for p in listed.values()))
+    truth = {
+        row: {int(products[0])} | (set(range(PRODUCTS)) - set(products.tolist()))
+        for row, products in listed.items()
+    }
+    holdout = Holdout(data=history, truth=truth, cold_truth={}, cold_item_ids=np.zeros(0))
+    found = evaluate(holdout, lambda data, rows: scores[rows], protocol="all", batch=16)
+    assert found.coverage == pytest.approx(len(shown_products) / PRODUCTS)
+    assert found.precision == pytest.approx(0.1)  # one hit of 10 places, the padding never hits

@@ -174,13 +174,18 @@ class _MetricsTally:
             coo = owned.tocoo()
             scores[coo.row, coo.col] = -np.inf
         ranked = top_k(scores, k)
+        # A list shorter than k (a buy-again list of a customer with few purchases) is
+        # padded by top_k with -inf products nobody is shown: they are neither hits nor
+        # coverage, as in the served list.
+        shown = np.take_along_axis(scores, ranked, axis=1) > -np.inf
         for j, row in enumerate(chunk):
             truth = self.holdout.truth[row]
             if self.protocol == "new":
                 truth = truth - set(owned[j].indices.tolist())
             if not truth:
                 continue
-            hits = np.fromiter((c in truth for c in ranked[j]), dtype=bool, count=len(ranked[j]))
+            top = ranked[j][shown[j]]
+            hits = np.fromiter((c in truth for c in top), dtype=bool, count=len(top))
             ideal = discount[: min(len(truth), k)].sum()
             self.ndcgs.append(float((hits * discount[: len(hits)]).sum() / ideal))
             self.precisions.append(hits.sum() / k)
@@ -189,8 +194,8 @@ class _MetricsTally:
             self.maps.append(float((cumulative * hits).sum() / min(len(truth), k)))
             if self.with_auc:
                 self.aucs.append(_auc(scores[j], truth))
-            self.tops.append(ranked[j])
-            self.recommended.update(ranked[j].tolist())
+            self.tops.append(top)
+            self.recommended.update(top.tolist())
 
     def metrics(self, *, with_overlap: bool, seed: int) -> Metrics:
         catalogue = self.holdout.data.shape[1]
