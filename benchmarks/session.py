@@ -22,6 +22,9 @@ judged twice: on the whole rest of the session (the issue's protocol, where reor
 count though for you may not show them), and as discovery, as benchmarks/quality.py
 judges for you: only products new to the customer (bought by them before the session:
 none) count, and no ranking, the session-only one included, may show what they own.
+Their *buy again* list (``buyAgainProducts``, reordered by the session among their own
+products) and a mix of the two (``personalizedProducts(discoveryShare)``, each list
+following the session before the places are dealt) are judged on the issue's protocol.
 
 The session parameters (the basket co-purchase regularisation and embedding weight of
 the neighbours, the blend weight of personal lists and of fallbacks) are chosen on the
@@ -94,7 +97,7 @@ LIMIT = 50  # entries the blend returns, as serving asks for a page and spare fo
 POPULAR_DAYS = 90  # as the bestseller list is written (lists.write_popular_and_trending)
 DISCOUNT = 1.0 / np.log2(np.arange(2, K + 2))
 PERSONAL_WEIGHTS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
-MIX_SHARES = (0.2, 0.3, 0.5, 0.7)  # discoveryShare values a storefront might ask for
+MIX_SHARES = (0.1, 0.2, 0.3, 0.5, 0.7)  # discoveryShare values a storefront might ask for
 KINDS = ("list without session", "session only", "list + session (this project)")
 
 
@@ -428,17 +431,37 @@ def mix_owned_out(window: Window, session: Session) -> frozenset[int]:
     return session.owned - again
 
 
-def mixed_served(window: Window, session: Session, neighbours, settings, fallback, share):
-    """``personalizedProducts(discoveryShare: share)`` with the session, as served."""
-    return served(
-        window.mixed(session.invoice.customer, share),
-        session,
+def buy_again_following(window: Window, session: Session, neighbours, settings) -> list:
+    """``buyAgainProducts`` with the session: the customer's own products reordered by
+    it, nothing else brought in (serving's ``within``)."""
+    again = window.buy_again.get(session.invoice.customer, [])
+    return session_list(
+        again,
+        context_of(session),
         neighbours,
         settings,
         personal=True,
-        fallback=fallback,
-        owned_out=mix_owned_out(window, session),
+        exclude_context=False,
+        within={e.product_id for e in again},
     )
+
+
+def mixed_served(window: Window, session: Session, neighbours, settings, fallback, share):
+    """``personalizedProducts(discoveryShare: share)`` with the session, as served: each
+    list follows the session as it does alone, then the places are dealt (``mix``)."""
+    for_you = session_list(
+        window.personal.get(session.invoice.customer, []),
+        context_of(session),
+        neighbours,
+        settings,
+        personal=True,
+        fallback_weight=fallback,
+        limit=LIMIT,
+    )
+    for_you = [e for e in for_you if e.product_id not in session.owned]
+    entries = mix(for_you, buy_again_following(window, session, neighbours, settings), share)
+    out = hidden(session) | mix_owned_out(window, session)
+    return [e.product_id for e in entries if e.product_id not in out][:K]
 
 
 def main() -> None:
@@ -522,6 +545,14 @@ def main() -> None:
         out = hidden(s) | s.owned
         return [e.product_id for e in base if e.product_id not in out][:K]
 
+    def customer_buy_again_list(s):
+        again = holdout.buy_again.get(s.invoice.customer, [])
+        return [e.product_id for e in again if e.product_id not in hidden(s)][:K]
+
+    def customer_buy_again(s):
+        entries = buy_again_following(holdout, s, neighbours, settings)
+        return [e.product_id for e in entries if e.product_id not in hidden(s)][:K]
+
     def customer_mix(s):
         return mixed_served(
             holdout, s, neighbours, SessionSettings(weight=mix_weight), fallback, share
@@ -559,6 +590,13 @@ def main() -> None:
         results[names[1]] = score(anonymous, sessions)
         results[names[2]] = score(customer, sessions)
         comparisons.append(names)
+    # buyAgainProducts, on the issue's protocol (the rest of the session, reorders
+    # mostly), with the Dashboard's one session weight (chosen for *for you*).
+    names = [f"customer, buy again: {kind}" for kind in KINDS]
+    results[names[0]] = score(customer_buy_again_list, holdout.customer_sessions)
+    results[names[1]] = results["customer, session only"]
+    results[names[2]] = score(customer_buy_again, holdout.customer_sessions)
+    comparisons.append(names)
     # A storefront that asks for a mix (personalizedProducts with discoveryShare, the
     # share chosen on validation): buy again's places may show what the customer owns.
     names = [f"customer, mix {share}: {kind}" for kind in KINDS]

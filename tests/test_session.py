@@ -280,3 +280,39 @@ def test_rerank_moves_the_sessions_neighbours_up_without_adding_or_dropping(scor
     ]
     assert sorted(reranked) == sorted(page)
     assert [p // 100 for p in reranked[:3]] == [2, 2, 2]
+
+
+def test_buy_again_follows_the_session_among_the_customers_own_products(scored):
+    """Viewing toys moves the toy a kitchen customer once bought up their "buy again"
+    list, says why, and brings in nothing they never bought."""
+    from saleor_personalization.configuration import PersonalizationConfig
+    from saleor_personalization.recommender import serving
+    from saleor_personalization.recommender.rules import purchased
+
+    config = PersonalizationConfig(session_weight=0.5)
+    for customer in range(1, 241):
+        shopper = serving.Shopper(customer_id=customer)
+        before = [i.product_id for i in serving.buy_again(shopper, CHANNEL, 10, config)]
+        favourite = 1 + customer % 3
+        others = [k for k, p in enumerate(before) if p // 100 != favourite and k >= 3]
+        if others:
+            break
+    else:
+        pytest.fail("no customer has a product of another category low on their list")
+    stray = before[others[0]]
+    owned = purchased(shopper)
+    viewed = [p for p in range(stray // 100 * 100, stray // 100 * 100 + 21) if p not in owned][:3]
+    Interaction.objects.bulk_create(
+        [
+            _event(f"b{k}", InteractionKind.VIEW, 5 - k, customer=customer, product=p)
+            for k, p in enumerate(viewed)
+        ]
+    )
+    after = serving.buy_again(shopper, CHANNEL, 10, config)
+    ids = [i.product_id for i in after]
+    assert set(ids) <= owned
+    assert ids.index(stray) < others[0]
+    assert any(i.reason.startswith("Because you viewed") for i in after if i.product_id == stray)
+    # Switched off, the list is what it was.
+    off = PersonalizationConfig(session_weight=0)
+    assert [i.product_id for i in serving.buy_again(shopper, CHANNEL, 10, off)] == before

@@ -150,7 +150,10 @@ def personalized(
     with what they bought (from every basket, guests' included), then bestsellers.
     Either is blended with what the shopper viewed, added and bought in their current
     session (:meth:`ShopperRules.follow_session`); a visitor's bestsellers follow it
-    most.
+    most. In a mix each list follows the session as it does when served alone (*for
+    you* gains the session's neighbours, *buy again* is reordered among the customer's
+    own products, :func:`buy_again`) before the places are dealt, so the session cannot
+    crowd out the share the storefront asked for.
     """
     rules = ShopperRules(shopper, channel, config)
     owned: set[int] = set()
@@ -162,14 +165,14 @@ def personalized(
         # neighbours, not through the bestsellers that fill a short list. Only the
         # places given to "buy again" may.
         owned = purchased(shopper)
+        entries = rules.follow_session(entries, first, personal=True)
         if discovery_share < 1:
-            again = _buy_again_entries(shopper.customer_id)
+            entries = [e for e in entries if e.product_id not in owned]
+            again = _buy_again_following(rules, shopper.customer_id, first)
             entries = mix(entries, again, discovery_share)
             owned -= {e.product_id for e in again}
         if entries:
-            items = rules.apply(
-                rules.follow_session(entries, first, personal=True), first, exclude=owned
-            )
+            items = rules.apply(entries, first, exclude=owned)
             if len(items) >= first:
                 return items
             more = rules.apply(
@@ -201,6 +204,19 @@ def _buy_again_entries(customer_id: int) -> list[ListEntry]:
     ]
 
 
+def _buy_again_following(rules: ShopperRules, customer_id: int, first: int) -> list[ListEntry]:
+    """The customer's "buy again" list reordered by their session among its own products.
+
+    What goes with what they are looking at now moves up ("Because you viewed X"); the
+    session's other neighbours (things they never bought) are not brought in: the list
+    holds only their purchases.
+    """
+    entries = _buy_again_entries(customer_id)
+    return rules.follow_session(
+        entries, first, personal=True, within={e.product_id for e in entries}
+    )
+
+
 @_safe()
 def buy_again(
     shopper: Shopper, channel: str, first: int, config: PersonalizationConfig
@@ -209,18 +225,16 @@ def buy_again(
 
     Only for a logged-in customer (a visitor has nothing to buy again). What they
     just bought stays out unless it is reordered (by customers, or by them: two or more
-    orders), as on every list; the order is
-    the customer's own, so categories are not spread, and the session's neighbours
-    (things they never bought) are not blended in.
+    orders), as on every list; the order is the customer's own, so categories are not
+    spread, and it follows the session only among their own products
+    (:func:`_buy_again_following`).
     """
     if not shopper.customer_id:
         return []
-    return apply_rules(
-        _buy_again_entries(shopper.customer_id),
-        shopper=shopper,
-        channel=channel,
-        first=first,
-        config=config,
+    rules = ShopperRules(shopper, channel, config)
+    return rules.apply(
+        _buy_again_following(rules, shopper.customer_id, first),
+        first,
         diversify_categories=False,
     )
 

@@ -305,17 +305,24 @@ def session_list(
     fallback_weight: float = FALLBACK_WEIGHT,
     limit: int | None = None,
     exclude_context: bool = True,
+    within: set[int] | None = None,
 ) -> list[ListEntry]:
     """What serving shows before its rules: ``base`` blended with the session.
 
     ``personal``: ``base`` is about this shopper (their precomputed list), blended with
     the Dashboard's session weight; otherwise ``base`` is a fallback and the session
-    leads (``fallback_weight``). With the session switched off the base is returned as
-    it is, context products included. The resolvers and ``benchmarks/session.py`` call
-    this same function.
+    leads (``fallback_weight``). ``within``: only these products may be lifted (a list
+    reordered, not extended: a storefront's own page, a customer's *buy again*). With
+    the session switched off the base is returned as it is, context products included.
+    The resolvers and ``benchmarks/session.py`` call this same function.
     """
     if not settings.enabled:
         return [_as_blended(e, source) for e in base]
+    if within is not None:
+        neighbours = {
+            product: [(p, w) for p, w in items if p in within]
+            for product, items in neighbours.items()
+        }
     weight = settings.weight if personal else fallback_weight
     return blend(
         base,
@@ -396,20 +403,15 @@ class SessionView:
         if not self.settings.enabled or not self.context:
             return [_as_blended(e, source) for e in base]
         self._load()
-        neighbours = self._neighbours or {}
-        if within is not None:
-            neighbours = {
-                product: [(p, w) for p, w in items if p in within]
-                for product, items in neighbours.items()
-            }
         return session_list(
             base,
             self.context,
-            neighbours,
+            self._neighbours or {},
             self.settings,
             personal=personal,
             names=self._names,
             source=source,
             limit=limit,
             exclude_context=exclude_context,
+            within=within,
         )
