@@ -316,3 +316,29 @@ def test_buy_again_follows_the_session_among_the_customers_own_products(scored):
     # Switched off, the list is what it was.
     off = PersonalizationConfig(session_weight=0)
     assert [i.product_id for i in serving.buy_again(shopper, CHANNEL, 10, off)] == before
+
+
+def test_a_customer_without_a_list_gets_the_fallback_following_the_session_as_a_visitor(scored):
+    """Found on a running shop: a signed-in customer with no orders who viewed two
+    products got only "Because you viewed" items at the personal weight, the
+    bestsellers pushed below them."""
+    from saleor_personalization.configuration import PersonalizationConfig
+    from saleor_personalization.recommender import serving
+
+    config = PersonalizationConfig()
+    viewed = [201, 204]
+    _views("s:same-views", viewed)
+    Interaction.objects.bulk_create(
+        [
+            _event(f"new-{k}", InteractionKind.VIEW, 10 - k, customer=9999, product=p)
+            for k, p in enumerate(viewed)
+        ]
+    )
+    visitor = serving.personalized(
+        serving.Shopper(anonymous_id="s:same-views"), CHANNEL, 10, config
+    )
+    customer = serving.personalized(serving.Shopper(customer_id=9999), CHANNEL, 10, config)
+    assert {i.reason for i in visitor} & {"Bestseller"}
+    assert [(i.product_id, i.reason) for i in customer] == [
+        (i.product_id, i.reason) for i in visitor
+    ]

@@ -158,14 +158,16 @@ def personalized(
     rules = ShopperRules(shopper, channel, config)
     owned: set[int] = set()
     if shopper.customer_id:
-        entries = _list(_customer(shopper.customer_id)) or _complements_of_purchases(
+        base = _list(_customer(shopper.customer_id)) or _complements_of_purchases(
             shopper.customer_id
         )
         # Discovery shows nothing the customer bought: not through the session's
         # neighbours, not through the bestsellers that fill a short list. Only the
         # places given to "buy again" may.
         owned = purchased(shopper)
-        entries = rules.follow_session(entries, first, personal=True)
+        # Nothing personal to follow the session: the fallback below follows it, as a
+        # fallback does (the session leads), not as a personal list would.
+        entries = rules.follow_session(base, first, personal=True) if base else []
         if discovery_share < 1:
             entries = [e for e in entries if e.product_id not in owned]
             again = _buy_again_following(rules, shopper.customer_id, first)
