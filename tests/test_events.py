@@ -126,6 +126,23 @@ def test_events_under_a_merged_id_go_to_the_customer_at_once():
     assert Interaction.objects.get().customer_id == 9
 
 
+def test_an_id_merged_into_one_customer_cannot_be_taken_over_by_another():
+    """Found on a running shop: a customer copied someone's storefront id into their
+    own checkout's metadata and the id, with its history, moved to them."""
+    anon = storefront_identity("owned-by-seven")
+    record_cart(cart((1, 11, 1), at=0, anonymous_id=anon, customer_id=7, token="tok-7"))
+    Interaction.objects.create(
+        anonymous_id=anon, product_id=9, kind=InteractionKind.VIEW, occurred_at=T0, source_key="v7"
+    )
+    assert merge_identities([anon], 8) == 0
+    record_cart(cart((1, 21, 1), at=1, anonymous_id=anon, customer_id=8, token="tok-8"))
+    assert AnonymousIdentity.objects.get(anonymous_id=anon).customer_id == 7
+    assert Interaction.objects.get(source_key="v7").customer_id is None
+    assert not Interaction.objects.filter(customer_id=8, anonymous_id=anon).exists()
+    # Their own id still merges.
+    assert merge_identities([anon, storefront_identity("sevens-phone")], 7) >= 1
+
+
 def test_guest_cart_is_keyed_by_its_checkout_not_by_the_typed_email():
     record_cart(cart((1, 11, 1), at=0, email="Guest@Example.com"))
     event = Interaction.objects.filter(kind=InteractionKind.ADD_TO_CART).get()
@@ -326,7 +343,14 @@ def test_snapshot_payload_round_trips():
 
 @pytest.mark.parametrize(
     ("value", "valid"),
-    [("abc-123_x.y", True), ("", False), ("a" * 49, False), ("has space", False), ("é", False)],
+    [
+        ("abc-123_x.y", True),
+        ("a" * 64, True),
+        ("", False),
+        ("a" * 65, False),
+        ("has space", False),
+        ("é", False),
+    ],
 )
 def test_storefront_ids_are_validated(value, valid):
     assert is_valid_storefront_id(value) is valid

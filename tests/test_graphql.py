@@ -437,6 +437,40 @@ def test_recently_viewed_for_anonymous_and_customer_are_separate(client):
     assert products_of(body, "recentlyViewedProducts") == []
 
 
+def test_a_storefront_id_of_64_characters_is_taken_and_65_refused(client):
+    """Found on a running shop: ids of 49-64 characters were refused though the error
+    and README said 1-64 (a SHA-256 in hex is 64)."""
+    track = """mutation($input: PersonalizationTrackEventInput!) {
+      trackEvent(input: $input) { recorded } }"""
+    view = {"kind": "PRODUCT_VIEW", "channel": CHANNEL, "product": gid("Product", 4)}
+    longest = "f" * 64
+    body = gql(client, track, {"input": {**view, "anonymousId": longest}})[1]
+    assert body["data"]["trackEvent"] == {"recorded": True}, body
+    assert Interaction.objects.filter(anonymous_id=f"s:{longest}").count() == 1
+    query = (
+        f'{{ recentlyViewedProducts(channel: "{CHANNEL}", anonymousId: "{longest}") '
+        f"{{ {ITEMS} }} }}"
+    )
+    assert products_of(gql(client, query)[1], "recentlyViewedProducts") == ["Product:4"]
+    body = gql(client, track, {"input": {**view, "anonymousId": longest + "f"}})[1]
+    assert codes(body) == ["INVALID_ARGUMENT"]
+
+
+def test_anonymous_events_follow_the_dashboards_anonymous_switch(client, settings):
+    """Found on a running shop: with "Also record anonymous shoppers" off, trackEvent
+    still recorded a visitor's views."""
+    settings.PERSONALIZATION_CONFIGURATION = {"track_anonymous": False}
+    track = """mutation($input: PersonalizationTrackEventInput!) {
+      trackEvent(input: $input) { recorded } }"""
+    view = {"kind": "PRODUCT_VIEW", "channel": CHANNEL, "product": gid("Product", 4)}
+    body = gql(client, track, {"input": {**view, "anonymousId": "visitor-off"}})[1]
+    assert body["data"]["trackEvent"] == {"recorded": False}, body
+    assert not Interaction.objects.filter(anonymous_id="s:visitor-off").exists()
+    # A customer is still recorded.
+    body = gql(client, track, {"input": view}, token=CUSTOMER_1)[1]
+    assert body["data"]["trackEvent"] == {"recorded": True}, body
+
+
 def test_track_event_is_validated_idempotent_and_rate_limited(client, settings):
     track = """mutation($input: PersonalizationTrackEventInput!) {
       trackEvent(input: $input) { recorded } }"""

@@ -13,6 +13,7 @@ a customer. Guest orders join an account order by order, when Saleor links them.
 
 import hashlib
 import hmac
+import logging
 from collections.abc import Iterable
 from datetime import datetime
 
@@ -22,7 +23,9 @@ from django.utils.crypto import salted_hmac
 
 from ..models import AnonymousIdentity, ErasedIdentity, Interaction, RecommendationClick
 
-MAX_STOREFRONT_ID = 48
+logger = logging.getLogger(__name__)
+
+MAX_STOREFRONT_ID = 64
 EMAIL_PREFIX = "e:"
 _DIGEST_SALT = "saleor_personalization.address"
 
@@ -98,12 +101,29 @@ def merge_identities(anonymous_ids: Iterable[str], customer_id: int) -> int:
     """Attribute everything recorded under these ids to the customer.
 
     Call only with proof that the ids are the customer's (see the module docstring).
-    Email ids are skipped whatever the caller passes. Returns the number of events
-    that changed hands. Idempotent: a second merge finds nothing left to move.
+    Email ids are skipped whatever the caller passes. An id already merged into
+    another customer stays theirs: the first proof wins, so a customer who copies
+    someone's storefront id into their own checkout cannot take over that shopper's
+    history (found on a running shop). Returns the number of events that changed
+    hands. Idempotent: a second merge finds nothing left to move.
     """
     ids = _mergeable(anonymous_ids)
     if not ids:
         return 0
+    taken = set(
+        AnonymousIdentity.objects.filter(anonymous_id__in=ids)
+        .exclude(customer_id=customer_id)
+        .values_list("anonymous_id", flat=True)
+    )
+    if taken:
+        logger.warning(
+            "%d anonymous id(s) already belong to another customer; not merged into %s",
+            len(taken),
+            customer_id,
+        )
+        ids = [i for i in ids if i not in taken]
+        if not ids:
+            return 0
     with transaction.atomic():
         for anonymous_id in ids:
             AnonymousIdentity.objects.update_or_create(

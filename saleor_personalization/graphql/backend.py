@@ -77,3 +77,11 @@ class ShopBackend(Protocol):
 
     def products(self, info, product_ids: list[int], channel: str) -> dict[int, Any]:
         """The visible ones of these products, as roots for ``product_type``."""
+
+    def product_visible(self, info, product_id: int, channel: str) -> bool:
+        """Whether the requestor may see this product's own page in the channel.
+
+        Wider than :meth:`products`, which is for lists: a product a merchant keeps out
+        of listings is still on sale on its page, so its page can ask for similar
+        products and record its views.
+        """

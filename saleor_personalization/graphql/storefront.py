@@ -118,7 +118,7 @@ def _list_query(backend: ShopBackend, info, channel: str, first: int | None):
 def visible_product_id(backend, info, global_id: str, channel: str) -> int:
     """A product the requestor may see in the channel; hidden answers exactly as missing."""
     product_id = backend.product_id(info, global_id)
-    if not backend.products(info, [product_id], channel):
+    if not backend.product_visible(info, product_id, channel):
         raise PersonalizationError(ErrorCode.NOT_FOUND, "There is no such product.", "product")
     return product_id
 
@@ -237,6 +237,8 @@ def track_event(backend, info, *, input: PersonalizationTrackEventInput) -> dict
             "Log in or send the shopper's anonymousId.",
             "anonymousId",
         )
+    # The Dashboard's switches: tracking at all, and anonymous shoppers' events.
+    recording = config.tracking_enabled and (bool(requestor.customer_id) or config.track_anonymous)
     event_id = text_argument(input.event_id or "", "eventId")
     if len(event_id) > 64:
         raise PersonalizationError(ErrorCode.INVALID_ARGUMENT, "eventId is too long.", "eventId")
@@ -248,7 +250,7 @@ def track_event(backend, info, *, input: PersonalizationTrackEventInput) -> dict
             )
         product_id = visible_product_id(backend, info, input.product, slug)
         _throttle(requestor, config.track_rate_limit)
-        if not config.tracking_enabled:
+        if not recording:
             return {"recorded": False}
         return {"recorded": record_view(shopper, product_id, slug, event_id=event_id)}
     if not input.recommendation_id:
@@ -261,7 +263,7 @@ def track_event(backend, info, *, input: PersonalizationTrackEventInput) -> dict
         input.recommendation_id, click_candidates(requestor, input.anonymous_id), timezone.now()
     )
     _throttle(requestor, config.track_rate_limit)
-    if not config.tracking_enabled:
+    if not recording:
         return {"recorded": False}
     # One click per served item, whoever sends it and whatever eventIds a replay invents.
     served = hashlib.sha256(input.recommendation_id.encode()).hexdigest()[:40]

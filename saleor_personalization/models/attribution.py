@@ -2,6 +2,8 @@
 
 from django.db import models
 
+from .identity import ANONYMOUS_ID_LENGTH
+
 
 class RecommendationClick(models.Model):
     """A shopper followed a recommendation.
@@ -14,7 +16,7 @@ class RecommendationClick(models.Model):
     source = models.CharField(max_length=32, help_text="List the product was served from.")
     product_id = models.BigIntegerField()
     customer_id = models.BigIntegerField(null=True, blank=True)
-    anonymous_id = models.CharField(max_length=64, blank=True, default="")
+    anonymous_id = models.CharField(max_length=ANONYMOUS_ID_LENGTH, blank=True, default="")
     channel = models.CharField(max_length=255, blank=True, default="")
     served_at = models.DateTimeField()
     clicked_at = models.DateTimeField()

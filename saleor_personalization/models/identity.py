@@ -3,6 +3,10 @@
 from django.db import models
 from django.db.models import Q
 
+# A namespaced id: "s:" and a storefront id of up to 64 characters (a SHA-256 in hex
+# fits), "c:" and a checkout token, "e:" and an address digest.
+ANONYMOUS_ID_LENGTH = 80
+
 
 class AnonymousIdentity(models.Model):
     """An anonymous id (storefront id, checkout) proven to be a customer's.
@@ -13,7 +17,7 @@ class AnonymousIdentity(models.Model):
     is never one of them: anyone can type an address.
     """
 
-    anonymous_id = models.CharField(max_length=64, primary_key=True)
+    anonymous_id = models.CharField(max_length=ANONYMOUS_ID_LENGTH, primary_key=True)
     customer_id = models.BigIntegerField(db_index=True)
     merged_at = models.DateTimeField(auto_now_add=True)
 
@@ -42,7 +46,7 @@ class CartState(models.Model):
     token = models.CharField(max_length=64, primary_key=True)
     channel = models.CharField(max_length=255, blank=True, default="")
     customer_id = models.BigIntegerField(null=True, blank=True, db_index=True)
-    anonymous_id = models.CharField(max_length=64, blank=True, default="")
+    anonymous_id = models.CharField(max_length=ANONYMOUS_ID_LENGTH, blank=True, default="")
     email = models.EmailField(blank=True, default="", db_index=True)
     language_code = models.CharField(max_length=35, blank=True, default="")
     lines = models.JSONField(default=dict, blank=True)
@@ -76,7 +80,7 @@ class ErasedIdentity(models.Model):
     are stored (``u:<customer id>``, ``e:<email hash>``), never an address.
     """
 
-    identity = models.CharField(max_length=64, primary_key=True)
+    identity = models.CharField(max_length=ANONYMOUS_ID_LENGTH, primary_key=True)
     erased_at = models.DateTimeField()
 
     class Meta:

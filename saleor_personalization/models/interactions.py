@@ -8,6 +8,8 @@ erasure is done explicitly by the plugin.
 from django.db import models
 from django.db.models import Q
 
+from .identity import ANONYMOUS_ID_LENGTH
+
 
 class InteractionKind(models.TextChoices):
     VIEW = "view", "Product view"
@@ -27,7 +29,7 @@ class Interaction(models.Model):
     """
 
     customer_id = models.BigIntegerField(null=True, blank=True)
-    anonymous_id = models.CharField(max_length=64, blank=True, default="")
+    anonymous_id = models.CharField(max_length=ANONYMOUS_ID_LENGTH, blank=True, default="")
     product_id = models.BigIntegerField()
     variant_id = models.BigIntegerField(null=True, blank=True)
     channel = models.CharField(max_length=255, blank=True, default="")

@@ -200,6 +200,20 @@ class SaleorBackend:
         )
         return list(dict.fromkeys(products))
 
+    def product_visible(self, info, product_id: int, channel: str) -> bool:
+        """As Saleor's ``product(id, channel)`` decides (``visible_to_user``), which
+        does not ask for ``visibleInListings``: that flag only keeps a product out of
+        lists."""
+        self.requestor(info)
+        channel_obj = _state(info.context)["channels"].get(channel)
+        requestor = get_user_or_app_from_context(info.context)
+        return (
+            Product.objects.using(replica_name())
+            .visible_to_user(requestor, channel_obj, True)
+            .filter(pk=product_id)
+            .exists()
+        )
+
     def products(self, info, product_ids: list[int], channel: str) -> dict[int, ChannelContext]:
         if not product_ids:
             return {}

@@ -173,6 +173,10 @@ class StandaloneBackend:
             )
         return list(dict.fromkeys(int(product) for product, _ in (cart.lines or {}).values()))
 
+    def product_visible(self, info, product_id: int, channel: str) -> bool:
+        """The standalone shop keeps nothing out of listings: visible is listed."""
+        return bool(self.products(info, [product_id], channel))
+
     def products(self, info, product_ids: list[int], channel: str) -> dict[int, ProductRoot]:
         listings = ItemChannel.objects.filter(
             item_id__in=product_ids, channel=channel, is_available=True

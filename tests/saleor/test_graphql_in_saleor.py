@@ -179,6 +179,27 @@ def test_similar_and_bought_together(shop, clients, channel_USD, checkout_with_i
         assert ids(body, "frequentlyBoughtTogether") == [p3], (who, body)
 
 
+def test_a_product_kept_out_of_listings_still_has_its_page_lists(shop, clients, channel_USD):
+    """Found on a running shop: a published product a merchant keeps out of listings is
+    on sale on its page (Saleor's product(id) shows it), but similarProducts answered
+    NOT_FOUND for it. It still never appears in a list; an unpublished one is missing."""
+    p1, p2, p3 = shop
+    p1.channel_listings.filter(channel=channel_USD).update(visible_in_listings=False)
+    query = f"""{{
+      similarProducts(product: "{graphene.Node.to_global_id("Product", p1.pk)}",
+                      channel: "{channel_USD.slug}") {{ {PRODUCT_FIELDS} }}
+    }}"""
+    for who in ("anonymous", "customer"):
+        body = call(clients[who], query)
+        assert ids(body, "similarProducts") == [p2.pk, p3.pk], (who, body)
+    asked_from_p2 = query.replace(
+        graphene.Node.to_global_id("Product", p1.pk), graphene.Node.to_global_id("Product", p2.pk)
+    )
+    assert p1.pk not in ids(call(clients["anonymous"], asked_from_p2), "similarProducts")
+    p1.channel_listings.filter(channel=channel_USD).update(is_published=False)
+    assert codes(call(clients["anonymous"], query)) == ["NOT_FOUND"]
+
+
 def test_a_customers_checkout_is_theirs(
     shop, clients, channel_USD, checkout_with_item, customer_user
 ):
