@@ -392,6 +392,18 @@ def test_storefront_id_linked_to_a_checkout_is_merged_when_the_order_is_placed()
     assert Interaction.objects.get(source_key="view-1").customer_id == 21
 
 
+def test_the_add_that_created_a_guest_checkout_joins_the_visitor_it_is_linked_to():
+    """Found on a running shop: the first cart add stayed under the checkout's id, so
+    the visitor's session never saw it."""
+    record_cart(cart((5, 51, 1), at=0, token="tok-first"))
+    added = Interaction.objects.get(kind=InteractionKind.ADD_TO_CART)
+    assert added.anonymous_id == checkout_identity("tok-first")
+    anon = storefront_identity("visitor-first")
+    assert link_checkout("tok-first", anon) == 0  # a guest's: nothing merged into an account
+    added.refresh_from_db()
+    assert (added.customer_id, added.anonymous_id) == (None, anon)
+
+
 def test_a_guest_checkout_given_to_an_account_at_completion_keeps_its_history():
     """Saleor completes a guest checkout under the account whose address was typed."""
     anon = storefront_identity("typed-someone-elses-email")

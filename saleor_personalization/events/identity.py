@@ -176,7 +176,10 @@ def link_checkout(token: str, anonymous_id: str, customer_id: int | None = None)
     cart's recorded owner, which is also only ever the checkout's user (a worker may run
     this after the snapshot of a ``checkoutCustomerAttach``). A guest checkout merges
     nothing here: the id is merged later if the checkout is attached to an account or
-    its order is placed by one (``recording``). Returns how many events changed hands.
+    its order is placed by one (``recording``); what the guest did in the checkout
+    before the storefront named it (the add that created it) moves from the checkout's
+    id to the storefront's, so the visitor's session includes it. Returns how many
+    events changed hands.
     """
     from ..models import CartState
 
@@ -186,6 +189,10 @@ def link_checkout(token: str, anonymous_id: str, customer_id: int | None = None)
             state.anonymous_id = anonymous_id
             state.save(update_fields=["anonymous_id"])
         customer = customer_id or state.customer_id
+        if not customer:
+            Interaction.objects.filter(
+                anonymous_id=checkout_identity(token), customer_id__isnull=True
+            ).update(anonymous_id=anonymous_id)
     if not customer:
         return 0
     return merge_identities([checkout_identity(token), anonymous_id], customer)

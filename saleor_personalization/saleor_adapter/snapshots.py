@@ -8,10 +8,15 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from ..events.types import CartSnapshot, LineSnapshot, OrderSnapshot
+from .metadata import storefront_id_of
 
 
 def cart_snapshot(checkout, *, include_email: bool = True) -> CartSnapshot:
-    """A :class:`CartSnapshot` of a ``saleor.checkout.models.Checkout``."""
+    """A :class:`CartSnapshot` of a ``saleor.checkout.models.Checkout``.
+
+    The storefront's anonymous id comes along when the checkout already carries it
+    (``checkoutCreate`` accepts metadata): the first cart add is then the visitor's.
+    """
     rows = checkout.lines.filter(is_gift=False).values_list(
         "variant_id", "variant__product_id", "quantity"
     )
@@ -24,6 +29,7 @@ def cart_snapshot(checkout, *, include_email: bool = True) -> CartSnapshot:
             for variant_id, product_id, quantity in rows
         ),
         customer_id=checkout.user_id,
+        anonymous_id=storefront_id_of(checkout),
         email=(checkout.email or "") if include_email else "",
         language_code=checkout.language_code or "",
     )

@@ -107,6 +107,30 @@ def test_checkout_create_and_line_changes_become_cart_events(
     assert CartState.objects.get(token=checkout["token"]).lines
 
 
+def test_a_checkout_created_with_the_storefront_id_is_that_visitors_from_its_first_add(
+    personalization_config, api_client, stock, channel_USD
+):
+    """Found on a running shop: checkoutCreate(input: {metadata}) left the first add
+    under the checkout's id and the cart unlinked."""
+    from saleor_personalization.events.identity import storefront_identity
+
+    variant = stock.product_variant
+    variables = {
+        "input": {
+            "channel": channel_USD.slug,
+            "email": "guest@example.com",
+            "lines": [{"quantity": 1, "variantId": _gid("ProductVariant", variant.pk)}],
+            "metadata": [{"key": "personalization_anonymous_id", "value": "browser-new"}],
+        }
+    }
+    data = api_client.post_graphql(CHECKOUT_CREATE, variables).json()["data"]["checkoutCreate"]
+    assert data["errors"] == []
+    visitor = storefront_identity("browser-new")
+    added = Interaction.objects.get(kind=InteractionKind.ADD_TO_CART)
+    assert (added.customer_id, added.anonymous_id) == (None, visitor)
+    assert CartState.objects.get(token=data["checkout"]["token"]).anonymous_id == visitor
+
+
 def test_nothing_is_recorded_while_the_plugin_is_inactive(api_client, stock, channel_USD):
     _create_checkout(api_client, channel_USD, stock.product_variant)
     assert not Interaction.objects.exists()
