@@ -409,6 +409,25 @@ def test_bad_input_gets_a_coded_error_and_no_stack_trace(client, query, code):
     assert status in (200, 400)
 
 
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ("{ personalizationModelRuns(first: -1) { id } }", "first"),
+        ("{ personalizationSegments { key sizes(days: -1) { date size } } }", "days"),
+        (
+            f'{{ rerankProducts(products: ["garbage"], channel: "{CHANNEL}") {{ warnings }} }}',
+            "products",
+        ),
+    ],
+)
+def test_out_of_range_arguments_name_the_argument_sent(client, query, field):
+    """Found on a running shop: first: -1 returned one run, days: -1 was taken, and a bad
+    rerank id blamed an argument called "product"."""
+    _, body = gql(client, query, token=STAFF)
+    assert codes(body) in (["INVALID_ARGUMENT"], ["INVALID_ID"]), body
+    assert body["errors"][0]["extensions"]["field"] == field, body
+
+
 def test_recently_viewed_for_anonymous_and_customer_are_separate(client):
     track = """mutation($input: PersonalizationTrackEventInput!) {
       trackEvent(input: $input) { recorded } }"""

@@ -46,7 +46,11 @@ def _days(days: int) -> int:
 
 
 def model_runs(backend: ShopBackend, info, *, first=20) -> list[PersonalizationModelRun]:
-    size = max(1, min(first or 20, MAX_FIRST))
+    if first is not None and first < 1:
+        raise PersonalizationError(
+            ErrorCode.INVALID_ARGUMENT, f"first must be between 1 and {MAX_FIRST}.", "first"
+        )
+    size = min(first or 20, MAX_FIRST)
     return [PersonalizationModelRun.from_model(run) for run in recent_runs(size)]
 
 

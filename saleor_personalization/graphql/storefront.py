@@ -212,7 +212,10 @@ def rerank_products(backend, info, *, products, channel, anonymous_id=None) -> d
         )
     slug = backend.channel(info, text_argument(channel, "channel"))
     # One lookup for the whole list (a list of N ids must not make N queries).
-    product_ids = backend.product_ids(info, products)
+    try:
+        product_ids = backend.product_ids(info, products)
+    except PersonalizationError as error:  # name the argument the storefront sent
+        raise PersonalizationError(error.code, error.message, "products") from None
     requestor = backend.requestor(info)
     shopper = shopper_for(requestor, anonymous_id)
     items = serving.rerank(shopper, product_ids, slug, backend.config(info))

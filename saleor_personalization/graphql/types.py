@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from ..models import ListKind
 from ..segments.compute import segment_members, segment_sizes
-from .errors import redact_paths
+from .errors import ErrorCode, PersonalizationError, redact_paths
 from .scalars import Date, DateTime, JSONString
 
 
@@ -160,7 +160,11 @@ class PersonalizationSegmentInfo(graphene.ObjectType):
 
     @staticmethod
     def resolve_sizes(root, _info, days=30):
-        since = timezone.now().date() - timedelta(days=max(1, min(days, 3650)))
+        if not 1 <= days <= 3650:
+            raise PersonalizationError(
+                ErrorCode.INVALID_ARGUMENT, "days must be between 1 and 3650.", "days"
+            )
+        since = timezone.now().date() - timedelta(days=days)
         return [
             PersonalizationSegmentSize(date=point.day, size=point.size)
             for point in segment_sizes(root.segment_id, since)

@@ -346,7 +346,7 @@ def rerank(
     wanted = list(dict.fromkeys(int(p) for p in product_ids))
     ordered = sorted(wanted, key=lambda p: (0, rank[p][0]) if p in rank else (1, wanted.index(p)))
     entries = [
-        rank[p][1] if p in rank else ListEntry(p, reason="In your list", source="rerank")
+        rank[p][1] if p in rank else ListEntry(p, reason="On this page", source="rerank")
         for p in ordered
     ]
     # What the shopper looks at now moves its neighbours on the page up; nothing off

@@ -558,7 +558,7 @@ REASON_PATTERNS = (
     ("similar_to", re.compile(r"^Similar to (?P<name>.+)$")),
     ("popular_in", re.compile(r"^Popular in (?P<country>[A-Z]{2})$")),
     ("new", re.compile(r"^New in the shop$")),
-    ("always", re.compile(r"^(Trending now|Bestseller|Picked for you|In your list)$")),
+    ("always", re.compile(r"^(Trending now|Bestseller|Picked for you|On this page)$")),
 )
 
 
