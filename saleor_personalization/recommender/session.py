@@ -318,10 +318,11 @@ def session_list(
     """
     if not settings.enabled:
         return [_as_blended(e, source) for e in base]
-    if within is not None:
+    if within is not None:  # only the context's rows matter (a benchmark passes them all)
         neighbours = {
-            product: [(p, w) for p, w in items if p in within]
-            for product, items in neighbours.items()
+            product: [(p, w) for p, w in neighbours[product] if p in within]
+            for product in context.product_ids
+            if product in neighbours
         }
     weight = settings.weight if personal else fallback_weight
     return blend(
