@@ -226,6 +226,10 @@ def rerank_products(backend, info, *, products, channel, anonymous_id=None) -> d
 
 
 def track_event(backend, info, *, input: PersonalizationTrackEventInput) -> dict:
+    if getattr(info.context, RATE_LIMITED_FLAG, False):
+        # An earlier trackEvent of this request was refused: the rest (aliases, a
+        # batch) are refused before any lookup, so a request of hundreds costs little.
+        _refuse(backend.config(info).track_rate_limit)
     requestor = backend.requestor(info)
     config = backend.config(info)
     slug = backend.channel(info, text_argument(input.channel, "channel"))
@@ -252,7 +256,7 @@ def track_event(backend, info, *, input: PersonalizationTrackEventInput) -> dict
                 ErrorCode.INVALID_ARGUMENT, "PRODUCT_VIEW needs product.", "product"
             )
         product_id = visible_product_id(backend, info, input.product, slug)
-        _throttle(requestor, config.track_rate_limit)
+        _throttle(info, requestor, config.track_rate_limit)
         if not recording:
             return {"recorded": False}
         return {"recorded": record_view(shopper, product_id, slug, event_id=event_id)}
@@ -265,7 +269,7 @@ def track_event(backend, info, *, input: PersonalizationTrackEventInput) -> dict
     ref = read_served_recommendation_id(
         input.recommendation_id, click_candidates(requestor, input.anonymous_id), timezone.now()
     )
-    _throttle(requestor, config.track_rate_limit)
+    _throttle(info, requestor, config.track_rate_limit)
     if not recording:
         return {"recorded": False}
     # One click per served item, whoever sends it and whatever eventIds a replay invents.
@@ -284,8 +288,16 @@ def click_candidates(requestor: Requestor, anonymous_id: str | None) -> list[str
     return candidates
 
 
-def _throttle(requestor: Requestor, limit: int) -> None:
+RATE_LIMITED_FLAG = "_personalization_rate_limited"
+
+
+def _throttle(info, requestor: Requestor, limit: int) -> None:
     if not allow(requestor.client_key, limit):
-        raise PersonalizationError(
-            ErrorCode.RATE_LIMITED, f"More than {limit} events a minute; slow down."
-        )
+        setattr(info.context, RATE_LIMITED_FLAG, True)
+        _refuse(limit)
+
+
+def _refuse(limit: int) -> None:
+    raise PersonalizationError(
+        ErrorCode.RATE_LIMITED, f"More than {limit} events a minute; slow down."
+    )
