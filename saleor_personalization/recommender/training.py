@@ -100,7 +100,7 @@ def fit_model(
         weights_new=weights_new or BlendWeights(repeat=0.0),
         params=params,
         as_of=as_of,
-        reorder=fit_reorder(events, as_of, params.holdout_weeks, data.item_ids, params.decay_days),
+        reorder=fit_reorder(events, data, params.holdout_weeks, params),
     )
     return model, data
 
@@ -177,7 +177,7 @@ def model_scorer(
 
 
 WEIGHT_GRID = {
-    "repeat": (0.0, 0.5, 1.0, 2.0, 4.0),
+    "repeat": (0.0, 0.5, 1.0, 2.0, 4.0, 8.0),
     "copurchase": (1.0,),
     "factorisation": (0.0, 0.3, 0.6),
     "trend": (0.0, 0.15, 0.3, 0.6, 0.9),
