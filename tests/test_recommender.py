@@ -527,6 +527,19 @@ def test_weight_choice_prefers_wider_lists_only_within_the_tolerance():
     assert choose_weights(candidates, 0.35, 0.03)[2] == poor  # only it reaches the floor
 
 
+def test_only_discovery_lists_must_reach_the_coverage_floor():
+    """*Buy again* shows the customer's own purchases: the most accurate weighting wins
+    however narrow; *for you* keeps the floor and the tolerance."""
+    from saleor_personalization.recommender.model import BlendWeights
+    from saleor_personalization.recommender.training import choose_list_weights
+
+    reorders, nearly, broad = (BlendWeights(repeat=r) for r in (4.0, 2.0, 0.0))
+    candidates = [(0.340, 0.26, reorders), (0.338, 0.28, nearly), (0.300, 0.31, broad)]
+    assert choose_list_weights("all", candidates, 0.3, 0.03)[2] == reorders
+    assert choose_list_weights("new", candidates, 0.3, 0.03)[2] == broad
+    assert choose_list_weights("new", candidates, 0.0, 0.03)[2] == nearly
+
+
 def test_popularity_penalty_pushes_bestsellers_down_and_old_artifacts_keep_working():
     import numpy as np
 

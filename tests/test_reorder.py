@@ -5,9 +5,10 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pytest
 
-from saleor_personalization.recommender.components import popularity, repeat_rate
+from saleor_personalization.recommender.components import copurchase_weights, recency_history
 from saleor_personalization.recommender.data import EventRows, build_interactions
-from saleor_personalization.recommender.reorder import fit_reorder
+from saleor_personalization.recommender.model import ModelParams
+from saleor_personalization.recommender.reorder import _columns_of, fit_reorder, purchase_history
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
 
@@ -31,14 +32,21 @@ def _shop(seed: int = 3) -> EventRows:
     return EventRows.from_tuples(rows)
 
 
+def _chances(events: EventRows, as_of: datetime, weeks: int = 2):
+    """The reorder model fitted before ``as_of`` and its chances at ``as_of``."""
+    items = np.unique(events.products)
+    data = build_interactions(events, as_of=as_of, item_ids=items)
+    model = fit_reorder(events, data, weeks, ModelParams())
+    assert model is not None
+    rows = np.arange(data.shape[0])
+    together = recency_history(data, rows, 42.0) @ copurchase_weights(data)
+    return data, model.probabilities(data, rows, together.toarray()).toarray()
+
+
 def test_staples_are_likelier_reorders_than_one_off_gifts():
     events = _shop()
-    items = np.unique(events.products)
-    model = fit_reorder(events, NOW, 2, items, decay_days=180.0)
-    assert model is not None
-    data = build_interactions(events, as_of=NOW, item_ids=items)
-    rows = np.arange(data.shape[0])
-    chance = model.probabilities(data, rows, repeat_rate(data), popularity(data)).toarray()
+    data, chance = _chances(events, NOW)
+    items = data.item_ids
     owned = data.baskets.toarray() > 0
     staple = owned & (items < 100)[np.newaxis, :]
     gift = owned & (items >= 100)[np.newaxis, :]
@@ -46,12 +54,99 @@ def test_staples_are_likelier_reorders_than_one_off_gifts():
     assert chance[~owned].max() == 0  # never bought: no reorder chance
 
 
+def test_a_product_due_again_outranks_one_just_bought_on_the_same_rhythm():
+    """The "when" of buy again: each customer buys two products every 4 weeks, one last
+    bought 3 weeks ago (due in the next 2 weeks), the other 3 days ago. Count and
+    recency put the one just bought first; the reorder model, which reads the time
+    since the last purchase against the customer's own interval, the due one."""
+    rng = np.random.default_rng(7)
+    rows = []
+    due, just_bought = {}, {}
+    for customer in range(200):
+        first, second = (int(p) for p in rng.choice(20, size=2, replace=False))
+        due[customer], just_bought[customer] = first, second
+        for product, last_days in (
+            (first, int(rng.integers(19, 26))),
+            (second, int(rng.integers(2, 6))),
+        ):
+            for cycle in range(8):
+                when = NOW - timedelta(days=last_days + 28 * cycle)
+                rows.append((customer, product, "purchase", f"{customer}-{product}-{cycle}", when))
+    events = EventRows.from_tuples(rows)
+    data, chance = _chances(events, NOW)
+    ahead = [
+        chance[data.user_index[c], data.item_index[due[c]]]
+        > chance[data.user_index[c], data.item_index[just_bought[c]]]
+        for c in due
+    ]
+    assert np.mean(ahead) > 0.9
+    # Re-recommending by count and recency ranks them the other way round.
+    ages = data.last_purchase_age.toarray()
+    assert all(
+        ages[data.user_index[c], data.item_index[due[c]]]
+        > ages[data.user_index[c], data.item_index[just_bought[c]]]
+        for c in due
+    )
+
+
+def test_the_compiled_trees_give_scikit_learns_predictions():
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    from saleor_personalization.recommender.reorder import DEPTH, compile_trees
+
+    rng = np.random.default_rng(11)
+    features = rng.standard_normal((3000, 6))
+    features[:, 2] = rng.integers(0, 3, 3000)  # ties at the thresholds
+    labels = features[:, 0] * features[:, 1] + features[:, 2] > 0.5
+    fitted = HistGradientBoostingClassifier(
+        max_iter=25, max_depth=DEPTH, max_leaf_nodes=2**DEPTH, min_samples_leaf=40
+    ).fit(features, labels)
+    model = compile_trees(fitted, np.zeros((1, 7)))
+    unseen = rng.standard_normal((500, 6))
+    unseen[:, 2] = rng.integers(0, 3, 500)
+    assert np.allclose(model.log_odds(unseen), fitted.decision_function(unseen), atol=1e-9)
+    assert model.log_odds(unseen[:0]).shape == (0,)
+
+
+def test_training_histories_are_those_of_build_interactions():
+    events = _shop()
+    items = np.unique(events.products)[::2]  # some products are not the model's
+    purchases = events.purchases()
+    cols = _columns_of(items, purchases.products)
+    cut = NOW - timedelta(weeks=6)
+    lean = purchase_history(purchases, cols, cut, items)
+    full = build_interactions(events, as_of=cut, item_ids=items)
+    full_rows = [full.user_index[int(u)] for u in lean.user_ids]
+    for name in ("baskets", "last_purchase_age", "first_purchase_age"):
+        expected = getattr(full, name)[full_rows].toarray()
+        assert np.allclose(getattr(lean, name).toarray(), expected), name
+    assert np.array_equal(lean.orders, full.orders[full_rows])
+
+
+def test_first_purchases_and_orders_are_counted_per_customer():
+    events = EventRows.from_tuples(
+        [
+            (1, 10, "purchase", "a", NOW - timedelta(days=40)),
+            (1, 11, "purchase", "a", NOW - timedelta(days=40)),
+            (1, 10, "purchase", "b", NOW - timedelta(days=10)),
+            (1, 10, "view", "", NOW - timedelta(days=2)),
+            (2, 11, "purchase", "c", NOW - timedelta(days=3)),
+        ]
+    )
+    data = build_interactions(events, as_of=NOW)
+    one, ten = data.user_index[1], data.item_index[10]
+    assert data.first_purchase_age[one, ten] == pytest.approx(41.0)  # days + 1
+    assert data.last_purchase_age[one, ten] == pytest.approx(11.0)
+    assert data.orders.tolist() == [2.0, 1.0]
+
+
 def test_too_few_reorders_to_learn_from_gives_no_model():
     events = _shop()
     recent = events.before(NOW - timedelta(weeks=18))
-    items = np.unique(events.products)
+    cut = NOW - timedelta(weeks=10)
+    data = build_interactions(recent, as_of=cut, item_ids=np.unique(events.products))
     # Two weeks of history before the cut-off and none after it: nothing to learn.
-    assert fit_reorder(recent, NOW - timedelta(weeks=10), 2, items, decay_days=180.0) is None
+    assert fit_reorder(recent, data, 2, ModelParams()) is None
 
 
 @pytest.mark.django_db  # the default feature source reads the profile tables
@@ -67,11 +162,16 @@ def test_the_reorder_model_travels_with_the_artifact():
     model, _ = fit_model(_shop(), NOW, params)
     assert model.reorder is not None
     loaded = deserialise(*serialise(model))
-    assert np.array_equal(loaded.reorder.coefficients, model.reorder.coefficients)
-    assert np.array_equal(loaded.reorder.scale, model.reorder.scale)
+    for name, array in model.reorder.as_arrays().items():
+        assert np.array_equal(loaded.reorder.as_arrays()[name], array), name
     # An artifact written before the reorder model still loads, with the fixed signal.
     old = deserialise(*serialise(replace(model, reorder=None)))
     assert old.reorder is None
+    # ...and so does one with the logistic regression of earlier versions.
+    from saleor_personalization.recommender.reorder import ReorderModel
+
+    logistic = {"reorder_coefficients": np.zeros(10), "reorder_mean": np.zeros(9)}
+    assert ReorderModel.from_arrays(logistic) is None
 
 
 def test_a_run_says_when_buy_again_does_not_use_the_reorder_model():

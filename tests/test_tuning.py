@@ -84,6 +84,33 @@ def test_buy_again_shortlists_give_the_whole_catalogues_lists():
     assert min(lengths) < 10 < max(lengths) + 1  # short lists stay short: nothing is padded
 
 
+def test_buy_again_shortlists_keep_the_customers_own_recent_reorders():
+    """A product the customer bought in two orders, the latest recent, stays on their
+    written list; tuning's shortlist must keep it too, or it ranks other lists."""
+    rng = np.random.default_rng(8)
+    rows = []
+    for customer in range(CUSTOMERS):
+        for product in rng.choice(PRODUCTS, size=12, replace=False):
+            days = [int(rng.integers(1, 29))]  # each bought in the last 4 weeks...
+            if rng.random() < 0.5:  # ...half of them in an earlier order too
+                days.append(int(rng.integers(40, 120)))
+            for day in days:
+                when = NOW - timedelta(days=day)
+                rows.append((customer, int(product), "purchase", f"o{customer}-{day}", when))
+    events = EventRows.from_tuples(rows)
+    history = build_interactions(events, as_of=NOW, item_ids=np.arange(PRODUCTS))
+    parts, rows = _parts(), np.arange(CUSTOMERS)
+    reorder = np.zeros(PRODUCTS, dtype=bool)
+    shortlist = buy_again_shortlist(parts, history, rows, reorder, 30)
+    kept = 0
+    for weights in weight_grid("all"):
+        scores = buy_again_scores(parts, weights, history, rows, reorder, PRODUCTS, 30)
+        whole = [c.tolist() for c in top_columns(scores, 10)]
+        assert _as_lists(shortlist.top(weights, 10)) == whole, weights
+        kept += sum(len(c) for c in whole)
+    assert kept  # the own reorders are what the lists hold: every purchase is recent
+
+
 def test_list_tally_gives_evaluates_ndcg_and_coverage():
     history = _history()
     rng = np.random.default_rng(2)

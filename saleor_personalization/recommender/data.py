@@ -371,6 +371,11 @@ class InteractionData:
     last_purchase_age: sp.csr_matrix
     weights: sp.csr_matrix
     as_of: datetime
+    # Days (+ 1) since the customer first bought the product, and each customer's number
+    # of orders: the *buy again* reorder model reads how often, not only how lately,
+    # a customer buys (``None`` where a matrix was built without them).
+    first_purchase_age: sp.csr_matrix | None = None
+    orders: np.ndarray | None = None
     user_index: dict[int, int] = field(init=False)
     item_index: dict[int, int] = field(init=False)
 
@@ -442,6 +447,7 @@ def build_interactions(
     else:
         last_age = sp.csr_matrix(shape)
     del first
+    first_age, orders = _first_purchases(p_rows, p_cols, p_baskets, p_age, shape)
     return InteractionData(
         user_ids=user_ids,
         item_ids=item_ids,
@@ -449,7 +455,32 @@ def build_interactions(
         last_purchase_age=last_age.tocsr(),
         weights=weights,
         as_of=as_of,
+        first_purchase_age=first_age,
+        orders=orders,
     )
+
+
+def _first_purchases(
+    rows: np.ndarray,
+    cols: np.ndarray,
+    baskets: np.ndarray,
+    ages: np.ndarray,
+    shape: tuple[int, int],
+) -> tuple[sp.csr_matrix, np.ndarray]:
+    """Days (+ 1, as ``last_purchase_age``) since each customer's first purchase of each
+    product, and each customer's number of distinct orders."""
+    cells, inverse = np.unique(rows * np.int64(shape[1]) + cols, return_inverse=True)
+    oldest = np.full(len(cells), -np.inf)
+    np.maximum.at(oldest, inverse, ages)
+    first_age = sp.csr_matrix(
+        (oldest + 1.0, (cells // shape[1], cells % shape[1])), shape=shape
+    ).tocsr()
+    orders = np.zeros(shape[0], dtype=np.float64)
+    if len(rows):
+        span = np.int64(baskets.max()) + 1
+        pairs = np.unique(rows.astype(np.int64) * span + baskets)
+        orders = np.bincount(pairs // span, minlength=shape[0]).astype(np.float64)
+    return first_age, orders
 
 
 def positions(ids: np.ndarray, values: np.ndarray) -> np.ndarray:

@@ -243,14 +243,12 @@ class RecommenderModel:
         """
         rows = np.arange(data.shape[0]) if rows is None else np.asarray(rows)
         half_life = self.params.recency_half_life_days
-        if self.reorder is not None:
-            repeat = self.reorder.probabilities(
-                data, rows, self.repeat_rates, self.popularity
-            ).toarray()
-        else:
-            repeat = repeat_signal(data, rows, self.repeat_rates, half_life).toarray()
         history = recency_history(data, rows, half_life)
         copurchase = self._copurchase_scores(history)
+        if self.reorder is not None:  # reads what goes with the customer's basket too
+            repeat = self.reorder.probabilities(data, rows, copurchase).toarray()
+        else:
+            repeat = repeat_signal(data, rows, self.repeat_rates, half_life).toarray()
         vectors, biases = self.user_factors(data.user_ids[rows], user_feature_rows)
         factors = vectors @ self.factorisation.item_vectors.T + self.factorisation.item_biases
         factors += biases[:, np.newaxis]

@@ -92,13 +92,22 @@ def hide_recent_purchases(
     bought in two or more orders: their own habit says they buy it again, whatever
     the shop-wide rate of the product.
     """
+    hidden_rows, hidden_cols = recent_purchases_hidden(history, rows, reorder, days)
+    scores[hidden_rows, hidden_cols] = -np.inf
+
+
+def recent_purchases_hidden(
+    history: InteractionData, rows: np.ndarray, reorder: np.ndarray, days: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """(row position, column) of the purchases :func:`hide_recent_purchases` leaves out:
+    the one rule for the lists written and the lists weight tuning ranks."""
     if not days:
-        return
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
     coo = history.last_purchase_age[rows].tocoo()
     orders = np.asarray(history.baskets[rows][coo.row, coo.col]).ravel()
     recent = (coo.data - 1.0) < days
     drop = recent & ~reorder[coo.col] & (orders < OWN_REORDER_ORDERS)
-    scores[coo.row[drop], coo.col[drop]] = -np.inf
+    return coo.row[drop], coo.col[drop]
 
 
 def hide_owned(scores: np.ndarray, history: InteractionData, rows: np.ndarray) -> None:
@@ -288,13 +297,16 @@ def buy_again_shortlist(
     recently_bought_days: int,
 ) -> Shortlist:
     """Each customer's own products, less recent purchases that are not reordered, as
-    :func:`buy_again_scores` leaves them (``history`` over the model's products only)."""
+    :func:`buy_again_scores` leaves them (``history`` over the model's products only).
+
+    The same rule as the written lists (:func:`recent_purchases_hidden`): tuning once
+    left out the customer's own reorders too, which the lists keep, and so judged the
+    weightings on other lists than the ones shoppers get."""
     keep = history.baskets[rows].tocsr().astype(bool).astype(np.float32)
-    recent = history.last_purchase_age[rows].tocoo()
-    drop = ((recent.data - 1.0) < recently_bought_days) & ~reorder[recent.col]
-    if recently_bought_days and drop.any():
+    hidden_rows, hidden_cols = recent_purchases_hidden(history, rows, reorder, recently_bought_days)
+    if len(hidden_rows):
         hidden = sp.csr_matrix(
-            (np.ones(int(drop.sum()), dtype=np.float32), (recent.row[drop], recent.col[drop])),
+            (np.ones(len(hidden_rows), dtype=np.float32), (hidden_rows, hidden_cols)),
             shape=keep.shape,
         )
         keep = (keep - keep.multiply(hidden)).tocsr()

@@ -100,7 +100,7 @@ def fit_model(
         weights_new=weights_new or BlendWeights(repeat=0.0),
         params=params,
         as_of=as_of,
-        reorder=fit_reorder(events, as_of, params.holdout_weeks, data.item_ids, params.decay_days),
+        reorder=fit_reorder(events, data, params.holdout_weeks, params),
     )
     return model, data
 
@@ -177,7 +177,7 @@ def model_scorer(
 
 
 WEIGHT_GRID = {
-    "repeat": (0.0, 0.5, 1.0, 2.0, 4.0),
+    "repeat": (0.0, 0.5, 1.0, 2.0, 4.0, 8.0),
     "copurchase": (1.0,),
     "factorisation": (0.0, 0.3, 0.6),
     "trend": (0.0, 0.15, 0.3, 0.6, 0.9),
@@ -257,16 +257,34 @@ def tune_weights(
             (tally.ndcg, tally.coverage, weights)
             for weights, tally in zip(grid, tallies[protocol], strict=True)
         ]
-        # Personal lists are judged on accuracy (reorders dominate them); discovery lists
-        # also on breadth, so only there does a near-tie go to the wider weighting.
-        results[protocol] = choose_weights(
-            candidates, min_coverage, tolerance if protocol == "new" else 0.0
-        )
+        results[protocol] = choose_list_weights(protocol, candidates, min_coverage, tolerance)
     details = {
         protocol: {"ndcg": round(ndcg, 4), "coverage": round(cov, 3), "weights": w.as_dict()}
         for protocol, (ndcg, cov, w) in results.items()
     }
     return results["all"][2], results["new"][2], details
+
+
+def choose_list_weights(
+    protocol: str,
+    candidates: list[tuple[float, float, BlendWeights]],
+    min_coverage: float,
+    tolerance: float,
+) -> tuple[float, float, BlendWeights]:
+    """The weighting of one list: :func:`choose_weights` with the breadth rules where
+    they belong.
+
+    Personal lists are judged on accuracy (reorders dominate them); discovery lists
+    (``"new"``) also on breadth, so only there must a weighting reach the coverage floor
+    and does a near-tie go to the wider weighting. A *buy again* list holds the
+    customer's own purchases, so its breadth is theirs: a floor there excluded every
+    weighting that used the reorder model (the likeliest reorders are a shop's staples)
+    and left co-purchase alone, the weakest weighting on the validation window.
+    """
+    discovery = protocol == "new"
+    return choose_weights(
+        candidates, min_coverage if discovery else 0.0, tolerance if discovery else 0.0
+    )
 
 
 def choose_weights(
