@@ -423,25 +423,25 @@ def build_interactions(
         age_days[purchase],
     )
     # Distinct (customer, product, basket): one order with two lines of a product is one.
-    key = np.stack([p_rows, p_cols, p_baskets], axis=1)
-    unique_keys, first = np.unique(key, axis=0, return_index=True)
+    # Sorted by customer, product and basket: a cell's rows, and a basket's, are adjacent.
+    order = np.lexsort((p_age, p_baskets, p_cols, p_rows))
+    p_rows, p_cols, p_baskets, p_age = p_rows[order], p_cols[order], p_baskets[order], p_age[order]
+    new_cell = np.ones(len(order), dtype=bool)
+    new_cell[1:] = (p_rows[1:] != p_rows[:-1]) | (p_cols[1:] != p_cols[:-1])
+    new_basket = new_cell.copy()
+    new_basket[1:] |= p_baskets[1:] != p_baskets[:-1]
     basket_counts = sp.csr_matrix(
-        (np.ones(len(unique_keys)), (unique_keys[:, 0], unique_keys[:, 1])), shape=shape
+        (np.ones(int(new_basket.sum())), (p_rows[new_basket], p_cols[new_basket])), shape=shape
     )
     basket_counts.sum_duplicates()
-    # Youngest purchase per cell: sort by age descending so the last write wins.
-    order = np.argsort(-p_age, kind="stable")
-    youngest = {}
-    for r, c, a in zip(p_rows[order], p_cols[order], p_age[order], strict=True):
-        youngest[(r, c)] = a
-    if youngest:
-        cells = np.array(list(youngest.keys()))
-        ages = np.fromiter(youngest.values(), dtype=np.float64, count=len(youngest))
+    if new_cell.any():
+        youngest = np.minimum.reduceat(p_age, np.flatnonzero(new_cell))
         # Store age + 1 so a purchase at as_of is not an implicit zero.
-        last_age = sp.csr_matrix((ages + 1.0, (cells[:, 0], cells[:, 1])), shape=shape)
+        last_age = sp.csr_matrix(
+            (youngest + 1.0, (p_rows[new_cell], p_cols[new_cell])), shape=shape
+        )
     else:
         last_age = sp.csr_matrix(shape)
-    del first
     return InteractionData(
         user_ids=user_ids,
         item_ids=item_ids,
