@@ -182,3 +182,62 @@ def test_a_customer_named_twice_is_scored_once(live):
     RecommendationList.objects.all().delete()
     assert score_customers([3, 5], now=WHEN) == 2
     assert _written() == twice
+
+
+def test_a_chunk_written_at_once_is_each_customers_own_lists_on_the_export_sample(
+    online_retail_sample, media
+):
+    """The real export (its sample), a model fitted on it and the writer's batch path:
+    each customer's written rows are the lists ``personal_lists`` ranks and explains
+    for that customer alone (same products, order, reasons and new flags; scores to
+    their fifth decimal, which float32 sums over a block may move by one unit)."""
+    from saleor_personalization.recommender.data import clear_purchase_log
+    from saleor_personalization.recommender.factorisation import FactorisationParams
+    from saleor_personalization.recommender.model import ModelParams
+    from saleor_personalization.recommender.training import fit_model
+    from saleor_personalization.standalone.importer import import_order_export
+
+    report = import_order_export(online_retail_sample, channel="c")
+    now = report.last_order_at + timedelta(seconds=1)
+    params = ModelParams(factorisation=FactorisationParams(components=16, epochs=5, threads=1))
+    model, data = fit_model(EventRows.from_database(until=now), now, params)
+    # Products created since the model was fitted, each like one the model knows (the
+    # ten most bought): "New in the shop" entries.
+    counts = np.asarray(data.baskets.sum(axis=0)).ravel()
+    for k, column in enumerate(np.argsort(-counts)[:10]):
+        twin = ItemProfile.objects.get(product_id=int(data.item_ids[column]))
+        twin.product_id, twin.external_ref = 10**9 + k, f"new-{k}"
+        twin.created_at = now - timedelta(minutes=1)
+        twin.save(force_insert=True)
+    customers = [int(c) for c in data.user_ids]
+    clear_purchase_log()
+    try:
+        log = purchase_log(model.item_ids, "export sample")
+        events = EventRows.for_scoring(customers, until=now)
+        ctx = scoring_context(model, events, customers, now, log=log)
+    finally:
+        clear_purchase_log()
+    rows = np.arange(len(customers))
+    options = ListOptions(chunk=150)
+    assert len(customers) > options.chunk
+    assert write_personal_lists(None, ctx, rows, options, now) == len(customers)
+    written = _written()
+    names = OwnedNames().of(ctx, rows)
+    reasons, listed = set(), 0
+    for row, customer in enumerate(customers):
+        [alone] = personal_lists(ctx, np.array([row]), options, names)
+        for kind, entries in (
+            (ListKind.PERSONAL, alone.for_you),
+            (ListKind.BUY_AGAIN, alone.buy_again),
+        ):
+            row_entries = written[(kind, customer)]
+            assert [(e["product_id"], e["reason"], e.get("new", False)) for e in row_entries] == [
+                (e.product_id, e.reason, e.is_new) for e in entries
+            ], (kind, customer)
+            assert np.allclose(
+                [e["score"] for e in row_entries], [e.score for e in entries], rtol=0, atol=2e-5
+            )
+            reasons.update(e.reason.split(" ")[0] for e in entries)
+            listed += len(entries)
+    assert listed > len(customers) * 20
+    assert {"You", "Because", "New"} <= reasons, reasons
