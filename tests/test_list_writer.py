@@ -111,7 +111,21 @@ def test_written_rows_are_the_straight_paths_entries(live, customers):
     ) == {live.pk}
 
 
-def _reason(ctx, parts, weights: BlendWeights, row: int, col: int, owned: list[int], names):
+def _links(model, events: EventRows) -> np.ndarray:
+    """The co-purchase weights (float32) of pairs of products some customer bought both
+    of in ``events``, zero elsewhere: the links "Because you bought X" may name."""
+    purchases = events.purchases()
+    column = {int(p): k for k, p in enumerate(model.item_ids)}
+    customers = {int(c): k for k, c in enumerate(np.unique(purchases.customers))}
+    bought = np.zeros((len(model.item_ids), len(customers)), dtype=np.int64)
+    for customer, product in zip(purchases.customers, purchases.products, strict=True):
+        if int(product) in column:
+            bought[column[int(product)], customers[int(customer)]] = 1
+    shared = (bought @ bought.T) > 0
+    return np.where(shared, model.copurchase.toarray().astype(np.float32), 0)
+
+
+def _reason(ctx, parts, weights: BlendWeights, row: int, col: int, owned: list[int], names, links):
     """The reason rule for one entry, spelled out."""
     model = ctx.model
     if col >= len(model.item_ids):
@@ -130,7 +144,6 @@ def _reason(ctx, parts, weights: BlendWeights, row: int, col: int, owned: list[i
     if lift is None or lift <= 0:
         return PICKED
     if lifter == "copurchase":
-        links = ctx.linked.toarray()
         strongest = max(links[x, col] for x in owned) if owned else 0
         if strongest > 0:
             source = next(x for x in owned if links[x, col] == strongest)
@@ -158,6 +171,7 @@ def test_each_reason_is_the_rule_applied_to_its_entry(live, weights):
     ranked = rank(ctx.model, ctx.history, rows, ctx.features.customers(users), new=ctx.new)
     column = {int(p): k for k, p in enumerate(ctx.item_ids)}
     owned = ctx.history.baskets.tocsr()
+    links = _links(ctx.model, EventRows.from_database(until=WHEN))
     seen = set()
     lists = ranked_personal_lists(ctx, rows, ListOptions(), names)
     for row, (_, for_you, buy_again) in enumerate(lists):
@@ -168,7 +182,7 @@ def test_each_reason_is_the_rule_applied_to_its_entry(live, weights):
         ):
             for product, reason in zip(ranked_list.product_ids, ranked_list.reasons, strict=True):
                 col = column[int(product)]
-                assert reason == _reason(ctx, ranked.parts, weighting, row, col, own, names)
+                assert reason == _reason(ctx, ranked.parts, weighting, row, col, own, names, links)
                 seen.add(reason.split(" ")[0])
     expected = {"You", "Because", "New"} if weights is None else {"You", "New"}
     assert expected <= seen, seen

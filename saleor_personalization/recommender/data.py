@@ -216,7 +216,7 @@ class PurchaseLog:
     training run: :func:`purchase_log`), and otherwise brought up to date with the rows
     recorded since its newest one. Rows changed in place (a guest order linked to a
     customer later, an erasure) reach it at the next full read; the customers being
-    scored never depend on it for their own purchases (:meth:`shared_buyers`).
+    scored never depend on it for their own purchases (:meth:`co_buyer_purchases`).
     """
 
     item_ids: np.ndarray  # the columns: the model's products
@@ -309,12 +309,13 @@ class PurchaseLog:
         matrices = self._matrices
         return matrices[0][_buyer_rows(matrices, cols, until.timestamp())]
 
-    def shared_buyers(
+    def co_buyer_purchases(
         self, cols: np.ndarray, *, until: datetime, excluding: np.ndarray
     ) -> sp.csr_matrix:
-        """For the products in columns ``cols`` (rows), the products (columns) that some
-        customer bought with it before ``until``, counting no customer in ``excluding``
-        (those being scored: their purchases are read fresh). Non-zero where shared."""
+        """What the customers who bought one of the products in columns ``cols`` before
+        ``until`` bought before then: a row of ones per such customer, a column per
+        product. No customer in ``excluding`` (those being scored: their purchases are
+        read fresh)."""
         matrices = self._matrices  # one snapshot: a catch-up may replace them meanwhile
         ids, times, _ = matrices
         moment = until.timestamp()
@@ -324,11 +325,10 @@ class PurchaseLog:
         if len(theirs.data) and theirs.data.max() >= moment:
             theirs.data[theirs.data >= moment] = 0.0
             theirs.eliminate_zeros()
-        bought = sp.csr_matrix(
+        return sp.csr_matrix(
             (np.ones(len(theirs.data), dtype=np.float32), theirs.indices, theirs.indptr),
             shape=theirs.shape,
         )
-        return (bought[:, np.asarray(cols, dtype=np.int64)].T @ bought).tocsr()
 
 
 def _buyer_rows(matrices: tuple, cols: np.ndarray, until: float) -> np.ndarray:
