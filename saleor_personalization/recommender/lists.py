@@ -409,11 +409,12 @@ class ReasonWriter:
         )
 
     def _bought(self, grid: np.ndarray, owned: sp.csr_matrix) -> np.ndarray:
-        """Whether each entry of ``grid`` is a product its customer bought."""
-        stride = max(self.known, owned.shape[1]) + len(self.ctx.new.ids) + 1
-        owned_keys = np.repeat(np.arange(owned.shape[0]), np.diff(owned.indptr)) * stride
-        owned_keys = owned_keys + owned.indices
-        return np.isin(np.arange(len(grid))[:, np.newaxis] * stride + grid, owned_keys)
+        """Whether each entry of ``grid`` is a product its customer bought (a lookup in
+        the chunk's purchases as a dense block of flags)."""
+        width = max(self.known, owned.shape[1], int(grid.max(initial=0)) + 1)
+        flags = np.zeros((owned.shape[0], width), dtype=bool)
+        flags[np.repeat(np.arange(owned.shape[0]), np.diff(owned.indptr)), owned.indices] = True
+        return np.take_along_axis(flags, grid, axis=1)
 
     def _lifted_codes(self, rows: np.ndarray, cols: np.ndarray, owned: sp.csr_matrix) -> np.ndarray:
         """Reason codes of known products the customers (``rows``) did not buy: the owned
