@@ -45,6 +45,7 @@ import django  # noqa: E402
 django.setup()
 
 from abandoned_scan import ensure_database  # noqa: E402
+from cpu import database_cpu  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.utils import timezone  # noqa: E402
@@ -78,21 +79,6 @@ def one_process(customers: list[int], run_id: int, chunk: int) -> Timing:
         time.process_time() - cpu,
         None if after is None or database is None else after - database,
     )
-
-
-def database_cpu() -> float | None:
-    """CPU seconds used so far by the server process of this connection (PostgreSQL on
-    this machine), from /proc; None where that cannot be read."""
-    if connection.vendor != "postgresql":
-        return None
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_backend_pid()")
-        pid = cursor.fetchone()[0]
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
 
 
 def fanned_out(customers: list[int], run_id: int, chunk: int) -> float:
