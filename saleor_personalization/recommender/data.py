@@ -103,14 +103,15 @@ class EventRows:
     @classmethod
     def _aggregated(cls, alias: str, customers: list[int], until: datetime) -> "EventRows":
         """:meth:`for_scoring` on PostgreSQL: each column comes as one array, and the
-        seconds from the server (see :func:`_purchase_rows`). A row per event made
-        Python objects per field and per row: most of the time of reading a chunk."""
+        seconds from the server (see :func:`_purchase_rows`; ``date_part`` gives the
+        double ``EXTRACT``'s numeric is cast to, without the numeric). A row per event
+        made Python objects per field and per row: most of the time of reading a chunk."""
         table = connections[alias].ops.quote_name(Interaction._meta.db_table)
         with connections[alias].cursor() as cursor:
             cursor.execute(
                 "SELECT array_agg(customer_id), array_agg(product_id), array_agg(kind::text), "
                 "array_agg(basket_ref::text), "
-                "array_agg(EXTRACT(EPOCH FROM occurred_at)::double precision) "
+                "array_agg(date_part('epoch', occurred_at)) "
                 f"FROM {table} WHERE customer_id = ANY(%s) AND occurred_at < %s",
                 [customers, until],
             )
