@@ -255,3 +255,24 @@ def test_a_chunk_written_at_once_is_each_customers_own_lists_on_the_export_sampl
             listed += len(entries)
     assert listed > len(customers) * 20
     assert {"You", "Because", "New"} <= reasons, reasons
+
+
+@pytest.mark.parametrize("width", [1, 7, 16, 50, 51, 400, 3659])
+def test_top_columns_are_each_rows_best_by_score_then_column(width):
+    """Against the definition: every finite score of a row sorted by score (descending)
+    and column, the first ``size``; blocks of ties, -inf and NaN included."""
+    from saleor_personalization.recommender.ranking import top_columns
+
+    rng = np.random.default_rng(width)
+    scores = rng.standard_normal((40, width)).astype(np.float32)
+    scores[:10] = np.round(scores[:10], 1)  # many equal scores
+    scores[rng.random(scores.shape) < 0.3] = -np.inf
+    scores[10:20][rng.random((10, width)) < 0.9] = -np.inf  # buy again: mostly -inf
+    scores[20, : width // 2] = np.nan
+    scores[21] = -np.inf
+    for size in (0, 1, 10, 50):
+        got = top_columns(scores, size)
+        for row, cols in zip(scores, got, strict=True):
+            finite = [c for c in range(width) if np.isfinite(row[c])]
+            expected = sorted(finite, key=lambda c: (-row[c], c))[:size]
+            assert cols.tolist() == expected

@@ -184,8 +184,8 @@ def top_columns(scores: np.ndarray, size: int) -> list[np.ndarray]:
     scores the lower column comes first.
 
     A whole chunk of customers at once, without a selection per row over the whole
-    catalogue (``argpartition`` over a block of 1,000 customers took most of the time
-    of writing their lists, and far longer on *buy again*'s rows of ``-inf``): the
+    catalogue (``argpartition`` row by row was the largest single cost of writing a
+    chunk's lists, and far slower on *buy again*'s rows of ``-inf``): the
     columns are dealt into ``ceil(width / TOP_BLOCK)`` blocks (column ``c`` into block
     ``c mod blocks``) and the ``size``-th largest block maximum bounds each row's
     ``size``-th best score from below (``size`` blocks hold one score at least that high
@@ -203,7 +203,7 @@ def top_columns(scores: np.ndarray, size: int) -> list[np.ndarray]:
             part = scores[:, start : start + blocks]
             np.fmax(maxima[:, : part.shape[1]], part, out=maxima[:, : part.shape[1]])
         floor = np.partition(maxima, blocks - take, axis=1)[:, blocks - take]
-        keep = scores >= np.maximum(floor, lowest)[:, np.newaxis]
+        keep = scores >= np.fmax(floor, lowest)[:, np.newaxis]
     else:
         keep = scores >= lowest  # neither -inf nor NaN
     rows, cols = np.nonzero(keep)  # by row, then column
