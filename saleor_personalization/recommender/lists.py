@@ -31,7 +31,7 @@ from ..models import (
     SubjectType,
 )
 from .data import EventRows, InteractionData, PurchaseLog, build_interactions, positions
-from .model import COMPONENTS, RecommenderModel
+from .model import COMPONENTS, DENSE_COPURCHASE_LIMIT, RecommenderModel
 from .ranking import RECENTLY_BOUGHT_DAYS, NewProducts, rank, reorder_mask, top_columns
 
 logger = logging.getLogger(__name__)
@@ -71,6 +71,12 @@ def _names(product_ids: Iterable[int]) -> dict[int, str]:
 
 
 # Personal lists ------------------------------------------------------------------
+
+
+# A context's co-purchase weights are made dense once it has looked up pairs as many
+# as the dense copy's cells / this (see ScoringContext.link_weights): a sparse lookup
+# costs about as much as this many cells of the copy.
+DENSE_LINKS_SHARE = 16
 
 
 @dataclass(frozen=True)
@@ -122,7 +128,8 @@ class ScoringContext:
     reorder: np.ndarray
     buyers: SharedBuyers  # who bought what, for the links behind "Because you bought X"
     features: FeatureSource
-    _weights: sp.csr_matrix | None = field(default=None, repr=False)
+    _weights: np.ndarray | sp.csr_matrix | None = field(default=None, repr=False)
+    _asked: int = field(default=0, repr=False)
 
     @property
     def item_ids(self) -> np.ndarray:
@@ -131,11 +138,27 @@ class ScoringContext:
 
     def link_weights(self, sources: np.ndarray, targets: np.ndarray) -> np.ndarray:
         """The model's co-purchase weight from each source column to its target column,
-        as float32 (the precision the lists are ranked in)."""
+        as float32 (the precision the lists are ranked in).
+
+        Looked up in the sparse weights (a binary search in a row) until the context has
+        asked for about as many pairs as a dense copy has cells / DENSE_LINKS_SHARE; then
+        from a dense copy, while that is small (the model's own limit for dense
+        co-purchase weights): a chunk of customers with long histories asks for
+        millions of pairs, a rescoring after an order for a few hundred.
+        """
         if self._weights is None:
-            weights = self.model.copurchase.tocsr().astype(np.float32)
-            weights.sum_duplicates()  # canonical: sorted, so a lookup is a binary search
-            self._weights = weights
+            self._weights = sp.csr_matrix(self.model.copurchase, dtype=np.float32)
+            self._weights.sum_duplicates()  # canonical: sorted, so a lookup is a search
+        self._asked += len(sources)
+        n_items = self._weights.shape[0]
+        if (
+            isinstance(self._weights, sp.csr_matrix)
+            and n_items <= DENSE_COPURCHASE_LIMIT
+            and self._asked * DENSE_LINKS_SHARE >= n_items * n_items
+        ):
+            self._weights = self._weights.toarray()
+        if isinstance(self._weights, np.ndarray):
+            return self._weights[sources, targets]
         if not len(sources):
             return np.zeros(0, dtype=np.float32)
         return np.asarray(self._weights[sources, targets], dtype=np.float32).ravel()
@@ -443,33 +466,44 @@ class ReasonWriter:
 
     def _sources(self, rows: np.ndarray, cols: np.ndarray, owned: sp.csr_matrix) -> np.ndarray:
         """For each entry (customer ``rows[i]``, known column ``cols[i]``), the owned product
-        linking to it most strongly (of equal weights, the lowest column), -1 for none.
+        linking to it most strongly (of equal weights, the first the customer's row
+        lists, the lowest column), -1 for none.
 
         A link is a positive co-purchase weight between two products that share a buyer.
-        Every (entry, owned product) pair is weighed at once; then, best first, each
-        entry's candidates are checked for a shared buyer until one has it: the first
-        candidate almost always does, so few pairs are checked.
+        Every (entry, owned product) pair is weighed at once and each entry's strongest
+        is taken by a segmented maximum; only that pair is checked for a shared buyer
+        and, where it has none, the entry looks again without it: the strongest pair
+        almost always has one, so few pairs are checked and few entries look twice.
         """
         found = np.full(len(rows), -1, dtype=np.int64)
         counts = np.diff(owned.indptr)[rows]
-        total = int(counts.sum())
-        if not total:
-            return found
-        entry = np.repeat(np.arange(len(rows)), counts)
-        within = np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts)
-        source = owned.indices[np.repeat(owned.indptr[rows], counts) + within].astype(np.int64)
-        weight = self.ctx.link_weights(source, cols[entry])
-        positive = weight > 0
-        entry, source, weight = entry[positive], source[positive], weight[positive]
-        order = np.lexsort((source, -weight, entry))  # each entry's best candidate first
-        entry, source = entry[order], source[order]
-        candidate = np.flatnonzero(np.r_[True, entry[1:] != entry[:-1]])
-        last = np.r_[entry[1:] != entry[:-1], True]  # an entry's last candidate
-        while len(candidate):
-            linked = self.ctx.buyers.shared(source[candidate], cols[entry[candidate]])
-            found[entry[candidate[linked]]] = source[candidate[linked]]
-            failed = candidate[~linked]
-            candidate = failed[~last[failed]] + 1
+        pending = np.flatnonzero(counts)
+        counts = counts[pending]
+        ends = np.cumsum(counts)
+        # Pairs entry by entry, each entry's owned products in the order of its row.
+        first_pair = np.repeat(owned.indptr[rows[pending]] - (ends - counts), counts)
+        source = owned.indices[np.arange(int(ends[-1]) if len(ends) else 0) + first_pair]
+        weight = self.ctx.link_weights(source, np.repeat(cols[pending], counts))
+        weight[np.isnan(weight)] = 0  # every entry's maximum is then one of its pairs
+        while len(pending):
+            starts = ends - counts
+            best = np.maximum.reduceat(weight, starts)
+            linked = best > 0
+            # The first pair of each entry at its maximum.
+            at_best = np.flatnonzero(weight == np.repeat(best, counts))
+            segment = np.searchsorted(ends, at_best, side="right")
+            first = at_best[np.r_[True, segment[1:] != segment[:-1]]]
+            candidate = source[first]
+            linked[linked] = self.ctx.buyers.shared(candidate[linked], cols[pending[linked]])
+            found[pending[linked]] = candidate[linked]
+            again = (best > 0) & ~linked
+            if not again.any():
+                break
+            weight[first[again]] = 0  # no shared buyer: not a link
+            keep = np.repeat(again, counts)
+            pending, counts = pending[again], counts[again]
+            weight, source = weight[keep], source[keep]
+            ends = np.cumsum(counts)
         return found
 
     def _texts(self, codes: np.ndarray) -> np.ndarray:
