@@ -16,7 +16,7 @@ TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 SERVE_ADDR ?= 127.0.0.1:8000
 
 .DEFAULT_GOAL := help
-.PHONY: help demo serve test lint format wheel benchmark benchmark-db benchmark-large benchmark-emails benchmark-rescore benchmark-new-product clean browser
+.PHONY: help demo serve test lint format wheel benchmark benchmark-db benchmark-large benchmark-emails benchmark-rescore benchmark-writing benchmark-new-product clean browser
 
 help: ## list the targets
 	@echo "make <target>, e.g. make demo:"
@@ -83,6 +83,13 @@ benchmark-emails: $(STAMP) ## abandoned-checkout scan speed
 
 benchmark-rescore: $(STAMP) benchmark-db ## one customer's lists rescored after an order, vs reading every purchase
 	DATABASE_URL=$(BENCHMARK_DATABASE_URL) $(BIN)/python benchmarks/rescore.py
+
+# Its Celery part starts a worker on this broker (and result backend).
+BENCHMARK_BROKER_URL ?= redis://127.0.0.1:6379/13
+
+benchmark-writing: $(STAMP) benchmark-db ## every customer's lists written by the scoring service, one process and 2 Celery workers
+	DATABASE_URL=$(BENCHMARK_DATABASE_URL) CELERY_BROKER_URL=$(BENCHMARK_BROKER_URL) \
+		CELERY_RESULT_BACKEND=$(BENCHMARK_BROKER_URL) $(BIN)/python benchmarks/writing.py
 
 # A running Saleor with the plugin, a trained model and a Celery worker (see README).
 API ?= http://127.0.0.1:8000/graphql/

@@ -1,13 +1,15 @@
 """Writing every customer's personal lists: in one process, and fanned out to Celery workers.
 
+    make benchmark-writing   # PostgreSQL and Redis on 127.0.0.1
     DATABASE_URL=postgres://... CELERY_BROKER_URL=redis://... \
         .venv/bin/python benchmarks/writing.py [--workers 2] [--repeat 3] [--chunk 2000]
 
 The Online Retail export is loaded into the plugin's tables and a model fitted on all of
 it is made live, once (``benchmarks/rescore.py`` does the same; a database that holds
 them already is reused). Then both lists of every customer (*for you* and *buy again*,
-scored, ruled, explained and upserted into PostgreSQL) are written two ways, each timed
-end to end from the first read of a customer's events to the last row committed:
+scored, ruled, explained and upserted into PostgreSQL, as of just after the export's last
+order) are written two ways, each timed end to end from the first read of a customer's
+events to the last row committed:
 
 - **one process**: ``services.scoring.score_customers`` on each chunk of customers in
   turn, here, as one worker process would run the chunks;
@@ -29,6 +31,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -45,12 +48,13 @@ import django  # noqa: E402
 django.setup()
 
 from abandoned_scan import ensure_database  # noqa: E402
+from cpu import database_cpu  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
-from django.utils import timezone  # noqa: E402
+from django.db.models import Max  # noqa: E402
 from rescore import forget_orders, load, make_live  # noqa: E402
 
-from saleor_personalization.models import ListKind, RecommendationList  # noqa: E402
+from saleor_personalization.models import Interaction, ListKind, RecommendationList  # noqa: E402
 from saleor_personalization.services import scoring  # noqa: E402
 from saleor_personalization.standalone.celery import app  # noqa: E402
 from saleor_personalization.standalone.datasets import find_online_retail  # noqa: E402
@@ -66,9 +70,8 @@ class Timing:
     cpu_database: float | None
 
 
-def one_process(customers: list[int], run_id: int, chunk: int) -> Timing:
+def one_process(customers: list[int], run_id: int, chunk: int, now: datetime) -> Timing:
     """Every customer's lists written here, chunk after chunk."""
-    now = timezone.now()
     clock, cpu, database = time.monotonic(), time.process_time(), database_cpu()
     for start in range(0, len(customers), chunk):
         scoring.score_customers(customers[start : start + chunk], run_id, now)
@@ -80,25 +83,10 @@ def one_process(customers: list[int], run_id: int, chunk: int) -> Timing:
     )
 
 
-def database_cpu() -> float | None:
-    """CPU seconds used so far by the server process of this connection (PostgreSQL on
-    this machine), from /proc; None where that cannot be read."""
-    if connection.vendor != "postgresql":
-        return None
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_backend_pid()")
-        pid = cursor.fetchone()[0]
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
-
-
-def fanned_out(customers: list[int], run_id: int, chunk: int) -> float:
+def fanned_out(customers: list[int], run_id: int, chunk: int, now: datetime) -> float:
     """Seconds from queuing every chunk to the last chunk's result."""
     clock = time.monotonic()
-    results = scoring.queue_personal_lists(customers, run_id, timezone.now(), chunk)
+    results = scoring.queue_personal_lists(customers, run_id, now, chunk)
     written = sum(result.get(timeout=3600) for result in results)
     seconds = time.monotonic() - clock
     if written != len(customers):
@@ -161,23 +149,28 @@ def main() -> None:
     load(path)
     run, model = make_live(args.retrain)
     customers = scoring._all_customers()
+    # Lists as of just after the export's last order, as a shop scores after its day's
+    # orders: at today's date the export's histories would be 15 years old, decayed to
+    # nothing, and no list would say "Because you bought X".
+    now = Interaction.objects.aggregate(last=Max("occurred_at"))["last"] + timedelta(seconds=1)
     print(
         f"{connection.vendor}: {len(customers):,} customers, live model run {run.pk} "
-        f"({len(model.item_ids):,} products), chunks of {args.chunk:,} customers"
+        f"({len(model.item_ids):,} products), chunks of {args.chunk:,} customers, "
+        f"lists as of {now:%Y-%m-%d %H:%M}"
     )
 
     clock = time.monotonic()
-    scoring.score_customers(customers[:1], run.pk)  # loads the purchase copy, as a worker does
+    scoring.score_customers(customers[:1], run.pk, now)  # loads the purchase copy, as a worker does
     first = time.monotonic() - clock
     home = Path(os.environ["PERSONALIZATION_HOME"])
     home.mkdir(parents=True, exist_ok=True)
     worker = start_worker(args.workers, home / "worker.log")
     try:
-        cold = fanned_out(customers, run.pk, args.chunk)
+        cold = fanned_out(customers, run.pk, args.chunk, now)
         single, fanned = [], []
         for _ in range(args.repeat):
-            single.append(one_process(customers, run.pk, args.chunk))
-            fanned.append(fanned_out(customers, run.pk, args.chunk))
+            single.append(one_process(customers, run.pk, args.chunk, now))
+            fanned.append(fanned_out(customers, run.pk, args.chunk, now))
     finally:
         stop_worker(worker)
     rows = RecommendationList.objects.filter(kind__in=ListKind.per_customer()).count()

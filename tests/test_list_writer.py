@@ -111,7 +111,21 @@ def test_written_rows_are_the_straight_paths_entries(live, customers):
     ) == {live.pk}
 
 
-def _reason(ctx, parts, weights: BlendWeights, row: int, col: int, owned: list[int], names):
+def _links(model, events: EventRows) -> np.ndarray:
+    """The co-purchase weights (float32) of pairs of products some customer bought both
+    of in ``events``, zero elsewhere: the links "Because you bought X" may name."""
+    purchases = events.purchases()
+    column = {int(p): k for k, p in enumerate(model.item_ids)}
+    customers = {int(c): k for k, c in enumerate(np.unique(purchases.customers))}
+    bought = np.zeros((len(model.item_ids), len(customers)), dtype=np.int64)
+    for customer, product in zip(purchases.customers, purchases.products, strict=True):
+        if int(product) in column:
+            bought[column[int(product)], customers[int(customer)]] = 1
+    shared = (bought @ bought.T) > 0
+    return np.where(shared, model.copurchase.toarray().astype(np.float32), 0)
+
+
+def _reason(ctx, parts, weights: BlendWeights, row: int, col: int, owned: list[int], names, links):
     """The reason rule for one entry, spelled out."""
     model = ctx.model
     if col >= len(model.item_ids):
@@ -130,7 +144,6 @@ def _reason(ctx, parts, weights: BlendWeights, row: int, col: int, owned: list[i
     if lift is None or lift <= 0:
         return PICKED
     if lifter == "copurchase":
-        links = ctx.linked.toarray()
         strongest = max(links[x, col] for x in owned) if owned else 0
         if strongest > 0:
             source = next(x for x in owned if links[x, col] == strongest)
@@ -158,6 +171,7 @@ def test_each_reason_is_the_rule_applied_to_its_entry(live, weights):
     ranked = rank(ctx.model, ctx.history, rows, ctx.features.customers(users), new=ctx.new)
     column = {int(p): k for k, p in enumerate(ctx.item_ids)}
     owned = ctx.history.baskets.tocsr()
+    links = _links(ctx.model, EventRows.from_database(until=WHEN))
     seen = set()
     lists = ranked_personal_lists(ctx, rows, ListOptions(), names)
     for row, (_, for_you, buy_again) in enumerate(lists):
@@ -168,7 +182,7 @@ def test_each_reason_is_the_rule_applied_to_its_entry(live, weights):
         ):
             for product, reason in zip(ranked_list.product_ids, ranked_list.reasons, strict=True):
                 col = column[int(product)]
-                assert reason == _reason(ctx, ranked.parts, weighting, row, col, own, names)
+                assert reason == _reason(ctx, ranked.parts, weighting, row, col, own, names, links)
                 seen.add(reason.split(" ")[0])
     expected = {"You", "Because", "New"} if weights is None else {"You", "New"}
     assert expected <= seen, seen
@@ -182,3 +196,83 @@ def test_a_customer_named_twice_is_scored_once(live):
     RecommendationList.objects.all().delete()
     assert score_customers([3, 5], now=WHEN) == 2
     assert _written() == twice
+
+
+def test_a_chunk_written_at_once_is_each_customers_own_lists_on_the_export_sample(
+    online_retail_sample, media
+):
+    """The real export (its sample), a model fitted on it and the writer's batch path:
+    each customer's written rows are the lists ``personal_lists`` ranks and explains
+    for that customer alone (same products, order, reasons and new flags; scores to
+    their fifth decimal, which float32 sums over a block may move by one unit)."""
+    from saleor_personalization.recommender.data import clear_purchase_log
+    from saleor_personalization.recommender.factorisation import FactorisationParams
+    from saleor_personalization.recommender.model import ModelParams
+    from saleor_personalization.recommender.training import fit_model
+    from saleor_personalization.standalone.importer import import_order_export
+
+    report = import_order_export(online_retail_sample, channel="c")
+    now = report.last_order_at + timedelta(seconds=1)
+    params = ModelParams(factorisation=FactorisationParams(components=16, epochs=5, threads=1))
+    model, data = fit_model(EventRows.from_database(until=now), now, params)
+    # Products created since the model was fitted, each like one the model knows (the
+    # ten most bought): "New in the shop" entries.
+    counts = np.asarray(data.baskets.sum(axis=0)).ravel()
+    for k, column in enumerate(np.argsort(-counts)[:10]):
+        twin = ItemProfile.objects.get(product_id=int(data.item_ids[column]))
+        twin.product_id, twin.external_ref = 10**9 + k, f"new-{k}"
+        twin.created_at = now - timedelta(minutes=1)
+        twin.save(force_insert=True)
+    customers = [int(c) for c in data.user_ids]
+    clear_purchase_log()
+    try:
+        log = purchase_log(model.item_ids, "export sample")
+        events = EventRows.for_scoring(customers, until=now)
+        ctx = scoring_context(model, events, customers, now, log=log)
+    finally:
+        clear_purchase_log()
+    rows = np.arange(len(customers))
+    options = ListOptions(chunk=150)
+    assert len(customers) > options.chunk
+    assert write_personal_lists(None, ctx, rows, options, now) == len(customers)
+    written = _written()
+    names = OwnedNames().of(ctx, rows)
+    reasons, listed = set(), 0
+    for row, customer in enumerate(customers):
+        [alone] = personal_lists(ctx, np.array([row]), options, names)
+        for kind, entries in (
+            (ListKind.PERSONAL, alone.for_you),
+            (ListKind.BUY_AGAIN, alone.buy_again),
+        ):
+            row_entries = written[(kind, customer)]
+            assert [(e["product_id"], e["reason"], e.get("new", False)) for e in row_entries] == [
+                (e.product_id, e.reason, e.is_new) for e in entries
+            ], (kind, customer)
+            assert np.allclose(
+                [e["score"] for e in row_entries], [e.score for e in entries], rtol=0, atol=2e-5
+            )
+            reasons.update(e.reason.split(" ")[0] for e in entries)
+            listed += len(entries)
+    assert listed > len(customers) * 20
+    assert {"You", "Because", "New"} <= reasons, reasons
+
+
+@pytest.mark.parametrize("width", [1, 7, 16, 50, 51, 400, 3659])
+def test_top_columns_are_each_rows_best_by_score_then_column(width):
+    """Against the definition: every finite score of a row sorted by score (descending)
+    and column, the first ``size``; blocks of ties, -inf and NaN included."""
+    from saleor_personalization.recommender.ranking import top_columns
+
+    rng = np.random.default_rng(width)
+    scores = rng.standard_normal((40, width)).astype(np.float32)
+    scores[:10] = np.round(scores[:10], 1)  # many equal scores
+    scores[rng.random(scores.shape) < 0.3] = -np.inf
+    scores[10:20][rng.random((10, width)) < 0.9] = -np.inf  # buy again: mostly -inf
+    scores[20, : width // 2] = np.nan
+    scores[21] = -np.inf
+    for size in (0, 1, 10, 50):
+        got = top_columns(scores, size)
+        for row, cols in zip(scores, got, strict=True):
+            finite = [c for c in range(width) if np.isfinite(row[c])]
+            expected = sorted(finite, key=lambda c: (-row[c], c))[:size]
+            assert cols.tolist() == expected

@@ -28,9 +28,10 @@ from saleor_personalization.models import (
 )
 from saleor_personalization.recommender.data import EventRows, PurchaseLog, purchase_log
 from saleor_personalization.recommender.lists import (
+    JsonTexts,
+    RankedChunk,
     scoring_context,
-    shared_buyer_links,
-    with_owned_links,
+    with_log_buyers,
 )
 from saleor_personalization.recommender.pipeline import (
     live_model,
@@ -142,9 +143,24 @@ def test_a_chunk_of_every_customer_writes_what_the_whole_log_scoring_writes(live
     assert {customer: _written(customer) for customer in ids} == full
 
 
+def _shared_buyer_pairs(model, events: EventRows) -> np.ndarray:
+    """Whether some customer bought both products, for every pair of the model's
+    products (columns), from ``events`` as read: the definition, spelled out."""
+    purchases = events.purchases()
+    column = {int(p): k for k, p in enumerate(model.item_ids)}
+    bought = np.zeros((len(model.item_ids), len(purchases)), dtype=bool)
+    customers = {int(c): k for k, c in enumerate(np.unique(purchases.customers))}
+    for customer, product in zip(purchases.customers, purchases.products, strict=True):
+        if int(product) in column:
+            bought[column[int(product)], customers[int(customer)]] = True
+    counts = bought.astype(np.int64) @ bought.T.astype(np.int64)
+    return counts > 0
+
+
 def test_links_come_from_orders_recorded_after_the_copy_was_read(live):
     """At a time when few pairs had a shared buyer, a late-recorded order of another
-    customer makes one: the copy catches up and the owned rows equal the full links."""
+    customer makes one: the copy catches up, and whether an owned product shares a
+    buyer with any product is what every customer's orders say."""
     run, model = live_model()
     early = END - timedelta(weeks=20)
     log = purchase_log(model.item_ids, run.pk)
@@ -156,26 +172,26 @@ def test_links_come_from_orders_recorded_after_the_copy_was_read(live):
     )
     ctx = scoring_context(model, EventRows.for_scoring([customer], until=early), [customer], early)
     owned = np.unique(ctx.history.baskets.indices)
-    before = shared_buyer_links(model, EventRows.from_database(until=early)).tocsr()
+    before = _shared_buyer_pairs(model, EventRows.from_database(until=early))
     weights = model.copurchase.tocsr()
     pair = next(
         (a, b)
         for a in owned
         for b in weights[a].indices
-        if weights[a, b] > 0 and before[a, b] == 0 and b not in owned
+        if weights[a, b] > 0 and not before[a, b] and b not in owned
     )
     other = next(c for c in range(1, 241) if c != customer)
     products = [int(model.item_ids[k]) for k in pair]
     _order("imported-late", other, products, early - timedelta(hours=1))
 
-    after = shared_buyer_links(model, EventRows.from_database(until=early)).tocsr()
-    assert after[pair] > 0  # the order made the link
-    linked = with_owned_links(ctx, purchase_log(model.item_ids, run.pk)).linked.tocsr()
+    after = _shared_buyer_pairs(model, EventRows.from_database(until=early))
+    assert after[pair]  # the order made the link
+    buyers = with_log_buyers(ctx, purchase_log(model.item_ids, run.pk)).buyers
     assert purchase_log(model.item_ids, run.pk) is log  # the same copy, caught up
-    assert linked[pair] > 0
-    assert (linked[owned] != after[owned]).nnz == 0
-    others = np.setdiff1d(np.arange(len(model.item_ids)), owned)
-    assert linked[others].nnz == 0  # only the rows reasons read
+    sources, targets = np.meshgrid(owned, np.arange(len(model.item_ids)), indexing="ij")
+    shared = buyers.shared(sources.ravel(), targets.ravel()).reshape(sources.shape)
+    assert shared[list(owned).index(pair[0]), pair[1]]
+    assert np.array_equal(shared, after[owned])
 
 
 def test_a_caught_up_copy_equals_a_fresh_read(live):
@@ -285,16 +301,46 @@ def test_a_worker_rescores_once_for_orders_in_quick_succession(tmp_path, media):
     assert not {first, second} & served
 
 
-def test_a_lists_json_text_is_what_its_entries_serialise_to():
-    """The writer's fast JSON and ListEntry.to_json (what serving reads back) agree."""
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_a_lists_json_text_is_what_its_entries_serialise_to(dtype):
+    """The writer's JSON from a chunk's blocks and ListEntry.to_json (what serving reads
+    back) agree, to the character, on scores at the edges of their formatting."""
     import json
 
-    from saleor_personalization.recommender.lists import RankedList
+    from saleor_personalization.recommender.lists import _entry
 
-    ranked = RankedList(
-        product_ids=np.array([7, 12, 3]),
-        scores=np.array([1.234567891, -0.5, 2e-7]),
-        reasons=['Because you bought "Tea" \\ Co', "New in the shop", "Picked for you"],
-        is_new=np.array([False, True, False]),
+    edges = [0, -0.0, 1e-5, -1e-5, 5e-6, -5e-6, 1.5e-5, 2.5e-5, 9.5e-5, 1e-4, 0.5, 1.0]
+    edges += [1.234567891, -0.5, 2e-7, 999.99999, 1000.0, 123456.7, 1e10, 1e15, 3e38]
+    rng = np.random.default_rng(0)
+    scores = np.concatenate(
+        [np.array(edges), rng.standard_normal(3000) * np.repeat([1e-4, 1.0, 1e3], 1000)]
+    ).astype(dtype)
+    width = 20
+    scores = scores[: len(scores) // width * width].reshape(-1, width)
+    columns = rng.integers(0, 3, scores.shape)
+    codes = rng.integers(0, 5, scores.shape)
+    texts = np.array(
+        [
+            "New in the shop",
+            "You bought this before",
+            "Trending now",
+            "Picked for you",
+            'Because you bought "Tea" \\ Co',
+        ],
+        dtype=object,
     )
-    assert json.loads(ranked.json_text({})) == [e.to_json() for e in ranked.entries()]
+    lengths = rng.integers(0, width + 1, len(scores))
+    lengths[0] = width
+    chunk = RankedChunk(columns, lengths, scores, codes, texts)
+    item_ids = np.array([7, 12, 3])
+    for row, text in enumerate(JsonTexts(item_ids).rows(chunk)):
+        expected = [
+            _entry(item_ids[c], float(score), texts[code], is_new=code == 0).to_json()
+            for c, score, code in zip(
+                columns[row, : lengths[row]],
+                scores[row, : lengths[row]],
+                codes[row, : lengths[row]],
+                strict=True,
+            )
+        ]
+        assert text == json.dumps(expected)

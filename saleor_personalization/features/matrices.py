@@ -56,12 +56,16 @@ def item_feature_names(profile: ItemProfile, *, identity: bool = True) -> list[s
 
 
 def customer_feature_names(profile: CustomerProfile | None, customer_id: int) -> list[str]:
+    if profile is None:
+        return [f"user:{customer_id}"]
+    return _customer_names(customer_id, profile.country, profile.attributes)
+
+
+def _customer_names(customer_id: int, country: str, attributes: list[str] | None) -> list[str]:
     names = [f"user:{customer_id}"]
-    if profile is not None and profile.country:
-        names.append(f"country:{profile.country}")
-    if profile is not None:
-        names += [f"meta:{pair}" for pair in profile.attributes or []]
-    return names
+    if country:
+        names.append(f"country:{country}")
+    return names + [f"meta:{pair}" for pair in attributes or []]
 
 
 @dataclass
@@ -105,8 +109,17 @@ def item_feature_rows(item_ids: Sequence[int]) -> list[list[str]]:
 
 
 def customer_feature_rows(customer_ids: Sequence[int]) -> list[list[str]]:
-    profiles = CustomerProfile.objects.in_bulk([int(i) for i in customer_ids])
-    return [customer_feature_names(profiles.get(int(c)), int(c)) for c in customer_ids]
+    """Each customer's feature names (:func:`customer_feature_names`), reading only the
+    two fields they come from: lists are written for a thousand customers at a time,
+    and loading their whole profiles (dates parsed) was a fifth of that time."""
+    ids = [int(i) for i in customer_ids]
+    fields = {
+        customer: (country, attributes)
+        for customer, country, attributes in CustomerProfile.objects.filter(customer_id__in=ids)
+        .order_by()
+        .values_list("customer_id", "country", "attributes")
+    }
+    return [_customer_names(c, *fields[c]) if c in fields else [f"user:{c}"] for c in ids]
 
 
 FeatureRows = Callable[[Sequence[int]], list[list[str]]]

@@ -93,14 +93,39 @@ class EventRows:
         depend on other customers' purchases: those come from the process's
         :class:`PurchaseLog`, not from this read.
         """
-        events = Interaction.objects.filter(
-            customer_id__in=[int(c) for c in customer_ids], occurred_at__lt=until
-        ).order_by()
-        fields = ("customer_id", "product_id", "kind", "basket_ref")
-        if connections[events.db].vendor == "postgresql":  # seconds from the server: see
-            seconds = Cast(Extract("occurred_at", "epoch"), FloatField())  # _purchase_rows
-            return cls.from_seconds(events.values_list(*fields, seconds).iterator(20_000))
-        return cls.from_tuples(events.values_list(*fields, "occurred_at").iterator(20_000))
+        customers = [int(c) for c in customer_ids]
+        events = Interaction.objects.filter(customer_id__in=customers, occurred_at__lt=until)
+        if connections[events.db].vendor == "postgresql":
+            return cls._aggregated(events.db, customers, until)
+        fields = ("customer_id", "product_id", "kind", "basket_ref", "occurred_at")
+        return cls.from_tuples(events.order_by().values_list(*fields).iterator(20_000))
+
+    @classmethod
+    def _aggregated(cls, alias: str, customers: list[int], until: datetime) -> "EventRows":
+        """:meth:`for_scoring` on PostgreSQL: each column comes as one array, and the
+        seconds from the server (see :func:`_purchase_rows`; ``date_part`` gives the
+        double ``EXTRACT``'s numeric is cast to, without the numeric). A row per event
+        made Python objects per field and per row: most of the time of reading a chunk."""
+        table = connections[alias].ops.quote_name(Interaction._meta.db_table)
+        with connections[alias].cursor() as cursor:
+            cursor.execute(
+                "SELECT array_agg(customer_id), array_agg(product_id), array_agg(kind::text), "
+                "array_agg(basket_ref::text), "
+                "array_agg(date_part('epoch', occurred_at)) "
+                f"FROM {table} WHERE customer_id = ANY(%s) AND occurred_at < %s",
+                [customers, until],
+            )
+            customer, product, kind, basket, seconds = cursor.fetchone()
+        if customer is None:
+            return cls.from_seconds([])
+        codes: dict[str, int] = {}
+        return cls(
+            customers=np.array(customer, dtype=np.int64),
+            products=np.array(product, dtype=np.int64),
+            kinds=np.array([cls.KIND_CODES[k] for k in kind], dtype=np.int8),
+            baskets=np.array([codes.setdefault(b, len(codes)) for b in basket], dtype=np.int64),
+            times=np.array(seconds, dtype=np.float64),
+        )
 
     @classmethod
     def all_purchases(cls, *, until: datetime | None = None) -> "EventRows":
@@ -216,7 +241,7 @@ class PurchaseLog:
     training run: :func:`purchase_log`), and otherwise brought up to date with the rows
     recorded since its newest one. Rows changed in place (a guest order linked to a
     customer later, an erasure) reach it at the next full read; the customers being
-    scored never depend on it for their own purchases (:meth:`shared_buyers`).
+    scored never depend on it for their own purchases (:meth:`co_buyer_purchases`).
     """
 
     item_ids: np.ndarray  # the columns: the model's products
@@ -309,12 +334,13 @@ class PurchaseLog:
         matrices = self._matrices
         return matrices[0][_buyer_rows(matrices, cols, until.timestamp())]
 
-    def shared_buyers(
+    def co_buyer_purchases(
         self, cols: np.ndarray, *, until: datetime, excluding: np.ndarray
     ) -> sp.csr_matrix:
-        """For the products in columns ``cols`` (rows), the products (columns) that some
-        customer bought with it before ``until``, counting no customer in ``excluding``
-        (those being scored: their purchases are read fresh). Non-zero where shared."""
+        """What the customers who bought one of the products in columns ``cols`` before
+        ``until`` bought before then: a row of ones per such customer, a column per
+        product. No customer in ``excluding`` (those being scored: their purchases are
+        read fresh)."""
         matrices = self._matrices  # one snapshot: a catch-up may replace them meanwhile
         ids, times, _ = matrices
         moment = until.timestamp()
@@ -324,11 +350,10 @@ class PurchaseLog:
         if len(theirs.data) and theirs.data.max() >= moment:
             theirs.data[theirs.data >= moment] = 0.0
             theirs.eliminate_zeros()
-        bought = sp.csr_matrix(
+        return sp.csr_matrix(
             (np.ones(len(theirs.data), dtype=np.float32), theirs.indices, theirs.indptr),
             shape=theirs.shape,
         )
-        return (bought[:, np.asarray(cols, dtype=np.int64)].T @ bought).tocsr()
 
 
 def _buyer_rows(matrices: tuple, cols: np.ndarray, until: float) -> np.ndarray:
@@ -428,25 +453,25 @@ def build_interactions(
         age_days[purchase],
     )
     # Distinct (customer, product, basket): one order with two lines of a product is one.
-    key = np.stack([p_rows, p_cols, p_baskets], axis=1)
-    unique_keys, first = np.unique(key, axis=0, return_index=True)
+    # Sorted by customer, product and basket: a cell's rows, and a basket's, are adjacent.
+    order = np.lexsort((p_age, p_baskets, p_cols, p_rows))
+    p_rows, p_cols, p_baskets, p_age = p_rows[order], p_cols[order], p_baskets[order], p_age[order]
+    new_cell = np.ones(len(order), dtype=bool)
+    new_cell[1:] = (p_rows[1:] != p_rows[:-1]) | (p_cols[1:] != p_cols[:-1])
+    new_basket = new_cell.copy()
+    new_basket[1:] |= p_baskets[1:] != p_baskets[:-1]
     basket_counts = sp.csr_matrix(
-        (np.ones(len(unique_keys)), (unique_keys[:, 0], unique_keys[:, 1])), shape=shape
+        (np.ones(int(new_basket.sum())), (p_rows[new_basket], p_cols[new_basket])), shape=shape
     )
     basket_counts.sum_duplicates()
-    # Youngest purchase per cell: sort by age descending so the last write wins.
-    order = np.argsort(-p_age, kind="stable")
-    youngest = {}
-    for r, c, a in zip(p_rows[order], p_cols[order], p_age[order], strict=True):
-        youngest[(r, c)] = a
-    if youngest:
-        cells = np.array(list(youngest.keys()))
-        ages = np.fromiter(youngest.values(), dtype=np.float64, count=len(youngest))
+    if new_cell.any():
+        youngest = np.minimum.reduceat(p_age, np.flatnonzero(new_cell))
         # Store age + 1 so a purchase at as_of is not an implicit zero.
-        last_age = sp.csr_matrix((ages + 1.0, (cells[:, 0], cells[:, 1])), shape=shape)
+        last_age = sp.csr_matrix(
+            (youngest + 1.0, (p_rows[new_cell], p_cols[new_cell])), shape=shape
+        )
     else:
         last_age = sp.csr_matrix(shape)
-    del first
     first_age, orders = _first_purchases(p_rows, p_cols, p_baskets, p_age, shape)
     return InteractionData(
         user_ids=user_ids,

@@ -30,7 +30,7 @@ from ..models import (
     RecommendationList,
     SubjectType,
 )
-from .data import EventRows, InteractionData, PurchaseLog, build_interactions
+from .data import EventRows, InteractionData, PurchaseLog, build_interactions, positions
 from .model import COMPONENTS, DENSE_COPURCHASE_LIMIT, RecommenderModel
 from .ranking import RECENTLY_BOUGHT_DAYS, NewProducts, rank, reorder_mask, top_columns
 
@@ -73,8 +73,49 @@ def _names(product_ids: Iterable[int]) -> dict[int, str]:
 # Personal lists ------------------------------------------------------------------
 
 
-# From this many customers on, the links are made dense once (see links_to).
-DENSE_LINKS_MIN_CUSTOMERS = 50
+# A context's co-purchase weights are made dense once it has looked up pairs as many
+# as the dense copy's cells / this (see ScoringContext.link_weights): a sparse lookup
+# costs about as much as this many cells of the copy.
+DENSE_LINKS_SHARE = 16
+
+
+@dataclass(frozen=True)
+class SharedBuyers:
+    """Which products some customer bought together: each product's buyers as a set of
+    bits, so whether two products share a buyer is an ``and`` of two short rows.
+
+    "Because you bought X" is said only of a product X shares a buyer with (the ridge
+    model can link two products nobody bought together, through a third). Only the pairs
+    a chunk's reasons ask about are looked at, a few per entry, where counting every
+    pair's shared buyers (a sparse product as dense as the co-purchase matrix) was most
+    of the time spent writing a chunk.
+    """
+
+    bits: np.ndarray  # (products, words) of uint64: bit b of a row = buyer b bought it
+
+    @classmethod
+    def from_bought(cls, bought: sp.spmatrix, n_items: int) -> "SharedBuyers":
+        """From a buyers-by-products matrix (non-zero: bought)."""
+        coo = sp.coo_matrix(bought)
+        buyers, cols = coo.row[coo.data != 0], coo.col[coo.data != 0]
+        words = max(-(-bought.shape[0] // 64), 1)
+        bits = np.zeros((n_items, words), dtype=np.uint64)
+        if len(cols):
+            key = cols.astype(np.int64) * words + buyers // 64
+            order = np.argsort(key, kind="stable")
+            key = key[order]
+            values = np.left_shift(np.uint64(1), (buyers[order] % 64).astype(np.uint64))
+            starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
+            bits.reshape(-1)[key[starts]] = np.bitwise_or.reduceat(values, starts)
+        return cls(bits)
+
+    def shared(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """Whether products (columns) ``a[i]`` and ``b[i]`` have a buyer in common."""
+        out = np.zeros(len(a), dtype=bool)
+        for start in range(0, len(a), 65_536):  # bounded temporaries
+            part = slice(start, start + 65_536)
+            out[part] = np.any(self.bits[a[part]] & self.bits[b[part]], axis=1)
+        return out
 
 
 @dataclass
@@ -85,31 +126,42 @@ class ScoringContext:
     history: InteractionData
     new: NewProducts
     reorder: np.ndarray
-    linked: sp.csr_matrix  # co-purchase weights of pairs that share at least one buyer
+    buyers: SharedBuyers  # who bought what, for the links behind "Because you bought X"
     features: FeatureSource
-    _links_to: np.ndarray | sp.csr_matrix | None = field(default=None, repr=False)
+    _weights: np.ndarray | sp.csr_matrix | None = field(default=None, repr=False)
+    _asked: int = field(default=0, repr=False)
 
     @property
     def item_ids(self) -> np.ndarray:
         """Every product the lists can show: the model's, then the new ones."""
         return np.concatenate([self.model.item_ids.astype(np.int64), self.new.ids])
 
-    def links_to(self) -> np.ndarray | sp.csr_matrix:
-        """The links transposed, a row per linked-to product: the search for the owned
-        product behind "Because you bought X" reads along rows.
+    def link_weights(self, sources: np.ndarray, targets: np.ndarray) -> np.ndarray:
+        """The model's co-purchase weight from each source column to its target column,
+        as float32 (the precision the lists are ranked in).
 
-        Dense while that is small (the model's own limit for dense co-purchase weights):
-        one customer's block is then a plain index, where a sparse slice per customer
-        was most of the time spent writing lists. For a few customers (a rescoring after
-        an order) making the array costs more than the slices it saves: they stay sparse.
+        Looked up in the sparse weights (a binary search in a row) until the context has
+        asked for about as many pairs as a dense copy has cells / DENSE_LINKS_SHARE; then
+        from a dense copy, while that is small (the model's own limit for dense
+        co-purchase weights): a chunk of customers with long histories asks for
+        millions of pairs, a rescoring after an order for a few hundred.
         """
-        if self._links_to is None:
-            many = len(self.history.user_ids) >= DENSE_LINKS_MIN_CUSTOMERS
-            if many and self.linked.shape[0] <= DENSE_COPURCHASE_LIMIT:
-                self._links_to = self.linked.T.toarray()
-            else:
-                self._links_to = self.linked.T.tocsr()
-        return self._links_to
+        if self._weights is None:
+            self._weights = sp.csr_matrix(self.model.copurchase, dtype=np.float32)
+            self._weights.sum_duplicates()  # canonical: sorted, so a lookup is a search
+        self._asked += len(sources)
+        n_items = self._weights.shape[0]
+        if (
+            isinstance(self._weights, sp.csr_matrix)
+            and n_items <= DENSE_COPURCHASE_LIMIT
+            and self._asked * DENSE_LINKS_SHARE >= n_items * n_items
+        ):
+            self._weights = self._weights.toarray()
+        if isinstance(self._weights, np.ndarray):
+            return self._weights[sources, targets]
+        if not len(sources):
+            return np.zeros(0, dtype=np.float32)
+        return np.asarray(self._weights[sources, targets], dtype=np.float32).ravel()
 
 
 def scoring_context(
@@ -121,9 +173,9 @@ def scoring_context(
 ) -> ScoringContext:
     """History of these customers now, and the products created since training.
 
-    ``log``: other customers' purchases come from it (see :func:`owned_links`), and
+    ``log``: other customers' purchases come from it (see :func:`owned_products_buyers`), and
     ``events`` need only be these customers'; without it, ``events`` are every
-    customer's (:func:`shared_buyer_links`).
+    customer's (:func:`every_buyer`).
     """
     known = {int(i) for i in model.item_ids}
     fresh_since = now - timedelta(days=model.params.new_item_days)
@@ -161,83 +213,54 @@ def build_scoring_context(
         history=history,
         new=NewProducts.from_features(model, new_ids, features.items(new_ids)),
         reorder=reorder_mask(model),
-        linked=(
-            shared_buyer_links(model, events.before(now))
+        buyers=(
+            every_buyer(model, events.before(now))
             if log is None
-            else owned_links(model, history, log)
+            else owned_products_buyers(model, history, log)
         ),
         features=features,
     )
 
 
-def shared_buyer_links(model: RecommenderModel, events: EventRows) -> sp.csr_matrix:
-    """The model's co-purchase weights, kept only where some customer bought both products.
-
-    The ridge model can link two products that were never bought by the same customer
-    (through a third); "Because you bought X" must not claim a link nobody made.
-    """
+def every_buyer(model: RecommenderModel, events: EventRows) -> SharedBuyers:
+    """Every customer's purchases of the model's products in ``events``."""
     purchases = events.purchases()
-    columns = {int(p): k for k, p in enumerate(model.item_ids)}
-    cols = np.fromiter((columns.get(int(p), -1) for p in purchases.products), dtype=np.int64)
+    cols = positions(model.item_ids, purchases.products)
     known = cols >= 0
     customers, rows = np.unique(purchases.customers[known], return_inverse=True)
-    n_items = len(model.item_ids)
     bought = sp.csr_matrix(
         (np.ones(int(known.sum()), dtype=np.float32), (rows, cols[known])),
-        shape=(len(customers), n_items),
+        shape=(len(customers), len(model.item_ids)),
     )
-    bought.data[:] = 1.0
-    return _where_shared(model.copurchase.tocsr(), bought.T @ bought)
+    return SharedBuyers.from_bought(bought, len(model.item_ids))
 
 
-def with_owned_links(ctx: ScoringContext, log: PurchaseLog) -> ScoringContext:
-    """``ctx`` with its links computed by :func:`owned_links` (its dense copy dropped)."""
-    return replace(ctx, linked=owned_links(ctx.model, ctx.history, log), _links_to=None)
+def with_log_buyers(ctx: ScoringContext, log: PurchaseLog) -> ScoringContext:
+    """``ctx`` with its buyers from :func:`owned_products_buyers`."""
+    return replace(ctx, buyers=owned_products_buyers(ctx.model, ctx.history, log))
 
 
-def owned_links(
+def owned_products_buyers(
     model: RecommenderModel, history: InteractionData, log: PurchaseLog
-) -> sp.csr_matrix:
-    """The links of :func:`shared_buyer_links`, only for the products the customers of
-    ``history`` own.
+) -> SharedBuyers:
+    """The buyers of :func:`every_buyer` that reasons can ask about: the customers of
+    ``history`` and everyone else who bought one of their products.
 
     Other customers' purchases come from ``log``; the scored customers' own from
-    ``history``, as just read. The rows of those products are then exactly
-    :func:`shared_buyer_links`' over the whole log, and reasons read no other rows (a
-    customer's sources are what they bought); the other rows are empty. A rescoring
-    after an order computes a few rows instead of the co-purchase matrix of the shop.
+    ``history``, as just read. A reason only asks whether a product a scored customer
+    owns shares a buyer with another product, which only a buyer of the owned product
+    can answer, so those two products share one here exactly when they do among every
+    customer. A rescoring after an order reads a few products' buyers instead of the
+    whole log.
     """
     owned = np.unique(history.baskets.indices)
-    theirs = (history.baskets > 0).astype(np.float32)
-    others = log.shared_buyers(owned, until=history.as_of, excluding=history.user_ids)
-    rows = _where_shared(model.copurchase.tocsr()[owned], others, theirs[:, owned].T @ theirs)
-    place = sp.csr_matrix(
-        (np.ones(len(owned), dtype=np.float32), (owned, np.arange(len(owned)))),
-        shape=(len(model.item_ids), len(owned)),
-    )
-    return (place @ rows).tocsr()
-
-
-def _where_shared(weights: sp.csr_matrix, *shared: sp.spmatrix) -> sp.csr_matrix:
-    """``weights`` kept where one of ``shared`` (counts, each of its shape) is non-zero,
-    as float32. Each count matrix is read at the weights' positions only: the counts
-    of a shop's pairs are far more than its weights, and are not added up."""
-    weights = weights.tocsr()
-    positions = sp.csr_matrix(
-        (np.ones(len(weights.data), dtype=np.float32), weights.indices, weights.indptr),
-        shape=weights.shape,
-    )
-    hits = sum(
-        (positions.multiply(counts) for counts in shared),
-        start=sp.csr_matrix(weights.shape, dtype=np.float32),
-    )
-    return sp.csr_matrix(weights.multiply(hits > 0), dtype=np.float32)
+    others = log.co_buyer_purchases(owned, until=history.as_of, excluding=history.user_ids)
+    return SharedBuyers.from_bought(sp.vstack([others, history.baskets]), len(model.item_ids))
 
 
 @dataclass(frozen=True)
 class RankedList:
-    """One personal list in rank order, as arrays: what the writer turns into a row's
-    JSON without an object per entry (see :meth:`json_text`)."""
+    """One personal list in rank order, as arrays."""
 
     product_ids: np.ndarray
     scores: np.ndarray
@@ -252,27 +275,35 @@ class RankedList:
             )
         ]
 
-    def json_text(self, suffixes: dict[tuple[str, bool], str]) -> str:
-        """The row's ``entries`` JSON, as :meth:`ListEntry.to_json` would make it.
 
-        ``suffixes`` caches what follows each entry's score for a (reason, new) pair:
-        a shop has a few reasons, and "Because you bought X" once per X, against 100
-        entries per customer.
-        """
-        parts = []
-        for product, score, reason, new in zip(
-            self.product_ids.tolist(),
-            self.scores.tolist(),
-            self.reasons,
-            self.is_new.tolist(),
-            strict=True,
-        ):
-            suffix = suffixes.get((reason, new))
-            if suffix is None:
-                flag = ', "new": true' if new else ""
-                suffix = suffixes[(reason, new)] = f', "reason": {json.dumps(reason)}{flag}}}'
-            parts.append(f'{{"product_id": {product}, "score": {round(score, 5)!r}{suffix}')
-        return "[" + ", ".join(parts) + "]"
+@dataclass(frozen=True)
+class RankedChunk:
+    """One kind of personal list for a chunk of customers, ranked and explained, as
+    blocks: row ``j`` holds customer ``j``'s list in its first ``lengths[j]`` places.
+
+    ``codes`` are reasons as numbers (see :class:`ReasonWriter`), ``texts`` the reason
+    of each code. The writer makes every row's JSON from these blocks
+    (:class:`JsonTexts`); :meth:`lists` gives the same lists one object each.
+    """
+
+    columns: np.ndarray  # (customers, width) product columns of the context
+    lengths: np.ndarray
+    scores: np.ndarray  # (customers, width), as ranked
+    codes: np.ndarray
+    texts: np.ndarray
+
+    def lists(self, item_ids: np.ndarray, known: int) -> list[RankedList]:
+        return [
+            RankedList(
+                item_ids[cols[:length]],
+                scores[:length].astype(np.float64),
+                self.texts[codes[:length]].tolist(),
+                cols[:length] >= known,
+            )
+            for cols, scores, codes, length in zip(
+                self.columns, self.scores, self.codes, self.lengths.tolist(), strict=True
+            )
+        ]
 
 
 @dataclass(frozen=True)
@@ -298,6 +329,24 @@ def ranked_personal_lists(
     ctx: ScoringContext, rows: np.ndarray, options: ListOptions, names: dict[int, str]
 ) -> list[tuple[int, RankedList, RankedList]]:
     """(customer, *for you*, *buy again*) for ``rows`` of the context's history."""
+    users, for_you, buy_again = ranked_chunks(ctx, rows, options, names)
+    item_ids, known = ctx.item_ids, len(ctx.model.item_ids)
+    return [
+        (int(user_id), mine, again)
+        for user_id, mine, again in zip(
+            users,
+            for_you.lists(item_ids, known),
+            buy_again.lists(item_ids, known),
+            strict=True,
+        )
+    ]
+
+
+def ranked_chunks(
+    ctx: ScoringContext, rows: np.ndarray, options: ListOptions, names: dict[int, str]
+) -> tuple[np.ndarray, RankedChunk, RankedChunk]:
+    """The customers of ``rows`` of the context's history, their *for you* lists and
+    their *buy again* lists, each kind as one :class:`RankedChunk`."""
     model, history = ctx.model, ctx.history
     users = history.user_ids[rows]
     ranked = rank(
@@ -308,27 +357,17 @@ def ranked_personal_lists(
         new=ctx.new,
         recently_bought_days=options.recently_bought_days,
     )
-    item_ids = ranked.item_ids
     owned = history.baskets[rows].tocsr()
-    by_kind = []
-    for scores, weights in (
-        (ranked.for_you, model.weights_new),
-        (ranked.buy_again, model.weights_all),
-    ):
-        cols = top_columns(scores, options.size)
-        reasons = ReasonWriter(ctx, ranked.parts, weights, names).chunk_reasons(cols, owned)
-        by_kind.append(
-            [
-                RankedList(
-                    item_ids[c], scores[j, c].astype(np.float64), reasons[j], c >= ranked.known
-                )
-                for j, c in enumerate(cols)
-            ]
+    chunks = [
+        ReasonWriter(ctx, ranked.parts, weights, names).chunk(
+            scores, top_columns(scores, options.size), owned
         )
-    return [
-        (int(user_id), for_you, buy_again)
-        for user_id, for_you, buy_again in zip(users, *by_kind, strict=True)
+        for scores, weights in (
+            (ranked.for_you, model.weights_new),
+            (ranked.buy_again, model.weights_all),
+        )
     ]
+    return users, chunks[0], chunks[1]
 
 
 BOUGHT_BEFORE = "You bought this before"
@@ -349,9 +388,9 @@ class ReasonWriter:
     contribution) is named, or nothing specific ("Picked for you").
 
     A chunk of customers at a time: every component's contribution to every entry
-    that is neither new nor owned is read in one indexing operation; only the search
-    for the owned product behind "Because you bought X" is per customer, and only for
-    the entries that need it. Reasons are numbers (codes) until each distinct one is
+    that is neither new nor owned is read in one indexing operation, and the owned
+    product behind "Because you bought X" is searched for every entry that needs it
+    at once (:meth:`_sources`). Reasons are numbers (codes) until each distinct one is
     written out once.
     """
 
@@ -361,18 +400,19 @@ class ReasonWriter:
         self.known = len(ctx.model.item_ids)
         self.weights = np.array([getattr(weights, n) for n in COMPONENTS], dtype=np.float32)
         self.trending = ctx.model.trend > 0
-        self.links_to = ctx.links_to()
 
-    def chunk_reasons(self, cols: list[np.ndarray], owned: sp.csr_matrix) -> list[list[str]]:
-        """Each customer's reasons for their ``cols`` (``owned``: the chunk's purchases)."""
+    def chunk(
+        self, scores: np.ndarray, cols: list[np.ndarray], owned: sp.csr_matrix
+    ) -> RankedChunk:
+        """Each customer's ``cols`` (best first, of ``scores``' columns) with their scores
+        and reasons (``owned``: the chunk's purchases)."""
         n = len(cols)
-        width = max((len(c) for c in cols), default=0)
-        if not width:
-            return [[] for _ in cols]
         lengths = np.fromiter((len(c) for c in cols), dtype=np.int64, count=n)
+        width = int(lengths.max(initial=0))
         valid = np.arange(width) < lengths[:, np.newaxis]
         grid = np.zeros((n, width), dtype=np.int64)
-        grid[valid] = np.concatenate(cols)
+        if width:
+            grid[valid] = np.concatenate(cols)
         owned = owned.tocsr()
         known = grid < self.known
         bought = self._bought(grid, owned) & valid
@@ -383,15 +423,21 @@ class ReasonWriter:
         j, k = np.nonzero(valid & known & ~bought)
         if len(j):
             codes[j, k] = self._lifted_codes(j, grid[j, k], owned)
-        texts = self._texts(codes)[codes]
-        return [texts[j, :length].tolist() for j, length in enumerate(lengths.tolist())]
+        return RankedChunk(
+            columns=grid,
+            lengths=lengths,
+            scores=np.take_along_axis(scores, grid, axis=1),
+            codes=codes,
+            texts=self._texts(codes),
+        )
 
     def _bought(self, grid: np.ndarray, owned: sp.csr_matrix) -> np.ndarray:
-        """Whether each entry of ``grid`` is a product its customer bought."""
-        stride = max(self.known, owned.shape[1]) + len(self.ctx.new.ids) + 1
-        owned_keys = np.repeat(np.arange(owned.shape[0]), np.diff(owned.indptr)) * stride
-        owned_keys = owned_keys + owned.indices
-        return np.isin(np.arange(len(grid))[:, np.newaxis] * stride + grid, owned_keys)
+        """Whether each entry of ``grid`` is a product its customer bought (a lookup in
+        the chunk's purchases as a dense block of flags)."""
+        width = max(self.known, owned.shape[1], int(grid.max(initial=0)) + 1)
+        flags = np.zeros((owned.shape[0], width), dtype=bool)
+        flags[np.repeat(np.arange(owned.shape[0]), np.diff(owned.indptr)), owned.indices] = True
+        return np.take_along_axis(flags, grid, axis=1)
 
     def _lifted_codes(self, rows: np.ndarray, cols: np.ndarray, owned: sp.csr_matrix) -> np.ndarray:
         """Reason codes of known products the customers (``rows``) did not buy: the owned
@@ -413,24 +459,52 @@ class ReasonWriter:
         trending = lifted & (main == COMPONENTS.index("trend")) & self.trending[cols]
         codes[trending] = _TRENDING_CODE
         wants_source = np.flatnonzero(lifted & (main == COMPONENTS.index("copurchase")))
-        customers, first = np.unique(rows[wants_source], return_index=True)
-        for j, entries in zip(customers, np.split(wants_source, first)[1:], strict=True):
-            own = owned.indices[owned.indptr[j] : owned.indptr[j + 1]]
-            if len(own):
-                sources = self._sources(cols[entries], own)
-                found = sources >= 0
-                codes[entries[found]] = _SOURCE_CODES + sources[found]
+        sources = self._sources(rows[wants_source], cols[wants_source], owned)
+        found = sources >= 0
+        codes[wants_source[found]] = _SOURCE_CODES + sources[found]
         return codes
 
-    def _sources(self, cols: np.ndarray, own: np.ndarray) -> np.ndarray:
-        """For each (known) column, the owned product linking to it most strongly (-1: none)."""
-        if isinstance(self.links_to, np.ndarray):
-            strengths = self.links_to[np.ix_(cols, own)]
-        else:
-            strengths = self.links_to[cols][:, own].toarray()
-        best = strengths.argmax(axis=1)
-        has = strengths[np.arange(len(cols)), best] > 0
-        return np.where(has, own[best], -1)
+    def _sources(self, rows: np.ndarray, cols: np.ndarray, owned: sp.csr_matrix) -> np.ndarray:
+        """For each entry (customer ``rows[i]``, known column ``cols[i]``), the owned product
+        linking to it most strongly (of equal weights, the first the customer's row
+        lists, the lowest column), -1 for none.
+
+        A link is a positive co-purchase weight between two products that share a buyer.
+        Every (entry, owned product) pair is weighed at once and each entry's strongest
+        is taken by a segmented maximum; only that pair is checked for a shared buyer
+        and, where it has none, the entry looks again without it: the strongest pair
+        almost always has one, so few pairs are checked and few entries look twice.
+        """
+        found = np.full(len(rows), -1, dtype=np.int64)
+        counts = np.diff(owned.indptr)[rows]
+        pending = np.flatnonzero(counts)
+        counts = counts[pending]
+        ends = np.cumsum(counts)
+        # Pairs entry by entry, each entry's owned products in the order of its row.
+        first_pair = np.repeat(owned.indptr[rows[pending]] - (ends - counts), counts)
+        source = owned.indices[np.arange(int(ends[-1]) if len(ends) else 0) + first_pair]
+        weight = self.ctx.link_weights(source, np.repeat(cols[pending], counts))
+        weight[np.isnan(weight)] = 0  # every entry's maximum is then one of its pairs
+        while len(pending):
+            starts = ends - counts
+            best = np.maximum.reduceat(weight, starts)
+            linked = best > 0
+            # The first pair of each entry at its maximum.
+            at_best = np.flatnonzero(weight == np.repeat(best, counts))
+            segment = np.searchsorted(ends, at_best, side="right")
+            first = at_best[np.r_[True, segment[1:] != segment[:-1]]]
+            candidate = source[first]
+            linked[linked] = self.ctx.buyers.shared(candidate[linked], cols[pending[linked]])
+            found[pending[linked]] = candidate[linked]
+            again = (best > 0) & ~linked
+            if not again.any():
+                break
+            weight[first[again]] = 0  # no shared buyer: not a link
+            keep = np.repeat(again, counts)
+            pending, counts = pending[again], counts[again]
+            weight, source = weight[keep], source[keep]
+            ends = np.cumsum(counts)
+        return found
 
     def _texts(self, codes: np.ndarray) -> np.ndarray:
         """The reason of every code up to the largest in ``codes``, as an object array."""
@@ -458,30 +532,113 @@ def write_personal_lists(
 ) -> int:
     """Both personal lists of each customer in ``rows``; returns how many customers.
 
-    Each list's JSON is made from its arrays and a chunk's rows are upserted with one
-    statement (see :func:`_upsert_json_rows`): no object per entry. The names that
+    Each list's JSON is made from its chunk's blocks (:class:`JsonTexts`) and a chunk's
+    rows are upserted with one statement (see :func:`_upsert_json_rows`): no object
+    per entry. The names that
     reasons quote are read once per product (:class:`OwnedNames`).
     """
     stamp = timezone.now()
     written = 0
-    suffixes: dict[tuple[str, bool], str] = {}
+    texts = JsonTexts(ctx.item_ids)
     names = OwnedNames()
     run_id = run.pk if run is not None else None
     for start in range(0, len(rows), options.chunk):
         chunk = rows[start : start + options.chunk]
-        lists = ranked_personal_lists(ctx, chunk, options, names.of(ctx, chunk))
+        users, for_you, buy_again = ranked_chunks(ctx, chunk, options, names.of(ctx, chunk))
         values = [
-            (kind, customer, ranked.json_text(suffixes))
-            for customer, for_you, buy_again in lists
+            (kind, int(customer), text)
             for kind, ranked in (
                 (ListKind.PERSONAL.value, for_you),
                 (ListKind.BUY_AGAIN.value, buy_again),
             )
+            for customer, text in zip(users, texts.rows(ranked), strict=True)
         ]
         with transaction.atomic():
             _upsert_json_rows(values, run_id, stamp)
-        written += len(lists)
+        written += len(users)
     return written
+
+
+class JsonTexts:
+    """Rows' ``entries`` JSON, as :meth:`ListEntry.to_json` makes it (``json.dumps``), from
+    a chunk's blocks: the text of every entry is put together from pieces by array
+    operations instead of formatting each entry in Python.
+
+    An entry is ``{"product_id": P, "score": S, "reason": R}`` (with ``"new": true``
+    for new products). The text before S is one per product, after S one per reason.
+    S is ``repr(round(score, 5))``: for a float32 score ``n = rint(score * 1e5)`` is
+    that rounding exactly (the product fits a double's 53 bits), and for ``|n| < 1e15``
+    the shortest text of ``n / 1e5`` has n's digits, so S is n's integer part, a point
+    and its five decimals without trailing zeros ("0" for none), or ``"Ne-05"`` below
+    1e-4. Other scores (float64, huge or not finite) are formatted one by one.
+    """
+
+    _decimals: np.ndarray | None = None  # class-wide: ".0", ".00001", ..., ".99999"
+
+    def __init__(self, item_ids: np.ndarray):
+        if JsonTexts._decimals is None:
+            JsonTexts._decimals = np.array(
+                ["." + (f"{k:05d}".rstrip("0") or "0") for k in range(100_000)], dtype=object
+            )
+        self.item_ids = item_ids
+        self._before: np.ndarray | None = None  # per product column, then the same with "-"
+        self._integers = np.array([str(k) for k in range(1000)], dtype=object)
+
+    def _heads(self) -> np.ndarray:
+        if self._before is None:
+            heads = [f'{{"product_id": {int(p)}, "score": ' for p in self.item_ids]
+            self._before = np.array(heads + [head + "-" for head in heads], dtype=object)
+        return self._before
+
+    @staticmethod
+    def _tails(texts: np.ndarray, codes: np.ndarray) -> np.ndarray:
+        """The text after the score for each reason code in ``codes``."""
+        tails = np.empty(len(texts), dtype=object)
+        for code in np.unique(codes).tolist():
+            new = ', "new": true' if code == _NEW_CODE else ""
+            tails[code] = f', "reason": {json.dumps(texts[code])}{new}}}'
+        return tails
+
+    def rows(self, chunk: RankedChunk) -> list[str]:
+        """Each customer's row JSON, in the chunk's order."""
+        valid = np.arange(chunk.columns.shape[1]) < chunk.lengths[:, np.newaxis]
+        cols, scores, codes = chunk.columns[valid], chunk.scores[valid], chunk.codes[valid]
+        integers, decimals = self._digits(scores)
+        negative = np.signbit(scores) if scores.dtype == np.float32 else np.zeros(len(cols), bool)
+        entries = (
+            self._heads()[cols + len(self.item_ids) * negative]
+            + integers
+            + decimals
+            + self._tails(chunk.texts, codes)[codes]
+        )
+        ends = np.cumsum(chunk.lengths)
+        return [
+            "[" + ", ".join(entries[start:end].tolist()) + "]"
+            for start, end in zip((ends - chunk.lengths).tolist(), ends.tolist(), strict=True)
+        ]
+
+    def _digits(self, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Each score's text after its sign, in two parts (integer part, the rest)."""
+        if scores.dtype != np.float32:
+            texts = [json.dumps(round(float(s), 5)) for s in scores.tolist()]
+            return np.array(texts, dtype=object), np.full(len(texts), "", dtype=object)
+        with np.errstate(invalid="ignore", over="ignore"):
+            hundred_thousandths = np.rint(np.abs(scores.astype(np.float64)) * 1e5)
+            plain = hundred_thousandths < 1e15  # False for inf and NaN
+            n = np.where(plain, hundred_thousandths, 0).astype(np.int64)
+        whole = n // 100_000
+        integers = np.empty(len(n), dtype=object)
+        small = whole < len(self._integers)
+        integers[small] = self._integers[whole[small]]
+        integers[~small] = [str(k) for k in whole[~small].tolist()]
+        decimals = JsonTexts._decimals[n % 100_000]
+        tiny = (n > 0) & (n < 10)  # below 1e-4: repr writes "Ne-05"
+        integers[tiny] = [f"{k}e-05" for k in n[tiny].tolist()]
+        decimals[tiny] = ""
+        odd = np.flatnonzero(~plain)
+        integers[odd] = [json.dumps(round(abs(float(s)), 5)) for s in scores[odd].tolist()]
+        decimals[odd] = ""
+        return integers, decimals
 
 
 _UPSERT_KEY = "(kind, subject_type, subject_id, country, channel)"
