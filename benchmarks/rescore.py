@@ -115,6 +115,19 @@ def forget_orders() -> None:
     Interaction.objects.filter(source_key__startswith=f"order:{ORDER_PREFIX}").delete()
 
 
+def prepared_shop(data: Path | None, retrain: bool):
+    """The benchmark database migrated, holding the export without earlier runs' orders,
+    and a live model: the setup this benchmark and ``writing.py`` share."""
+    path = data or find_online_retail(ROOT)
+    if path is None:
+        sys.exit("Online Retail dataset not found; pass --data PATH")
+    ensure_database()
+    call_command("migrate", verbosity=0)
+    forget_orders()
+    load(path)
+    return make_live(retrain)
+
+
 def place_order(customer: int, products: list[int], number: str) -> None:
     record_order(
         OrderSnapshot(
@@ -166,15 +179,7 @@ def main() -> int:
     parser.add_argument("--retrain", action="store_true", help="fit a new live model")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
-    path = args.data or find_online_retail(ROOT)
-    if path is None:
-        sys.exit("Online Retail dataset not found; pass --data PATH")
-
-    ensure_database()
-    call_command("migrate", verbosity=0)
-    forget_orders()
-    load(path)
-    run, model = make_live(args.retrain)
+    run, model = prepared_shop(args.data, args.retrain)
     rng = np.random.default_rng(args.seed)
     customers = sorted(
         Interaction.objects.filter(customer_id__isnull=False, kind=InteractionKind.PURCHASE)

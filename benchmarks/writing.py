@@ -47,17 +47,14 @@ import django  # noqa: E402
 
 django.setup()
 
-from abandoned_scan import ensure_database  # noqa: E402
 from cpu import database_cpu  # noqa: E402
-from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.db.models import Max  # noqa: E402
-from rescore import forget_orders, load, make_live  # noqa: E402
+from rescore import prepared_shop  # noqa: E402
 
 from saleor_personalization.models import Interaction, ListKind, RecommendationList  # noqa: E402
 from saleor_personalization.services import scoring  # noqa: E402
 from saleor_personalization.standalone.celery import app  # noqa: E402
-from saleor_personalization.standalone.datasets import find_online_retail  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -139,15 +136,7 @@ def main() -> None:
     parser.add_argument("--chunk", type=int, default=scoring.SCORE_CHUNK, help="customers per task")
     parser.add_argument("--retrain", action="store_true", help="fit a new live model")
     args = parser.parse_args()
-    path = args.data or find_online_retail(ROOT)
-    if path is None:
-        sys.exit("Online Retail dataset not found; pass --data PATH")
-
-    ensure_database()
-    call_command("migrate", verbosity=0)
-    forget_orders()
-    load(path)
-    run, model = make_live(args.retrain)
+    run, model = prepared_shop(args.data, args.retrain)
     customers = scoring._all_customers()
     # Lists as of just after the export's last order, as a shop scores after its day's
     # orders: at today's date the export's histories would be 15 years old, decayed to
