@@ -94,3 +94,14 @@ def build_shop(customers: int = 240, seed: int = 3, weeks: int = 24) -> dict:
 
 
 FAST = {"epochs": 8, "components": 16, "holdout_weeks": 4, "tune_users": 200, "threads": 1}
+
+
+def trained_shop():
+    """:func:`build_shop`, then a training run that must go live (the fixtures of the
+    list-writing tests start from this)."""
+    from saleor_personalization.recommender.pipeline import start_run, train_run
+
+    build_shop()
+    run = train_run(start_run(FAST))
+    assert run.is_live, run.error or run.metrics.get("gate")
+    return run

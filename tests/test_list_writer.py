@@ -35,11 +35,11 @@ from saleor_personalization.recommender.lists import (
     write_personal_lists,
 )
 from saleor_personalization.recommender.model import COMPONENTS, BlendWeights
-from saleor_personalization.recommender.pipeline import live_model, start_run, train_run
+from saleor_personalization.recommender.pipeline import live_model
 from saleor_personalization.recommender.ranking import rank
 from saleor_personalization.services.scoring import score_customers
 
-from .shop import END, FAST, build_shop
+from .shop import END, trained_shop
 
 pytestmark = pytest.mark.django_db
 
@@ -48,9 +48,7 @@ WHEN = END + timedelta(days=1)
 
 @pytest.fixture
 def live(media):
-    build_shop()
-    run = train_run(start_run(FAST))
-    assert run.is_live, run.error or run.metrics.get("gate")
+    run = trained_shop()
     # A product created since training: "New in the shop" entries, scored from features.
     ItemProfile.objects.create(
         product_id=999,

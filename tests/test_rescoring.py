@@ -41,7 +41,7 @@ from saleor_personalization.recommender.pipeline import (
 )
 from saleor_personalization.services.scoring import score_customers
 
-from .shop import CHANNEL, END, FAST, build_shop
+from .shop import CHANNEL, END, FAST, build_shop, trained_shop
 from .worker import celery_worker
 
 pytestmark = pytest.mark.django_db
@@ -52,10 +52,7 @@ WHEN = END + timedelta(days=1)
 
 @pytest.fixture
 def live(media):
-    build_shop()
-    run = train_run(start_run(FAST))
-    assert run.is_live, run.error or run.metrics.get("gate")
-    return run
+    return trained_shop()
 
 
 def _order(order_id: str, customer_id: int, products: list[int], at) -> None:
