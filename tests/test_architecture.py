@@ -40,7 +40,7 @@ def _append(path: Path, line: str) -> None:
     [
         (
             "recommender/serving.py",
-            "from ..saleor_adapter.availability import live_in_stock",
+            "from ..saleor_adapter.availability import in_stock_condition",
             "only the composition root chooses a shop",
         ),
         (

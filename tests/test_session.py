@@ -8,6 +8,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from saleor_personalization.models import (
+    CartState,
     Interaction,
     InteractionKind,
     ItemNeighbours,
@@ -18,6 +19,7 @@ from saleor_personalization.models import (
     RecommendationList,
     SubjectType,
 )
+from saleor_personalization.recommender.activity import read_activity, read_session
 from saleor_personalization.recommender.neighbours import (
     NeighbourParams,
     neighbour_lists,
@@ -32,7 +34,6 @@ from saleor_personalization.recommender.session import (
     SessionSettings,
     blend,
     context_from_events,
-    read_session,
     session_list,
 )
 
@@ -82,6 +83,77 @@ def test_session_is_read_in_one_query_newest_first_and_bounded():
         customer_id=None, anonymous_id="s:a", settings=SessionSettings(enabled=False), now=now
     )
     assert not off
+
+
+def _purchase(n, days_ago, *, customer, product, basket):
+    event = _event(n, InteractionKind.PURCHASE, days_ago * 24 * 60, customer=customer)
+    event.product_id, event.basket_ref = product, basket
+    return event
+
+
+def test_cart_purchases_and_session_are_read_in_one_query():
+    """What every answer needs of the shopper (their carts, what they bought, their
+    session) is one round trip, and each part keeps its own bounds and owner."""
+    now = timezone.now()
+    Interaction.objects.bulk_create(
+        [
+            _purchase(1, 90, customer=7, product=31, basket="o1"),
+            _purchase(2, 40, customer=7, product=31, basket="o2"),
+            _purchase(3, 2, customer=7, product=32, basket="o3"),
+            _purchase(4, 2, customer=8, product=33, basket="o4"),  # someone else
+            _event(5, InteractionKind.VIEW, 30, customer=7, product=34),
+            _event(6, InteractionKind.VIEW, 20, anonymous="s:c", product=35),
+            _event(7, InteractionKind.VIEW, 60 * 30, customer=7, product=36),  # too old
+        ]
+    )
+    CartState.objects.create(
+        token="open", customer_id=7, lines={"v1": [41, 1], "v2": [42, 2]}, last_change_at=now
+    )
+    CartState.objects.create(
+        token="done", customer_id=7, lines={"v3": [43, 1]}, last_change_at=now, completed_at=now
+    )
+    CartState.objects.create(token="other", customer_id=8, lines={"v4": [44, 1]})
+    settings = SessionSettings(max_events=20, hours=24)
+    with CaptureQueriesContext(connection) as queries:
+        activity = read_activity(7, "s:c", session=settings, now=now)
+    assert len(queries) == 1
+    assert activity.cart == {41, 42}
+    assert set(activity.purchases) == {31, 32}
+    assert activity.purchases[31].orders == 2
+    assert activity.bought(30, now=now) == {32}
+    # The session: the last 24 hours (the purchase 2 days ago is not in it), the
+    # anonymous id's views too.
+    assert activity.session().product_ids == [35, 34]
+
+    nothing = read_activity(7, cart=False, purchases=False, session=None)
+    assert nothing.cart == frozenset()
+    assert not nothing.purchases
+    assert not nothing.events
+    with CaptureQueriesContext(connection) as queries:
+        assert not read_activity(None, "", session=settings).purchases
+    assert len(queries) == 0
+
+
+def test_a_recent_purchase_is_left_out_unless_reordered():
+    """The recent-purchase rule as every list applies it: a product bought in the last
+    N days is left out, unless the shopper bought it in two or more orders; products
+    bought longer ago stay (discovery leaves out everything owned, separately)."""
+    from saleor_personalization.configuration import PersonalizationConfig
+    from saleor_personalization.recommender import serving
+    from saleor_personalization.recommender.rules import ShopperRules
+
+    Interaction.objects.bulk_create(
+        [
+            _purchase(1, 3, customer=9, product=51, basket="a"),
+            _purchase(2, 2, customer=9, product=52, basket="a"),
+            _purchase(3, 1, customer=9, product=52, basket="b"),
+            _purchase(4, 60, customer=9, product=53, basket="c"),
+        ]
+    )
+    config = PersonalizationConfig(recently_bought_days=30)
+    rules = ShopperRules(serving.Shopper(customer_id=9), CHANNEL, config)
+    assert rules.excluded == {51}
+    assert rules.owned == {51, 52, 53}
 
 
 def test_a_customers_session_includes_what_they_did_before_signing_in():
@@ -287,7 +359,7 @@ def test_buy_again_follows_the_session_among_the_customers_own_products(scored):
     list, says why, and brings in nothing they never bought."""
     from saleor_personalization.configuration import PersonalizationConfig
     from saleor_personalization.recommender import serving
-    from saleor_personalization.recommender.rules import purchased
+    from saleor_personalization.recommender.activity import read_activity
 
     config = PersonalizationConfig(session_weight=0.5)
     for customer in range(1, 241):
@@ -300,7 +372,7 @@ def test_buy_again_follows_the_session_among_the_customers_own_products(scored):
     else:
         pytest.fail("no customer has a product of another category low on their list")
     stray = before[others[0]]
-    owned = purchased(shopper)
+    owned = set(read_activity(customer).purchases)
     viewed = [p for p in range(stray // 100 * 100, stray // 100 * 100 + 21) if p not in owned][:3]
     Interaction.objects.bulk_create(
         [

@@ -8,7 +8,7 @@ here, for the page's candidates only:
   (the synced :class:`ItemChannel`; Saleor's own product resolver checks again when
   the products are loaded);
 - **stock**: inside Saleor read from Saleor's stock tables at request time
-  (:func:`~saleor_personalization.saleor_adapter.availability.live_in_stock`), so a
+  (:func:`~saleor_personalization.saleor_adapter.availability.in_stock_condition`), so a
   product that sells out, or is restocked, changes the next answer; standalone, the
   synced ``in_stock`` flag;
 - **cart**: products in the shopper's open cart are left out (Dashboard switch);
@@ -20,23 +20,19 @@ here, for the page's candidates only:
 Every served list goes through :func:`apply_rules` (or a :class:`ShopperRules` made
 for one answer, when an answer reads several lists): the rules cannot be built
 without a shopper, so no list kind can skip the cart and recent-purchase rules by
-forgetting to ask for them. The shopper's exclusions are read once per answer (two
-indexed queries and one list row).
+forgetting to ask for them. The shopper's carts, purchases and session are read once
+per answer, in one query (:mod:`.activity`); the reorder list row only when the shopper
+bought something lately.
 """
 
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
 
-from django.db.models import Count
-from django.utils import timezone
+from django.db.models import OuterRef
 
 from ..configuration import PersonalizationConfig
 from ..models import (
-    CartState,
-    Interaction,
-    InteractionKind,
     ItemChannel,
     ListEntry,
     ListKey,
@@ -44,11 +40,11 @@ from ..models import (
     RecommendationList,
 )
 from ..shop import get_shop
+from .activity import ShopperActivity, read_activity
 from .ranking import OWN_REORDER_ORDERS
-from .session import SessionView
+from .session import SessionSettings, SessionView
 
 DIVERSITY_WINDOW = 10
-RECENT_CARTS = 3
 
 
 @dataclass(frozen=True)
@@ -59,74 +55,21 @@ class Shopper:
     anonymous_id: str = ""
 
 
-def cart_products(shopper: Shopper) -> set[int]:
-    """Products in the shopper's open carts (the latest few)."""
-    carts = CartState.objects.filter(completed_at__isnull=True)
-    if shopper.customer_id:
-        carts = carts.filter(customer_id=shopper.customer_id)
-    elif shopper.anonymous_id:
-        carts = carts.filter(anonymous_id=shopper.anonymous_id)
-    else:
-        return set()
-    products: set[int] = set()
-    for lines in carts.order_by("-last_change_at").values_list("lines", flat=True)[:RECENT_CARTS]:
-        products.update(int(product) for product, _ in (lines or {}).values())
-    return products
-
-
 def reorder_products() -> set[int]:
     """Products customers reorder, as the live model's lists last recorded them."""
     return {entry.product_id for entry in RecommendationList.read(ListKey(ListKind.REORDER))}
 
 
-def _purchases_of(shopper: Shopper):
-    """The shopper's purchase events: a customer's by id, a visitor's by anonymous id."""
-    bought = Interaction.objects.filter(kind=InteractionKind.PURCHASE)
-    if shopper.customer_id:
-        return bought.filter(customer_id=shopper.customer_id)
-    return bought.filter(anonymous_id=shopper.anonymous_id)
-
-
-def purchased(shopper: Shopper, days: int | None = None) -> set[int]:
-    """What the shopper bought (in the last ``days`` days; ever, with ``None``)."""
-    if not (shopper.customer_id or shopper.anonymous_id):
-        return set()
-    bought = _purchases_of(shopper)
-    if days is not None:
-        bought = bought.filter(occurred_at__gte=timezone.now() - timedelta(days=days))
-    return set(bought.order_by().values_list("product_id", flat=True).distinct())
-
-
-def recent_purchases(shopper: Shopper, days: int) -> set[int]:
+def recent_purchases(activity: ShopperActivity, days: int) -> set[int]:
     """What the shopper bought in the last ``days`` days, reordered products aside: those
     customers reorder, and those this shopper has bought in two or more orders (as
     :func:`~saleor_personalization.recommender.ranking.hide_recent_purchases` ranks)."""
     if not days:
         return set()
-    products = purchased(shopper, days)
-    if not products:
-        return products
-    products -= reorder_products()
-    return products - reordered_by(shopper, products) if products else products
-
-
-def reordered_by(shopper: Shopper, products: set[int]) -> set[int]:
-    """Which of ``products`` the shopper has bought in two or more orders."""
-    return set(
-        _purchases_of(shopper)
-        .filter(product_id__in=products)
-        .order_by()
-        .values("product_id")
-        .annotate(orders=Count("basket_ref", distinct=True))
-        .filter(orders__gte=OWN_REORDER_ORDERS)
-        .values_list("product_id", flat=True)
-    )
-
-
-def shopper_exclusions(shopper: Shopper, config: PersonalizationConfig) -> set[int]:
-    """What no list may show this shopper now: their cart and their recent purchases."""
-    excluded = cart_products(shopper) if config.exclude_in_cart else set()
-    return excluded | recent_purchases(shopper, config.recently_bought_days)
+    products = {
+        p for p in activity.bought(days) if activity.purchases[p].orders < OWN_REORDER_ORDERS
+    }
+    return products - reorder_products() if products else products
 
 
 # What serving answers with: a list entry that passed the rules, labelled with its source.
@@ -138,22 +81,19 @@ def available(
 ) -> dict[int, int | None]:
     """The products that may be shown in ``channel`` now, each with its category.
 
-    The category comes with the channel state, in one query (a join on the product's
-    profile): the diversity rule needs it for the same candidates, and a second query
-    per served list was a tenth of the plugin's time in a request.
+    One query: the channel state, the shop's live stock (when out-of-stock products
+    are left out; :meth:`~saleor_personalization.shop.port.Catalogue.in_stock_condition`)
+    and the category from the product's profile, which the diversity rule needs for
+    the same candidates. Each extra query per served list was a measurable part of
+    the plugin's time in a request.
     """
-    listed = list(
-        ItemChannel.objects.filter(
-            item_id__in=list(product_ids), channel=channel, is_available=True
-        ).values_list("item_id", "in_stock", "item__category_id")
+    listed = ItemChannel.objects.filter(
+        item_id__in=list(product_ids), channel=channel, is_available=True
     )
-    if not config.exclude_out_of_stock:
-        return {product: category for product, _, category in listed}
-    candidates = [product for product, _, _ in listed]
-    live = get_shop().catalogue.in_stock(candidates, channel)
-    if live is None:
-        return {product: category for product, in_stock, category in listed if in_stock}
-    return {product: category for product, _, category in listed if product in live}
+    if config.exclude_out_of_stock:
+        live = get_shop().catalogue.in_stock_condition(channel, OuterRef("item_id"))
+        listed = listed.filter(in_stock=True) if live is None else listed.filter(live)
+    return dict(listed.values_list("item_id", "item__category_id"))
 
 
 def diversify(items: list[ListEntry], limit: int, categories: dict[int, object]) -> list:
@@ -180,15 +120,27 @@ def diversify(items: list[ListEntry], limit: int, categories: dict[int, object])
 class ShopperRules:
     """The rules for one answer to one shopper in one channel.
 
-    Made once per answer: the shopper's cart and recent purchases are read here, and
-    every list the answer draws on (a personal list and its fallback, say) is then
-    filtered by :meth:`apply` against the same exclusions.
+    Made once per answer: the shopper's carts, purchases and session are read here in
+    one query (:func:`~.activity.read_activity`), and every list the answer draws on (a
+    personal list and its fallback, say) is then filtered by :meth:`apply` against the
+    same exclusions and follows the same session.
     """
 
     def __init__(self, shopper: Shopper, channel: str, config: PersonalizationConfig):
         self.shopper, self.channel, self.config = shopper, channel, config
-        self.excluded = frozenset(shopper_exclusions(shopper, config))
-        self.session = SessionView(shopper.customer_id, shopper.anonymous_id, config)
+        settings = SessionSettings.from_config(config)
+        self.activity = read_activity(
+            shopper.customer_id,
+            shopper.anonymous_id,
+            cart=config.exclude_in_cart,
+            session=settings,
+        )
+        # What discovery leaves out: everything the shopper ever bought.
+        self.owned = frozenset(self.activity.purchases)
+        self.excluded = self.activity.cart | recent_purchases(
+            self.activity, config.recently_bought_days
+        )
+        self.session = SessionView(settings, self.activity.session())
 
     def follow_session(
         self,

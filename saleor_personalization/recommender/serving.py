@@ -13,7 +13,6 @@ from collections.abc import Iterable, Sequence
 from datetime import timedelta
 
 from django.db import transaction
-from django.db.models import Count, Max
 from django.utils import timezone
 
 from ..configuration import PersonalizationConfig
@@ -30,7 +29,7 @@ from ..models import (
 )
 from .lists import BOUGHT_BEFORE
 from .mixing import mix
-from .rules import Recommendation, Shopper, ShopperRules, apply_rules, purchased
+from .rules import Recommendation, Shopper, ShopperRules, apply_rules
 
 __all__ = ["ListEntry", "Recommendation", "Shopper", "apply_rules"]
 
@@ -121,18 +120,13 @@ def _complement_lists(product_ids: Sequence[int]) -> list[list[ListEntry]]:
     return [rows[p].ranked(ListKind.BOUGHT_TOGETHER) for p in wanted if p in rows]
 
 
-def _complements_of_purchases(customer_id: int) -> list[ListEntry]:
+def _complements_of_purchases(rules: ShopperRules) -> list[ListEntry]:
     """ "Often bought with" entries for the customer's latest purchases, not already owned."""
-    bought = list(
-        dict.fromkeys(
-            Interaction.objects.filter(customer_id=customer_id, kind=InteractionKind.PURCHASE)
-            .order_by("-occurred_at")
-            .values_list("product_id", flat=True)[:100]
-        )
-    )
-    if not bought:
+    purchases = rules.activity.purchases
+    if not purchases:
         return []
-    return _best_of(_complement_lists(bought[:RECENT_PURCHASES]), owned=set(bought))
+    latest = sorted(purchases, key=lambda p: (purchases[p].last_at, p), reverse=True)
+    return _best_of(_complement_lists(latest[:RECENT_PURCHASES]), owned=set(purchases))
 
 
 @_safe()
@@ -158,13 +152,11 @@ def personalized(
     rules = ShopperRules(shopper, channel, config)
     owned: set[int] = set()
     if shopper.customer_id:
-        base = _list(_customer(shopper.customer_id)) or _complements_of_purchases(
-            shopper.customer_id
-        )
+        base = _list(_customer(shopper.customer_id)) or _complements_of_purchases(rules)
         # Discovery shows nothing the customer bought: not through the session's
         # neighbours, not through the bestsellers that fill a short list. Only the
         # places given to "buy again" may.
-        owned = purchased(shopper)
+        owned = set(rules.owned)
         # Nothing personal to follow the session: the fallback below follows it, as a
         # fallback does (the session leads), not as a personal list would.
         entries = rules.follow_session(base, first, personal=True) if base else []
@@ -187,22 +179,19 @@ def personalized(
     return rules.apply(rules.follow_session(fallback, first, personal=False), first, exclude=owned)
 
 
-def _buy_again_entries(customer_id: int) -> list[ListEntry]:
+def _buy_again_entries(rules: ShopperRules, customer_id: int) -> list[ListEntry]:
     """The customer's "buy again" list; before a model has scored them, what they
     bought, most often and most recently bought first."""
     entries = _list(ListKey.of(ListKind.BUY_AGAIN, SubjectType.CUSTOMER, customer_id))
     if entries:
         return entries
-    bought = (
-        Interaction.objects.filter(customer_id=customer_id, kind=InteractionKind.PURCHASE)
-        .values("product_id")
-        .annotate(orders=Count("basket_ref", distinct=True), last=Max("occurred_at"))
-        .order_by("-orders", "-last", "product_id")
-        .values_list("product_id", "orders")[:200]
+    purchases = rules.activity.purchases
+    bought = sorted(
+        purchases, key=lambda p: (-purchases[p].orders, -purchases[p].last_at.timestamp(), p)
     )
     return [
-        ListEntry(product, float(orders), BOUGHT_BEFORE, source="buy_again_history")
-        for product, orders in bought
+        ListEntry(product, float(purchases[product].orders), BOUGHT_BEFORE, "buy_again_history")
+        for product in bought[:200]
     ]
 
 
@@ -213,7 +202,7 @@ def _buy_again_following(rules: ShopperRules, customer_id: int, first: int) -> l
     session's other neighbours (things they never bought) are not brought in: the list
     holds only their purchases.
     """
-    entries = _buy_again_entries(customer_id)
+    entries = _buy_again_entries(rules, customer_id)
     return rules.follow_session(
         entries, first, personal=True, within={e.product_id for e in entries}
     )

@@ -3,10 +3,11 @@
 Lists are computed once per training run; a shopper's session moves faster. At request
 time this module
 
-1. reads the **session context** (:func:`read_session`): the shopper's latest product
-   views, cart adds and removals and purchases, bounded by the last N events and the
-   last D hours, in one query on the interaction log's (customer, time) or
-   (anonymous id, time) index;
+1. weighs the **session context** (:func:`context_from_events`): the shopper's latest
+   product views, cart adds and removals and purchases, bounded by the last N events
+   and the last D hours, read with the rest of their activity in one query
+   (:func:`~.activity.read_activity`, on the interaction log's (customer, time) or
+   (anonymous id, time) index);
 2. **blends** (:func:`blend`) the precomputed list (or the fallback) with the
    neighbour scores of the context products (:mod:`.neighbours`: top-K per product,
    precomputed), and says why a product moved up ("Because you viewed X").
@@ -19,13 +20,12 @@ rows and the neighbour rows of at most N products. The same :func:`blend` is wha
 import heapq
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import numpy as np
-from django.db.models import OuterRef, Q, Subquery
-from django.utils import timezone
+from django.db.models import OuterRef, Subquery
 
-from ..models import Interaction, InteractionKind, ListEntry
+from ..models import InteractionKind, ListEntry
 
 # What one event says about the shopper's interest now, relative to a view. A removal
 # takes back an add (a product added and removed counts as a view).
@@ -133,34 +133,6 @@ def context_from_events(events: Iterable[SessionEvent]) -> SessionContext:
             continue
         products.append(ContextProduct(product, weight * RECENCY**position, kinds[product]))
     return SessionContext(tuple(products), count)
-
-
-def read_session(
-    *,
-    customer_id: int | None,
-    anonymous_id: str = "",
-    settings: SessionSettings,
-    now: datetime | None = None,
-) -> SessionContext:
-    """The shopper's session context: one query on an (identity, time) index.
-
-    A signed-in customer's context includes what they did under their anonymous id
-    (events recorded before the storefront knew who they were).
-    """
-    if not settings.enabled or settings.max_events <= 0 or not (customer_id or anonymous_id):
-        return SessionContext()
-    who = Q()
-    if customer_id:
-        who |= Q(customer_id=customer_id)
-    if anonymous_id:
-        who |= Q(anonymous_id=anonymous_id)
-    since = (now or timezone.now()) - timedelta(hours=settings.hours)
-    rows = (
-        Interaction.objects.filter(who, occurred_at__gte=since, kind__in=list(CONTEXT_WEIGHTS))
-        .order_by("-occurred_at", "-id")
-        .values_list("product_id", "kind", "occurred_at")[: settings.max_events]
-    )
-    return context_from_events(SessionEvent(p, k, t) for p, k, t in rows)
 
 
 # Blending ------------------------------------------------------------------------------
@@ -338,29 +310,18 @@ def session_list(
 
 
 class SessionView:
-    """One answer's view of the shopper's session: read once, used by every list it blends.
+    """One answer's view of the shopper's session, used by every list it blends.
 
-    Nothing is read until a list is blended, and the neighbour rows and names only
-    when the context has products: a shopper without a session costs one query, and
-    with the session switched off none.
+    The context comes with the rest of the shopper's activity (one query,
+    :func:`~.activity.read_activity`); the neighbour rows and names are read only when
+    a list is blended and the context has products: a shopper without a session costs
+    no query here, and with the session switched off none.
     """
 
-    def __init__(self, customer_id: int | None, anonymous_id: str, config):
-        self.customer_id, self.anonymous_id = customer_id, anonymous_id
-        self.settings = SessionSettings.from_config(config)
-        self._context: SessionContext | None = None
+    def __init__(self, settings: SessionSettings, context: SessionContext):
+        self.settings, self.context = settings, context
         self._neighbours: dict[int, list[tuple[int, float]]] | None = None
         self._names: dict[int, str] = {}
-
-    @property
-    def context(self) -> SessionContext:
-        if self._context is None:
-            self._context = read_session(
-                customer_id=self.customer_id,
-                anonymous_id=self.anonymous_id,
-                settings=self.settings,
-            )
-        return self._context
 
     def _load(self) -> None:
         """The context products' neighbour rows with their names, in one query: only a

@@ -1,45 +1,31 @@
 """What Saleor says is in stock right now."""
 
-from collections.abc import Sequence
+from django.db.models import Exists, F, OuterRef, Q
 
 
-def live_in_stock(product_ids: Sequence[int], channel: str) -> set[int]:
-    """Which of these products Saleor can sell in ``channel`` now.
+def in_stock_condition(channel: str, product: OuterRef) -> Q:
+    """Whether Saleor can sell the product ``product`` refers to in ``channel`` now.
 
     Saleor 3.23 tells webhooks, not plugins, when stock changes
     (``productVariantStocksUpdate``, orders allocating the last unit), so the
     synced ``ItemChannel.in_stock`` can be hours old. Serving asks Saleor's own
-    tables instead, for a page's candidates only: one indexed query (a union of
-    variants with unallocated stock in one of the channel's warehouses and variants
-    that do not track inventory), the same rule the catalogue sync applies.
+    tables instead: a variant with unallocated stock in one of the channel's
+    warehouses, or a variant that does not track inventory (the rule the catalogue
+    sync applies). A condition rather than a set of ids, so that the core filters
+    the page's candidates by it in the query that reads their channel state: one
+    round trip per served list, not two.
     """
-    if not product_ids:
-        return set()
-    from django.db.models import F
     from saleor.product.models import ProductVariantChannelListing
     from saleor.warehouse.models import Stock
 
-    from .db import replica_name
-
-    ids = list(product_ids)
-    stocked = (
-        Stock.objects.using(replica_name())
-        .filter(
-            product_variant__product_id__in=ids,
-            warehouse__channels__slug=channel,
-            quantity__gt=F("quantity_allocated"),
-        )
-        .values_list("product_variant__product_id", flat=True)
-        .order_by()
+    stocked = Stock.objects.filter(
+        product_variant__product_id=product,
+        warehouse__channels__slug=channel,
+        quantity__gt=F("quantity_allocated"),
     )
-    untracked = (
-        ProductVariantChannelListing.objects.using(replica_name())
-        .filter(
-            variant__product_id__in=ids,
-            variant__track_inventory=False,
-            channel__slug=channel,
-        )
-        .values_list("variant__product_id", flat=True)
-        .order_by()
+    untracked = ProductVariantChannelListing.objects.filter(
+        variant__product_id=product,
+        variant__track_inventory=False,
+        channel__slug=channel,
     )
-    return set(stocked.union(untracked))
+    return Q(Exists(stocked)) | Q(Exists(untracked))

@@ -9,6 +9,8 @@ from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
 
+from django.db.models import OuterRef, Q
+
 from ..configuration import PersonalizationConfig
 from ..emails.content import CheckoutSource
 from ..emails.delivery import SmtpSettings
@@ -47,10 +49,10 @@ class SaleorCatalogue:
     def items(self, product_ids: Sequence[int]) -> list[ItemFeatures]:
         return catalogue.read_items(product_ids)
 
-    def in_stock(self, product_ids: Sequence[int], channel: str) -> set[int] | None:
-        from .availability import live_in_stock
+    def in_stock_condition(self, channel: str, product: OuterRef) -> Q | None:
+        from .availability import in_stock_condition
 
-        return live_in_stock(product_ids, channel)
+        return in_stock_condition(channel, product)
 
 
 class SaleorCustomers:

@@ -19,6 +19,8 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
+    from django.db.models import OuterRef, Q
+
     from ..configuration import PersonalizationConfig
     from ..emails.content import CheckoutSource
     from ..emails.delivery import SmtpSettings
@@ -78,8 +80,10 @@ class Catalogue(Protocol):
     def items(self, product_ids: Sequence[int]) -> list["ItemFeatures"]:
         """Features of these products; products the shop no longer has are absent."""
 
-    def in_stock(self, product_ids: Sequence[int], channel: str) -> set[int] | None:
-        """Which of these the shop can sell in ``channel`` now; None: use the synced flag."""
+    def in_stock_condition(self, channel: str, product: "OuterRef") -> "Q | None":
+        """A query condition: the shop can sell the product ``product`` refers to in
+        ``channel`` now. The core filters its candidates by it in the same query that
+        reads their channel state (one round trip). None: use the synced flag."""
 
 
 class Customers(Protocol):

@@ -13,6 +13,7 @@ from datetime import datetime
 
 import graphene
 from django.conf import settings
+from django.db.models import OuterRef, Q
 
 from ..configuration import PersonalizationConfig, parse_configuration
 from ..emails.content import CheckoutSource
@@ -55,7 +56,7 @@ class StandaloneCatalogue:
         """Item profiles are written by the importer; there is nothing else to read."""
         return []
 
-    def in_stock(self, product_ids: Sequence[int], channel: str) -> set[int] | None:
+    def in_stock_condition(self, channel: str, product: OuterRef) -> Q | None:
         return None  # the synced in_stock flag is the truth here
 
 
