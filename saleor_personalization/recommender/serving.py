@@ -60,8 +60,13 @@ def _safe(default=list):
     def decorate(function):
         def wrapper(*args, **kwargs):
             try:
-                # A savepoint: a failed query (the plugin's tables unavailable, say)
-                # must not abort the transaction Saleor's own fields then read in.
+                if not transaction.get_connection().in_atomic_block:
+                    # Autocommit (a storefront request): a failed query aborts
+                    # nothing, and a transaction would cost two round trips.
+                    return function(*args, **kwargs)
+                # Inside a transaction, a savepoint: a failed query (the plugin's
+                # tables unavailable, say) must not abort the transaction Saleor's
+                # own fields then read in.
                 with transaction.atomic():
                     return function(*args, **kwargs)
             except Exception:
