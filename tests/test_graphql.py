@@ -222,7 +222,15 @@ def test_buy_again_is_its_own_list_and_discovery_share_mixes_the_two(client):
         "Product:25",
         "Product:26",
     ]
+    # 0: buy again only, the very answer buyAgainProducts gives; its short list is not
+    # filled up with discovery or bestsellers.
     _, only_again = gql(client, query.replace("0.5", "0"), token=CUSTOMER_2)
+    _, again = gql(
+        client,
+        f'{{ buyAgainProducts(channel: "{CHANNEL}", first: 4) {{ {ITEMS} }} }}',
+        token=CUSTOMER_2,
+    )
+    assert products_of(only_again, "personalizedProducts") == products_of(again, "buyAgainProducts")
     assert products_of(only_again, "personalizedProducts")[:3] == [
         "Product:24",
         "Product:25",

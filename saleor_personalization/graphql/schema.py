@@ -104,7 +104,8 @@ def build_root_types(backend: ShopBackend) -> tuple[type, type]:
                 default_value=1.0,
                 description=(
                     "Share of the places (0-1) from 'for you' (products the customer has not "
-                    "bought); the rest come from 'buy again'. 1 (default): discovery only."
+                    "bought); the rest come from 'buy again'. 1 (default): discovery only; "
+                    "0: 'buy again' only, as buyAgainProducts answers."
                 ),
             ),
             description=(

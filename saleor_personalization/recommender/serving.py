@@ -155,6 +155,10 @@ def personalized(
     crowd out the share the storefront asked for.
     """
     rules = ShopperRules(shopper, channel, config)
+    if discovery_share <= 0:
+        # *Buy again* only: the same answer as ``buyAgainProducts``, nothing filled in
+        # from discovery or the bestsellers (a visitor has nothing to buy again).
+        return _buy_again_served(rules, first)
     owned: set[int] = set()
     if shopper.customer_id:
         base = _list(_customer(shopper.customer_id)) or _complements_of_purchases(rules)
@@ -227,11 +231,15 @@ def buy_again(
     """
     if not shopper.customer_id:
         return []
-    rules = ShopperRules(shopper, channel, config)
+    return _buy_again_served(ShopperRules(shopper, channel, config), first)
+
+
+def _buy_again_served(rules: ShopperRules, first: int) -> list[Recommendation]:
+    customer_id = rules.shopper.customer_id
+    if not customer_id:
+        return []
     return rules.apply(
-        _buy_again_following(rules, shopper.customer_id, first),
-        first,
-        diversify_categories=False,
+        _buy_again_following(rules, customer_id, first), first, diversify_categories=False
     )
 
 
