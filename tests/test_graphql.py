@@ -316,6 +316,18 @@ def test_similar_bought_together_trending_and_rerank(client):
     # On the customer's list (3 before 5) first, then the storefront's order.
     assert products_of(body, "rerank") == ["Product:3", "Product:5", "Product:9"]
 
+    # A product that no longer exists is left out, as a hidden one (30, unavailable in
+    # the channel) is: the page still reranks, and neither answer tells which is which.
+    status, body = gql(
+        client,
+        f"""{{ rerank: rerankProducts(channel: "{CHANNEL}", products: [
+          "{gid("Product", 5)}", "{gid("Product", 99999)}", "{gid("Product", 30)}",
+          "{gid("Product", 3)}"]) {{ {ITEMS} }} }}""",
+        token=CUSTOMER_1,
+    )
+    assert "errors" not in body, body
+    assert products_of(body, "rerank") == ["Product:3", "Product:5"]
+
 
 def test_no_list_offers_the_cart_or_a_recent_purchase_unless_customers_reorder_it(client):
     now = timezone.now()

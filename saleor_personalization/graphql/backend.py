@@ -62,11 +62,13 @@ class ShopBackend(Protocol):
     def product_id(self, info, global_id: str) -> int:
         """The database id behind a product's global id (raises INVALID_ID / NOT_FOUND)."""
 
-    def product_ids(self, info, global_ids: list[str]) -> list[int]:
+    def product_ids(self, info, global_ids: list[str], *, must_exist: bool = True) -> list[int]:
         """The database ids behind these global ids, in order, in one query for all.
 
-        Raises INVALID_ID for the first malformed id, NOT_FOUND if any is unknown. A
-        list of N products (``rerankProducts``) must not make N queries.
+        Raises INVALID_ID for the first malformed id and, with ``must_exist``, NOT_FOUND
+        if any is unknown (without, ids are only decoded: a list's unknown products are
+        left out by the rules as hidden ones are). A list of N products
+        (``rerankProducts``) must not make N queries.
         """
 
     def category_id(self, info, global_id: str) -> int:

@@ -211,9 +211,11 @@ def rerank_products(backend, info, *, products, channel, anonymous_id=None) -> d
             "products",
         )
     slug = backend.channel(info, text_argument(channel, "channel"))
-    # One lookup for the whole list (a list of N ids must not make N queries).
+    # Ids are decoded, not looked up: a product that no longer exists is left out as
+    # one the shopper may not see is (a storefront page with a deleted product still
+    # reranks, and the answer does not tell hidden products from missing ones).
     try:
-        product_ids = backend.product_ids(info, products)
+        product_ids = backend.product_ids(info, products, must_exist=False)
     except PersonalizationError as error:  # name the argument the storefront sent
         raise PersonalizationError(error.code, error.message, "products") from None
     requestor = backend.requestor(info)

@@ -154,8 +154,10 @@ class SaleorBackend:
     def product_id(self, info, global_id: str) -> int:
         return self.product_ids(info, [global_id])[0]
 
-    def product_ids(self, info, global_ids: list[str]) -> list[int]:
+    def product_ids(self, info, global_ids: list[str], *, must_exist: bool = True) -> list[int]:
         product_ids = [database_id(global_id, "Product", "product") for global_id in global_ids]
+        if not must_exist:
+            return product_ids
         known = set(
             Product.objects.using(replica_name())
             .filter(pk__in=product_ids)

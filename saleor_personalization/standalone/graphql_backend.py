@@ -142,8 +142,10 @@ class StandaloneBackend:
     def product_id(self, info, global_id: str) -> int:
         return self.product_ids(info, [global_id])[0]
 
-    def product_ids(self, info, global_ids: list[str]) -> list[int]:
+    def product_ids(self, info, global_ids: list[str], *, must_exist: bool = True) -> list[int]:
         product_ids = [database_id(global_id, "Product", "product") for global_id in global_ids]
+        if not must_exist:
+            return product_ids
         known = set(
             ItemProfile.objects.filter(product_id__in=product_ids).values_list(
                 "product_id", flat=True
