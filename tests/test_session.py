@@ -134,6 +134,25 @@ def test_cart_purchases_and_session_are_read_in_one_query():
     assert len(queries) == 0
 
 
+def test_a_visitors_purchases_are_what_their_completed_checkouts_held():
+    """A guest's order is recorded under their address; the storefront's id knows it by
+    the checkout it completed."""
+    now = timezone.now()
+    for token, lines, completed in (
+        ("paid-1", {"v1": [61, 1], "v2": [62, 1]}, now - timedelta(days=40)),
+        ("paid-2", {"v1": [61, 2]}, now - timedelta(days=1)),
+        ("open", {"v3": [63, 1]}, None),
+    ):
+        CartState.objects.create(
+            token=token, anonymous_id="s:v", lines=lines, completed_at=completed
+        )
+    activity = read_activity(None, "s:v")
+    assert activity.cart == {63}
+    assert set(activity.purchases) == {61, 62}
+    assert activity.purchases[61].orders == 2
+    assert activity.bought(30, now=now) == {61}
+
+
 def test_a_recent_purchase_is_left_out_unless_reordered():
     """The recent-purchase rule as every list applies it: a product bought in the last
     N days is left out, unless the shopper bought it in two or more orders; products

@@ -11,6 +11,9 @@ one statement of three ``UNION ALL`` parts, each on its own index:
   interaction log's (customer, time) or (anonymous id, time) index;
 - the session's latest events (last N events of the last D hours) on the same index;
 - the product ids in the latest open carts, from the cart mirror's JSON lines.
+
+A visitor's purchases also include the lines of their completed checkouts: their orders
+are recorded under the guest's address, not under the storefront's id.
 """
 
 from collections.abc import Mapping
@@ -32,6 +35,8 @@ from .session import (
 # Open carts read for the cart rule: the latest few (a shopper may have one per
 # channel or device).
 RECENT_CARTS = 3
+# A visitor's completed checkouts read as their purchases: the latest this many.
+COMPLETED_CARTS = 20
 
 
 @dataclass(frozen=True)
@@ -99,6 +104,19 @@ def read_activity(
             f" FROM {events_table} WHERE {who} AND kind = %s GROUP BY product_id)"
         )
         params += [*args, InteractionKind.PURCHASE]
+        if not customer_id:
+            # A visitor's orders are recorded under the guest's address (or the account
+            # Saleor gives them to), never under the storefront's id: what they bought
+            # is what their completed checkouts held.
+            parts.append(
+                "(SELECT 'p', (line.value ->> 0)::bigint, MAX(carts.completed_at), '',"
+                " COUNT(*), 0"
+                f" FROM (SELECT lines, completed_at FROM {CartState._meta.db_table}"
+                " WHERE anonymous_id = %s AND completed_at IS NOT NULL"
+                " ORDER BY completed_at DESC LIMIT %s) AS carts,"
+                " jsonb_each(carts.lines) AS line GROUP BY 2)"
+            )
+            params += [anonymous_id, COMPLETED_CARTS]
     if session is not None and session.enabled and session.max_events > 0:
         who, args = _who(customer_id, anonymous_id, either=True)
         kinds = list(CONTEXT_WEIGHTS)
@@ -130,6 +148,9 @@ def read_activity(
     events: list[tuple[datetime, int, SessionEvent]] = []
     for part, product, at, kind, orders, row_id in rows:
         if part == "p":
+            earlier = bought.get(int(product))
+            if earlier is not None:
+                orders, at = orders + earlier.orders, max(at, earlier.last_at)
             bought[int(product)] = Purchase(int(orders), at)
         elif part == "s":
             events.append((at, row_id, SessionEvent(int(product), kind, at)))

@@ -148,6 +148,48 @@ def test_an_anonymous_visitors_list_follows_three_views_and_says_why(
     assert _served(shop.anonymous, channel, "web-77") == before
 
 
+def test_a_visitor_who_just_bought_is_not_offered_it_again(
+    shop,  # noqa: F811
+    trained,
+    set_plugin_setting,
+):
+    """A guest's order is recorded under their address, not under the storefront's id;
+    the lists served to that id still leave out what its checkout bought (the
+    recent-purchase rule), while another visitor is still offered it. The session is
+    off: its cart add alone would keep the product out (what a shopper has in front
+    of them is not offered back)."""
+    from saleor_personalization.models import ListKey, ListKind, RecommendationList
+    from tests.saleor.scenario import UPDATE_METADATA, data_of
+
+    set_plugin_setting("recommendationsSessionWeight", "0")
+    channel = shop.channel.slug
+    offered = [p for p, _ in _served(shop.anonymous, channel, "web-buyer")]
+    product = next(p for p in shop.products if p.pk in offered)
+    # One customers do not reorder (the rule keeps reorders on every list).
+    reorder = RecommendationList.objects.filter(**ListKey(ListKind.REORDER).lookup()).first()
+    if reorder is not None:
+        reorder.entries = [e for e in reorder.entries if e["product_id"] != product.pk]
+        reorder.save()
+    checkout = shop.open_checkout(shop.anonymous, "new-guest@example.org", [product])
+    data_of(
+        post(
+            shop.anonymous,
+            UPDATE_METADATA,
+            {
+                "id": checkout["id"],
+                "input": [{"key": "personalization_anonymous_id", "value": "web-buyer"}],
+            },
+        ),
+        "updateMetadata",
+    )
+    assert data_of(shop.pay_and_complete(shop.anonymous, checkout["id"]), "checkoutComplete")[
+        "order"
+    ]
+
+    assert product.pk not in [p for p, _ in _served(shop.anonymous, channel, "web-buyer")]
+    assert product.pk in [p for p, _ in _served(shop.anonymous, channel, "web-other")]
+
+
 def test_a_customers_list_is_rescored_after_an_order_without_training(shop, trained):  # noqa: F811
     from saleor_personalization.models import ModelRun
 
