@@ -765,7 +765,19 @@ def upgrade_items(
                 items.append({"name": name, "value": value})
             else:
                 item["value"] = value
+    if update:
+        items = [_checked_boolean(item) for item in items]
     return in_form_order(items)
+
+
+def _checked_boolean(item: dict[str, Any]) -> dict[str, Any]:
+    """A checkbox's value as a boolean, or refused: Saleor stores every string but
+    ``"true"`` as false, so ``"maybe"`` (or ``"yes"``) would silently switch it off."""
+    spec = FIELDS_BY_NAME.get(item.get("name"))
+    value = item.get("value")
+    if spec is None or spec.kind != "boolean" or value is None or isinstance(value, bool):
+        return item
+    return {**item, "value": _parse_boolean(spec, value)}
 
 
 _TRUE = {"true", "1", "yes", "on"}

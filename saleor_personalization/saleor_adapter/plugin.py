@@ -82,6 +82,29 @@ _FIELD_TYPES = {
 }
 
 
+def _check_voucher_codes(config: PersonalizationConfig) -> None:
+    """An offer's voucher code must be a voucher's: with an unknown code the offers would
+    never start, and the admin would learn it only from a worker's log."""
+    from .vouchers import known_codes
+
+    wanted = {
+        attr: code.strip()
+        for attr, code in (
+            ("winback_voucher", config.winback_voucher),
+            ("abandoner_voucher", config.abandoner_voucher),
+        )
+        if code.strip()
+    }
+    known = known_codes(set(wanted.values()))
+    for attr, code in wanted.items():
+        if code not in known:
+            raise ConfigurationError(
+                FIELDS_BY_ATTR[attr].name,
+                f"no voucher has the code {code!r}; create the voucher in Discounts > Vouchers "
+                "first, or leave this empty",
+            )
+
+
 def _invalid(error: ConfigurationError) -> ValidationError:
     """A ``pluginUpdate`` error keyed by the setting's name, its message led by its label.
 
@@ -186,6 +209,7 @@ class PersonalizationPlugin(BasePlugin):
             # Rendered against sample data: pybars compiles an unclosed block and then
             # renders nothing, so compiling alone would accept an empty email.
             validate_templates(config.email_subject_template, config.email_body_template, config)
+            _check_voucher_codes(config)
         except TemplateError as error:
             spec = FIELDS_BY_ATTR[
                 "email_subject_template" if error.part == "subject" else "email_body_template"

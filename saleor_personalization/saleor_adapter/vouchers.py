@@ -58,6 +58,19 @@ def _campaign(voucher, key: str, segment_key: str) -> Campaign:
     )
 
 
+def known_codes(codes: set[str]) -> set[str]:
+    """Which of these codes are a voucher's (the Dashboard's offer settings name one)."""
+    if not codes:
+        return set()
+    from saleor.discount.models import VoucherCode
+
+    return set(
+        VoucherCode.objects.using(replica_name())
+        .filter(code__in=codes)
+        .values_list("code", flat=True)
+    )
+
+
 def targeted_campaigns(config: PersonalizationConfig) -> list[Campaign]:
     """Vouchers targeted through metadata, plus the enabled Dashboard automations."""
     from saleor.discount.models import Voucher

@@ -39,6 +39,16 @@ def admin(staff_api_client, permission_manage_plugins):
     return staff_api_client
 
 
+@pytest.fixture
+def winback_voucher():
+    """A voucher with the code the win-back setting names (a code must be a voucher's)."""
+    from saleor.discount.models import Voucher, VoucherCode
+
+    voucher = Voucher.objects.create(name="Win-back 20%")
+    VoucherCode.objects.create(voucher=voucher, code="WINBACK-20")
+    return voucher
+
+
 def _update(admin, *items, active=None):
     variables = {"id": PLUGIN_ID, "input": {"configuration": list(items)}}
     if active is not None:
@@ -88,6 +98,18 @@ def _configuration(admin) -> dict[str, dict]:
         ("apiTrustedProxies", "proxy-1", "API · Trusted proxy addresses: 'proxy-1' is not"),
         ("emailsSubjectTemplate", "{{#if x}}a{{/each}}", "Emails · Subject (Handlebars): "),
         ("emailsBodyTemplate", "{{#if x}}a{{/each}}", "Emails · HTML (Handlebars): "),
+        # Saleor itself stores every string but "true" as false: refused, not switched off.
+        (
+            "recommendationsHideInCart",
+            "maybe",
+            "Recommendations · Hide products already in the cart: 'maybe' is not true or false",
+        ),
+        (
+            "offersWinbackVoucher",
+            "NOSUCHCODE",
+            "Offers · Win-back voucher code (empty: no win-back offers): no voucher has the "
+            "code 'NOSUCHCODE'",
+        ),
     ],
 )
 def test_a_bad_value_is_refused_with_the_settings_own_name_as_field(admin, name, value, message):
@@ -100,7 +122,7 @@ def test_a_bad_value_is_refused_with_the_settings_own_name_as_field(admin, name,
     assert _configuration(admin)[name]["value"] != value  # nothing was saved
 
 
-def test_a_good_value_is_saved_and_read_back_under_its_name(admin):
+def test_a_good_value_is_saved_and_read_back_under_its_name(admin, winback_voucher):
     from saleor_personalization.saleor_adapter.configuration import load_configuration
 
     data = _update(admin, {"name": "offersWinbackVoucher", "value": "WINBACK-20"}, active=True)
@@ -191,7 +213,9 @@ def test_an_old_scripts_switches_still_work_through_plugin_update(admin, persona
     assert config.abandoned_recovery_url  # paused, the URL kept
 
 
-def test_an_old_switch_turned_on_without_its_value_is_refused_naming_the_value(admin):
+def test_an_old_switch_turned_on_without_its_value_is_refused_naming_the_value(
+    admin, winback_voucher
+):
     """The gap an old script falls into: it sends the win-back switch, no voucher code."""
     data = _update(admin, {"name": "offersWinbackEnabled", "value": "true"})
     (error,) = data["errors"]
