@@ -201,6 +201,22 @@ def test_a_removal_takes_back_an_add():
     assert weights[31] == pytest.approx(1.0)  # added and removed: a view's weight
 
 
+def test_a_product_added_then_bought_is_explained_as_bought():
+    """The explanation names the furthest the shopper went with a product, though an
+    add weighs more than a purchase as a sign of interest now."""
+    context = context_from_events(
+        [
+            SessionEvent(41, InteractionKind.PURCHASE),
+            SessionEvent(41, InteractionKind.ADD_TO_CART),
+            SessionEvent(41, InteractionKind.VIEW),
+            SessionEvent(42, InteractionKind.ADD_TO_CART),
+            SessionEvent(42, InteractionKind.VIEW),
+        ]
+    )
+    kinds = {p.product_id: p.kind for p in context.products}
+    assert kinds == {41: InteractionKind.PURCHASE, 42: InteractionKind.ADD_TO_CART}
+
+
 # The blend ------------------------------------------------------------------------------
 
 BASE = [{"product_id": p, "score": 10 - p, "reason": "Bestseller"} for p in range(1, 9)]

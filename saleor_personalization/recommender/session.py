@@ -45,6 +45,14 @@ BECAUSE = {
     InteractionKind.PURCHASE: "Because you bought {}",
 }
 SESSION_SOURCE = "session"
+# Which event on a product its explanation names: the furthest the shopper went with it
+# (a product added and then bought was bought, though an add weighs more as interest).
+_STAGE = {
+    InteractionKind.REMOVE_FROM_CART: 0,
+    InteractionKind.VIEW: 1,
+    InteractionKind.ADD_TO_CART: 2,
+    InteractionKind.PURCHASE: 3,
+}
 
 
 @dataclass(frozen=True)
@@ -124,7 +132,7 @@ def context_from_events(events: Iterable[SessionEvent]) -> SessionContext:
             order.append(product)
         totals[product] += CONTEXT_WEIGHTS.get(event.kind, 0.0)
         current = kinds.get(product)
-        if current is None or CONTEXT_WEIGHTS.get(event.kind, 0) > CONTEXT_WEIGHTS.get(current, 0):
+        if current is None or _STAGE.get(event.kind, 0) > _STAGE.get(current, 0):
             kinds[product] = event.kind
     products = []
     for position, product in enumerate(order):
