@@ -43,6 +43,11 @@ def _state(context, config: PersonalizationConfig | None = None) -> dict:
     return state
 
 
+def invalid_token_message(error: Exception) -> str:
+    """One sentence, whether or not the JWT library ends its message with a full stop."""
+    return f"Invalid or expired token: {str(error).rstrip('.')}."
+
+
 def remember_config(context, config: PersonalizationConfig) -> None:
     """The plugin endpoint already holds the plugin's settings (and costed the request)."""
     _state(context, config)["endpoint"] = True
@@ -108,7 +113,7 @@ class SaleorBackend:
             user = user if isinstance(user, User) and user.is_active else None
         except jwt.InvalidTokenError as error:
             raise PersonalizationError(
-                ErrorCode.INVALID_TOKEN, f"Invalid or expired token: {error}."
+                ErrorCode.INVALID_TOKEN, invalid_token_message(error)
             ) from error
         actor = app or user
         if app:

@@ -32,7 +32,7 @@ from ..graphql.errors import ErrorCode
 from ..graphql.http import error_response, execute_request
 from ..graphql.schema import build_schema
 from .configuration import PLUGIN_ID, load_configuration
-from .graphql_backend import COST_MAP, SaleorBackend, remember_config
+from .graphql_backend import COST_MAP, SaleorBackend, invalid_token_message, remember_config
 
 logger = logging.getLogger(__name__)
 
@@ -110,14 +110,12 @@ def serve(request: HttpRequest, config: PersonalizationConfig) -> JsonResponse:
         context = get_context_value(request)
         remember_config(context, config)
     except jwt.InvalidTokenError as error:
-        return error_response(f"Invalid or expired token: {error}.", ErrorCode.INVALID_TOKEN, 401)
+        return error_response(invalid_token_message(error), ErrorCode.INVALID_TOKEN, 401)
     try:
         try:
             blocked = is_storefront_traffic_blocked(context)
         except jwt.InvalidTokenError as error:
-            return error_response(
-                f"Invalid or expired token: {error}.", ErrorCode.INVALID_TOKEN, 401
-            )
+            return error_response(invalid_token_message(error), ErrorCode.INVALID_TOKEN, 401)
         if blocked:
             return JsonResponse(
                 {
