@@ -18,10 +18,11 @@ are recorded under the guest's address, not under the storefront's id.
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.db import connection
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from ..models import CartState, Interaction, InteractionKind
 from .session import (
@@ -66,6 +67,28 @@ class ShopperActivity:
         return context_from_events(self.events)
 
 
+# The cart mirror's lines are ``{line key: [product id, quantity]}``: how each database
+# lists them as rows (``line``) and reads a line's product id. PostgreSQL in a shop; the
+# standalone demo's SQLite too.
+_JSON_LINES = {
+    "postgresql": ("jsonb_each(carts.lines) AS line", "(line.value ->> 0)::bigint"),
+    "sqlite": (
+        "json_each(carts.lines) AS line",
+        "CAST(json_extract(line.value, '$[0]') AS INTEGER)",
+    ),
+}
+
+
+def _as_datetime(value) -> datetime | None:
+    """A raw row's time: SQLite's driver hands back text (naive UTC under USE_TZ)."""
+    if not isinstance(value, str):
+        return value
+    parsed = parse_datetime(value)
+    if parsed is not None and timezone.is_naive(parsed):
+        parsed = timezone.make_aware(parsed, UTC)
+    return parsed
+
+
 def _who(customer_id: int | None, anonymous_id: str, *, either: bool) -> tuple[str, list]:
     """SQL condition for the shopper's rows: a customer's by id (and, with ``either``,
     also what they did under their anonymous id), a visitor's by anonymous id."""
@@ -96,12 +119,13 @@ def read_activity(
         return ShopperActivity()
     parts: list[str] = []
     params: list = []
-    events_table = Interaction._meta.db_table
+    events_table, carts_table = Interaction._meta.db_table, CartState._meta.db_table
+    each, product = _JSON_LINES.get(connection.vendor, _JSON_LINES["postgresql"])
     if purchases:
         who, args = _who(customer_id, anonymous_id, either=False)
         parts.append(
-            "(SELECT 'p', product_id, MAX(occurred_at), '', COUNT(DISTINCT basket_ref), 0"
-            f" FROM {events_table} WHERE {who} AND kind = %s GROUP BY product_id)"
+            "SELECT 'p', product_id, MAX(occurred_at), '', COUNT(DISTINCT basket_ref), 0"
+            f" FROM {events_table} WHERE {who} AND kind = %s GROUP BY product_id"
         )
         params += [*args, InteractionKind.PURCHASE]
         if not customer_id:
@@ -109,12 +133,11 @@ def read_activity(
             # Saleor gives them to), never under the storefront's id: what they bought
             # is what their completed checkouts held.
             parts.append(
-                "(SELECT 'p', (line.value ->> 0)::bigint, MAX(carts.completed_at), '',"
-                " COUNT(*), 0"
-                f" FROM (SELECT lines, completed_at FROM {CartState._meta.db_table}"
+                f"SELECT 'p', {product}, MAX(carts.completed_at), '', COUNT(*), 0"
+                f" FROM (SELECT lines, completed_at FROM {carts_table}"
                 " WHERE anonymous_id = %s AND completed_at IS NOT NULL"
-                " ORDER BY completed_at DESC LIMIT %s) AS carts,"
-                " jsonb_each(carts.lines) AS line GROUP BY 2)"
+                f" ORDER BY completed_at DESC LIMIT %s) AS carts, {each}"
+                f" GROUP BY {product}"
             )
             params += [anonymous_id, COMPLETED_CARTS]
     if session is not None and session.enabled and session.max_events > 0:
@@ -122,20 +145,19 @@ def read_activity(
         kinds = list(CONTEXT_WEIGHTS)
         since = (now or timezone.now()) - timedelta(hours=session.hours)
         parts.append(
-            "(SELECT 's', product_id, occurred_at, kind, 0, id"
+            "SELECT * FROM (SELECT 's', product_id, occurred_at, kind, 0, id"
             f" FROM {events_table} WHERE {who} AND occurred_at >= %s"
             f" AND kind IN ({', '.join(['%s'] * len(kinds))})"
-            " ORDER BY occurred_at DESC, id DESC LIMIT %s)"
+            " ORDER BY occurred_at DESC, id DESC LIMIT %s) AS session"
         )
         params += [*args, since, *kinds, session.max_events]
     if cart:
         who, args = _who(customer_id, anonymous_id, either=False)
         parts.append(
-            "(SELECT 'c', (line.value ->> 0)::bigint, NULL::timestamptz, '', 0, 0"
-            f" FROM (SELECT lines FROM {CartState._meta.db_table}"
+            f"SELECT 'c', {product}, NULL, '', 0, 0"
+            f" FROM (SELECT lines FROM {carts_table}"
             f" WHERE {who} AND completed_at IS NULL"
-            " ORDER BY last_change_at DESC NULLS LAST LIMIT %s) AS carts,"
-            " jsonb_each(carts.lines) AS line)"
+            f" ORDER BY last_change_at DESC NULLS LAST LIMIT %s) AS carts, {each}"
         )
         params += [*args, RECENT_CARTS]
     if not parts:
@@ -147,6 +169,7 @@ def read_activity(
     bought: dict[int, Purchase] = {}
     events: list[tuple[datetime, int, SessionEvent]] = []
     for part, product, at, kind, orders, row_id in rows:
+        at = _as_datetime(at)
         if part == "p":
             earlier = bought.get(int(product))
             if earlier is not None:
