@@ -296,9 +296,10 @@ class Shortlist:
 
 def _best(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """Each row's best ``k`` positions (fewer if the row is shorter), best first, and scores;
-    padded to ``k`` with position 0 and ``-inf``."""
+    padded to ``k`` with position 0 and ``-inf``. Of equal scores the lower position
+    comes first, as in :func:`top_columns` (a shortlist's columns are in column order)."""
     take = min(k, scores.shape[1])
-    top = np.argpartition(scores, scores.shape[1] - take, axis=1)[:, -take:]
+    top = np.sort(np.argpartition(scores, scores.shape[1] - take, axis=1)[:, -take:], axis=1)
     values = np.take_along_axis(scores, top, axis=1)
     order = np.argsort(-values, axis=1, kind="stable")
     top = np.take_along_axis(top, order, axis=1)
