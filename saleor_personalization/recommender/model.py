@@ -1,4 +1,5 @@
-"""The trained recommender: a LightFM hybrid blended with co-purchase, reorder and trend.
+"""The trained recommender: a LightFM hybrid blended with co-purchase, reorder and trend
+(and, for discovery, popularity and first buyers).
 
 Every component scores all products for a batch of customers; each is standardised
 per customer (so weights compare like with like) and the weighted sum ranks products.

@@ -5,8 +5,9 @@ next (the blend tuned on the "all" protocol); what they bought in the last days 
 left out unless it is a product customers reorder or one they have reordered
 themselves. *For you* is discovery: products the
 customer never bought, from the blend tuned on the "new" protocol (the LightFM hybrid
-and co-purchase carry it, bestsellers may be pushed down), with products created since
-training scored from their features in the same ranking.
+and co-purchase carry it, bestsellers may be pushed down and what customers are buying
+for the first time lately lifted), with products created since training scored from
+their features in the same ranking.
 
 The list writer, the training run's evaluation and tuning, and the benchmark all
 call :func:`rank`, so the figures a run records describe the lists shoppers get.
