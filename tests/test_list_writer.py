@@ -149,13 +149,19 @@ def _reason(ctx, parts, weights: BlendWeights, row: int, col: int, owned: list[i
             return BECAUSE_YOU_BOUGHT.format(name)
     if lifter == "trend" and model.trend[col] > 0:
         return TRENDING
+    if lifter == "first_buyers" and model.first_buyers[col] > 0:
+        return TRENDING  # bought for the first time in the trend window: sold in it
     return PICKED
 
 
 @pytest.mark.parametrize(
     "weights",
-    [None, BlendWeights(repeat=1.0, copurchase=0.0, factorisation=0.3, trend=0.5)],
-    ids=["trained", "no co-purchase weight"],
+    [
+        None,
+        BlendWeights(repeat=1.0, copurchase=0.0, factorisation=0.3, trend=0.5),
+        BlendWeights(repeat=1.0, copurchase=0.2, factorisation=0.3, trend=0.0, first_buyers=2.0),
+    ],
+    ids=["trained", "no co-purchase weight", "first buyers"],
 )
 def test_each_reason_is_the_rule_applied_to_its_entry(live, weights):
     ids = list(range(1, 61))
@@ -183,6 +189,8 @@ def test_each_reason_is_the_rule_applied_to_its_entry(live, weights):
                 assert reason == _reason(ctx, ranked.parts, weighting, row, col, own, names, links)
                 seen.add(reason.split(" ")[0])
     expected = {"You", "Because", "New"} if weights is None else {"You", "New"}
+    if weights is not None and weights.first_buyers:
+        expected.add("Trending")  # said of the products first buyers lifted
     assert expected <= seen, seen
 
 

@@ -49,6 +49,7 @@ def _parts(seed: int = 5) -> dict[str, np.ndarray]:
         "factorisation": rng.standard_normal((CUSTOMERS, PRODUCTS)).astype(np.float32),
         "trend": rng.standard_normal((1, PRODUCTS)).astype(np.float32),
         "popularity": rng.standard_normal((1, PRODUCTS)).astype(np.float32),
+        "first_buyers": rng.standard_normal((1, PRODUCTS)).astype(np.float32),
     }
 
 

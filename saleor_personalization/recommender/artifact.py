@@ -51,6 +51,7 @@ def serialise(model: RecommenderModel) -> tuple[bytes, dict]:
         repeat_rates=model.repeat_rates,
         trend=model.trend,
         popularity=model.popularity,
+        first_buyers=model.first_buyers,
         copurchase_data=copurchase.data,
         copurchase_indices=copurchase.indices,
         copurchase_indptr=copurchase.indptr,
@@ -101,6 +102,7 @@ def deserialise(blob: bytes, manifest: dict) -> RecommenderModel:
             params=ModelParams.from_dict(manifest["params"]),
             as_of=datetime.fromisoformat(manifest["as_of"]),
             reorder=ReorderModel.from_arrays(data),
+            first_buyers=data.get("first_buyers"),  # absent from runs stored before it
         )
     except ArtifactError:
         raise

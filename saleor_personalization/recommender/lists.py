@@ -400,6 +400,7 @@ class ReasonWriter:
         self.known = len(ctx.model.item_ids)
         self.weights = np.array([getattr(weights, n) for n in COMPONENTS], dtype=np.float32)
         self.trending = ctx.model.trend > 0
+        self.discovered = ctx.model.first_buyers > 0
 
     def chunk(
         self, scores: np.ndarray, cols: list[np.ndarray], owned: sp.csr_matrix
@@ -456,7 +457,11 @@ class ReasonWriter:
         main = contributions.argmax(axis=0)
         lifted = contributions.max(axis=0) > 0
         codes = np.full(len(rows), _PICKED_CODE, dtype=np.int64)
-        trending = lifted & (main == COMPONENTS.index("trend")) & self.trending[cols]
+        # First buyers in the trend window are sales in it: trending is true of them too.
+        trending = lifted & (
+            ((main == COMPONENTS.index("trend")) & self.trending[cols])
+            | ((main == COMPONENTS.index("first_buyers")) & self.discovered[cols])
+        )
         codes[trending] = _TRENDING_CODE
         wants_source = np.flatnonzero(lifted & (main == COMPONENTS.index("copurchase")))
         sources = self._sources(rows[wants_source], cols[wants_source], owned)

@@ -1,4 +1,5 @@
-"""The trained recommender: a LightFM hybrid blended with co-purchase, reorder and trend.
+"""The trained recommender: a LightFM hybrid blended with co-purchase, reorder and trend
+(and, for discovery, popularity and first buyers).
 
 Every component scores all products for a batch of customers; each is standardised
 per customer (so weights compare like with like) and the weighted sum ranks products.
@@ -21,7 +22,7 @@ from .data import InteractionData
 from .factorisation import Factorisation, FactorisationParams
 from .reorder import ReorderModel
 
-COMPONENTS = ("repeat", "copurchase", "factorisation", "trend", "popularity")
+COMPONENTS = ("repeat", "copurchase", "factorisation", "trend", "popularity", "first_buyers")
 
 
 class InvalidParameters(ValueError):
@@ -37,6 +38,10 @@ class BlendWeights:
     # Negative values push the catalogue's bestsellers down: discovery lists show more
     # of the catalogue (coverage) at a small cost in accuracy, as tuning decides.
     popularity: float = 0.0
+    # Customers buying the product for the first time lately: what a shop's customers
+    # are discovering now. A discovery signal (trend counts reorders too), weighed for
+    # *for you* only, as tuning decides; 0 in runs stored before it existed.
+    first_buyers: float = 0.0
 
     def as_dict(self) -> dict[str, float]:
         return asdict(self)
@@ -167,13 +172,19 @@ class RecommenderModel:
     params: ModelParams
     as_of: datetime
     reorder: ReorderModel | None = None  # None: the fixed repeat signal (too few reorders)
+    # Per product, customers whose first purchase of it fell in the trend window
+    # (:func:`.training.first_buyer_vector`); None (runs stored before it): none.
+    first_buyers: np.ndarray | None = None
 
     def __post_init__(self) -> None:
+        if self.first_buyers is None:
+            self.first_buyers = np.zeros(len(self.item_ids), dtype=np.float32)
         self._user_index = {int(u): k for k, u in enumerate(self.user_ids)}
         self._item_index = {int(i): k for k, i in enumerate(self.item_ids)}
         self._copurchase_dense: np.ndarray | None = None
         self._trend_row: np.ndarray | None = None
         self._popularity_row: np.ndarray | None = None
+        self._first_buyers_row: np.ndarray | None = None
 
     def _copurchase_scores(self, history: sp.csr_matrix) -> np.ndarray:
         if self.copurchase.shape[0] <= DENSE_COPURCHASE_LIMIT:
@@ -192,6 +203,14 @@ class RecommenderModel:
             row = np.log1p(self.popularity.astype(np.float32)).reshape(1, -1)
             self._popularity_row = standardise(row.copy())
         return self._popularity_row
+
+    def _standard_first_buyers(self) -> np.ndarray:
+        """Counts as they are, as trend's (on windows before the test holdouts a log scale,
+        as popularity's, ranked new purchases less well under the coverage floor)."""
+        if self._first_buyers_row is None:
+            row = self.first_buyers.astype(np.float32).reshape(1, -1)
+            self._first_buyers_row = standardise(row.copy())
+        return self._first_buyers_row
 
     @property
     def item_index(self) -> dict[int, int]:
@@ -259,6 +278,7 @@ class RecommenderModel:
                 "factorisation": standardise(factors),
                 "trend": self._standard_trend(),  # one row, the same for every customer
                 "popularity": self._standard_popularity(),  # likewise
+                "first_buyers": self._standard_first_buyers(),  # likewise
             }
         new_vectors, new_biases = new_items
         fresh = vectors @ new_vectors.T + new_biases + biases[:, np.newaxis]
@@ -268,7 +288,7 @@ class RecommenderModel:
         # borrowed from its nearest known products by feature embedding (what is bought
         # with similar products), and trend and popularity take the catalogue's average
         # (0 once standardised): a popularity penalty then neither lifts every new
-        # product above the customer's taste nor buries it.
+        # product above the customer's taste nor buries it. So do its first buyers.
         neighbours, strengths = self.feature_neighbours(new_vectors)
         borrowed = np.einsum("rnk,nk->rn", copurchase[:, neighbours], strengths)
         unknown = np.zeros((1, len(new_vectors)), dtype=np.float32)
@@ -278,6 +298,7 @@ class RecommenderModel:
             "factorisation": standardise(np.hstack([factors, fresh])),
             "trend": np.hstack([self._standard_trend(), unknown]),
             "popularity": np.hstack([self._standard_popularity(), unknown]),
+            "first_buyers": np.hstack([self._standard_first_buyers(), unknown]),
         }
 
     def feature_neighbours(self, vectors: np.ndarray, k: int = 10) -> tuple[np.ndarray, np.ndarray]:

@@ -5,8 +5,9 @@ next (the blend tuned on the "all" protocol); what they bought in the last days 
 left out unless it is a product customers reorder or one they have reordered
 themselves. *For you* is discovery: products the
 customer never bought, from the blend tuned on the "new" protocol (the LightFM hybrid
-and co-purchase carry it, bestsellers may be pushed down), with products created since
-training scored from their features in the same ranking.
+and co-purchase carry it, bestsellers may be pushed down and what customers are buying
+for the first time lately lifted), with products created since training scored from
+their features in the same ranking.
 
 The list writer, the training run's evaluation and tuning, and the benchmark all
 call :func:`rank`, so the figures a run records describe the lists shoppers get.
@@ -296,9 +297,10 @@ class Shortlist:
 
 def _best(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """Each row's best ``k`` positions (fewer if the row is shorter), best first, and scores;
-    padded to ``k`` with position 0 and ``-inf``."""
+    padded to ``k`` with position 0 and ``-inf``. Of equal scores the lower position
+    comes first, as in :func:`top_columns` (a shortlist's columns are in column order)."""
     take = min(k, scores.shape[1])
-    top = np.argpartition(scores, scores.shape[1] - take, axis=1)[:, -take:]
+    top = np.sort(np.argpartition(scores, scores.shape[1] - take, axis=1)[:, -take:], axis=1)
     values = np.take_along_axis(scores, top, axis=1)
     order = np.argsort(-values, axis=1, kind="stable")
     top = np.take_along_axis(top, order, axis=1)
