@@ -285,7 +285,9 @@ def pair_features(
     interval = np.maximum(products[cols, 2], 1.0)
     sold = {days: products[cols, 3 + k] for k, days in enumerate(SALES_DAYS)}
     together = np.asarray(copurchase[pair_rows, cols]).ravel().astype(np.float64)
-    features = np.column_stack(
+    # Stacked as columns of a Fortran-ordered array: the trees read a feature at a time
+    # (:meth:`ReorderModel.log_odds`), so each is one contiguous run of memory.
+    features = np.vstack(
         [
             bought,
             last,
@@ -312,7 +314,7 @@ def pair_features(
             np.log((sold[7] + 1.0) / (sold[28] / 4.0 + 1.0)),
             np.log((sold[28] + 1.0) / (sold[91] * 28.0 / 91.0 + 1.0)),
         ]
-    )
+    ).T
     return pair_rows, cols, features
 
 
