@@ -55,7 +55,16 @@ def test_migrate_forwards_and_backwards_on_postgresql(tmp_path):
                     " WHERE tablename LIKE 'saleor_personalization_%'"
                 )
             }
+            # List rows' JSON is compressed with LZ4 where the server was built with it.
+            [methods] = conn.execute(
+                "SELECT enumvals FROM pg_settings WHERE name = 'default_toast_compression'"
+            ).fetchone()
+            [entries] = conn.execute(
+                "SELECT attcompression FROM pg_attribute WHERE attname = 'entries'"
+                " AND attrelid = 'saleor_personalization_recommendationlist'::regclass"
+            ).fetchone()
         assert "saleor_personalization_interaction" in tables
+        assert entries == ("l" if "lz4" in methods else "")
         result = _run(["migrate", "saleor_personalization", "zero"], tmp_path, DATABASE_URL=url)
         assert result.returncode == 0, result.stderr
     finally:

@@ -63,11 +63,17 @@ def _write(rows: Iterable[RecommendationList]) -> int:
 
 
 def _names(product_ids: Iterable[int]) -> dict[int, str]:
-    return dict(
-        ItemProfile.objects.filter(product_id__in=set(map(int, product_ids))).values_list(
-            "product_id", "name"
+    ids = sorted(set(map(int, product_ids)))
+    if connection.vendor != "postgresql":
+        return dict(
+            ItemProfile.objects.filter(product_id__in=ids).values_list("product_id", "name")
         )
-    )
+    # On PostgreSQL the ids are one array: a chunk's first read asks for thousands of
+    # products, and a placeholder each cost more to send than the read itself.
+    table = connection.ops.quote_name(ItemProfile._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT product_id, name FROM {table} WHERE product_id = ANY(%s)", [ids])
+        return dict(cursor.fetchall())
 
 
 # Personal lists ------------------------------------------------------------------
@@ -110,12 +116,20 @@ class SharedBuyers:
         return cls(bits)
 
     def shared(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        """Whether products (columns) ``a[i]`` and ``b[i]`` have a buyer in common."""
-        out = np.zeros(len(a), dtype=bool)
-        for start in range(0, len(a), 65_536):  # bounded temporaries
+        """Whether products (columns) ``a[i]`` and ``b[i]`` have a buyer in common.
+
+        Each distinct pair is looked at once, in order: a chunk's lists ask about the
+        same pairs of popular products many times (three to four times on Online Retail).
+        """
+        pairs, inverse = np.unique(
+            np.asarray(a, dtype=np.int64) * len(self.bits) + b, return_inverse=True
+        )
+        a, b = np.divmod(pairs, len(self.bits))
+        out = np.zeros(len(pairs), dtype=bool)
+        for start in range(0, len(pairs), 65_536):  # bounded temporaries
             part = slice(start, start + 65_536)
             out[part] = np.any(self.bits[a[part]] & self.bits[b[part]], axis=1)
-        return out
+        return out[inverse.reshape(-1)]
 
 
 @dataclass
@@ -144,7 +158,10 @@ class ScoringContext:
         asked for about as many pairs as a dense copy has cells / DENSE_LINKS_SHARE; then
         from a dense copy, while that is small (the model's own limit for dense
         co-purchase weights): a chunk of customers with long histories asks for
-        millions of pairs, a rescoring after an order for a few hundred.
+        millions of pairs, a rescoring after an order for a few hundred. The dense copy
+        is the model's, kept by target (:meth:`RecommenderModel.copurchase_by_target`):
+        an entry's pairs have one target and its customer's sources in column order, so
+        they are read along one row of it instead of one cache line per pair.
         """
         if self._weights is None:
             self._weights = sp.csr_matrix(self.model.copurchase, dtype=np.float32)
@@ -156,9 +173,10 @@ class ScoringContext:
             and n_items <= DENSE_COPURCHASE_LIMIT
             and self._asked * DENSE_LINKS_SHARE >= n_items * n_items
         ):
-            self._weights = self._weights.toarray()
+            self._weights = self.model.copurchase_by_target()
         if isinstance(self._weights, np.ndarray):
-            return self._weights[sources, targets]
+            cells = np.asarray(targets, dtype=np.int64) * n_items + sources
+            return np.take(self._weights.reshape(-1), cells)
         if not len(sources):
             return np.zeros(0, dtype=np.float32)
         return np.asarray(self._weights[sources, targets], dtype=np.float32).ravel()
@@ -353,7 +371,7 @@ def ranked_chunks(
         model,
         history,
         rows,
-        ctx.features.customers(users),
+        unseen_customer_features(ctx, users),
         new=ctx.new,
         recently_bought_days=options.recently_bought_days,
     )
@@ -368,6 +386,19 @@ def ranked_chunks(
         )
     ]
     return users, chunks[0], chunks[1]
+
+
+def unseen_customer_features(ctx: ScoringContext, users: np.ndarray) -> list[list[str]]:
+    """Feature rows of ``users`` for :func:`rank`: read only for the customers the model
+    was not trained on, empty for the others. Only an unseen customer's vector is made
+    from features (:meth:`RecommenderModel.user_factors`); reading every customer's
+    profile was a database read per chunk for nothing."""
+    rows: list[list[str]] = [[] for _ in range(len(users))]
+    unseen = [k for k, user in enumerate(users.tolist()) if user not in ctx.model.user_index]
+    if unseen:
+        for k, row in zip(unseen, ctx.features.customers(users[unseen]), strict=True):
+            rows[k] = row
+    return rows
 
 
 BOUGHT_BEFORE = "You bought this before"
@@ -471,43 +502,48 @@ class ReasonWriter:
 
     def _sources(self, rows: np.ndarray, cols: np.ndarray, owned: sp.csr_matrix) -> np.ndarray:
         """For each entry (customer ``rows[i]``, known column ``cols[i]``), the owned product
-        linking to it most strongly (of equal weights, the first the customer's row
-        lists, the lowest column), -1 for none.
+        linking to it most strongly (of equal weights, the lowest column), -1 for none.
 
         A link is a positive co-purchase weight between two products that share a buyer.
         Every (entry, owned product) pair is weighed at once and each entry's strongest
         is taken by a segmented maximum; only that pair is checked for a shared buyer
         and, where it has none, the entry looks again without it: the strongest pair
         almost always has one, so few pairs are checked and few entries look twice.
+
+        A chunk has millions of pairs, so each pair is one 64-bit key: the bits of its
+        weight (a float32 of at least 0 orders as its bits do) above, the complement of
+        its source column below. One maximum per entry gives both the strongest weight
+        and, of equal ones, the lowest column, with no other pass over the pairs.
         """
         found = np.full(len(rows), -1, dtype=np.int64)
+        owned.sort_indices()  # each row's products by column
         counts = np.diff(owned.indptr)[rows]
         pending = np.flatnonzero(counts)
         counts = counts[pending]
+        if not len(pending):
+            return found
         ends = np.cumsum(counts)
         # Pairs entry by entry, each entry's owned products in the order of its row.
         first_pair = np.repeat(owned.indptr[rows[pending]] - (ends - counts), counts)
-        source = owned.indices[np.arange(int(ends[-1]) if len(ends) else 0) + first_pair]
+        source = owned.indices[np.arange(int(ends[-1])) + first_pair]
         weight = self.ctx.link_weights(source, np.repeat(cols[pending], counts))
-        weight[np.isnan(weight)] = 0  # every entry's maximum is then one of its pairs
+        # Not positive (or NaN): no link, like a weight of 0.
+        weight = np.where(weight > 0, weight, np.float32(0)).astype(np.float32, copy=False)
+        keys = weight.view(np.int32).astype(np.int64) << 32
+        keys |= _LOWEST_FIRST - source
         while len(pending):
-            starts = ends - counts
-            best = np.maximum.reduceat(weight, starts)
-            linked = best > 0
-            # The first pair of each entry at its maximum.
-            at_best = np.flatnonzero(weight == np.repeat(best, counts))
-            segment = np.searchsorted(ends, at_best, side="right")
-            first = at_best[np.r_[True, segment[1:] != segment[:-1]]]
-            candidate = source[first]
+            best = np.maximum.reduceat(keys, ends - counts)
+            linked = best >= 1 << 32  # a positive weight
+            candidate = _LOWEST_FIRST - (best & _LOWEST_FIRST)
             linked[linked] = self.ctx.buyers.shared(candidate[linked], cols[pending[linked]])
             found[pending[linked]] = candidate[linked]
-            again = (best > 0) & ~linked
+            again = (best >= 1 << 32) & ~linked
             if not again.any():
                 break
-            weight[first[again]] = 0  # no shared buyer: not a link
             keep = np.repeat(again, counts)
+            keys, best = keys[keep], np.repeat(best[again], counts[again])
+            keys[keys == best] = 0  # no shared buyer: not a link
             pending, counts = pending[again], counts[again]
-            weight, source = weight[keep], source[keep]
             ends = np.cumsum(counts)
         return found
 
@@ -526,6 +562,8 @@ class ReasonWriter:
 # A reason as a number while a chunk is explained: one of the fixed reasons, or
 # "Because you bought X" as _SOURCE_CODES + X's column.
 _NEW_CODE, _BOUGHT_CODE, _TRENDING_CODE, _PICKED_CODE, _SOURCE_CODES = range(5)
+# The low half of a link's key in ReasonWriter._sources: this minus its source column.
+_LOWEST_FIRST = np.int64(0xFFFF_FFFF)
 
 
 def write_personal_lists(

@@ -182,6 +182,7 @@ class RecommenderModel:
         self._user_index = {int(u): k for k, u in enumerate(self.user_ids)}
         self._item_index = {int(i): k for k, i in enumerate(self.item_ids)}
         self._copurchase_dense: np.ndarray | None = None
+        self._copurchase_by_target: np.ndarray | None = None
         self._trend_row: np.ndarray | None = None
         self._popularity_row: np.ndarray | None = None
         self._first_buyers_row: np.ndarray | None = None
@@ -192,6 +193,17 @@ class RecommenderModel:
                 self._copurchase_dense = self.copurchase.toarray().astype(np.float32)
             return np.asarray(history @ self._copurchase_dense, dtype=np.float32)
         return (history @ self.copurchase).toarray().astype(np.float32)
+
+    def copurchase_by_target(self) -> np.ndarray:
+        """The co-purchase weights as a dense float32 array, a row per target product
+        (transposed): the reasons' lookups of many sources of one target read one row.
+        Made once per loaded model (a worker scores chunk after chunk with it), while
+        the weights are small enough to keep dense (:data:`DENSE_COPURCHASE_LIMIT`)."""
+        if self._copurchase_by_target is None:
+            weights = sp.csr_matrix(self.copurchase, dtype=np.float32)
+            weights.sum_duplicates()
+            self._copurchase_by_target = weights.T.toarray(order="C")
+        return self._copurchase_by_target
 
     def _standard_trend(self) -> np.ndarray:
         if self._trend_row is None:
@@ -215,6 +227,10 @@ class RecommenderModel:
     @property
     def item_index(self) -> dict[int, int]:
         return self._item_index
+
+    @property
+    def user_index(self) -> dict[int, int]:
+        return self._user_index
 
     def user_factors(
         self, user_ids: np.ndarray, feature_rows: list[list[str]] | None = None
