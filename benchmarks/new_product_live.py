@@ -68,17 +68,27 @@ class Shop:
         return data
 
     def templates(self, count: int) -> list[dict]:
-        """Products with a similar list (known to the model), to make variations of."""
+        """Products with a similar list (known to the model), to make variations of.
+
+        Only of product types without required attributes: the variation is created with
+        none (a merchant would fill them in; the benchmark has no values to give)."""
         found = self.call(
             """query($c: String!) { products(first: 100, channel: $c) { edges { node {
-              id name category { id } productType { id hasVariants }
+              id name category { id }
+              productType { id hasVariants productAttributes { valueRequired }
+                variantAttributes { valueRequired } }
               variants { id } } } } }""",
             {"c": self.channel},
         )["products"]["edges"]
         out = []
         for edge in found:
             node = edge["node"]
-            if node["category"] and self.similar(node["id"]):
+            kind = node["productType"]
+            required = any(
+                a["valueRequired"]
+                for a in (kind["productAttributes"] or []) + (kind["variantAttributes"] or [])
+            )
+            if node["category"] and not required and self.similar(node["id"]):
                 out.append(node)
             if len(out) == count:
                 break
