@@ -126,14 +126,23 @@ class ShopperRules:
     same exclusions and follows the same session.
     """
 
-    def __init__(self, shopper: Shopper, channel: str, config: PersonalizationConfig):
+    def __init__(
+        self,
+        shopper: Shopper,
+        channel: str,
+        config: PersonalizationConfig,
+        *,
+        follows_session: bool = True,
+    ):
+        """``follows_session``: off for an answer that never blends the session (a
+        product's similar list, trending), so its events are not read."""
         self.shopper, self.channel, self.config = shopper, channel, config
         settings = SessionSettings.from_config(config)
         self.activity = read_activity(
             shopper.customer_id,
             shopper.anonymous_id,
             cart=config.exclude_in_cart,
-            session=settings,
+            session=settings if follows_session else None,
         )
         # What discovery leaves out: everything the shopper ever bought.
         self.owned = frozenset(self.activity.purchases)
@@ -211,7 +220,8 @@ def apply_rules(
     exclude: Iterable[int] = (),
     diversify_categories: bool = True,
 ) -> list[Recommendation]:
-    """Every shopper-facing rule on one list, for an answer that reads just that list."""
-    return ShopperRules(shopper, channel, config).apply(
+    """Every shopper-facing rule on one list, for an answer that reads just that list
+    (and does not follow the session)."""
+    return ShopperRules(shopper, channel, config, follows_session=False).apply(
         entries, first, exclude=exclude, diversify_categories=diversify_categories
     )
