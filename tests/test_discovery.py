@@ -149,3 +149,33 @@ def test_first_buyers_are_stored_with_the_model_and_older_runs_load_without_them
         history_as_of(loaded, events, NOW, loaded.user_ids[:3]), None, np.arange(3)
     )
     assert not parts["first_buyers"].any()  # a flat row: it changes no ranking
+
+
+def test_new_products_find_the_known_products_with_their_features_as_neighbours():
+    """A new product is compared with known products' vectors made as its own is, from
+    shared features: a variant with a known product's features finds that product first,
+    which the known products' full vectors (their own id's embedding in them) missed."""
+    events, _ = _shop()
+    words = lambda i: [f"word:g{int(i) // PER_GROUP}", f"word:p{int(i)}"]  # noqa: E731
+    features = FeatureSource(
+        items=lambda ids: [[f"item:{int(i)}", *words(i)] for i in ids],
+        customers=lambda ids: [[f"user:{int(c)}"] for c in ids],
+    )
+    params = ModelParams.from_dict({"epochs": 10, "components": 8, "threads": 1, "seed": 3})
+    model, _ = fit_model(events, NOW, params, features=features)
+    known = model.item_ids[:30]
+    variants = NewProducts.from_features(
+        model, known + 10_000, [[f"item:{int(i) + 10_000}", *words(i)] for i in known]
+    )
+    np.testing.assert_allclose(model.item_feature_vectors[:30], variants.vectors, rtol=1e-6)
+    nearest, strengths = model.feature_neighbours(variants.vectors)
+    first = nearest[np.arange(30), strengths.argmax(axis=1)]
+    np.testing.assert_array_equal(first, np.arange(30))
+
+    blob, manifest = serialise(model)
+    np.testing.assert_array_equal(
+        deserialise(blob, manifest).item_feature_vectors, model.item_feature_vectors
+    )
+    older = replace(model, item_feature_vectors=None)  # a run stored before them
+    nearest, _ = older.feature_neighbours(variants.vectors)
+    assert nearest.shape == (30, 10)

@@ -52,6 +52,11 @@ def serialise(model: RecommenderModel) -> tuple[bytes, dict]:
         trend=model.trend,
         popularity=model.popularity,
         first_buyers=model.first_buyers,
+        **(
+            {"item_feature_vectors": model.item_feature_vectors}
+            if model.item_feature_vectors is not None
+            else {}
+        ),
         copurchase_data=copurchase.data,
         copurchase_indices=copurchase.indices,
         copurchase_indptr=copurchase.indptr,
@@ -103,6 +108,7 @@ def deserialise(blob: bytes, manifest: dict) -> RecommenderModel:
             as_of=datetime.fromisoformat(manifest["as_of"]),
             reorder=ReorderModel.from_arrays(data),
             first_buyers=data.get("first_buyers"),  # absent from runs stored before it
+            item_feature_vectors=data.get("item_feature_vectors"),  # likewise
         )
     except ArtifactError:
         raise

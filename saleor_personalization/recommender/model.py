@@ -25,6 +25,12 @@ from .reorder import ReorderModel
 COMPONENTS = ("repeat", "copurchase", "factorisation", "trend", "popularity", "first_buyers")
 
 
+def shared_features(feature_rows: list[list[str]]) -> list[list[str]]:
+    """Each product's features less its own id feature (``item:<id>``): what a product
+    shares with others, and all a product unknown to the model has that it learned."""
+    return [[name for name in row if not name.startswith("item:")] for row in feature_rows]
+
+
 class InvalidParameters(ValueError):
     """Training parameters that cannot work; the message says which and why."""
 
@@ -175,6 +181,11 @@ class RecommenderModel:
     # Per product, customers whose first purchase of it fell in the trend window
     # (:func:`.training.first_buyer_vector`); None (runs stored before it): none.
     first_buyers: np.ndarray | None = None
+    # Per known product, its vector from its shared features alone
+    # (:func:`shared_features`), made as a new product's is: what new products are
+    # compared with to find their neighbours. None (runs stored before it): the
+    # products' full vectors are used.
+    item_feature_vectors: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         if self.first_buyers is None:
@@ -319,8 +330,18 @@ class RecommenderModel:
 
     def feature_neighbours(self, vectors: np.ndarray, k: int = 10) -> tuple[np.ndarray, np.ndarray]:
         """Each vector's ``k`` nearest known products (cosine of item embeddings) and
-        weights that sum to 1 over the positively similar ones (0 where none is)."""
-        known = self.factorisation.item_vectors
+        weights that sum to 1 over the positively similar ones (0 where none is).
+
+        ``vectors`` are made from shared features (:meth:`item_vectors_for`), so they are
+        compared with the known products' vectors made the same way: a known product's
+        full vector also holds its own id's embedding, which a new product has none of,
+        and a variant of a known product with the same features would not find it first.
+        """
+        known = (
+            self.item_feature_vectors
+            if self.item_feature_vectors is not None
+            else self.factorisation.item_vectors
+        )
         take = min(k, len(known))
         if not take or not len(vectors):
             return (

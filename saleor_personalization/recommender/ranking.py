@@ -20,7 +20,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from .data import InteractionData
-from .model import COMPONENTS, BlendWeights, RecommenderModel
+from .model import COMPONENTS, BlendWeights, RecommenderModel, shared_features
 
 # Products at least this often rebought count as reorder products: they stay on
 # lists right after a purchase.
@@ -53,8 +53,7 @@ class NewProducts:
         cls, model: RecommenderModel, ids, feature_rows: list[list[str]]
     ) -> "NewProducts":
         """Vectors from each product's features (its own id feature is unknown to the model)."""
-        rows = [[name for name in row if not name.startswith("item:")] for row in feature_rows]
-        vectors, biases = model.item_vectors_for(rows)
+        vectors, biases = model.item_vectors_for(shared_features(feature_rows))
         return cls(ids=np.asarray(ids, dtype=np.int64), vectors=vectors, biases=biases)
 
     def __len__(self) -> int:

@@ -31,7 +31,7 @@ from .evaluation import (
     popularity_scorer,
 )
 from .factorisation import train_factorisation
-from .model import BlendWeights, ModelParams, RecommenderModel
+from .model import BlendWeights, ModelParams, RecommenderModel, shared_features
 from .ranking import (
     RECENTLY_BOUGHT_DAYS,
     NewProducts,
@@ -100,7 +100,8 @@ def fit_model(
             f"{data.shape[0]} customers and {data.shape[1]} products with events before "
             f"{as_of:%Y-%m-%d}; at least 2 of each are needed"
         )
-    item_space = build_feature_space(features.items(data.item_ids))
+    item_rows = features.items(data.item_ids)
+    item_space = build_feature_space(item_rows)
     user_space = build_feature_space(features.customers(data.user_ids))
     factorisation = train_factorisation(data.weights, user_space, item_space, params.factorisation)
     model = RecommenderModel(
@@ -123,6 +124,9 @@ def fit_model(
         as_of=as_of,
         reorder=fit_reorder(events, data, params.holdout_weeks, params),
         first_buyers=first_buyer_vector(events, data.item_ids, as_of, params.trend_days),
+        item_feature_vectors=factorisation.vectors_from_features(
+            shared_features(item_rows), kind="item"
+        )[0],
     )
     return model, data
 
