@@ -3,9 +3,16 @@
 Read at send time, so an email shows the cart as it is (a completed checkout is
 gone: Saleor deletes it when the order is created) and prices in the checkout's
 channel and currency. Images are Saleor's thumbnail URLs (256 px).
+
+Prices are what Saleor charges: a variant's price after catalogue promotions (the
+channel listing's ``discounted_price``, which Saleor keeps up to date as promotions
+start and end, as ``ProductVariant.get_price`` reads it), or a line's price override.
+The list price would tell a shopper on a sale a higher total than their cart's.
 """
 
 from django.conf import settings
+from django.db.models import F, Min
+from django.db.models.functions import Coalesce
 
 from ..configuration import PersonalizationConfig
 from ..emails.content import CheckoutContent, EmailLine, EmailProduct, ShopInfo
@@ -14,6 +21,11 @@ from .configuration import PLUGIN_ID
 
 THUMBNAIL_SIZE = 256
 NOTIFY_EVENT = "personalization_abandoned_checkout"
+
+
+# A variant listing's price after catalogue promotions (null before Saleor first
+# computes it: the list price then).
+_CHARGED = Coalesce(F("discounted_price_amount"), F("price_amount"))
 
 
 def _image_url(media) -> str:
@@ -55,7 +67,9 @@ class SaleorCheckoutSource:
         prices = dict(
             ProductVariantChannelListing.objects.filter(
                 variant_id__in=[line.variant_id for line in lines], channel=checkout.channel
-            ).values_list("variant_id", "price_amount")
+            )
+            .annotate(charged=_CHARGED)
+            .values_list("variant_id", "charged")
         )
         user = checkout.user
         first_name = (user.first_name if user else "") or (
@@ -90,7 +104,6 @@ class SaleorCheckoutSource:
         )
 
     def products(self, product_ids: list[int], channel: str) -> list[EmailProduct]:
-        from django.db.models import Min
         from saleor.channel.models import Channel
         from saleor.product.models import Product, ProductVariantChannelListing
 
@@ -105,7 +118,7 @@ class SaleorCheckoutSource:
                 price_amount__isnull=False,
             )
             .values("variant__product_id")
-            .annotate(price=Min("price_amount"))
+            .annotate(price=Min(_CHARGED))
             .values_list("variant__product_id", "price")
         )
         products = Product.objects.filter(pk__in=list(prices)).prefetch_related("media")
