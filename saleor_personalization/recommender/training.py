@@ -31,12 +31,12 @@ from .evaluation import (
     popularity_scorer,
 )
 from .factorisation import train_factorisation
+from .for_you_shortlist import for_you_shortlist
 from .model import BlendWeights, ModelParams, RecommenderModel
 from .ranking import (
     RECENTLY_BOUGHT_DAYS,
     NewProducts,
     buy_again_shortlist,
-    for_you_shortlist,
     rank,
     reorder_mask,
     top_columns,
