@@ -100,6 +100,10 @@ def main() -> None:
 
     steps = ", ".join(f"{k} {v:.0f}s" for k, v in outcome.seconds.items())
     print(f"training run (tune, evaluate, final fit): {train_seconds:.0f}s ({steps})")
+    print(
+        "  (fit and final_fit ran in a thread beside tune and evaluate/new_products/live; "
+        "fit_wait and final_wait: what was left of them to wait for)"
+    )
     print(f"epochs run by the final fit: {model.factorisation.epochs_run}")
     print(
         f"co-purchase neighbours for {covered:,} of {products:,} products "

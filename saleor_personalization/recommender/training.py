@@ -7,6 +7,9 @@ One training run:
 2. **evaluate**: fit on everything before the holdout (the last ``holdout_weeks``) with
    those weights and measure it, the popularity baseline and the live model there;
 3. **final**: fit on everything, which is what gets stored and served.
+
+The evaluation fit trains while the weights are tuned and the final fit while the
+evaluation runs: a fit needs no weights (they are set on the fitted model after).
 """
 
 import itertools
