@@ -15,12 +15,12 @@ from saleor_personalization.recommender.evaluation import (
     evaluate_protocols,
     top_k,
 )
+from saleor_personalization.recommender.for_you_shortlist import for_you_shortlist
 from saleor_personalization.recommender.model import RecommenderModel
 from saleor_personalization.recommender.ranking import (
     buy_again_scores,
     buy_again_shortlist,
     for_you_scores,
-    for_you_shortlist,
     top_columns,
 )
 from saleor_personalization.recommender.training import weight_grid
@@ -57,15 +57,52 @@ def _as_lists(top: np.ndarray) -> list[list[int]]:
     return [[int(c) for c in row if c >= 0] for row in top]
 
 
-@pytest.mark.parametrize("size", [2, 10, 100, 1000])
-def test_for_you_shortlists_give_the_whole_catalogues_lists(size):
-    # A shortlist of 2 per component decides almost nobody's top 10 (the whole catalogue
-    # is ranked for them); one of 1000 holds every product.
+def _shop_like(parts: dict[str, np.ndarray], levels: int) -> dict[str, np.ndarray]:
+    """Parts as a shop's are: the shared components take ``levels`` values (a long tail
+    alike: one buyer, no sales lately), most products have no co-purchase score (one
+    value), and the hybrid's scores repeat."""
+    rng = np.random.default_rng(levels)
+    shaped = dict(parts)
+    for name in ("trend", "popularity", "first_buyers"):
+        shaped[name] = rng.integers(0, levels, size=(1, PRODUCTS)).astype(np.float32)
+    copurchase = np.full((CUSTOMERS, PRODUCTS), -0.25, dtype=np.float32)
+    linked = rng.random((CUSTOMERS, PRODUCTS)) < 0.1
+    copurchase[linked] = parts["copurchase"][linked]
+    shaped["copurchase"] = copurchase
+    shaped["factorisation"] = np.round(parts["factorisation"], 1)
+    return shaped
+
+
+@pytest.mark.parametrize("levels", [None, 1, 2, 4, 30])
+def test_for_you_shortlists_give_the_whole_catalogues_lists(levels):
+    # None: every product its own group (shared scores without ties); 1: one group.
     history, parts = _history(), _parts()
+    if levels is not None:
+        parts = _shop_like(parts, levels)
     rows = np.arange(CUSTOMERS)
     grid = weight_grid("new")
     assert any(w.popularity < 0 for w in grid)
-    shortlist = for_you_shortlist(parts, history, rows, grid, size=size)
+    shortlist = for_you_shortlist(parts, history, rows, grid)
+    for weights in grid:
+        whole = top_columns(for_you_scores(parts, weights, history, rows), 10)
+        assert _as_lists(shortlist.top(weights, 10)) == [c.tolist() for c in whole], weights
+
+
+def test_for_you_shortlists_rank_near_ties_over_the_whole_catalogue():
+    """Per-customer parts a rounding apart can blend to equal scores, which go in column
+    order: a group's best by that part are then not certain, and the customer is ranked
+    over the whole catalogue."""
+    history, parts = _history(), _shop_like(_parts(), 2)
+    rows = np.arange(CUSTOMERS)
+    owned = history.baskets.tocsr()
+    shared = np.stack([parts[n][0] for n in ("trend", "popularity", "first_buyers")])
+    group = np.flatnonzero((shared == shared[:, :1]).all(axis=0))  # product 0's group
+    for row in rows:  # eleven products of a group a hair apart, the lower columns lower
+        free = np.setdiff1d(group, owned[row].indices)[:11]
+        parts["copurchase"][row, free] = 5.0 + np.arange(11, 0, -1) * 1e-7
+        parts["factorisation"][row, free] = 0.0
+    grid = weight_grid("new")
+    shortlist = for_you_shortlist(parts, history, rows, grid)
     for weights in grid:
         whole = top_columns(for_you_scores(parts, weights, history, rows), 10)
         assert _as_lists(shortlist.top(weights, 10)) == [c.tolist() for c in whole], weights

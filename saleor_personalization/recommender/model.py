@@ -164,6 +164,10 @@ def standardise(scores: np.ndarray) -> np.ndarray:
 DENSE_COPURCHASE_LIMIT = 8000
 
 
+# New products whose similarities to every known product are held at once.
+NEIGHBOUR_BLOCK = 512
+
+
 @dataclass
 class RecommenderModel:
     item_ids: np.ndarray
@@ -348,14 +352,26 @@ class RecommenderModel:
                 np.zeros((len(vectors), 0), dtype=np.int64),
                 np.zeros((len(vectors), 0), dtype=np.float32),
             )
+        memo = getattr(self, "_neighbours_memo", None)
+        if memo is not None and memo[0] is vectors and memo[1] == k:
+            return memo[2]  # the same new products, batch after batch of customers
         unit = known / np.maximum(np.linalg.norm(known, axis=1, keepdims=True), 1e-9)
         query = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-9)
-        similarity = query @ unit.T
-        nearest = np.argpartition(-similarity, take - 1, axis=1)[:, :take]
-        weights = np.clip(np.take_along_axis(similarity, nearest, axis=1), 0.0, None)
+        nearest = np.zeros((len(vectors), take), dtype=np.int64)
+        weights = np.zeros((len(vectors), take), dtype=np.float32)
+        # A block of new products at a time: all of them by a large catalogue at once
+        # was gigabytes (11,714 by 49,060 on the 20x benchmark's tuning model).
+        for start in range(0, len(vectors), NEIGHBOUR_BLOCK):
+            similarity = query[start : start + NEIGHBOUR_BLOCK] @ unit.T
+            block = np.argpartition(-similarity, take - 1, axis=1)[:, :take]
+            nearest[start : start + NEIGHBOUR_BLOCK] = block
+            found = np.take_along_axis(similarity, block, axis=1)
+            weights[start : start + NEIGHBOUR_BLOCK] = np.clip(found, 0.0, None)
         totals = weights.sum(axis=1, keepdims=True)
         totals[totals == 0] = 1.0
-        return nearest, (weights / totals).astype(np.float32)
+        result = nearest, (weights / totals).astype(np.float32)
+        self._neighbours_memo = (vectors, k, result)
+        return result
 
     @staticmethod
     def blend(components: dict[str, np.ndarray], weights: BlendWeights) -> np.ndarray:

@@ -13,14 +13,13 @@ The list writer, the training run's evaluation and tuning, and the benchmark all
 call :func:`rank`, so the figures a run records describe the lists shoppers get.
 """
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
 
 from .data import InteractionData
-from .model import COMPONENTS, BlendWeights, RecommenderModel, shared_features
+from .model import BlendWeights, RecommenderModel, shared_features
 
 # Products at least this often rebought count as reorder products: they stay on
 # lists right after a purchase.
@@ -224,82 +223,42 @@ def top_columns(scores: np.ndarray, size: int) -> list[np.ndarray]:
     return np.split(cols, np.searchsorted(rows, np.arange(1, n_rows)))
 
 
-# Products each weighted component contributes to a *for you* shortlist: enough that
-# nearly every customer's top 10 is decided inside it (the rest are ranked in full).
-SHORTLIST_SIZE = 100
-
-
 @dataclass(frozen=True)
 class Shortlist:
-    """The products that can reach a batch of customers' lists, with their component scores.
+    """A batch of customers' own products, with their component scores: all a *buy again*
+    list can show, so ranking them under a weighting gives the lists :func:`rank` gives.
 
-    Weight tuning ranks the same customers under every weighting of a grid; ranking the
-    whole catalogue each time made tuning slow on large catalogues. A shortlist is built
-    once per batch and each weighting ranks only its columns, with the same result:
-
-    - *buy again* can only list the customer's own products, so those are the shortlist
-      and nothing outside it can be listed (``ceilings`` is ``None``);
-    - for *for you*, every product outside the shortlist is at most ``ceilings[c]`` on
-      each component ``c`` a weighting counts positively and at least ``floors[c]`` on
-      each it counts negatively, which bounds its blended score. A customer whose
-      shortlisted top ``k`` does not beat that bound is ranked over the whole catalogue
-      (``parts`` and ``owned``), so the lists are those :func:`rank` gives.
+    Weight tuning ranks the same customers under every weighting of a grid; a shortlist
+    is built once per batch and each weighting ranks only its columns.
     """
 
     columns: np.ndarray  # (customers, m) product columns; -1 pads a shorter shortlist
     scores: dict[str, np.ndarray]  # each component's scores at ``columns``
-    ceilings: dict[str, np.ndarray] | None
-    floors: dict[str, np.ndarray] | None
-    parts: dict[str, np.ndarray] | None = None
-    owned: sp.csr_matrix | None = None
 
     def top(self, weights: BlendWeights, k: int) -> np.ndarray:
         """Each customer's best ``k`` columns under ``weights``, best first; -1 past the end."""
         blended = RecommenderModel.blend(self.scores, weights)
         blended[self.columns < 0] = -np.inf
         positions, values = _best(blended, k)
-        top = np.where(np.isfinite(values), np.take_along_axis(self.columns, positions, axis=1), -1)
-        if self.ceilings is None:
-            return top
-        # The k-th shortlisted score must beat every product outside the shortlist.
-        kth = values[:, -1] if values.shape[1] == k else np.full(len(top), -np.inf)
-        bound, scale = self._outside_bound(weights)
-        with np.errstate(invalid="ignore"):
-            decided = np.isneginf(bound) | (kth > bound + 1e-5 * (1.0 + scale))
-        unsure = np.flatnonzero(~decided)
-        if len(unsure):
-            top[unsure] = self._whole_catalogue(weights, unsure, k)
-        return top
-
-    def _outside_bound(self, weights: BlendWeights) -> tuple[np.ndarray, np.ndarray]:
-        """The highest blended score a product outside the shortlist can have, per
-        customer, and the size of its terms (float32 rounding is relative to them)."""
-        bound = np.zeros(len(self.columns), dtype=np.float64)
-        scale = np.zeros(len(self.columns), dtype=np.float64)
-        with np.errstate(invalid="ignore"):
-            for name in COMPONENTS:
-                weight = getattr(weights, name)
-                if weight:
-                    limit = (self.ceilings if weight > 0 else self.floors)[name]
-                    bound += weight * limit.astype(np.float64)
-                    scale += abs(weight) * np.abs(limit)
-        return bound, scale
-
-    def _whole_catalogue(self, weights: BlendWeights, rows: np.ndarray, k: int) -> np.ndarray:
-        parts = {name: part if len(part) == 1 else part[rows] for name, part in self.parts.items()}
-        scores = RecommenderModel.blend(parts, weights)
-        owned = self.owned[rows].tocoo()
-        scores[owned.row, owned.col] = -np.inf
-        positions, values = _best(scores, k)
-        return np.where(np.isfinite(values), positions, -1)
+        top = np.take_along_axis(self.columns, positions, axis=1)
+        return np.where(np.isfinite(values), top, -1)
 
 
 def _best(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """Each row's best ``k`` positions (fewer if the row is shorter), best first, and scores;
     padded to ``k`` with position 0 and ``-inf``. Of equal scores the lower position
     comes first, as in :func:`top_columns` (a shortlist's columns are in column order)."""
-    take = min(k, scores.shape[1])
-    top = np.sort(np.argpartition(scores, scores.shape[1] - take, axis=1)[:, -take:], axis=1)
+    n_rows, width = scores.shape
+    take = min(k, width)
+    if take < 1:
+        return np.zeros((n_rows, k), dtype=np.int64), np.full((n_rows, k), -np.inf)
+    # A partition picks any of the scores equal to the k-th best: the lowest positions
+    # among them are taken here, or a list would differ from the whole catalogue's.
+    kth = np.partition(scores, width - take, axis=1)[:, width - take, np.newaxis]
+    above = scores > kth
+    at = scores == kth
+    chosen = above | (at & (np.cumsum(at, axis=1) <= take - above.sum(axis=1, keepdims=True)))
+    top = np.nonzero(chosen)[1].reshape(n_rows, take)  # ``take`` a row, in position order
     values = np.take_along_axis(scores, top, axis=1)
     order = np.argsort(-values, axis=1, kind="stable")
     top = np.take_along_axis(top, order, axis=1)
@@ -345,44 +304,4 @@ def buy_again_shortlist(
     columns = np.full((len(rows), max(int(counts.max(initial=0)), 1)), -1, dtype=np.int64)
     row_of = np.repeat(np.arange(len(rows)), counts)
     columns[row_of, np.arange(keep.nnz) - keep.indptr[row_of]] = keep.indices
-    return Shortlist(columns=columns, scores=_gather(parts, columns), ceilings=None, floors=None)
-
-
-def for_you_shortlist(
-    parts: dict[str, np.ndarray],
-    history: InteractionData,
-    rows: np.ndarray,
-    weightings: Sequence[BlendWeights],
-    size: int = SHORTLIST_SIZE,
-) -> Shortlist:
-    """The union of each component's ``size`` best products the customer does not own
-    (the worst, for a component some weighting counts negatively)."""
-    owned = history.baskets[rows].tocsr()
-    coo = owned.tocoo()
-    ceilings: dict[str, np.ndarray] = {}
-    floors: dict[str, np.ndarray] = {}
-    picks = []
-    for name in COMPONENTS:
-        weights = [getattr(w, name) for w in weightings]
-        for sign, limits in ((1.0, ceilings), (-1.0, floors)):
-            if any(w * sign > 0 for w in weights):
-                signed = np.broadcast_to(parts[name], (len(rows), parts[name].shape[1])) * sign
-                signed[coo.row, coo.col] = -np.inf
-                top = np.argpartition(signed, signed.shape[1] - min(size, signed.shape[1]), axis=1)
-                top = top[:, -min(size, signed.shape[1]) :]
-                picked = np.take_along_axis(signed, top, axis=1)
-                # -inf: fewer than ``size`` products are not owned, all of them are in.
-                limits[name] = sign * picked.min(axis=1)
-                picks.append(np.where(np.isfinite(picked), top, -1))
-    if not picks:  # no component weighted: every customer is ranked in full
-        picks.append(np.full((len(rows), 1), -1, dtype=np.int64))
-    columns = np.sort(np.hstack(picks), axis=1)
-    columns[:, 1:][columns[:, 1:] == columns[:, :-1]] = -1
-    return Shortlist(
-        columns=columns,
-        scores=_gather(parts, columns),
-        ceilings=ceilings,
-        floors=floors,
-        parts=parts,
-        owned=owned,
-    )
+    return Shortlist(columns=columns, scores=_gather(parts, columns))

@@ -284,6 +284,9 @@ def pair_features(
     product_gap = _gap(first - last, bought)
     interval = np.maximum(products[cols, 2], 1.0)
     sold = {days: products[cols, 3 + k] for k, days in enumerate(SALES_DAYS)}
+    if sp.issparse(copurchase):  # sorted, a lookup is a binary search, not a scan of its row
+        copurchase = copurchase.tocsr()
+        copurchase.sum_duplicates()
     together = np.asarray(copurchase[pair_rows, cols]).ravel().astype(np.float64)
     # Stacked as columns of a Fortran-ordered array: the trees read a feature at a time
     # (:meth:`ReorderModel.log_odds`), so each is one contiguous run of memory.

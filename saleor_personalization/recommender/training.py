@@ -7,17 +7,21 @@ One training run:
 2. **evaluate**: fit on everything before the holdout (the last ``holdout_weeks``) with
    those weights and measure it, the popularity baseline and the live model there;
 3. **final**: fit on everything, which is what gets stored and served.
+
+The evaluation fit trains while the weights are tuned and the final fit while the
+evaluation runs: a fit needs no weights (they are set on the fitted model after).
 """
 
 import itertools
 import logging
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 import numpy as np
 
-from ..features.matrices import FeatureSource, build_feature_space
+from ..features.matrices import FeatureSource, FeatureSpace, build_feature_space
 from .components import copurchase_weights, popularity, repeat_rate
 from .data import EventRows, InteractionData, build_interactions, positions
 from .evaluation import (
@@ -31,12 +35,12 @@ from .evaluation import (
     popularity_scorer,
 )
 from .factorisation import train_factorisation
+from .for_you_shortlist import for_you_shortlist
 from .model import BlendWeights, ModelParams, RecommenderModel, shared_features
 from .ranking import (
     RECENTLY_BOUGHT_DAYS,
     NewProducts,
     buy_again_shortlist,
-    for_you_shortlist,
     rank,
     reorder_mask,
     top_columns,
@@ -84,6 +88,35 @@ def first_buyer_vector(
     return counts
 
 
+@dataclass(frozen=True)
+class FitInputs:
+    """What a fit reads: the history before its cut-off and the features of its products
+    and customers (read from the database by default, so in the caller's thread)."""
+
+    data: InteractionData
+    item_space: FeatureSpace
+    user_space: FeatureSpace
+    shared_items: list[list[str]]  # each product's features less its id (shared_features)
+
+
+def fit_inputs(
+    events: EventRows, as_of: datetime, params: ModelParams, features: FeatureSource
+) -> FitInputs:
+    data = build_interactions(events, as_of=as_of, decay_days=params.decay_days)
+    if data.shape[0] < 2 or data.shape[1] < 2:
+        raise NotEnoughData(
+            f"{data.shape[0]} customers and {data.shape[1]} products with events before "
+            f"{as_of:%Y-%m-%d}; at least 2 of each are needed"
+        )
+    item_rows = features.items(data.item_ids)
+    return FitInputs(
+        data=data,
+        item_space=build_feature_space(item_rows),
+        user_space=build_feature_space(features.customers(data.user_ids)),
+        shared_items=shared_features(item_rows),
+    )
+
+
 def fit_model(
     events: EventRows,
     as_of: datetime,
@@ -92,42 +125,46 @@ def fit_model(
     weights_all: BlendWeights | None = None,
     weights_new: BlendWeights | None = None,
     features: FeatureSource | None = None,
+    inputs: FitInputs | None = None,
 ) -> tuple[RecommenderModel, InteractionData]:
-    features = features or FeatureSource()
-    data = build_interactions(events, as_of=as_of, decay_days=params.decay_days)
-    if data.shape[0] < 2 or data.shape[1] < 2:
-        raise NotEnoughData(
-            f"{data.shape[0]} customers and {data.shape[1]} products with events before "
-            f"{as_of:%Y-%m-%d}; at least 2 of each are needed"
+    """A model fitted on ``events`` before ``as_of``; with ``inputs`` (from
+    :func:`fit_inputs`) it reads no database and may run in any thread."""
+    inputs = inputs or fit_inputs(events, as_of, params, features or FeatureSource())
+    data, item_space, user_space = inputs.data, inputs.item_space, inputs.user_space
+    # LightFM trains in a thread of its own (its epochs release the GIL) while the
+    # co-purchase and reorder models, much of them on one core, are fitted here: on a
+    # large catalogue they were a third of a fit, with the other core idle.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="lightfm") as pool:
+        factorisation = pool.submit(
+            train_factorisation, data.weights, user_space, item_space, params.factorisation
         )
-    item_rows = features.items(data.item_ids)
-    item_space = build_feature_space(item_rows)
-    user_space = build_feature_space(features.customers(data.user_ids))
-    factorisation = train_factorisation(data.weights, user_space, item_space, params.factorisation)
-    model = RecommenderModel(
-        item_ids=data.item_ids,
-        user_ids=data.user_ids,
-        factorisation=factorisation,
-        copurchase=copurchase_weights(
+        copurchase = copurchase_weights(
             data,
             regularisation=params.copurchase_regularisation,
             max_items=params.copurchase_max_items,
             neighbours=params.copurchase_neighbours,
             half_life_days=params.copurchase_half_life_days,
-        ),
-        repeat_rates=repeat_rate(data),
-        trend=trend_vector(events, data.item_ids, as_of, params.trend_days),
-        popularity=popularity(data),
-        weights_all=weights_all or BlendWeights(),
-        weights_new=weights_new or BlendWeights(repeat=0.0),
-        params=params,
-        as_of=as_of,
-        reorder=fit_reorder(events, data, params.holdout_weeks, params),
-        first_buyers=first_buyer_vector(events, data.item_ids, as_of, params.trend_days),
-        item_feature_vectors=factorisation.vectors_from_features(
-            shared_features(item_rows), kind="item"
-        )[0],
-    )
+        )
+        reorder = fit_reorder(events, data, params.holdout_weeks, params)
+        factorisation = factorisation.result()
+        model = RecommenderModel(
+            item_ids=data.item_ids,
+            user_ids=data.user_ids,
+            factorisation=factorisation,
+            copurchase=copurchase,
+            repeat_rates=repeat_rate(data),
+            trend=trend_vector(events, data.item_ids, as_of, params.trend_days),
+            popularity=popularity(data),
+            weights_all=weights_all or BlendWeights(),
+            weights_new=weights_new or BlendWeights(repeat=0.0),
+            params=params,
+            as_of=as_of,
+            reorder=reorder,
+            first_buyers=first_buyer_vector(events, data.item_ids, as_of, params.trend_days),
+            item_feature_vectors=factorisation.vectors_from_features(
+                inputs.shared_items, kind="item"
+            )[0],
+        )
     return model, data
 
 
@@ -434,77 +471,74 @@ def _train_and_evaluate(
             f"customer history from {start:%Y-%m-%d} to {end:%Y-%m-%d} is "
             f"{(end - start).days} days, not more than {2 * params.holdout_weeks} weeks"
         )
-    timings = {}
-
-    clock = time.monotonic()
-    tuning_model, tuning_data = fit_model(events, validation_start, params, features=features)
-    timings["tune_fit"] = time.monotonic() - clock
-
-    clock = time.monotonic()
-    validation = make_holdout(tuning_data, events.between(validation_start, holdout_start))
-    weights_all, weights_new, tuning = tune_weights(
-        tuning_model,
-        validation,
-        events=events,
-        features=features,
-        max_users=params.tune_users,
-        min_coverage=params.min_coverage,
-        tolerance=params.tuning_tolerance,
-    )
-    timings["tune"] = time.monotonic() - clock
-
-    clock = time.monotonic()
-    eval_model, eval_data = fit_model(
-        events,
-        holdout_start,
-        params,
-        weights_all=weights_all,
-        weights_new=weights_new,
-        features=features,
-    )
-    timings["fit"] = time.monotonic() - clock
-    holdout = make_holdout(eval_data, events.between(holdout_start, end))
-    if not holdout.truth:
-        raise NotEnoughData("no customer seen before the holdout bought anything in it")
-
-    clock = time.monotonic()
-    metrics = {
-        "tuning": tuning,
-        "holdout_customers": len(holdout.truth),
-        "reorder_model": eval_model.reorder is not None,
-    }
-    served = evaluate_protocols(
-        holdout, served_scorer(eval_model, events, holdout_start, features=features)
-    )
-    for protocol in ("all", "new"):
-        metrics[protocol] = served[protocol].as_dict()
-        metrics[f"popularity_{protocol}"] = evaluate(
-            holdout, popularity_scorer(eval_model.popularity), protocol=protocol
-        ).as_dict()
-    timings["evaluate"] = time.monotonic() - clock
-    clock = time.monotonic()
-    metrics["new_products"] = _new_product_metrics(
-        eval_model, events, holdout, holdout_start, features
-    )
-    timings["new_products"] = time.monotonic() - clock
-    clock = time.monotonic()
-    metrics["live"] = _live_metrics(
-        live_model, eval_model, events, holdout, holdout_start, features
-    )
-    timings["live"] = time.monotonic() - clock
-
-    model = eval_model
-    if final_fit:
+    timings: dict[str, float] = {}
+    # The evaluation and final fits need no tuned weights (they are set on the fitted
+    # model), so each trains in a thread beside the steps before it (tuning, then
+    # evaluation), which are mostly on one core. ``fit`` and ``final_fit`` are their own
+    # durations, spent beside those steps; ``*_wait`` what was left to wait for.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="fit") as fits:
         clock = time.monotonic()
-        model, _ = fit_model(
-            events,
-            end,
-            params,
-            weights_all=weights_all,
-            weights_new=weights_new,
-            features=features,
+        tuning_model, tuning_data = fit_model(events, validation_start, params, features=features)
+        timings["tune_fit"] = time.monotonic() - clock
+        inputs = fit_inputs(events, holdout_start, params, features)
+        evaluation_fit = fits.submit(
+            _timed, fit_model, events, holdout_start, params, inputs=inputs
         )
-        timings["final_fit"] = time.monotonic() - clock
+
+        clock = time.monotonic()
+        validation = make_holdout(tuning_data, events.between(validation_start, holdout_start))
+        weights_all, weights_new, tuning = tune_weights(
+            tuning_model,
+            validation,
+            events=events,
+            features=features,
+            max_users=params.tune_users,
+            min_coverage=params.min_coverage,
+            tolerance=params.tuning_tolerance,
+        )
+        timings["tune"] = time.monotonic() - clock
+        del tuning_model, tuning_data, validation
+
+        (fitted, eval_data), timings["fit"], timings["fit_wait"] = _waited(evaluation_fit)
+        eval_model = replace(fitted, weights_all=weights_all, weights_new=weights_new)
+        holdout = make_holdout(eval_data, events.between(holdout_start, end))
+        if not holdout.truth:
+            raise NotEnoughData("no customer seen before the holdout bought anything in it")
+        final: Future | None = None
+        if final_fit:
+            inputs = fit_inputs(events, end, params, features)
+            final = fits.submit(_timed, fit_model, events, end, params, inputs=inputs)
+
+        clock = time.monotonic()
+        metrics = {
+            "tuning": tuning,
+            "holdout_customers": len(holdout.truth),
+            "reorder_model": eval_model.reorder is not None,
+        }
+        served = evaluate_protocols(
+            holdout, served_scorer(eval_model, events, holdout_start, features=features)
+        )
+        for protocol in ("all", "new"):
+            metrics[protocol] = served[protocol].as_dict()
+            metrics[f"popularity_{protocol}"] = evaluate(
+                holdout, popularity_scorer(eval_model.popularity), protocol=protocol
+            ).as_dict()
+        timings["evaluate"] = time.monotonic() - clock
+        clock = time.monotonic()
+        metrics["new_products"] = _new_product_metrics(
+            eval_model, events, holdout, holdout_start, features
+        )
+        timings["new_products"] = time.monotonic() - clock
+        clock = time.monotonic()
+        metrics["live"] = _live_metrics(
+            live_model, eval_model, events, holdout, holdout_start, features
+        )
+        timings["live"] = time.monotonic() - clock
+
+        model = eval_model
+        if final is not None:
+            (fitted, _), timings["final_fit"], timings["final_wait"] = _waited(final)
+            model = replace(fitted, weights_all=weights_all, weights_new=weights_new)
     metrics["seconds"] = {name: round(value, 1) for name, value in timings.items()}
     return TrainingOutcome(
         model=model,
@@ -514,6 +548,20 @@ def _train_and_evaluate(
         holdout_start=holdout_start,
         seconds=timings,
     )
+
+
+def _timed(fit, *args, **kwargs) -> tuple[tuple[RecommenderModel, InteractionData], float]:
+    """``fit(*args, **kwargs)`` and how long it took."""
+    clock = time.monotonic()
+    fitted = fit(*args, **kwargs)
+    return fitted, time.monotonic() - clock
+
+
+def _waited(future: Future) -> tuple[tuple[RecommenderModel, InteractionData], float, float]:
+    """A :func:`_timed` fit's result and duration, and how long it was waited for."""
+    clock = time.monotonic()
+    fitted, seconds = future.result()
+    return fitted, seconds, time.monotonic() - clock
 
 
 def _new_product_metrics(
