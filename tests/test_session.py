@@ -449,3 +449,21 @@ def test_a_customer_without_a_list_gets_the_fallback_following_the_session_as_a_
     assert [(i.product_id, i.reason) for i in customer] == [
         (i.product_id, i.reason) for i in visitor
     ]
+
+
+def test_a_new_variant_of_a_known_product_finds_that_product_first(live):
+    """A new product is compared with the known products' vectors made from shared
+    features, as its own is: a variant with a known product's features is placed next to
+    that product (the full vectors, holding each product's id embedding, missed some)."""
+    run, model = live
+    write_neighbours(run, model)
+    known = list(ItemProfile.objects.filter(product_id__in=model.item_ids.tolist())[:12])
+    for offset, profile in enumerate(known):
+        variant = ItemProfile.objects.get(pk=profile.pk)  # every feature the same
+        variant.product_id, variant.created_at = 5000 + offset, timezone.now()
+        variant.save(force_insert=True)
+    for offset, profile in enumerate(known):
+        assert place_new_product(run, model, 5000 + offset) is not None
+        weights = dict(read_neighbours([5000 + offset])[5000 + offset])
+        # First, or tied for first with products of the very same features.
+        assert weights.get(profile.product_id) == max(weights.values())

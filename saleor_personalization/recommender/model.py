@@ -332,6 +332,16 @@ class RecommenderModel:
             "first_buyers": np.hstack([self._standard_first_buyers(), unknown]),
         }
 
+    @property
+    def comparable_item_vectors(self) -> np.ndarray:
+        """Known products' vectors made as a new product's is, from shared features
+        (:func:`shared_features`): what a new product is compared with. A known
+        product's full vector also holds its own id's embedding, which a new product has
+        none of. Runs stored before these were kept: the full vectors."""
+        if self.item_feature_vectors is not None:
+            return self.item_feature_vectors
+        return self.factorisation.item_vectors
+
     def feature_neighbours(self, vectors: np.ndarray, k: int = 10) -> tuple[np.ndarray, np.ndarray]:
         """Each vector's ``k`` nearest known products (cosine of item embeddings) and
         weights that sum to 1 over the positively similar ones (0 where none is).
@@ -341,11 +351,7 @@ class RecommenderModel:
         full vector also holds its own id's embedding, which a new product has none of,
         and a variant of a known product with the same features would not find it first.
         """
-        known = (
-            self.item_feature_vectors
-            if self.item_feature_vectors is not None
-            else self.factorisation.item_vectors
-        )
+        known = self.comparable_item_vectors
         take = min(k, len(known))
         if not take or not len(vectors):
             return (

@@ -20,8 +20,9 @@ of products against the catalogue), never the whole square at once, and only the
 
 A product created after training gets an embedding from its features
 (:meth:`RecommenderModel.item_vectors_for`) and neighbours by cosine alone (it has no
-purchases yet); it is also offered to the similar and neighbour rows of the products
-it is closest to, so it can appear in their lists before the next training.
+purchases yet) against the known products' vectors made the same way; it is also
+offered to the similar and neighbour rows of the products it is closest to, so it can
+appear in their lists before the next training.
 """
 
 import logging
@@ -47,7 +48,7 @@ from ..models import (
 )
 from .components import copurchase_weights
 from .data import EventRows, build_interactions
-from .model import RecommenderModel
+from .model import RecommenderModel, shared_features
 
 logger = logging.getLogger(__name__)
 
@@ -208,9 +209,7 @@ def _feature_vectors(
     model: RecommenderModel, product_ids: Sequence[int]
 ) -> tuple[list[int], np.ndarray]:
     """Embeddings from features (identity features dropped: the model never saw them)."""
-    rows = item_feature_rows(list(product_ids))
-    usable = [[f for f in row if not f.startswith("item:")] for row in rows]
-    vectors, _ = model.item_vectors_for(usable)
+    vectors, _ = model.item_vectors_for(shared_features(item_feature_rows(list(product_ids))))
     has = np.linalg.norm(vectors, axis=1) > 0
     return [int(p) for p, ok in zip(product_ids, has, strict=True) if ok], vectors[has]
 
@@ -241,7 +240,10 @@ def place_new_product(
     if not placed or placed[0] != product_id:
         return None
     ids = np.concatenate([model.item_ids, np.asarray(placed[1:], dtype=np.int64)])
-    unit = _unit(np.vstack([model.factorisation.item_vectors, vectors[1:]]))
+    # Known products as new ones are embedded (shared features), so a new variant of a
+    # known product finds that product first; their neighbour and similar rows are
+    # ranked by the full vectors' cosine, on the same scale.
+    unit = _unit(np.vstack([model.comparable_item_vectors, vectors[1:]]))
     mine = _unit(vectors[:1])[0]
     cosine = unit @ mine
     take = min(size, len(ids))
