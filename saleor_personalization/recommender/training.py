@@ -131,40 +131,33 @@ def fit_model(
     :func:`fit_inputs`) it reads no database and may run in any thread."""
     inputs = inputs or fit_inputs(events, as_of, params, features or FeatureSource())
     data, item_space, user_space = inputs.data, inputs.item_space, inputs.user_space
-    # LightFM trains in a thread of its own (its epochs release the GIL) while the
-    # co-purchase and reorder models, much of them on one core, are fitted here: on a
-    # large catalogue they were a third of a fit, with the other core idle.
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="lightfm") as pool:
-        factorisation = pool.submit(
-            train_factorisation, data.weights, user_space, item_space, params.factorisation
-        )
-        copurchase = copurchase_weights(
+    # One step after another: LightFM in a thread beside the co-purchase and reorder
+    # models was slower on the export (78.6 s against 63.0 s for the final fit, the same
+    # load): LightFM's two threads and the inverse's BLAS threads then share two cores.
+    factorisation = train_factorisation(data.weights, user_space, item_space, params.factorisation)
+    shared_vectors, _ = factorisation.vectors_from_features(inputs.shared_items, kind="item")
+    model = RecommenderModel(
+        item_ids=data.item_ids,
+        user_ids=data.user_ids,
+        factorisation=factorisation,
+        copurchase=copurchase_weights(
             data,
             regularisation=params.copurchase_regularisation,
             max_items=params.copurchase_max_items,
             neighbours=params.copurchase_neighbours,
             half_life_days=params.copurchase_half_life_days,
-        )
-        reorder = fit_reorder(events, data, params.holdout_weeks, params)
-        factorisation = factorisation.result()
-        model = RecommenderModel(
-            item_ids=data.item_ids,
-            user_ids=data.user_ids,
-            factorisation=factorisation,
-            copurchase=copurchase,
-            repeat_rates=repeat_rate(data),
-            trend=trend_vector(events, data.item_ids, as_of, params.trend_days),
-            popularity=popularity(data),
-            weights_all=weights_all or BlendWeights(),
-            weights_new=weights_new or BlendWeights(repeat=0.0),
-            params=params,
-            as_of=as_of,
-            reorder=reorder,
-            first_buyers=first_buyer_vector(events, data.item_ids, as_of, params.trend_days),
-            item_feature_vectors=factorisation.vectors_from_features(
-                inputs.shared_items, kind="item"
-            )[0],
-        )
+        ),
+        repeat_rates=repeat_rate(data),
+        trend=trend_vector(events, data.item_ids, as_of, params.trend_days),
+        popularity=popularity(data),
+        weights_all=weights_all or BlendWeights(),
+        weights_new=weights_new or BlendWeights(repeat=0.0),
+        params=params,
+        as_of=as_of,
+        reorder=fit_reorder(events, data, params.holdout_weeks, params),
+        first_buyers=first_buyer_vector(events, data.item_ids, as_of, params.trend_days),
+        item_feature_vectors=shared_vectors,
+    )
     return model, data
 
 
