@@ -361,8 +361,9 @@ FIELDS: tuple[FieldSpec, ...] = (
         "string",
         "marketing_consent",
         "Emails · Consent metadata key",
-        "Customer metadata key whose value 'true' imports marketing consent, for shops that "
-        "already keep consent there. Empty: consent is set only through the plugin's API.",
+        "Customer metadata key (private, then public metadata) whose value 'true' imports "
+        "marketing consent when it changes, for shops that already keep consent there. "
+        "Empty: consent is set only through the plugin's API.",
     ),
     FieldSpec(
         "email_subject_template",
