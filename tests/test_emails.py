@@ -332,6 +332,37 @@ def test_staff_email_stats_over_graphql(catalogue, client):
     assert body.json()["errors"][0]["extensions"]["code"] == "PERMISSION_DENIED"
 
 
+def test_sender_values_that_cannot_work_are_refused_on_save():
+    for name, value in (
+        ("emailsSenderName", "Shop\r\nBcc: evil@example.com"),
+        ("emailsSenderAddress", "a@b.com\r\nBcc: x"),
+        ("emailsSenderAddress", "not-an-address"),
+        ("emailsConsentMetadataKey", "two words"),
+    ):
+        with pytest.raises(ConfigurationError) as refused:
+            parse_configuration({name: value})
+        assert refused.value.field == name
+    parsed = parse_configuration(
+        {"emailsSenderName": " Kedi Shop ", "emailsSenderAddress": "shop@example.com"}
+    )
+    assert (parsed.sender_name, parsed.sender_address) == ("Kedi Shop", "shop@example.com")
+    assert parse_configuration({"emailsConsentMetadataKey": ""}).consent_metadata_key == ""
+
+
+def test_a_sender_django_refuses_marks_the_email_failed_with_the_reason(catalogue, caplog):
+    cart()
+    saved_before_the_check = config(sender_address="a@b.com\r\nBcc: x")
+    (email_id,) = create_due(NOW, saved_before_the_check)
+    with smtp_server() as (mailbox, port):
+        result = send(email_id, port, settings_config=saved_before_the_check)
+    assert mailbox.messages == []
+    assert result.status == "failed"
+    row = AbandonedEmail.objects.get(pk=email_id)
+    assert row.status == EmailStatus.FAILED
+    assert row.error.startswith("message not built: ")
+    assert "not sent" in caplog.text
+
+
 def test_message_id_is_well_formed_with_a_sender_name(catalogue):
     cart()
     named = config(sender_name="Kedi Shop", sender_address="shop@e2e.test")

@@ -98,6 +98,24 @@ def _configuration(admin) -> dict[str, dict]:
         ("apiTrustedProxies", "proxy-1", "API · Trusted proxy addresses: 'proxy-1' is not"),
         ("emailsSubjectTemplate", "{{#if x}}a{{/each}}", "Emails · Subject (Handlebars): "),
         ("emailsBodyTemplate", "{{#if x}}a{{/each}}", "Emails · HTML (Handlebars): "),
+        # A line break would add headers (Bcc) to every email; Django refuses it only when
+        # the message is built.
+        (
+            "emailsSenderName",
+            "Shop\r\nBcc: evil@example.com",
+            "Emails · Sender name: must be one line without control characters",
+        ),
+        ("emailsSenderAddress", "a@b.com\r\nBcc: x", "Emails · Sender address: 'a@b.com"),
+        (
+            "emailsSenderAddress",
+            "not-an-address",
+            "Emails · Sender address: 'not-an-address' is not an email address",
+        ),
+        (
+            "emailsConsentMetadataKey",
+            "marketing consent",
+            "Emails · Consent metadata key: 'marketing consent' is not a metadata key",
+        ),
         # Saleor itself stores every string but "true" as false: refused, not switched off.
         (
             "recommendationsHideInCart",
