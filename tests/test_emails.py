@@ -300,6 +300,37 @@ def test_erasure_deletes_the_customers_emails(catalogue):
     assert not AbandonedEmail.objects.exists()
 
 
+def test_address_hashes_are_keyed_and_the_plain_ones_of_earlier_versions_still_count(
+    catalogue, settings
+):
+    import hashlib
+
+    from saleor_personalization.emails.links import email_hash
+
+    plain = hashlib.sha256(b"ayse@example.com").hexdigest()
+    keyed = email_hash(" Ayse@Example.com")
+    assert keyed != plain
+    settings.SECRET_KEY = "another-secret-key-for-this-test-only-0123456789"
+    assert email_hash("ayse@example.com") != keyed  # keyed: unknown without SECRET_KEY
+    settings.SECRET_KEY = settings.SECRET_KEY.replace("another", "the-old")
+    cart()
+    (email_id,) = create_due(NOW, config())
+    row = AbandonedEmail.objects.get(pk=email_id)
+    assert row.recipient_hash == email_hash("ayse@example.com") != plain
+    # An opt-out an earlier version recorded under the plain hash still stops the email.
+    EmailOptOut.objects.create(email_hash=plain, opted_out_at=NOW)
+    with smtp_server() as (mailbox, port):
+        assert send(email_id, port).status == "skipped"
+    assert mailbox.messages == []
+    assert create_due(NOW + timedelta(hours=25), config()) == []
+    # Erasure deletes rows under either form of the address's hash.
+    AbandonedEmail.objects.create(
+        checkout_token="old", step=1, recipient_hash=plain, created_at=NOW
+    )
+    report = erase_customer(999, "ayse@example.com")
+    assert report.deleted["abandoned_emails"] == 2
+
+
 def test_send_abandoned_dry_run_shows_what_would_be_sent(catalogue, settings, capsys):
     settings.PERSONALIZATION_CONFIGURATION = {
         "emailsRecoveryUrl": "https://shop.example.com/cart/{token}",
