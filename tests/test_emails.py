@@ -331,6 +331,38 @@ def test_address_hashes_are_keyed_and_the_plain_ones_of_earlier_versions_still_c
     assert report.deleted["abandoned_emails"] == 2
 
 
+def test_a_subject_that_fails_rendering_is_reported_on_the_subject():
+    with pytest.raises(TemplateError, match="fails on sample data") as refused:
+        validate_templates("{{lookup}}", "", config())
+    assert refused.value.part == "subject"
+    with pytest.raises(TemplateError) as refused:
+        validate_templates("", "{{lookup}}<a href='{{unsubscribe_url}}'>x</a>", config())
+    assert refused.value.part == "body"
+
+
+def test_the_html_title_escapes_the_subject_once():
+    from saleor_personalization.emails.render import (
+        SAMPLE_CONTENT,
+        SAMPLE_PRODUCTS,
+        SAMPLE_SHOP,
+        render_email,
+    )
+
+    rendered = render_email(
+        content=replace(SAMPLE_CONTENT, first_name="<b>&"),
+        step=1,
+        email_id=1,
+        config=config(email_subject_template="{{first_name}}, your cart"),
+        shop=SAMPLE_SHOP,
+        recommendations=SAMPLE_PRODUCTS,
+        voucher_code="",
+        voucher_expires=None,
+        recovery_template="https://shop.test/cart/{token}",
+    )
+    assert rendered.subject == "<b>&, your cart"
+    assert "<title>&lt;b&gt;&amp;, your cart</title>" in rendered.html
+
+
 def test_send_abandoned_dry_run_shows_what_would_be_sent(catalogue, settings, capsys):
     settings.PERSONALIZATION_CONFIGURATION = {
         "emailsRecoveryUrl": "https://shop.example.com/cart/{token}",

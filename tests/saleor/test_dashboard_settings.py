@@ -98,6 +98,11 @@ def _configuration(admin) -> dict[str, dict]:
         ("apiTrustedProxies", "proxy-1", "API · Trusted proxy addresses: 'proxy-1' is not"),
         ("emailsSubjectTemplate", "{{#if x}}a{{/each}}", "Emails · Subject (Handlebars): "),
         ("emailsBodyTemplate", "{{#if x}}a{{/each}}", "Emails · HTML (Handlebars): "),
+        (
+            "emailsSubjectTemplate",
+            "{{lookup}}",
+            "Emails · Subject (Handlebars): the template fails on sample data",
+        ),
         # A line break would add headers (Bcc) to every email; Django refuses it only when
         # the message is built.
         (
