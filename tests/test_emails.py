@@ -566,6 +566,32 @@ def test_send_abandoned_prints_a_clear_summary(catalogue, settings, capsys):
     assert "due 0; " not in out
 
 
+def test_the_summary_counts_the_checkouts_refused_as_the_dry_run_does(catalogue, settings, capsys):
+    from saleor_personalization.emails.links import email_hash
+
+    cart()
+    cart(token="c2", customer_id=None, email="guest@example.com")  # a guest: no consent
+    cart(token="c3", customer_id=9, email="gone@example.com")
+    EmailOptOut.objects.create(email_hash=email_hash("gone@example.com"), opted_out_at=NOW)
+    with smtp_server() as (mailbox, port):
+        settings.PERSONALIZATION_CONFIGURATION = {
+            "emailsRecoveryUrl": "https://shop.example.com/cart/{token}",
+            "emailsSmtpHost": "127.0.0.1",
+            "emailsSmtpPort": port,
+            "emailsSmtpSecurity": "none",
+        }
+        call_command("personalization_send_abandoned", "--dry-run")
+        assert "Dry run: 1 of 3 due emails would be sent" in capsys.readouterr().out
+        call_command("personalization_send_abandoned")
+    assert len(mailbox.messages) == 1
+    out = capsys.readouterr().out
+    assert "3 emails due (step 1: 3)." in out
+    assert "Sent: 1" in out
+    assert "Not sent (stopped or not allowed): 2 (" in out
+    assert "no marketing consent (guest): 1" in out
+    assert "unsubscribed: 1" in out
+
+
 def test_rows_keep_a_hash_and_the_unsubscribe_link_no_address_and_expires(catalogue, client):
     import time
 
