@@ -361,8 +361,9 @@ FIELDS: tuple[FieldSpec, ...] = (
         "string",
         "marketing_consent",
         "Emails · Consent metadata key",
-        "Customer metadata key whose value 'true' imports marketing consent, for shops that "
-        "already keep consent there. Empty: consent is set only through the plugin's API.",
+        "Customer metadata key (private, then public metadata) whose value 'true' imports "
+        "marketing consent when it changes, for shops that already keep consent there. "
+        "Empty: consent is set only through the plugin's API.",
     ),
     FieldSpec(
         "email_subject_template",
@@ -893,9 +894,62 @@ def _parse_choice(spec: FieldSpec, value: Any) -> str:
     return text
 
 
+def _check_sender_name(spec: FieldSpec, text: str) -> str:
+    """A display name for the From header: one line, no control characters.
+
+    A line break would add headers to every email (``Bcc:``), and Django refuses such a
+    header only when the message is built, which is too late to tell the admin.
+    """
+    text = text.strip()
+    if any(ord(char) < 32 or ord(char) == 127 for char in text):
+        raise ConfigurationError(spec.name, "must be one line without control characters")
+    if len(text) > 200:
+        raise ConfigurationError(spec.name, "must be at most 200 characters")
+    return text
+
+
+def _check_address(spec: FieldSpec, text: str) -> str:
+    """A bare email address (``shop@example.com``), as the From header needs it."""
+    from django.core.exceptions import ValidationError
+    from django.core.validators import validate_email
+
+    text = text.strip()
+    if not text:
+        return text
+    try:
+        if any(ord(char) < 32 or ord(char) == 127 for char in text):
+            raise ValidationError("control character")
+        validate_email(text)
+    except ValidationError:
+        raise ConfigurationError(
+            spec.name, f"{text!r} is not an email address like shop@example.com"
+        ) from None
+    return text
+
+
+def _check_metadata_key(spec: FieldSpec, text: str) -> str:
+    """One metadata key, or empty (documented: consent only through the API)."""
+    text = text.strip()
+    if text and not METADATA_KEY.match(text):
+        raise ConfigurationError(
+            spec.name, f"{text!r} is not a metadata key (letters, digits and _ . : - up to 64)"
+        )
+    return text
+
+
+# Text settings whose value must have a shape; the rest are free text.
+TEXT_CHECKS: dict[str, Callable[[FieldSpec, str], str]] = {
+    "sender_name": _check_sender_name,
+    "sender_address": _check_address,
+    "consent_metadata_key": _check_metadata_key,
+}
+
+
 def parse_value(spec: FieldSpec, value: Any) -> Any:
     if value is None:
         value = spec.default
+    if spec.attr in TEXT_CHECKS:
+        return TEXT_CHECKS[spec.attr](spec, str(value))
     if spec.kind == "keys":
         return _parse_keys(spec, value)
     if spec.kind == "networks":

@@ -300,6 +300,69 @@ def test_erasure_deletes_the_customers_emails(catalogue):
     assert not AbandonedEmail.objects.exists()
 
 
+def test_address_hashes_are_keyed_and_the_plain_ones_of_earlier_versions_still_count(
+    catalogue, settings
+):
+    import hashlib
+
+    from saleor_personalization.emails.links import email_hash
+
+    plain = hashlib.sha256(b"ayse@example.com").hexdigest()
+    keyed = email_hash(" Ayse@Example.com")
+    assert keyed != plain
+    settings.SECRET_KEY = "another-secret-key-for-this-test-only-0123456789"
+    assert email_hash("ayse@example.com") != keyed  # keyed: unknown without SECRET_KEY
+    settings.SECRET_KEY = settings.SECRET_KEY.replace("another", "the-old")
+    cart()
+    (email_id,) = create_due(NOW, config())
+    row = AbandonedEmail.objects.get(pk=email_id)
+    assert row.recipient_hash == email_hash("ayse@example.com") != plain
+    # An opt-out an earlier version recorded under the plain hash still stops the email.
+    EmailOptOut.objects.create(email_hash=plain, opted_out_at=NOW)
+    with smtp_server() as (mailbox, port):
+        assert send(email_id, port).status == "skipped"
+    assert mailbox.messages == []
+    assert create_due(NOW + timedelta(hours=25), config()) == []
+    # Erasure deletes rows under either form of the address's hash.
+    AbandonedEmail.objects.create(
+        checkout_token="old", step=1, recipient_hash=plain, created_at=NOW
+    )
+    report = erase_customer(999, "ayse@example.com")
+    assert report.deleted["abandoned_emails"] == 2
+
+
+def test_a_subject_that_fails_rendering_is_reported_on_the_subject():
+    with pytest.raises(TemplateError, match="fails on sample data") as refused:
+        validate_templates("{{lookup}}", "", config())
+    assert refused.value.part == "subject"
+    with pytest.raises(TemplateError) as refused:
+        validate_templates("", "{{lookup}}<a href='{{unsubscribe_url}}'>x</a>", config())
+    assert refused.value.part == "body"
+
+
+def test_the_html_title_escapes_the_subject_once():
+    from saleor_personalization.emails.render import (
+        SAMPLE_CONTENT,
+        SAMPLE_PRODUCTS,
+        SAMPLE_SHOP,
+        render_email,
+    )
+
+    rendered = render_email(
+        content=replace(SAMPLE_CONTENT, first_name="<b>&"),
+        step=1,
+        email_id=1,
+        config=config(email_subject_template="{{first_name}}, your cart"),
+        shop=SAMPLE_SHOP,
+        recommendations=SAMPLE_PRODUCTS,
+        voucher_code="",
+        voucher_expires=None,
+        recovery_template="https://shop.test/cart/{token}",
+    )
+    assert rendered.subject == "<b>&, your cart"
+    assert "<title>&lt;b&gt;&amp;, your cart</title>" in rendered.html
+
+
 def test_send_abandoned_dry_run_shows_what_would_be_sent(catalogue, settings, capsys):
     settings.PERSONALIZATION_CONFIGURATION = {
         "emailsRecoveryUrl": "https://shop.example.com/cart/{token}",
@@ -330,6 +393,37 @@ def test_staff_email_stats_over_graphql(catalogue, client):
     customer = {"HTTP_AUTHORIZATION": f"Bearer {issue_token(customer_id=7)}"}
     body = client.post("/graphql/", {"query": query}, content_type="application/json", **customer)
     assert body.json()["errors"][0]["extensions"]["code"] == "PERMISSION_DENIED"
+
+
+def test_sender_values_that_cannot_work_are_refused_on_save():
+    for name, value in (
+        ("emailsSenderName", "Shop\r\nBcc: evil@example.com"),
+        ("emailsSenderAddress", "a@b.com\r\nBcc: x"),
+        ("emailsSenderAddress", "not-an-address"),
+        ("emailsConsentMetadataKey", "two words"),
+    ):
+        with pytest.raises(ConfigurationError) as refused:
+            parse_configuration({name: value})
+        assert refused.value.field == name
+    parsed = parse_configuration(
+        {"emailsSenderName": " Kedi Shop ", "emailsSenderAddress": "shop@example.com"}
+    )
+    assert (parsed.sender_name, parsed.sender_address) == ("Kedi Shop", "shop@example.com")
+    assert parse_configuration({"emailsConsentMetadataKey": ""}).consent_metadata_key == ""
+
+
+def test_a_sender_django_refuses_marks_the_email_failed_with_the_reason(catalogue, caplog):
+    cart()
+    saved_before_the_check = config(sender_address="a@b.com\r\nBcc: x")
+    (email_id,) = create_due(NOW, saved_before_the_check)
+    with smtp_server() as (mailbox, port):
+        result = send(email_id, port, settings_config=saved_before_the_check)
+    assert mailbox.messages == []
+    assert result.status == "failed"
+    row = AbandonedEmail.objects.get(pk=email_id)
+    assert row.status == EmailStatus.FAILED
+    assert row.error.startswith("message not built: ")
+    assert "not sent" in caplog.text
 
 
 def test_message_id_is_well_formed_with_a_sender_name(catalogue):
@@ -470,6 +564,32 @@ def test_send_abandoned_prints_a_clear_summary(catalogue, settings, capsys):
     assert "Sent: 0" in out
     assert "Not sent (stopped or not allowed): 2 (checkout emptied: 2)" in out
     assert "due 0; " not in out
+
+
+def test_the_summary_counts_the_checkouts_refused_as_the_dry_run_does(catalogue, settings, capsys):
+    from saleor_personalization.emails.links import email_hash
+
+    cart()
+    cart(token="c2", customer_id=None, email="guest@example.com")  # a guest: no consent
+    cart(token="c3", customer_id=9, email="gone@example.com")
+    EmailOptOut.objects.create(email_hash=email_hash("gone@example.com"), opted_out_at=NOW)
+    with smtp_server() as (mailbox, port):
+        settings.PERSONALIZATION_CONFIGURATION = {
+            "emailsRecoveryUrl": "https://shop.example.com/cart/{token}",
+            "emailsSmtpHost": "127.0.0.1",
+            "emailsSmtpPort": port,
+            "emailsSmtpSecurity": "none",
+        }
+        call_command("personalization_send_abandoned", "--dry-run")
+        assert "Dry run: 1 of 3 due emails would be sent" in capsys.readouterr().out
+        call_command("personalization_send_abandoned")
+    assert len(mailbox.messages) == 1
+    out = capsys.readouterr().out
+    assert "3 emails due (step 1: 3)." in out
+    assert "Sent: 1" in out
+    assert "Not sent (stopped or not allowed): 2 (" in out
+    assert "no marketing consent (guest): 1" in out
+    assert "unsubscribed: 1" in out
 
 
 def test_rows_keep_a_hash_and_the_unsubscribe_link_no_address_and_expires(catalogue, client):

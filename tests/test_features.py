@@ -100,3 +100,37 @@ def test_order_summary_fields_are_not_touched_by_account_sync():
     upsert_customers([CustomerFeatures(7, "a@example.com", "DE")])
     profile = CustomerProfile.objects.get()
     assert (profile.orders_count, profile.total_spent) == (1, Decimal("6.000"))
+
+
+def test_a_withdrawal_outlives_a_stale_consent_key():
+    from saleor_personalization.emails.consent import set_marketing_consent
+
+    upsert_customers([CustomerFeatures(7, "a@example.com", consent=True)])
+    assert CustomerProfile.objects.get().marketing_consent is True
+    set_marketing_consent(7, False)
+    # Every later sync still reads "true" from the key: it said so once, not again.
+    upsert_customers([CustomerFeatures(7, "a@example.com", "FR", consent=True)])
+    profile = CustomerProfile.objects.get()
+    assert (profile.country, profile.marketing_consent) == ("FR", False)
+    # The key changing again (false, then true) is a new statement and counts.
+    upsert_customers([CustomerFeatures(7, consent=False)])
+    upsert_customers([CustomerFeatures(7, consent=True)])
+    assert CustomerProfile.objects.get().marketing_consent is True
+    # So does a grant after a withdrawal through the API against a stale "false".
+    set_marketing_consent(7, False)
+    upsert_customers([CustomerFeatures(7, consent=False)])
+    set_marketing_consent(7, True)
+    upsert_customers([CustomerFeatures(7, consent=False)])
+    assert CustomerProfile.objects.get().marketing_consent is True
+
+
+def test_a_choice_made_before_the_key_was_tracked_is_not_granted_over():
+    """A profile from before the imported value was kept: the key can withdraw, not grant."""
+    from saleor_personalization.emails.consent import set_marketing_consent
+
+    set_marketing_consent(8, False)
+    upsert_customers([CustomerFeatures(8, consent=True)])
+    assert CustomerProfile.objects.get().marketing_consent is False
+    upsert_customers([CustomerFeatures(8, consent=False)])
+    upsert_customers([CustomerFeatures(8, consent=True)])
+    assert CustomerProfile.objects.get().marketing_consent is True

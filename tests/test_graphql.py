@@ -974,6 +974,12 @@ def test_staff_see_segments_with_sizes_and_members(client):
     )
     assert body["data"]["personalizationOfferReport"] == []
     assert set(codes(gql(client, query, token=CUSTOMER_1)[1])) == {"PERMISSION_DENIED"}
+    for first in (-1, 0, 101, 100000):
+        members = f"{{ personalizationSegments {{ members(first: {first}) {{ customerId }} }} }}"
+        assert codes(gql(client, members, token=STAFF)[1]) == ["INVALID_ARGUMENT"], first
+    members = "{ personalizationSegments { members(first: 1) { customerId } } }"
+    (segment,) = gql(client, members, token=STAFF)[1]["data"]["personalizationSegments"]
+    assert len(segment["members"]) == 1
 
 
 # Audiences, query counts and concurrent writes -------------------------------------

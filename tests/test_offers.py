@@ -153,7 +153,11 @@ def test_the_database_refuses_a_second_open_offer(members):
     ("offer", "refusal"),
     [
         (campaign(value="50"), "50% is more than the maximum offer of 30%"),
-        (campaign(kind="fixed", value="80"), "80 off is more than the maximum offer of 50.0"),
+        (campaign(kind="fixed", value="80"), "80 off is more than the maximum offer of 50"),
+        # As Saleor stores them: written as an admin would, without trailing zeros.
+        (campaign(value="40.000"), "40% is more than the maximum offer of 30%"),
+        (campaign(kind="fixed", value="500.000"), "500 off is more than the maximum offer of 50"),
+        (campaign(kind="fixed", value="62.500"), "62.5 off is more than the maximum offer of 50"),
         (campaign(active=False), "the voucher is not active"),
         (campaign(value="30"), ""),
         (campaign(kind="fixed", value="20"), ""),
@@ -366,6 +370,22 @@ def test_the_voucher_status_says_what_targeting_did(members):
     assert status_text(summary, []).startswith(f"200 members, {summary.issued} codes issued")
     many = status_text(summary, [f"C{i}" for i in range(6)])
     assert "C0, C1, C2, C3, C4 and more switched off" in many
+    assert "without a code" not in status_text(summary, [])
+
+
+def test_the_voucher_status_counts_members_the_frequency_cap_skipped(members):
+    from saleor_personalization.offers.status import campaign_summary, status_text
+
+    config = PersonalizationConfig(offer_holdout_percent=0, offer_frequency_days=30)
+    issue_offers([campaign()], config, NOW, RecordingCodes())
+    # A second campaign on the same segment: everyone got a code a moment ago.
+    SegmentOffer.objects.filter(customer_id__gt=150).delete()
+    issue_offers([campaign(key="voucher:2")], config, NOW, RecordingCodes())
+    summary = campaign_summary("voucher:2", "lapsed")
+    assert (summary.members, summary.issued, summary.without_code) == (200, 50, 150)
+    text = status_text(summary, [])
+    assert text.startswith("200 members, 50 codes issued (0 held out, 0 redeemed); 150 members")
+    assert "150 members without a code (offered another code within the frequency window" in text
 
 
 def test_a_code_the_shop_no_longer_takes_is_not_a_live_offer(members):

@@ -275,9 +275,18 @@ def send_abandoned_email(
         rendered, offer = composed.rendered, composed.offer
         sent_id = ""
         if config.email_send_via_smtp:
-            sender, sender_address = sender_of(config, source)
-            message = _message(composed, row, sender, sender_address, smtp_connection(smtp))
-            message.send(fail_silently=False)
+            try:
+                sender, sender_address = sender_of(config, source)
+                message = _message(composed, row, sender, sender_address, smtp_connection(smtp))
+                message.send(fail_silently=False)
+            except ValueError as error:
+                # A sender or header Django refuses to put in a message (a line break, no
+                # address): refused before anything reaches the server, and retrying
+                # cannot help. SMTP and network errors are not ValueErrors: they
+                # propagate, and the task retries them.
+                reason = f"message not built: {error}"
+                logger.error("Abandoned email %s not sent: %s", row.pk, reason)
+                return _close(row, EmailStatus.FAILED, reason)
             sent_id = message.extra_headers["Message-ID"]
         if config.email_emit_notify_event:
             source.notify(

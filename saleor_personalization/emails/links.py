@@ -11,7 +11,9 @@ import hashlib
 from datetime import timedelta
 from urllib.parse import quote
 
+from django.conf import settings
 from django.core import signing
+from django.utils.crypto import salted_hmac
 
 _OPEN = signing.Signer(salt="saleor_personalization.email.open")
 _CLICK = signing.Signer(salt="saleor_personalization.email.click")
@@ -32,8 +34,32 @@ class ExpiredLink(BadLink):
     pass
 
 
+_RECIPIENT_SALT = "saleor_personalization.email.recipient"
+
+
 def email_hash(address: str) -> str:
+    """A keyed hash of a recipient address (HMAC-SHA256 with ``SECRET_KEY``).
+
+    Keyed, like the profiles' ``email_digest``, so a leaked table or unsubscribe link
+    cannot be matched against a list of known addresses by hashing them.
+    """
+    return salted_hmac(
+        _RECIPIENT_SALT, address.strip().lower(), secret=settings.SECRET_KEY, algorithm="sha256"
+    ).hexdigest()
+
+
+def legacy_email_hash(address: str) -> str:
+    """The plain SHA-256 earlier versions stored (and put in unsubscribe links).
+
+    Opt-outs and email rows recorded under it cannot be rehashed without the address,
+    so lookups and erasure use both forms.
+    """
     return hashlib.sha256(address.strip().lower().encode()).hexdigest()
+
+
+def email_hashes(address: str) -> tuple[str, str]:
+    """Both forms of an address's hash: the keyed one, then the legacy plain one."""
+    return email_hash(address), legacy_email_hash(address)
 
 
 def open_url(base: str, email_id: int) -> str:

@@ -30,9 +30,10 @@ from .strings import language_of, strings_for
 class TemplateError(ValueError):
     """A template cannot be used; ``part`` is "subject" or "body"."""
 
-    def __init__(self, message: str, part: str = "body"):
+    def __init__(self, message: str, part: str = "body", *, at_render: bool = False):
         super().__init__(message)
         self.part = part
+        self.at_render = at_render  # compiled, but a helper or lookup failed rendering
 
 
 @dataclass(frozen=True)
@@ -141,10 +142,12 @@ def validate_templates(subject: str, body: str, config: PersonalizationConfig) -
                 voucher_expires=datetime(2030, 1, 1),
                 recovery_template="https://shop.test/cart/{token}",
             )
-        except TemplateError:
+        except TemplateError as error:
+            if error.at_render:  # a helper or lookup that fails at render time
+                raise TemplateError(
+                    f"the template fails on sample data: {error}", error.part
+                ) from error
             raise
-        except Exception as error:  # a helper or lookup that fails at render time
-            raise TemplateError(f"the template fails on sample data: {error}") from error
         if not rendered.subject.strip():
             raise TemplateError(f"the subject renders empty for step {step}", "subject")
         if not rendered.html.strip():
@@ -154,6 +157,14 @@ def validate_templates(subject: str, body: str, config: PersonalizationConfig) -
                 "the body must contain the unsubscribe link: add "
                 '<a href="{{unsubscribe_url}}">...</a>'
             )
+
+
+def _rendered_part(template, context: dict, part: str) -> str:
+    """Render one part; a failure names that part (the Dashboard marks its field)."""
+    try:
+        return str(template(context))
+    except Exception as error:
+        raise TemplateError(str(error), part, at_render=True) from error
 
 
 def _compiled_part(source: str, part: str):
@@ -238,11 +249,18 @@ def render_email(
     subject_source = config.email_subject_template or strings["subjects"].get(
         step, strings["subjects"][1]
     )
-    subject = " ".join(str(_compiled_part(subject_source, "subject")(context)).split())
+    subject = html.unescape(
+        " ".join(
+            _rendered_part(_compiled_part(subject_source, "subject"), context, "subject").split()
+        )
+    )
+    # Plain text: the body's {{subject}} (its <title>) escapes it once, as any variable.
     context["subject"] = subject
-    body = str(_compiled_part(config.email_body_template or default_body(), "body")(context))
+    body = _rendered_part(
+        _compiled_part(config.email_body_template or default_body(), "body"), context, "body"
+    )
     return RenderedEmail(
-        subject=html.unescape(subject),
+        subject=subject,
         html=body,
         text=_text(context, strings, recovery, unsubscribe),
         unsubscribe_url=unsubscribe,

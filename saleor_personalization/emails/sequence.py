@@ -15,7 +15,7 @@ from django.db.models import Exists, OuterRef
 
 from ..configuration import PersonalizationConfig
 from ..models import AbandonedEmail, CartState, CustomerProfile, EmailOptOut, EmailStatus
-from .links import email_hash
+from .links import email_hash, email_hashes
 
 
 @dataclass(frozen=True)
@@ -70,7 +70,7 @@ def refusal(email: str, customer_id: int | None, config: PersonalizationConfig) 
     ``customer_id`` is the customer the email is personal to (``shopper_id`` of the
     checkout): a guest checkout cannot borrow an account's consent.
     """
-    if EmailOptOut.objects.filter(email_hash=email_hash(email)).exists():
+    if EmailOptOut.objects.filter(email_hash__in=email_hashes(email)).exists():
         return "unsubscribed"
     if config.abandoned_require_consent:
         if not customer_id:
@@ -87,9 +87,11 @@ def allowed(items: list[DueEmail], config: PersonalizationConfig) -> list[DueEma
     """``refusal`` for many shoppers at once: two queries, not two per shopper."""
     if not items:
         return []
-    hashes = [email_hash(item.email) for item in items]
+    hashes = [email_hashes(item.email) for item in items]
     opted_out = set(
-        EmailOptOut.objects.filter(email_hash__in=hashes).values_list("email_hash", flat=True)
+        EmailOptOut.objects.filter(
+            email_hash__in=[form for forms in hashes for form in forms]
+        ).values_list("email_hash", flat=True)
     )
     consenting: set[int] = set()
     if config.abandoned_require_consent:
@@ -102,7 +104,7 @@ def allowed(items: list[DueEmail], config: PersonalizationConfig) -> list[DueEma
     return [
         item
         for item, hashed in zip(items, hashes, strict=True)
-        if hashed not in opted_out
+        if opted_out.isdisjoint(hashed)
         and (not config.abandoned_require_consent or item.customer_id in consenting)
     ]
 

@@ -13,7 +13,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from ..emails.links import email_hash
+from ..emails.links import email_hashes
 from ..models import (
     AbandonedEmail,
     AnonymousIdentity,
@@ -78,7 +78,11 @@ def _erase_behaviour(request: ErasureRequest) -> dict[str, int]:
         "abandoned_emails": _count(
             AbandonedEmail.objects.filter(
                 Q(customer_id=request.customer_id)
-                | (Q(recipient_hash=email_hash(request.email)) if request.email else Q(pk__in=[]))
+                | (
+                    Q(recipient_hash__in=email_hashes(request.email))
+                    if request.email
+                    else Q(pk__in=[])
+                )
             ).delete()
         ),
         "identities": _count(

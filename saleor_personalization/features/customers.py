@@ -147,6 +147,7 @@ def upsert_customers(customers: Iterable[CustomerFeatures]) -> int:
                 "first_seen_at",
                 "marketing_consent",
                 "consent_updated_at",
+                "metadata_consent",
                 "attributes",
                 "updated_at",
             ],
@@ -177,10 +178,31 @@ def _apply(profile: CustomerProfile, customer: CustomerFeatures, now: datetime) 
     if customer.attributes is not None and list(customer.attributes) != profile.attributes:
         profile.attributes = list(customer.attributes)
         changed = True
-    if customer.consent is not None and customer.consent != profile.marketing_consent:
-        profile.marketing_consent = customer.consent
-        profile.consent_updated_at = now
+    if _apply_metadata_consent(profile, customer.consent, now):
         changed = True
     if changed:
         profile.updated_at = now
     return changed
+
+
+def _apply_metadata_consent(profile: CustomerProfile, consent: bool | None, now: datetime) -> bool:
+    """Import the consent metadata key only when its value changed since the last import.
+
+    The key is read on every sync of the customer (any account update fires one), but it
+    is a statement made once: a customer who withdrew through the API or an unsubscribe
+    link after staff set the key to "true" must stay withdrawn until the key is set again
+    (to "false" and back, or cleared and set) or the customer grants consent themselves.
+    A profile whose consent was chosen before the imported value was kept (upgrade from
+    a version that did not keep it) takes the key's current value as the baseline and
+    lets it withdraw, never grant, so an old withdrawal is not undone by the upgrade.
+    """
+    if consent is None or consent == profile.metadata_consent:
+        return False
+    chosen_before_baseline = (
+        profile.metadata_consent is None and profile.consent_updated_at is not None
+    )
+    profile.metadata_consent = consent
+    if consent != profile.marketing_consent and not (chosen_before_baseline and consent):
+        profile.marketing_consent = consent
+        profile.consent_updated_at = now
+    return True

@@ -10,6 +10,7 @@ from django.utils import timezone
 from ..emails.consent import set_marketing_consent
 from ..offers.display import customer_offers
 from ..segments.compute import customer_segments
+from ..shop import get_shop
 from .backend import ShopBackend
 
 
@@ -44,5 +45,7 @@ def my_offers(backend: ShopBackend, info, *, customer_id: int) -> list[dict]:
 def marketing_consent_update(
     backend: ShopBackend, info, *, customer_id: int, granted: bool
 ) -> dict:
-    change = set_marketing_consent(customer_id, granted)
+    # The account's own address, from the shop: a grant lifts that address's opt-out.
+    address = get_shop().customers.emails([customer_id]).get(customer_id, "") if granted else ""
+    change = set_marketing_consent(customer_id, granted, address)
     return {"granted": change.granted, "updated_at": change.updated_at}

@@ -172,12 +172,16 @@ class PersonalizationSegmentInfo(graphene.ObjectType):
 
     @staticmethod
     def resolve_members(root, _info, first=100):
+        if first is None or not 1 <= first <= 100:
+            raise PersonalizationError(
+                ErrorCode.INVALID_ARGUMENT, "first must be between 1 and 100.", "first"
+            )
         return [
             PersonalizationSegmentMember(
                 customer_id=graphene.Node.to_global_id("User", member.customer_id),
                 entered_at=member.entered_at,
             )
-            for member in segment_members(root.segment_id, max(1, min(first, 100)))
+            for member in segment_members(root.segment_id, first)
         ]
 
 

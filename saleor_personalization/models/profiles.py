@@ -97,6 +97,14 @@ class CustomerProfile(models.Model):
         null=True, blank=True, help_text="Chance of an order in the next 30 days (learned)."
     )
     consent_updated_at = models.DateTimeField(null=True, blank=True)
+    metadata_consent = models.BooleanField(
+        null=True,
+        blank=True,
+        help_text=(
+            "The consent metadata key's value as last imported: only a change of it grants or "
+            "withdraws, so a stale key never overrides the customer's own later choice."
+        ),
+    )
     attributes = models.JSONField(
         default=list,
         blank=True,

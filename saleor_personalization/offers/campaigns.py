@@ -59,6 +59,11 @@ class VoucherCodes(Protocol):
         ...
 
 
+def _plain(value) -> str:
+    """A number as an admin writes it: 40, 12.5 (Saleor stores 40.000)."""
+    return format(Decimal(str(value)).normalize(), "f")
+
+
 def guardrail_refusal(campaign: Campaign, config: PersonalizationConfig) -> str:
     """Why a campaign must not issue codes now, or "" if it may."""
     if not campaign.active:
@@ -68,9 +73,15 @@ def guardrail_refusal(campaign: Campaign, config: PersonalizationConfig) -> str:
     if campaign.discount_type == "percentage":
         top = max(campaign.discount_values.values())
         if top > config.max_offer_percent:
-            return f"{top}% is more than the maximum offer of {config.max_offer_percent}%"
+            return (
+                f"{_plain(top)}% is more than the maximum offer of "
+                f"{_plain(config.max_offer_percent)}%"
+            )
     elif config.max_offer_amount:
         top = max(campaign.discount_values.values())
         if top > config.max_offer_amount:
-            return f"{top} off is more than the maximum offer of {config.max_offer_amount}"
+            return (
+                f"{_plain(top)} off is more than the maximum offer of "
+                f"{_plain(config.max_offer_amount)}"
+            )
     return ""

@@ -21,6 +21,7 @@ class CampaignSummary:
     issued: int
     held_out: int
     redeemed: int
+    without_code: int = 0  # current members with no offer of this campaign
 
     @property
     def segment_exists(self) -> bool:
@@ -33,6 +34,13 @@ def campaign_summary(campaign_key: str, segment_key: str) -> CampaignSummary:
         segment__key=segment_key, segment__is_active=True, left_at__isnull=True
     ).count()
     offers = SegmentOffer.objects.filter(campaign=campaign_key)
+    without_code = (
+        SegmentMembership.objects.filter(
+            segment__key=segment_key, segment__is_active=True, left_at__isnull=True
+        )
+        .exclude(customer_id__in=offers.values("customer_id"))
+        .count()
+    )
     return CampaignSummary(
         segment_key=segment_key,
         known_segments=sorted(known),
@@ -40,6 +48,7 @@ def campaign_summary(campaign_key: str, segment_key: str) -> CampaignSummary:
         issued=offers.filter(holdout=False).count(),
         held_out=offers.filter(holdout=True).count(),
         redeemed=offers.filter(holdout=False, redeemed_at__isnull=False).count(),
+        without_code=without_code,
     )
 
 
@@ -62,6 +71,13 @@ def status_text(
             f"{_plural(summary.members, 'member')}, {_plural(summary.issued, 'code')} issued"
             f" ({summary.held_out} held out, {summary.redeemed} redeemed)"
         )
+        if summary.without_code:
+            # Members skipped by the offer frequency cap (a code of another campaign
+            # recently) or not reached yet: otherwise the numbers do not add up.
+            parts.append(
+                f"{_plural(summary.without_code, 'member')} without a code (offered another "
+                "code within the frequency window, or not issued yet)"
+            )
     if refusal:
         parts.append(f"not issuing: {refusal}")
     elif pending and summary.segment_exists and summary.members:

@@ -9,15 +9,23 @@ _TRUE = {"true", "1", "yes", "on"}
 _FALSE = {"false", "0", "no", "off"}
 
 
-def consent_from_metadata(metadata: dict | None, key: str) -> bool | None:
-    """Consent stored by the shop in customer metadata, or ``None`` when absent or unclear."""
-    if not key or not metadata or key not in metadata:
+def consent_from_metadata(user, key: str) -> bool | None:
+    """Consent stored by the shop in customer metadata, or ``None`` when absent or unclear.
+
+    Private metadata first, then public, as for the mapped attributes: a shop keeps
+    consent where the customer cannot edit it (private) or where its storefront writes
+    it (public); a key in private metadata wins over the same key in public.
+    """
+    if not key:
         return None
-    value = str(metadata[key]).strip().lower()
-    if value in _TRUE:
-        return True
-    if value in _FALSE:
-        return False
+    for metadata in (user.private_metadata, user.metadata):
+        if metadata and key in metadata:
+            value = str(metadata[key]).strip().lower()
+            if value in _TRUE:
+                return True
+            if value in _FALSE:
+                return False
+            return None
     return None
 
 
@@ -55,7 +63,7 @@ def customer_features(
         country=country or "",
         language_code=user.language_code or "",
         first_seen_at=user.date_joined,
-        consent=consent_from_metadata(user.metadata, consent_key),
+        consent=consent_from_metadata(user, consent_key),
         attributes=attributes_from_metadata(user, attribute_keys),
     )
 

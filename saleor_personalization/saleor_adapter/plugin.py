@@ -83,9 +83,15 @@ _FIELD_TYPES = {
 
 
 def _check_voucher_codes(config: PersonalizationConfig) -> None:
-    """An offer's voucher code must be a voucher's: with an unknown code the offers would
-    never start, and the admin would learn it only from a worker's log."""
-    from .vouchers import known_codes
+    """An automation's voucher code must be a voucher's, and that voucher its own.
+
+    With an unknown code the offers would never start, and the admin would learn it
+    only from a worker's log. A code of a voucher another campaign runs (targeted at a
+    segment through its metadata, or another automation's), or a personal code the
+    plugin issued, would make two campaigns seal and report one voucher: the other
+    campaign's codes switched off, its status overwritten.
+    """
+    from .vouchers import code_owners
 
     wanted = {
         attr: code.strip()
@@ -95,14 +101,38 @@ def _check_voucher_codes(config: PersonalizationConfig) -> None:
         )
         if code.strip()
     }
-    known = known_codes(set(wanted.values()))
+    owners = code_owners(set(wanted.values()))
+    taken: dict[int, str] = {}
     for attr, code in wanted.items():
-        if code not in known:
+        name = FIELDS_BY_ATTR[attr].name
+        owner = owners.get(code)
+        if owner is None:
             raise ConfigurationError(
-                FIELDS_BY_ATTR[attr].name,
+                name,
                 f"no voucher has the code {code!r}; create the voucher in Discounts > Vouchers "
                 "first, or leave this empty",
             )
+        if owner.personal:
+            raise ConfigurationError(
+                name,
+                f"{code!r} is a personal code the plugin issued to a customer; give a code of "
+                "a voucher of this automation's own",
+            )
+        if owner.segment_key:
+            raise ConfigurationError(
+                name,
+                f"{code!r} is a code of the voucher {owner.voucher_name!r}, which is targeted at "
+                f"the segment {owner.segment_key!r} through its metadata; give this automation "
+                "a voucher of its own",
+            )
+        if owner.voucher_id in taken:
+            raise ConfigurationError(
+                name,
+                f"{code!r} is a code of the voucher {owner.voucher_name!r}, which "
+                f"'{taken[owner.voucher_id]}' already uses; give each automation a voucher of "
+                "its own",
+            )
+        taken[owner.voucher_id] = FIELDS_BY_ATTR[attr].label
 
 
 def _invalid(error: ConfigurationError) -> ValidationError:

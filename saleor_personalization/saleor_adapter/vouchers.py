@@ -15,6 +15,7 @@ to the voucher's ``personalization.status`` metadata, where the admin looks.
 
 import logging
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
@@ -58,17 +59,37 @@ def _campaign(voucher, key: str, segment_key: str) -> Campaign:
     )
 
 
-def known_codes(codes: set[str]) -> set[str]:
-    """Which of these codes are a voucher's (the Dashboard's offer settings name one)."""
+@dataclass(frozen=True)
+class CodeOwner:
+    """The voucher a code belongs to, and what else already uses that voucher."""
+
+    voucher_id: int
+    voucher_name: str
+    segment_key: str  # the voucher is targeted at this segment through its metadata
+    personal: bool  # a personal code the plugin issued
+
+
+def code_owners(codes: set[str]) -> dict[str, CodeOwner]:
+    """Who owns each of these codes; a code no voucher has is left out."""
     if not codes:
-        return set()
+        return {}
     from saleor.discount.models import VoucherCode
 
-    return set(
+    rows = (
         VoucherCode.objects.using(replica_name())
         .filter(code__in=codes)
-        .values_list("code", flat=True)
+        .values_list("code", "voucher_id", "voucher__name", "voucher__metadata")
     )
+    personal = set(SegmentOffer.objects.filter(code__in=codes).values_list("code", flat=True))
+    return {
+        code: CodeOwner(
+            voucher_id=voucher_id,
+            voucher_name=name or "",
+            segment_key=str((metadata or {}).get(SEGMENT_METADATA_KEY, "")).strip(),
+            personal=code in personal,
+        )
+        for code, voucher_id, name, metadata in rows
+    }
 
 
 def targeted_campaigns(config: PersonalizationConfig) -> list[Campaign]:

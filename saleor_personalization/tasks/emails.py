@@ -51,4 +51,12 @@ def send_abandoned_email_task(self, email_id: int) -> str:
         base = getattr(settings, "PERSONALIZATION_EMAIL_RETRY_SECONDS", 30)
         countdown = min(2**self.request.retries * base, 1800)
         raise self.retry(exc=error, countdown=countdown) from error
+    except Exception as error:
+        # Anything else is not a passing fault of the server: the row is marked failed
+        # with the reason (the send's transaction rolled back) rather than left pending
+        # for a requeue that would fail the same way.
+        logger.exception("Abandoned email %s failed", email_id)
+        with get_shop().database.writer():
+            mark_failed(email_id, f"{type(error).__name__}: {error}")
+        return "failed"
     return result.status

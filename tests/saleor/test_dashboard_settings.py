@@ -98,6 +98,29 @@ def _configuration(admin) -> dict[str, dict]:
         ("apiTrustedProxies", "proxy-1", "API · Trusted proxy addresses: 'proxy-1' is not"),
         ("emailsSubjectTemplate", "{{#if x}}a{{/each}}", "Emails · Subject (Handlebars): "),
         ("emailsBodyTemplate", "{{#if x}}a{{/each}}", "Emails · HTML (Handlebars): "),
+        (
+            "emailsSubjectTemplate",
+            "{{lookup}}",
+            "Emails · Subject (Handlebars): the template fails on sample data",
+        ),
+        # A line break would add headers (Bcc) to every email; Django refuses it only when
+        # the message is built.
+        (
+            "emailsSenderName",
+            "Shop\r\nBcc: evil@example.com",
+            "Emails · Sender name: must be one line without control characters",
+        ),
+        ("emailsSenderAddress", "a@b.com\r\nBcc: x", "Emails · Sender address: 'a@b.com"),
+        (
+            "emailsSenderAddress",
+            "not-an-address",
+            "Emails · Sender address: 'not-an-address' is not an email address",
+        ),
+        (
+            "emailsConsentMetadataKey",
+            "marketing consent",
+            "Emails · Consent metadata key: 'marketing consent' is not a metadata key",
+        ),
         # Saleor itself stores every string but "true" as false: refused, not switched off.
         (
             "recommendationsHideInCart",
@@ -133,6 +156,41 @@ def test_a_good_value_is_saved_and_read_back_under_its_name(admin, winback_vouch
     data = _update(admin, {"name": "offersWinbackVoucher", "value": ""})
     assert data["errors"] == []
     assert load_configuration()[0].winback_enabled is False  # emptied: stopped
+
+
+def test_an_automation_code_of_a_voucher_another_campaign_runs_is_refused(admin, winback_voucher):
+    """A segment-targeted voucher's code, one of its personal codes, or another automation's
+    voucher would have two campaigns seal one voucher and overwrite each other's status."""
+    from saleor.discount.models import Voucher, VoucherCode
+
+    from saleor_personalization.models import SegmentOffer
+
+    targeted = Voucher.objects.create(
+        name="Champions 10%", metadata={"personalization.segment": "rfm-champions"}
+    )
+    VoucherCode.objects.create(voucher=targeted, code="CHAMPS")
+    VoucherCode.objects.create(voucher=targeted, code="P-ABC123")
+    SegmentOffer.objects.create(
+        campaign=f"voucher:{targeted.pk}",
+        segment_key="rfm-champions",
+        voucher_id=targeted.pk,
+        customer_id=1,
+        code="P-ABC123",
+        issued_at=timezone.now(),
+        expires_at=timezone.now() + timedelta(days=14),
+    )
+    VoucherCode.objects.create(voucher=winback_voucher, code="WINBACK-OTHER")
+    assert _update(admin, {"name": "offersWinbackVoucher", "value": "WINBACK-20"})["errors"] == []
+    for code, message in (
+        ("CHAMPS", "targeted at the segment 'rfm-champions'"),
+        ("P-ABC123", "is a personal code the plugin issued"),
+        ("WINBACK-OTHER", "which 'Offers · Win-back voucher code"),
+    ):
+        data = _update(admin, {"name": "offersAbandonerVoucher", "value": code})
+        (error,) = data["errors"]
+        assert error["field"] == "offersAbandonerVoucher"
+        assert message in error["message"], error["message"]
+        assert _configuration(admin)["offersAbandonerVoucher"]["value"] != code
 
 
 def _as_the_dashboard_lays_it_out(configuration: dict[str, dict]) -> list[list[dict]]:

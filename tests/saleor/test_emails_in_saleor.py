@@ -87,6 +87,31 @@ def test_saleor_checkout_email_through_saleors_smtp_settings(
     assert not CustomerProfile.objects.get(customer_id=customer_user.pk).marketing_consent
 
 
+def test_a_customer_who_grants_consent_again_after_unsubscribing_gets_email_again(
+    abandoned, settings, customer_user, client, user_api_client
+):
+    with smtp_server() as (mailbox, port):
+        settings.USER_EMAIL_HOST = "127.0.0.1"
+        settings.USER_EMAIL_PORT = str(port)
+        scan_abandoned_task.apply(kwargs={"force": True}).get()
+        (message,) = mailbox.messages
+        unsubscribe = urlparse(str(message["List-Unsubscribe"]).strip().strip("<>")).path
+        assert client.post(unsubscribe).status_code == 200
+        EmailOptOut.objects.create(email_hash="0" * 64, opted_out_at=timezone.now())  # another's
+
+        from saleor_personalization.emails.sequence import refusal
+        from saleor_personalization.shop import get_shop
+
+        user_api_client.api_path = "/plugins/global/saleor.personalization/graphql/"
+        consent = "mutation { marketingConsentUpdate(granted: true) { granted } }"
+        body = user_api_client.post({"query": consent}).json()
+        assert body["data"]["marketingConsentUpdate"] == {"granted": True}
+        assert list(EmailOptOut.objects.values_list("email_hash", flat=True)) == ["0" * 64]
+    # The sender's own check: the address is no longer refused.
+    config = get_shop().configuration.load()[0]
+    assert refusal(customer_user.email, customer_user.pk, config) == ""
+
+
 def test_completed_checkout_gets_no_more_emails(abandoned, settings):
     with smtp_server() as (mailbox, port):
         settings.USER_EMAIL_HOST = "127.0.0.1"

@@ -385,3 +385,33 @@ def test_mapped_customer_metadata_becomes_recommender_features(
     assert "meta:loyalty_tier=gold" in names
     assert "meta:age_band=30-39" in names
     assert not any("pet" in name for name in names)
+
+
+ACCOUNT_UPDATE = """
+mutation { accountUpdate(input: {firstName: "X"}) { errors { field message } } }
+"""
+
+
+def test_a_withdrawn_consent_stays_withdrawn_through_later_account_updates(
+    personalization_config,
+    staff_api_client,
+    permission_manage_users,
+    user_api_client,
+    customer_user,
+):
+    from saleor_personalization.emails.consent import set_marketing_consent
+
+    staff_api_client.user.user_permissions.add(permission_manage_users)
+    user_id = _gid("User", customer_user.pk)
+    # Private metadata is read first, as for the mapped attributes.
+    for mutation, value in ((UPDATE_METADATA, "false"), (UPDATE_PRIVATE_METADATA, "true")):
+        content = staff_api_client.post_graphql(
+            mutation, {"id": user_id, "input": [{"key": "marketing_consent", "value": value}]}
+        ).json()
+        assert not any(v["errors"] for v in content["data"].values())
+    assert CustomerProfile.objects.get(customer_id=customer_user.pk).marketing_consent is True
+
+    set_marketing_consent(customer_user.pk, False)  # what marketingConsentUpdate calls
+    content = user_api_client.post_graphql(ACCOUNT_UPDATE).json()
+    assert content["data"]["accountUpdate"]["errors"] == []
+    assert CustomerProfile.objects.get(customer_id=customer_user.pk).marketing_consent is False

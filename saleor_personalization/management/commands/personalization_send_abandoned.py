@@ -56,13 +56,25 @@ class Command(BaseCommand):
         if dry_run:
             self._dry_run(now, config, source)
             return
+        # What is due before the scan, as the dry run lists it: the scan creates rows
+        # only for the allowed ones, and the summary must also count those it refused
+        # (no consent, unsubscribed), or it would not agree with the dry run.
+        listed = due(now, config)
         # The scan the beat task runs (its lock, its stale-pending requeue), sending
         # in this process so the summary below is final.
         result = scan(force=True, now=now, send=None)
         if result.skipped_reason:
             raise CommandError(f"Not scanned: {result.skipped_reason}.")
         created = [*result.created, *result.requeued]
-        if not created:
+        made = set(
+            AbandonedEmail.objects.filter(pk__in=created).values_list("checkout_token", "step")
+        )
+        refused = []
+        for item in listed:
+            if (item.token, item.step) not in made:
+                reason = content_refusal(source.content(item.token), config)
+                refused.append((item.step, EmailStatus.SKIPPED, reason or "not created"))
+        if not created and not refused:
             self.stdout.write(
                 "Nothing is due: no open checkout with an email address and consent has been "
                 f"idle past its next step (steps at {_steps(config)} hours)."
@@ -73,6 +85,7 @@ class Command(BaseCommand):
         rows = list(
             AbandonedEmail.objects.filter(pk__in=created).values_list("step", "status", "error")
         )
+        rows += refused
         self.stdout.write(f"{len(rows):,} emails due ({_by_step([r[0] for r in rows])}).")
         for status, label in SUMMARY_LABELS.items():
             reasons = Counter(error for _, row_status, error in rows if row_status == status)
