@@ -12,7 +12,11 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
-from saleor_personalization.configuration import ConfigurationError, parse_configuration
+from saleor_personalization.configuration import (
+    ConfigurationError,
+    PersonalizationConfig,
+    parse_configuration,
+)
 from saleor_personalization.emails.delivery import SmtpSettings, send_abandoned_email
 from saleor_personalization.emails.render import TemplateError, validate_templates
 from saleor_personalization.emails.sequence import create_due
@@ -412,16 +416,22 @@ def test_sender_values_that_cannot_work_are_refused_on_save():
     assert parse_configuration({"emailsConsentMetadataKey": ""}).consent_metadata_key == ""
 
 
-def test_a_sender_django_refuses_marks_the_email_failed_with_the_reason(catalogue, caplog):
+def _failed_unsent(saved: PersonalizationConfig) -> AbandonedEmail:
+    """Send a due email under settings saved before a check refused them: nothing may
+    reach the server and the row must be failed (with its reason), never left pending."""
     cart()
-    saved_before_the_check = config(sender_address="a@b.com\r\nBcc: x")
-    (email_id,) = create_due(NOW, saved_before_the_check)
+    (email_id,) = create_due(NOW, saved)
     with smtp_server() as (mailbox, port):
-        result = send(email_id, port, settings_config=saved_before_the_check)
+        result = send(email_id, port, settings_config=saved)
     assert mailbox.messages == []
     assert result.status == "failed"
     row = AbandonedEmail.objects.get(pk=email_id)
     assert row.status == EmailStatus.FAILED
+    return row
+
+
+def test_a_sender_django_refuses_marks_the_email_failed_with_the_reason(catalogue, caplog):
+    row = _failed_unsent(config(sender_address="a@b.com\r\nBcc: x"))
     assert row.error.startswith("message not built: ")
     assert "not sent" in caplog.text
 
@@ -464,15 +474,7 @@ def test_an_unclosed_block_is_refused_on_save_with_the_place_named():
 
 
 def test_a_template_that_renders_an_empty_part_is_never_sent(catalogue, caplog):
-    cart()
-    broken = config(email_body_template="{{#each lines}}<p>{{name}}")  # saved before the check
-    (email_id,) = create_due(NOW, broken)
-    with smtp_server() as (mailbox, port):
-        result = send(email_id, port, settings_config=broken)
-    assert mailbox.messages == []
-    assert result.status == "failed"
-    row = AbandonedEmail.objects.get(pk=email_id)
-    assert row.status == EmailStatus.FAILED
+    row = _failed_unsent(config(email_body_template="{{#each lines}}<p>{{name}}"))
     assert row.error == "the html part rendered empty; check the Dashboard's email templates"
     assert "rendered empty" in caplog.text
 
