@@ -894,6 +894,10 @@ def _parse_choice(spec: FieldSpec, value: Any) -> str:
     return text
 
 
+def _has_control_characters(text: str) -> bool:
+    return any(ord(char) < 32 or ord(char) == 127 for char in text)
+
+
 def _check_sender_name(spec: FieldSpec, text: str) -> str:
     """A display name for the From header: one line, no control characters.
 
@@ -901,7 +905,7 @@ def _check_sender_name(spec: FieldSpec, text: str) -> str:
     header only when the message is built, which is too late to tell the admin.
     """
     text = text.strip()
-    if any(ord(char) < 32 or ord(char) == 127 for char in text):
+    if _has_control_characters(text):
         raise ConfigurationError(spec.name, "must be one line without control characters")
     if len(text) > 200:
         raise ConfigurationError(spec.name, "must be at most 200 characters")
@@ -917,7 +921,7 @@ def _check_address(spec: FieldSpec, text: str) -> str:
     if not text:
         return text
     try:
-        if any(ord(char) < 32 or ord(char) == 127 for char in text):
+        if _has_control_characters(text):
             raise ValidationError("control character")
         validate_email(text)
     except ValidationError:

@@ -9,23 +9,29 @@ _TRUE = {"true", "1", "yes", "on"}
 _FALSE = {"false", "0", "no", "off"}
 
 
-def consent_from_metadata(user, key: str) -> bool | None:
-    """Consent stored by the shop in customer metadata, or ``None`` when absent or unclear.
+def metadata_value(user, key: str) -> str:
+    """The customer's value for ``key``, private metadata first, then public.
 
-    Private metadata first, then public, as for the mapped attributes: a shop keeps
-    consent where the customer cannot edit it (private) or where its storefront writes
-    it (public); a key in private metadata wins over the same key in public.
+    Private metadata is where shops keep what the customer should not edit (a loyalty
+    tier, consent recorded by staff); public metadata, where a storefront writes, is
+    read when the key has no private value. Stripped and lower-cased; "" when neither
+    has one.
     """
-    if not key:
-        return None
     for metadata in (user.private_metadata, user.metadata):
-        if metadata and key in metadata:
-            value = str(metadata[key]).strip().lower()
-            if value in _TRUE:
-                return True
-            if value in _FALSE:
-                return False
-            return None
+        value = str((metadata or {}).get(key, "")).strip().lower()
+        if value:
+            return value
+    return ""
+
+
+def consent_from_metadata(user, key: str) -> bool | None:
+    """Consent stored by the shop in customer metadata (:func:`metadata_value`), or
+    ``None`` when absent or unclear."""
+    value = metadata_value(user, key) if key else ""
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
     return None
 
 
@@ -35,21 +41,16 @@ ATTRIBUTE_VALUE_LENGTH = 64
 def attributes_from_metadata(user, keys: Sequence[str]) -> tuple[str, ...] | None:
     """``key=value`` for each mapped key the customer has, private metadata first.
 
-    Private metadata is where shops keep what the customer should not edit (a loyalty
-    tier); public metadata is read when the key is not private. Values are lower-cased
-    and cut, so "Gold" and "gold " are one feature. ``None`` when no key is mapped, so a
-    sync leaves the profile's attributes alone.
+    Values are read by :func:`metadata_value`, lower-cased and cut, so "Gold" and
+    "gold " are one feature. ``None`` when no key is mapped, so a sync leaves the
+    profile's attributes alone.
     """
     if not keys:
         return None
-    pairs = []
-    for key in keys:
-        for metadata in (user.private_metadata, user.metadata):
-            value = str((metadata or {}).get(key, "")).strip().lower()
-            if value:
-                pairs.append(f"{key}={value[:ATTRIBUTE_VALUE_LENGTH]}")
-                break
-    return tuple(sorted(pairs))
+    values = {key: metadata_value(user, key) for key in keys}
+    return tuple(
+        sorted(f"{key}={value[:ATTRIBUTE_VALUE_LENGTH]}" for key, value in values.items() if value)
+    )
 
 
 def customer_features(
