@@ -11,6 +11,7 @@ import scipy.sparse as sp
 from scipy.linalg import lapack
 
 from .data import InteractionData
+from .ranks import largest_mask
 
 
 def popularity(data: InteractionData) -> np.ndarray:
@@ -246,11 +247,7 @@ def _largest_rows(
     valid = offsets < lengths[:, np.newaxis]
     at = np.minimum(indptr[rows][:, np.newaxis] + offsets, len(data) - 1)
     values = np.where(valid, data[at], -np.inf)
-    threshold = np.partition(values, width - keep, axis=1)[:, width - keep, np.newaxis]
-    above = values > threshold
-    ties = values == threshold
-    need = keep - above.sum(axis=1, keepdims=True)
-    return (above | (ties & (np.cumsum(ties, axis=1) <= need)))[valid]
+    return largest_mask(values, keep)[valid]
 
 
 def recency_history(

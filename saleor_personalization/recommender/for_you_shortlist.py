@@ -30,7 +30,8 @@ import scipy.sparse as sp
 
 from .data import InteractionData
 from .model import COMPONENTS, BlendWeights, RecommenderModel
-from .ranking import _best
+from .ranking import best_positions
+from .ranks import largest_mask
 
 # Adding a number to two float32 values can make them equal only if they differ by
 # less than the spacing of float32 numbers (1.2e-7 of the size of the sum) near them; the
@@ -129,7 +130,7 @@ class ForYouShortlist:
         columns = np.sort(columns, axis=1)  # equal scores: the lower column first
         scores = RecommenderModel.blend(self._at(columns, weights), weights)
         scores[(columns < 0) | self._is_owned(columns)] = -np.inf
-        positions, values = _best(scores, k)
+        positions, values = best_positions(scores, k)
         top = np.where(np.isfinite(values), np.take_along_axis(columns, positions, axis=1), -1)
         unsure = np.flatnonzero((prepared.unsure & needed).any(axis=1))
         if len(unsure):
@@ -217,7 +218,7 @@ class ForYouShortlist:
         scores = np.broadcast_to(scores, (len(rows), self.width)).copy()
         at = np.isin(self.owned[0], rows)
         scores[np.searchsorted(rows, self.owned[0][at]), self.owned[1][at]] = -np.inf
-        positions, values = _best(scores, k)
+        positions, values = best_positions(scores, k)
         return np.where(np.isfinite(values), positions, -1)
 
 
@@ -233,11 +234,7 @@ def _k_best(
     every other product of the row is that much lower than each, or equal to some and
     that much lower than the rest.
     """
-    size = block.shape[1]
-    kth = np.partition(block, size - k, axis=1)[:, size - k][:, np.newaxis]
-    above = block > kth
-    at = block == kth
-    chosen = above | (at & (np.cumsum(at, axis=1) <= k - above.sum(axis=1, keepdims=True)))
+    chosen = largest_mask(block, k)
     rows, positions = np.nonzero(chosen)  # k per row, by row
     values = block[rows, positions].reshape(len(block), k)
     picked = np.where(np.isfinite(values), columns[positions].reshape(len(block), k), -1)

@@ -239,12 +239,12 @@ class Shortlist:
         """Each customer's best ``k`` columns under ``weights``, best first; -1 past the end."""
         blended = RecommenderModel.blend(self.scores, weights)
         blended[self.columns < 0] = -np.inf
-        positions, values = _best(blended, k)
+        positions, values = best_positions(blended, k)
         top = np.take_along_axis(self.columns, positions, axis=1)
         return np.where(np.isfinite(values), top, -1)
 
 
-def _best(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+def best_positions(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """Each row's best ``k`` positions (fewer if the row is shorter), best first, and scores;
     padded to ``k`` with position 0 and ``-inf``. Of equal scores the lower position
     comes first, as in :func:`top_columns` (a shortlist's columns are in column order)."""

@@ -1,7 +1,8 @@
-"""Average ranks (ties share the mean of their places), as ``scipy.stats.rankdata`` gives.
+"""Ranks with numpy alone: average ranks (ties share the mean of their places), as
+``scipy.stats.rankdata`` gives, and each row's largest entries.
 
-Written with numpy alone: importing ``scipy.stats`` costs seconds at every start of
-a worker or command, and these callers only need ranks.
+Importing ``scipy.stats`` costs seconds at every start of a worker or command, and
+these callers only need ranks.
 """
 
 import numpy as np
@@ -19,3 +20,13 @@ def average_ranks(values) -> np.ndarray:
     dense[order] = np.cumsum(starts)
     bounds = np.r_[np.flatnonzero(starts), len(values)]
     return 0.5 * (bounds[dense] + bounds[dense - 1] + 1)
+
+
+def largest_mask(values: np.ndarray, keep: int) -> np.ndarray:
+    """Mask of each row's ``keep`` largest ``values``, equal values going to the earliest
+    (as a stable sort would pick them); ``keep`` must not exceed the rows' width."""
+    width = values.shape[1]
+    threshold = np.partition(values, width - keep, axis=1)[:, width - keep, np.newaxis]
+    above = values > threshold
+    ties = values == threshold
+    return above | (ties & (np.cumsum(ties, axis=1) <= keep - above.sum(axis=1, keepdims=True)))
