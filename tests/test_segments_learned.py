@@ -13,7 +13,7 @@ from saleor_personalization.models import (
     SegmentKind,
     SegmentMembership,
 )
-from saleor_personalization.segments.clusters import cluster_customers, silhouette
+from saleor_personalization.segments.clusters import carried_keys, cluster_customers, silhouette
 from saleor_personalization.segments.learned import compute_learned_segments
 from saleor_personalization.segments.propensity import (
     Purchases,
@@ -271,3 +271,74 @@ def test_a_clearly_better_than_chance_model_is_trusted():
     verdict = trust(purchase_propensity(_regular_buyers(), AS_OF))
     assert verdict.trusted
     assert verdict.interval[0] > 0.5
+
+
+def test_a_cluster_keeps_its_key_when_it_continues_an_earlier_one():
+    previous = {"cluster-1": set(range(50)), "cluster-2": set(range(50, 100))}
+    # Renumbered by k-means (spend order flipped), grown by newcomers 100..139.
+    clusters = [set(range(50, 100)) | set(range(100, 140)), set(range(48))]
+    assert carried_keys(clusters, previous, ["cluster-1", "cluster-2"]) == [
+        "cluster-2",
+        "cluster-1",
+    ]
+
+
+def test_a_split_or_a_new_group_gets_a_key_never_used_before():
+    previous = {"cluster-1": set(range(40)), "cluster-2": set(range(40, 100))}
+    # cluster-1 splits in halves (neither holds most of it); a group of newcomers forms.
+    clusters = [set(range(20)), set(range(20, 40)), set(range(40, 100)), set(range(200, 230))]
+    used = ["cluster-1", "cluster-2", "cluster-3", "cluster-7"]  # 3 and 7: inactive
+    assert carried_keys(clusters, previous, used) == [
+        "cluster-8",
+        "cluster-9",
+        "cluster-2",
+        "cluster-10",
+    ]
+    # The first run numbers clusters in the order given (by spend).
+    assert carried_keys(clusters[:2], {}, []) == ["cluster-1", "cluster-2"]
+
+
+def _orders(customers: range, count: int, value: float, last: datetime, gap_days: int = 7):
+    for customer in customers:
+        for n in range(count):
+            at = last - timedelta(days=gap_days * n)
+            ref = f"c{customer}-{at:%Y%m%d}-{value}"
+            Interaction.objects.create(
+                customer_id=customer,
+                product_id=1,
+                kind="purchase",
+                quantity=1,
+                unit_price=value,
+                basket_ref=ref,
+                occurred_at=at,
+                source_key=ref,
+            )
+
+
+@pytest.mark.django_db
+def test_recomputed_clusters_keep_their_keys_when_their_spend_order_changes():
+    """A voucher targeted at ``cluster-2`` must go on reaching the same customers."""
+    _orders(range(1, 41), 20, 250.0, AS_OF - timedelta(days=3))  # frequent, high spend
+    _orders(range(41, 81), 4, 150.0, AS_OF - timedelta(days=40), gap_days=20)
+    _orders(range(81, 121), 1, 40.0, AS_OF - timedelta(days=300))
+    for customer in range(1, 121):
+        CustomerProfile.objects.create(customer_id=customer)
+    compute_learned_segments(as_of=AS_OF)
+
+    def members() -> dict[str, set[int]]:
+        rows = SegmentMembership.objects.filter(
+            left_at__isnull=True, segment__key__startswith="cluster-"
+        ).values_list("segment__key", "customer_id")
+        grouped: dict[str, set[int]] = {}
+        for key, customer in rows:
+            grouped.setdefault(key, set()).add(customer)
+        return grouped
+
+    first = members()
+    assert first["cluster-1"] == set(range(1, 41))  # the first run numbers by spend
+    assert first["cluster-2"] == set(range(41, 81))
+    # The middle group now outspends everyone: k-means would number it first.
+    _orders(range(41, 81), 1, 20000.0, AS_OF + timedelta(days=1))
+    report = compute_learned_segments(as_of=AS_OF + timedelta(days=2))
+    assert report.clusters[0][0] == "cluster-2"  # listed first (by spend), key kept
+    assert members() == first

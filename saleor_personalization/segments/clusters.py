@@ -9,11 +9,14 @@ members' medians against fixed thresholds (days since the last order, orders; sp
 against the shop's median customer), so its name is true of it.
 """
 
+import re
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
 import numpy as np
 
 SILHOUETTE_SAMPLE = 2000
+CLUSTER_KEY = re.compile(r"^cluster-(\d+)$")
 
 
 @dataclass(frozen=True)
@@ -170,7 +173,9 @@ def cluster_customers(
     max_k: int = 6,
     seed: int = 7,
 ) -> Clustering:
-    """Cluster customers; clusters are numbered by spend, highest first, for stable keys.
+    """Cluster customers; clusters come by spend, highest first, and a first run's keys
+    follow that order (later runs keep the keys of the clusters they continue,
+    :func:`carried_keys`).
 
     k starts at 3: two clusters ("good" and "the rest") usually win on silhouette
     alone but give a merchant nothing to act on.
@@ -209,3 +214,44 @@ def cluster_customers(
     return Clustering(
         k=k, silhouette=float(score), silhouettes=silhouettes, labels=labels, profiles=profiles
     )
+
+
+def carried_keys(
+    clusters: list[set[int]], previous: dict[str, set[int]], used_keys: Iterable[str]
+) -> list[str]:
+    """Each new cluster's key: the key of the earlier cluster it continues, else a new one.
+
+    Merchants target vouchers and emails at a segment by its key, so ``cluster-2`` must
+    not become another group of customers when the segments are recomputed (k-means
+    numbers its clusters afresh on every run). A new cluster continues an earlier one
+    when each holds the majority of the other: more than half of the new cluster's
+    customers who were clustered before come from it, and more than half of its
+    customers still clustered now are in the new one. Counting only customers in both
+    runs keeps first-time buyers and lapsed-out customers from breaking the tie between
+    two runs of an otherwise stable shop. Mutual majorities pair at most one cluster
+    with one, so no assignment problem is left. A cluster that continues none gets a
+    number never used before (an old key may still sit in a voucher's metadata, and
+    reusing it would hand that voucher to strangers).
+    """
+    before = {c: key for key, members in previous.items() for c in members}
+    now = {c for members in clusters for c in members}
+    still = {key: len(members & now) for key, members in previous.items()}
+    keys: list[str | None] = []
+    for members in clusters:
+        counts: dict[str, int] = {}
+        for customer in members:
+            if customer in before:
+                counts[before[customer]] = counts.get(before[customer], 0) + 1
+        known = sum(counts.values())
+        key = max(counts, key=counts.__getitem__, default=None)
+        mutual = key is not None and 2 * counts[key] > known and 2 * counts[key] > still[key]
+        keys.append(key if mutual else None)
+    numbers = [int(m.group(1)) for k in [*used_keys, *previous] if (m := CLUSTER_KEY.match(k))]
+    fresh = max(numbers, default=0)
+    result = []
+    for key in keys:
+        if key is None:
+            fresh += 1
+            key = f"cluster-{fresh}"
+        result.append(key)
+    return result

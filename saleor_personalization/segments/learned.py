@@ -6,15 +6,22 @@ in the segment's definition and on every customer profile's score.
 """
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 import numpy as np
 from django.db.models import F, Min, Sum
 from django.utils import timezone
 
-from ..models import CustomerProfile, Interaction, InteractionKind, SegmentKind
-from .clusters import cluster_customers
+from ..models import (
+    CustomerProfile,
+    Interaction,
+    InteractionKind,
+    Segment,
+    SegmentKind,
+    SegmentMembership,
+)
+from .clusters import CLUSTER_KEY, carried_keys, cluster_customers
 from .compute import sync_segments
 from .propensity import Purchases, features_at, purchase_propensity, trust
 
@@ -92,9 +99,12 @@ def compute_learned_segments(as_of: datetime | None = None, max_k: int = 6) -> L
     recency, orders = np.expm1(matrix[:, 0]), np.expm1(matrix[:, 1])
     spend = np.expm1(matrix[:, 2])
     clustering = cluster_customers(recency, orders, spend, _embeddings(customers), max_k=max_k)
+    groups = [{int(c) for c in customers[clustering.labels == i]} for i in range(clustering.k)]
+    keys = carried_keys(groups, _current_clusters(), _used_cluster_keys())
+    profiles = [replace(p, key=key) for p, key in zip(clustering.profiles, keys, strict=True)]
     definitions: dict[str, tuple[str, str, dict]] = {}
     members: dict[str, set[int]] = {}
-    for index, profile in enumerate(clustering.profiles):
+    for profile, group in zip(profiles, groups, strict=True):
         definitions[profile.key] = (
             profile.name,
             profile.description,
@@ -108,7 +118,7 @@ def compute_learned_segments(as_of: datetime | None = None, max_k: int = 6) -> L
                 "median_spend": round(profile.spend, 2),
             },
         )
-        members[profile.key] = {int(c) for c in customers[clustering.labels == index]}
+        members[profile.key] = group
 
     propensity = purchase_propensity(purchases, as_of)
     verdict = trust(propensity)
@@ -154,12 +164,36 @@ def compute_learned_segments(as_of: datetime | None = None, max_k: int = 6) -> L
     return LearnedReport(
         k=clustering.k,
         silhouette=clustering.silhouette,
-        clusters=[(p.key, p.name, p.description, p.size) for p in clustering.profiles],
+        clusters=[(p.key, p.name, p.description, p.size) for p in profiles],
         propensity_auc=propensity.auc,
         likely_buyers=len(likely),
         scored=len(propensity.customers),
         propensity_note="" if verdict.trusted else verdict.reason,
     )
+
+
+def _current_clusters() -> dict[str, set[int]]:
+    """The active learned clusters' members, by key: what this run's clusters continue."""
+    current: dict[str, set[int]] = {}
+    rows = SegmentMembership.objects.filter(
+        segment__kind=SegmentKind.LEARNED,
+        segment__is_active=True,
+        segment__key__startswith="cluster-",
+        left_at__isnull=True,
+    ).values_list("segment__key", "customer_id")
+    for key, customer in rows.iterator(chunk_size=10000):
+        current.setdefault(key, set()).add(customer)
+    for key in Segment.objects.filter(
+        kind=SegmentKind.LEARNED, is_active=True, key__startswith="cluster-"
+    ).values_list("key", flat=True):
+        current.setdefault(key, set())
+    return current
+
+
+def _used_cluster_keys() -> list[str]:
+    """Every cluster key ever stored, active or not: a new cluster never takes one."""
+    keys = Segment.objects.filter(key__startswith="cluster-").values_list("key", flat=True)
+    return [key for key in keys if CLUSTER_KEY.match(key)]
 
 
 def _store_scores(customers: np.ndarray, scores: np.ndarray) -> None:
