@@ -296,12 +296,31 @@ def test_recovered_orders_are_attributed_to_the_last_step_and_reported(catalogue
     assert (step.step, step.sent, step.recovered_orders, step.revenue) == (1, 1, 1, Decimal(55))
 
 
-def test_erasure_deletes_the_customers_emails(catalogue):
+def test_erasure_deletes_the_customers_unsent_emails(catalogue):
     cart()
     create_due(NOW, config())
     report = erase_customer(7, "ayse@example.com")
     assert report.deleted["abandoned_emails"] == 1
     assert not AbandonedEmail.objects.exists()
+
+
+def test_erasure_leaves_the_email_report_as_it_was_with_nothing_of_the_customer(catalogue):
+    cart(email="Ayse@Example.com")
+    (email_id,) = create_due(NOW, config())
+    with smtp_server() as (_mailbox, port):
+        send(email_id, port)
+    attribute_order("c1", "order-9", Decimal("55.00"), "EUR")
+    before = email_stats(NOW - timedelta(days=1))
+    report = erase_customer(7, "ayse@example.com")
+    assert report.deleted["abandoned_emails_anonymised"] == 1
+    assert email_stats(NOW - timedelta(days=1)) == before  # sent 1, recovered 1, 55.00
+    row = AbandonedEmail.objects.get(pk=email_id)
+    assert row.customer_id is None
+    assert row.checkout_token == f"erased-{email_id}"
+    tied = (row.recipient_hash, row.subject, row.message_id, row.voucher_code, row.order_ref)
+    assert tied == ("", "", "", "", "erased")
+    # Another erasure (say, of the address behind a guest order) finds nothing left.
+    assert erase_customer(7, "ayse@example.com").deleted["abandoned_emails_anonymised"] == 0
 
 
 def test_address_hashes_are_keyed_and_the_plain_ones_of_earlier_versions_still_count(
@@ -327,12 +346,17 @@ def test_address_hashes_are_keyed_and_the_plain_ones_of_earlier_versions_still_c
         assert send(email_id, port).status == "skipped"
     assert mailbox.messages == []
     assert create_due(NOW + timedelta(hours=25), config()) == []
-    # Erasure deletes rows under either form of the address's hash.
+    # Erasure finds rows under either form of the address's hash: the old pending row
+    # goes, the skipped one stays only as an anonymous count.
     AbandonedEmail.objects.create(
         checkout_token="old", step=1, recipient_hash=plain, created_at=NOW
     )
     report = erase_customer(999, "ayse@example.com")
-    assert report.deleted["abandoned_emails"] == 2
+    assert (report.deleted["abandoned_emails"], report.deleted["abandoned_emails_anonymised"]) == (
+        1,
+        1,
+    )
+    assert not AbandonedEmail.objects.exclude(recipient_hash="").exists()
 
 
 def test_a_subject_that_fails_rendering_is_reported_on_the_subject():

@@ -10,7 +10,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Case, CharField, Q, Value, When
+from django.db.models.functions import Cast, Concat
 from django.utils import timezone
 
 from ..emails.links import email_hashes
@@ -19,6 +20,7 @@ from ..models import (
     AnonymousIdentity,
     CartState,
     CustomerProfile,
+    EmailStatus,
     ErasedIdentity,
     Interaction,
     ListKind,
@@ -75,16 +77,7 @@ def _erase_behaviour(request: ErasureRequest) -> dict[str, int]:
         "interactions": _count(Interaction.objects.filter(behaviour).delete()),
         "recommendation_clicks": _count(RecommendationClick.objects.filter(behaviour).delete()),
         "carts": _count(CartState.objects.filter(carts).delete()),
-        "abandoned_emails": _count(
-            AbandonedEmail.objects.filter(
-                Q(customer_id=request.customer_id)
-                | (
-                    Q(recipient_hash__in=email_hashes(request.email))
-                    if request.email
-                    else Q(pk__in=[])
-                )
-            ).delete()
-        ),
+        **_erase_emails(request),
         "identities": _count(
             AnonymousIdentity.objects.filter(customer_id=request.customer_id).delete()
         ),
@@ -102,6 +95,33 @@ def _erase_behaviour(request: ErasureRequest) -> dict[str, int]:
             ).delete()
         ),
     }
+
+
+def _erase_emails(request: ErasureRequest) -> dict[str, int]:
+    """The customer's reminder emails: unsent ones deleted, sent ones made anonymous.
+
+    A sent email's outcome (step, status, when it was opened or clicked, the revenue of
+    the order it recovered) is the merchant's campaign figure, not the customer's data
+    once nothing ties it to them: without the customer, the address's hash, the
+    checkout, the order, the subject (it may greet them by name) and the code, the row
+    only counts in the email report, which erasing a customer would otherwise rewrite.
+    """
+    mine = Q(customer_id=request.customer_id)
+    if request.email:
+        mine |= Q(recipient_hash__in=email_hashes(request.email))
+    rows = AbandonedEmail.objects.filter(mine)
+    deleted = _count(rows.filter(status=EmailStatus.PENDING).delete())
+    anonymised = rows.update(
+        customer_id=None,
+        recipient_hash="",
+        checkout_token=Concat(Value("erased-"), Cast("pk", CharField())),
+        subject="",
+        message_id="",
+        voucher_code="",
+        error="",
+        order_ref=Case(When(order_ref="", then=Value("")), default=Value("erased")),
+    )
+    return {"abandoned_emails": deleted, "abandoned_emails_anonymised": anonymised}
 
 
 def erase_customer(customer_id: int, email: str = "") -> ErasureReport:
