@@ -381,11 +381,26 @@ def test_the_voucher_status_counts_members_the_frequency_cap_skipped(members):
     # A second campaign on the same segment: everyone got a code a moment ago.
     SegmentOffer.objects.filter(customer_id__gt=150).delete()
     issue_offers([campaign(key="voucher:2")], config, NOW, RecordingCodes())
-    summary = campaign_summary("voucher:2", "lapsed")
+    summary = campaign_summary("voucher:2", "lapsed", frequency_days=30, now=NOW)
     assert (summary.members, summary.issued, summary.without_code) == (200, 50, 150)
+    assert summary.capped == 150
     text = status_text(summary, [])
     assert text.startswith("200 members, 50 codes issued (0 held out, 0 redeemed); 150 members")
-    assert "150 members without a code (offered another code within the frequency window" in text
+    assert (
+        "150 members without a code: 150 got another campaign's code in the last 30 days "
+        "(the offer frequency cap);"
+    ) in text
+    # New members the next issuing run has not reached are told apart from the capped.
+    segment = Segment.objects.get(key="lapsed")
+    for customer_id in range(300, 310):
+        SegmentMembership.objects.create(segment=segment, customer_id=customer_id, entered_at=NOW)
+    summary = campaign_summary("voucher:2", "lapsed", frequency_days=30, now=NOW)
+    assert (summary.without_code, summary.capped) == (160, 150)
+    assert "160 members without a code: 150 got another campaign's code" in status_text(summary, [])
+    assert ", 10 not issued yet;" in status_text(summary, [])
+    # Past the window the cap no longer holds anyone back.
+    later = campaign_summary("voucher:2", "lapsed", frequency_days=30, now=NOW + timedelta(days=31))
+    assert "160 members without a code: 160 not issued yet" in status_text(later, [])
 
 
 def test_a_code_the_shop_no_longer_takes_is_not_a_live_offer(members):

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 
 from ..configuration import PersonalizationConfig
 from ..models import SegmentMembership, SegmentOffer
@@ -51,16 +51,19 @@ def close_finished(now: datetime, codes: VoucherCodes) -> int:
     return closed
 
 
+def recently_offered(now: datetime, frequency_days: int) -> "QuerySet[SegmentOffer]":
+    """Codes (any campaign) issued within the frequency window: their customers get no
+    other code until it has passed (the Dashboard's offer frequency cap)."""
+    if not frequency_days:
+        return SegmentOffer.objects.none()
+    since = now - timedelta(days=frequency_days)
+    return SegmentOffer.objects.filter(holdout=False, issued_at__gt=since)
+
+
 def _capped(now: datetime, config: PersonalizationConfig) -> set[int]:
     """Customers who got a code (any campaign) within the frequency window."""
-    if not config.offer_frequency_days:
-        return set()
-    since = now - timedelta(days=config.offer_frequency_days)
-    return set(
-        SegmentOffer.objects.filter(holdout=False, issued_at__gt=since).values_list(
-            "customer_id", flat=True
-        )
-    )
+    offers = recently_offered(now, config.offer_frequency_days)
+    return set(offers.values_list("customer_id", flat=True))
 
 
 def issue_campaign(
